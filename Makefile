@@ -1,0 +1,157 @@
+# easd: plain GNU make. See README.md for the targets a user runs.
+#
+#   make            build easd's programs into build/
+#   make check      install what is missing, build, run every test, then the
+#                   same tests under AddressSanitizer + UBSan (build/asan/),
+#                   then replay the fuzz corpora (build/fuzz/)
+#   make bench      benchmarks; figures go to bench/results/
+#   make fuzz       long fuzzing runs (FUZZ_SECONDS per target)
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config \
+	libglib2.0-dev libxml2-dev libcmocka-dev \
+	libwbxml2-dev libwbxml2-utils
+PKGS = glib-2.0 libxml-2.0
+TEST_PKGS = cmocka
+BENCH_PKGS = libwbxml2
+
+BUILD ?= build
+SAN ?=
+CC ?= cc
+OPT ?= -O2
+
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARNINGS) -Isrc -I$(GEN)
+ifneq ($(SAN),)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_SAN = -fsanitize=address,undefined
+endif
+
+GEN = build/gen
+# Evaluated once per make run; `make check` runs the builds in sub-makes,
+# after `deps` has installed the packages.
+pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkg_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS := $(call pkg_cflags,$(PKGS))
+PKG_LIBS := $(call pkg_libs,$(PKGS))
+TEST_CFLAGS := $(call pkg_cflags,$(TEST_PKGS) $(BENCH_PKGS))
+TEST_LIBS := $(call pkg_libs,$(TEST_PKGS) $(BENCH_PKGS))
+
+CFLAGS_ALL = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS)
+
+# Library sources: everything under src/ but programs and tests.
+LIB_SRC = $(filter-out src/easctl/% %/test_%.c,$(wildcard src/*/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/codepages_gen.o
+EASCTL_SRC = $(wildcard src/easctl/*.c)
+TEST_SRC = $(wildcard src/*/test_*.c)
+TESTS = $(TEST_SRC:src/%.c=$(BUILD)/tests/%)
+TESTLIB_OBJ = $(BUILD)/tests/lib/testlib.o
+
+PROGRAMS = $(BUILD)/easctl
+
+.PHONY: all deps check test test-asan fuzz-check fuzz bench clean
+.DELETE_ON_ERROR:
+
+all: $(PROGRAMS)
+
+deps:
+	@tools/install-deps.sh $(DEB_PACKAGES)
+
+# ---- generated code pages ----
+$(GEN)/wbxml_tags.h $(GEN)/codepages_gen.c: tools/gen-codepages.awk data/codepages.tsv data/namespaces.tsv
+	@mkdir -p $(GEN)
+	awk -v header=$(GEN)/wbxml_tags.h -v source=$(GEN)/codepages_gen.c \
+		-f tools/gen-codepages.awk data/namespaces.tsv data/codepages.tsv
+
+# ---- objects ----
+$(BUILD)/%.o: %.c $(GEN)/wbxml_tags.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/codepages_gen.o: $(GEN)/codepages_gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc/wbxml -c $< -o $@
+
+$(BUILD)/libeasd.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/easctl: $(EASCTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libeasd.a
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- tests ----
+$(BUILD)/tests/lib/%.o: tests/lib/%.c $(GEN)/wbxml_tags.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: src/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP \
+		$(LDFLAGS_SAN) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libeasd.a $(LIBS) $(TEST_LIBS)
+
+# Runs every unit test; a test finds the repository's data through EASD_SOURCE.
+test: $(TESTS) $(PROGRAMS)
+	@set -e; for t in $(TESTS); do \
+		echo "== $$t"; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t; \
+	done
+	@EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) tests/cli/run.sh
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 CC=clang OPT=-O1 test
+
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) test-asan
+	$(MAKE) fuzz-check
+
+# ---- fuzzing (clang libFuzzer) ----
+FUZZ_TARGETS = $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BUILD = build/fuzz
+FUZZ_SECONDS ?= 900
+FUZZ_CHECK_SECONDS ?= 15
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+		CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libeasd.a
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# Replays each corpus, then fuzzes briefly; a crash fails the check.
+fuzz-check: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		corpus=fuzz/corpus/$${t#fuzz_}; \
+		echo "== $$t: replay $$corpus, then $(FUZZ_CHECK_SECONDS)s"; \
+		$(FUZZ_BUILD)/$$t -runs=0 $$corpus; \
+		mkdir -p $(FUZZ_BUILD)/new-$$t; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -dict=fuzz/wbxml.dict \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
+			$(FUZZ_BUILD)/new-$$t $$corpus 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE|==)' || true; \
+		test -z "$$(ls $(FUZZ_BUILD)/crash-* $(FUZZ_BUILD)/leak-* $(FUZZ_BUILD)/timeout-* 2>/dev/null)"; \
+	done
+
+fuzz: deps fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/new-$$t; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/wbxml.dict \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
+			$(FUZZ_BUILD)/new-$$t fuzz/corpus/$${t#fuzz_}; \
+	done
+
+# ---- benchmarks ----
+$(BUILD)/bench/%: bench/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS) -lpthread
+
+bench: deps
+	$(MAKE) $(BUILD)/bench/bench_wbxml
+	$(BUILD)/bench/bench_wbxml bench/results/wbxml.txt
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+/*
+ * easctl: the administration tool. One file per subcommand; this header is
+ * what they share. Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef EASCTL_H
+#define EASCTL_H
+
+#include "util/util.h"
+
+#define EASCTL_EXIT_FAILURE 1
+#define EASCTL_EXIT_USAGE 2
+
+/* easctl wbxml decode|encode [FILE] */
+int easctl_wbxml(int argc, char **argv);
+
+/* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
+int easctl_read_input(const char *path, struct buf *out);
+
+#endif

@@ -1,0 +1,28 @@
+/* parse.c: the one range-checked number parser (no atoi anywhere). */
+#include "util.h"
+
+#include <string.h>
+
+bool slice_equals_cstr(struct slice s, const char *cstr)
+{
+	size_t n = strlen(cstr);
+	return s.len == n && (n == 0 || memcmp(s.data, cstr, n) == 0);
+}
+
+int parse_uint64(struct slice text, uint64_t max, uint64_t *value_out)
+{
+	if (text.len == 0 || text.len > 20)
+		return -1;
+	uint64_t value = 0;
+	for (size_t i = 0; i < text.len; i++) {
+		uint8_t c = text.data[i];
+		if (c < '0' || c > '9')
+			return -1;
+		uint64_t digit = c - '0';
+		if (digit > max || value > (max - digit) / 10)
+			return -1;
+		value = value * 10 + digit;
+	}
+	*value_out = value;
+	return 0;
+}
