@@ -42,10 +42,10 @@ CFLAGS_ALL = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS)
 
 # Library sources: everything under src/ but programs and tests.
-LIB_SRC = $(filter-out src/easctl/% %/test_%.c,$(wildcard src/*/*.c))
+TEST_SRC = $(wildcard src/*/test_*.c)
+LIB_SRC = $(filter-out src/easctl/% $(TEST_SRC),$(wildcard src/*/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/codepages_gen.o
 EASCTL_SRC = $(wildcard src/easctl/*.c)
-TEST_SRC = $(wildcard src/*/test_*.c)
 TESTS = $(TEST_SRC:src/%.c=$(BUILD)/tests/%)
 TESTLIB_OBJ = $(BUILD)/tests/lib/testlib.o
 

@@ -308,7 +308,12 @@ static int parse_fail(struct parse *p, int status, const char *reason, const cha
 	if (p->error->status != WBXML_OK)
 		return p->error->status;
 	p->error->status = status;
-	p->error->offset = (size_t)xmlTextReaderGetParserLineNumber(p->xml);
+	/* The parser reads ahead; the node knows the line it started on. */
+	xmlNodePtr node = xmlTextReaderCurrentNode(p->xml);
+	long line = node != NULL ? xmlGetLineNo(node) : -1;
+	if (line < 0)
+		line = xmlTextReaderGetParserLineNumber(p->xml);
+	p->error->offset = (size_t)line;
 	p->error->reason = reason;
 	snprintf(p->error->detail, sizeof(p->error->detail), "%s", detail != NULL ? detail : "");
 	return status;
