@@ -1,6 +1,7 @@
 # easd: plain GNU make. See README.md for the targets a user runs.
 #
 #   make            build easd's programs into build/
+#   make run        install what is missing, build, run the demo server (./var)
 #   make check      install what is missing, build, run every test, then the
 #                   same tests under AddressSanitizer + UBSan (build/asan/),
 #                   then replay the fuzz corpora (build/fuzz/)
@@ -8,11 +9,12 @@
 #   make fuzz       long fuzzing runs (FUZZ_SECONDS per target)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config \
-	libglib2.0-dev libxml2-dev libcmocka-dev \
+DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
+	libglib2.0-dev libxml2-dev libcmocka-dev libsqlite3-dev libinih-dev \
+	libmicrohttpd-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev swaks wrk sqlite3 \
 	libwbxml2-dev libwbxml2-utils
-PKGS = glib-2.0 libxml-2.0
-TEST_PKGS = cmocka
+PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib
+TEST_PKGS = cmocka libcurl
 BENCH_PKGS = libwbxml2
 
 BUILD ?= build
@@ -43,21 +45,28 @@ LIBS = $(PKG_LIBS)
 
 # Library sources: everything under src/ but programs and tests.
 TEST_SRC = $(wildcard src/*/test_*.c)
-LIB_SRC = $(filter-out src/easctl/% $(TEST_SRC),$(wildcard src/*/*.c))
+LIB_SRC = $(filter-out src/easctl/% src/easd/% $(TEST_SRC),$(wildcard src/*/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/codepages_gen.o
 EASCTL_SRC = $(wildcard src/easctl/*.c)
-TESTS = $(TEST_SRC:src/%.c=$(BUILD)/tests/%)
-TESTLIB_OBJ = $(BUILD)/tests/lib/testlib.o
+EASD_SRC = $(wildcard src/easd/*.c)
+E2E_SRC = $(wildcard tests/e2e/test_*.c)
+TESTS = $(TEST_SRC:src/%.c=$(BUILD)/tests/%) $(E2E_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTLIB_OBJ = $(patsubst tests/lib/%.c,$(BUILD)/tests/lib/%.o,$(wildcard tests/lib/*.c))
 
-PROGRAMS = $(BUILD)/easctl
+PROGRAMS = $(BUILD)/easd $(BUILD)/easctl
 
-.PHONY: all deps check test test-asan fuzz-check fuzz bench clean
+.PHONY: all deps run check test test-asan fuzz-check fuzz bench clean
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
 
 deps:
 	@tools/install-deps.sh $(DEB_PACKAGES)
+
+# The demo: ./var with user demo/demo and demo mail, easd in the foreground.
+run: deps
+	$(MAKE) all
+	EASD_BUILD=$(BUILD) tools/run-demo.sh
 
 # ---- generated code pages ----
 $(GEN)/wbxml_tags.h $(GEN)/codepages_gen.c: tools/gen-codepages.awk data/codepages.tsv data/namespaces.tsv
@@ -81,6 +90,9 @@ $(BUILD)/libeasd.a: $(LIB_OBJ)
 $(BUILD)/easctl: $(EASCTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libeasd.a
 	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/easd: $(EASD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libeasd.a
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
 # ---- tests ----
 $(BUILD)/tests/lib/%.o: tests/lib/%.c $(GEN)/wbxml_tags.h
 	@mkdir -p $(dir $@)
@@ -91,12 +103,19 @@ $(BUILD)/tests/%: src/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP \
 		$(LDFLAGS_SAN) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libeasd.a $(LIBS) $(TEST_LIBS)
 
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP \
+		$(LDFLAGS_SAN) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libeasd.a $(LIBS) $(TEST_LIBS)
+
 # Runs every unit test; a test finds the repository's data through EASD_SOURCE.
 test: $(TESTS) $(PROGRAMS)
 	@set -e; for t in $(TESTS); do \
 		echo "== $$t"; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t; \
 	done
-	@EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) tests/cli/run.sh
+	@set -e; for t in tests/cli/run.sh $(wildcard tests/e2e/*.sh); do \
+		echo "== $$t"; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t; \
+	done
 
 test-asan:
 	$(MAKE) BUILD=build/asan SAN=1 CC=clang OPT=-O1 test
@@ -121,14 +140,17 @@ fuzz-build:
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
+# A target's dictionary is fuzz/<first word of its name>.dict, when there is one.
+fuzz_dict = d=fuzz/$${t\#fuzz_}; d=$${d%%_*}.dict; dict=; [ -f $$d ] && dict=-dict=$$d
+
 # Replays each corpus, then fuzzes briefly; a crash fails the check.
 fuzz-check: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		corpus=fuzz/corpus/$${t#fuzz_}; \
+		corpus=fuzz/corpus/$${t#fuzz_}; $(fuzz_dict); \
 		echo "== $$t: replay $$corpus, then $(FUZZ_CHECK_SECONDS)s"; \
 		$(FUZZ_BUILD)/$$t -runs=0 $$corpus; \
 		mkdir -p $(FUZZ_BUILD)/new-$$t; \
-		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -dict=fuzz/wbxml.dict \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) $$dict \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
 			$(FUZZ_BUILD)/new-$$t $$corpus 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE|==)' || true; \
 		test -z "$$(ls $(FUZZ_BUILD)/crash-* $(FUZZ_BUILD)/leak-* $(FUZZ_BUILD)/timeout-* 2>/dev/null)"; \
@@ -136,8 +158,8 @@ fuzz-check: fuzz-build
 
 fuzz: deps fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_BUILD)/new-$$t; \
-		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/wbxml.dict \
+		$(fuzz_dict); mkdir -p $(FUZZ_BUILD)/new-$$t; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $$dict \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
 			$(FUZZ_BUILD)/new-$$t fuzz/corpus/$${t#fuzz_}; \
 	done

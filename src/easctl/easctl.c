@@ -10,11 +10,18 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: easctl COMMAND [ARGS]\n"
+	fputs("usage: easctl [-c FILE] COMMAND [ARGS]\n"
+	      "\n"
+	      "  -c FILE                 easd's configuration (for the data directory)\n"
 	      "\n"
 	      "commands:\n"
-	      "  wbxml decode [FILE]   WBXML (file or stdin) to XML on stdout\n"
-	      "  wbxml encode [FILE]   XML (file or stdin) to WBXML on stdout\n",
+	      "  user add NAME           add a user; password from the terminal or one line of stdin\n"
+	      "  user passwd NAME        change a password (same input)\n"
+	      "  user del NAME           delete a user and everything it owns\n"
+	      "  user list               list users\n"
+	      "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n"
+	      "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
+	      "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n",
 	      out);
 }
 
@@ -48,19 +55,44 @@ int easctl_read_input(const char *path, struct buf *out)
 	return status;
 }
 
-int main(int argc, char **argv)
+static int run(const struct easd_config *config, int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EASCTL_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "wbxml") == 0)
-		return easctl_wbxml(argc - 2, argv + 2);
-	fprintf(stderr, "easctl: unknown command '%s'\n", argv[1]);
+	if (strcmp(argv[0], "wbxml") == 0)
+		return easctl_wbxml(argc - 1, argv + 1);
+	if (strcmp(argv[0], "user") == 0)
+		return easctl_user(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "deliver") == 0)
+		return easctl_deliver(config, argc - 1, argv + 1);
+	fprintf(stderr, "easctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return EASCTL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct easd_config config;
+	const char *config_path = NULL;
+	int first = 1;
+	if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
+		config_path = argv[2];
+		first = 3;
+	}
+	if (argc <= first) {
+		usage(stderr);
+		return EASCTL_EXIT_USAGE;
+	}
+	config_init(&config);
+	char error[512];
+	if (config_path != NULL && config_load(&config, config_path, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easctl: %s\n", error);
+		config_cleanup(&config);
+		return EASCTL_EXIT_FAILURE;
+	}
+	int status = run(&config, argc - first, argv + first);
+	config_cleanup(&config);
+	return status;
 }

@@ -10,8 +10,14 @@
 #define EASCTL_EXIT_FAILURE 1
 #define EASCTL_EXIT_USAGE 2
 
+#include "config/config.h"
+
 /* easctl wbxml decode|encode [FILE] */
 int easctl_wbxml(int argc, char **argv);
+/* easctl user add|passwd|del|list ... (works on config's data_dir) */
+int easctl_user(const struct easd_config *config, int argc, char **argv);
+/* easctl deliver USER < message */
+int easctl_deliver(const struct easd_config *config, int argc, char **argv);
 
 /* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
 int easctl_read_input(const char *path, struct buf *out);

@@ -100,8 +100,19 @@ static bool tag_allowed(enum wbxml_tag tag, bool libwbxml_safe)
 	return !libwbxml_safe || (info->flags & WBXML_TAG_LIBWBXML_UNKNOWN) == 0;
 }
 
+static bool page_has_allowed_tag(unsigned page, bool libwbxml_safe)
+{
+	for (unsigned token = 5; token < 64; token++)
+		if (tag_allowed((enum wbxml_tag)(page << 8 | token), libwbxml_safe))
+			return true;
+	return false;
+}
+
 enum wbxml_tag testlib_random_tag(struct testlib_rng *rng, int page, bool libwbxml_safe)
 {
+	/* A page with nothing allowed (Find for libwbxml) falls back to any page. */
+	if (page >= 0 && !page_has_allowed_tag((unsigned)page, libwbxml_safe))
+		page = -1;
 	for (;;) {
 		unsigned p = page >= 0 ? (unsigned)page : testlib_rand_below(rng, WBXML_PAGE_COUNT);
 		unsigned token = 5 + testlib_rand_below(rng, 64 - 5);

@@ -1,0 +1,364 @@
+/*
+ * config.c: easd.conf, read with libinih (see config.h).
+ *
+ * Keys are looked up in one table per section; an unknown key is an error,
+ * not a silent default, because a typo in a limit should not go unnoticed.
+ */
+#include "config/config.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/util.h"
+#include "wbxml/wbxml.h"
+
+/* Permissive default policy: no PIN forced, everything allowed. An
+   administrator who wants a PIN sets [policy] DevicePasswordEnabled = 1. */
+static const char *const default_policy[][2] = {
+	{ "DevicePasswordEnabled", "0" },
+	{ "AlphanumericDevicePasswordRequired", "0" },
+	{ "PasswordRecoveryEnabled", "0" },
+	{ "RequireStorageCardEncryption", "0" },
+	{ "AttachmentsEnabled", "1" },
+	{ "AllowSimpleDevicePassword", "1" },
+	{ "DevicePasswordExpiration", "0" },
+	{ "DevicePasswordHistory", "0" },
+	{ "AllowStorageCard", "1" },
+	{ "AllowCamera", "1" },
+	{ "RequireDeviceEncryption", "0" },
+	{ "AllowWiFi", "1" },
+	{ "AllowTextMessaging", "1" },
+	{ "AllowPOPIMAPEmail", "1" },
+	{ "AllowHTMLEmail", "1" },
+	{ "AllowBrowser", "1" },
+	{ "AllowConsumerEmail", "1" },
+	{ "AllowInternetSharing", "1" },
+	{ "MaxCalendarAgeFilter", "0" },
+	{ "MaxEmailAgeFilter", "0" },
+};
+
+/* Provision-page elements that structure the document rather than set something. */
+static const char *const policy_structure[] = {
+	"Provision", "Policies", "Policy", "PolicyType", "PolicyKey", "Data", "Status",
+	"EASProvisionDoc", "RemoteWipe", "AccountOnlyRemoteWipe", "UnapprovedInROMApplicationList",
+	"ApplicationName", "ApprovedApplicationList", "Hash",
+};
+
+static char *copy(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = copy(value);
+}
+
+static void set_domains(struct easd_config *config, const char *list)
+{
+	for (char **d = config->local_domains; d != NULL && *d != NULL; d++)
+		free(*d);
+	free(config->local_domains);
+	size_t count = 1;
+	for (const char *p = list; *p != '\0'; p++)
+		count += *p == ',';
+	config->local_domains = calloc(count + 1, sizeof(char *));
+	if (config->local_domains == NULL)
+		abort();
+	size_t n = 0;
+	char *work = copy(list);
+	for (char *save = NULL, *token = strtok_r(work, ", \t", &save); token != NULL;
+	     token = strtok_r(NULL, ", \t", &save))
+		config->local_domains[n++] = copy(token);
+	free(work);
+}
+
+static void add_policy(struct easd_config *config, const char *name, const char *value)
+{
+	for (size_t i = 0; i < config->policy_count; i++) {
+		if (strcmp(config->policy[i].name, name) == 0) {
+			set_string(&config->policy[i].value, value);
+			return;
+		}
+	}
+	config->policy = realloc(config->policy, (config->policy_count + 1) * sizeof(*config->policy));
+	if (config->policy == NULL)
+		abort();
+	config->policy[config->policy_count].name = copy(name);
+	config->policy[config->policy_count].value = copy(value);
+	config->policy_count++;
+}
+
+static void clear_policy(struct easd_config *config)
+{
+	for (size_t i = 0; i < config->policy_count; i++) {
+		free(config->policy[i].name);
+		free(config->policy[i].value);
+	}
+	free(config->policy);
+	config->policy = NULL;
+	config->policy_count = 0;
+}
+
+/* FNV-1a over "name=value\n" lines: a device acknowledged this exact policy. */
+static void compute_policy_version(struct easd_config *config)
+{
+	uint64_t hash = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < config->policy_count; i++) {
+		const char *parts[] = { config->policy[i].name, "=", config->policy[i].value, "\n" };
+		for (size_t p = 0; p < 4; p++)
+			for (const char *c = parts[p]; *c != '\0'; c++)
+				hash = (hash ^ (uint8_t)*c) * 0x100000001b3ull;
+	}
+	hash ^= (uint64_t)config->provision;
+	snprintf(config->policy_version, sizeof(config->policy_version), "%016llx",
+		 (unsigned long long)hash);
+}
+
+void config_init(struct easd_config *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->http_listen = copy("127.0.0.1:8080");
+	config->tls_certificate = copy("");
+	config->tls_key = copy("");
+	config->max_body = 30000000;
+	config->http_timeout = 120;
+	config->port_file = copy("");
+	config->data_dir = copy("var/data");
+	config->log_dir = copy("var/log");
+	config->lmtp_listen = copy("127.0.0.1:2424");
+	set_domains(config, "localhost");
+	config->max_message_size = 50u * 1024 * 1024;
+	config->auth_cache_seconds = 300;
+	config->auth_slow_after = 3;
+	config->auth_lockout_after = 10;
+	config->auth_lockout_seconds = 900;
+	config->provision = CONFIG_PROVISION_REQUIRED;
+	config->allow_partial_policy = true;
+	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
+		add_policy(config, default_policy[i][0], default_policy[i][1]);
+	compute_policy_version(config);
+}
+
+void config_cleanup(struct easd_config *config)
+{
+	char **strings[] = { &config->http_listen, &config->tls_certificate, &config->tls_key,
+			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen };
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		free(*strings[i]);
+		*strings[i] = NULL;
+	}
+	for (char **d = config->local_domains; d != NULL && *d != NULL; d++)
+		free(*d);
+	free(config->local_domains);
+	config->local_domains = NULL;
+	clear_policy(config);
+}
+
+struct load_state {
+	struct easd_config *config;
+	char *error;
+	size_t error_len;
+	const char *path;
+	bool policy_seen;
+};
+
+static int parse_number(const char *value, uint64_t max, uint64_t *out)
+{
+	return parse_uint64(slice_from_cstr(value), max, out);
+}
+
+static int parse_bool(const char *value, bool *out)
+{
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		*out = true;
+	else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Keys that hold an unsigned number, with their upper bound. */
+struct number_key {
+	const char *section, *name;
+	uint64_t max;
+	size_t offset;
+	bool is_unsigned_int;
+};
+
+#define NUMBER_KEY(section, name, max, field, is_int) \
+	{ section, name, max, offsetof(struct easd_config, field), is_int }
+
+static const struct number_key number_keys[] = {
+	NUMBER_KEY("http", "threads", 1024, http_threads, true),
+	NUMBER_KEY("http", "max_body", (uint64_t)1 << 31, max_body, false),
+	NUMBER_KEY("http", "timeout", 86400, http_timeout, true),
+	NUMBER_KEY("lmtp", "max_message_size", (uint64_t)1 << 31, max_message_size, false),
+	NUMBER_KEY("auth", "cache_seconds", 86400, auth_cache_seconds, true),
+	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
+	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
+	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),
+};
+
+struct string_key {
+	const char *section, *name;
+	size_t offset;
+};
+
+#define STRING_KEY(section, name, field) { section, name, offsetof(struct easd_config, field) }
+
+static const struct string_key string_keys[] = {
+	STRING_KEY("http", "listen", http_listen),
+	STRING_KEY("http", "tls_certificate", tls_certificate),
+	STRING_KEY("http", "tls_key", tls_key),
+	STRING_KEY("http", "port_file", port_file),
+	STRING_KEY("store", "data_dir", data_dir),
+	STRING_KEY("log", "dir", log_dir),
+	STRING_KEY("lmtp", "listen", lmtp_listen),
+};
+
+static int load_fail(struct load_state *state, const char *what, const char *section, const char *name)
+{
+	snprintf(state->error, state->error_len, "%s: %s '%s' in [%s]", state->path, what, name, section);
+	return 0;
+}
+
+static int load_policy(struct load_state *state, const char *name, const char *value)
+{
+	enum wbxml_tag tag;
+	if (wbxml_tag_lookup("Provision", 9, name, strlen(name), 0, &tag) < 0)
+		return load_fail(state, "unknown policy setting (not an EASProvisionDoc element)", "policy", name);
+	for (size_t i = 0; i < sizeof(policy_structure) / sizeof(policy_structure[0]); i++)
+		if (strcmp(policy_structure[i], name) == 0)
+			return load_fail(state, "not a policy setting", "policy", name);
+	/* The first [policy] key replaces the built-in default policy. */
+	if (!state->policy_seen) {
+		clear_policy(state->config);
+		state->policy_seen = true;
+	}
+	add_policy(state->config, name, value);
+	return 1;
+}
+
+static int load_special(struct load_state *state, const char *section, const char *name, const char *value)
+{
+	struct easd_config *config = state->config;
+	if (strcmp(section, "lmtp") == 0 && strcmp(name, "local_domains") == 0) {
+		set_domains(config, value);
+		return 1;
+	}
+	if (strcmp(section, "provision") == 0 && strcmp(name, "mode") == 0) {
+		if (strcmp(value, "required") == 0)
+			config->provision = CONFIG_PROVISION_REQUIRED;
+		else if (strcmp(value, "optional") == 0)
+			config->provision = CONFIG_PROVISION_OPTIONAL;
+		else if (strcmp(value, "off") == 0)
+			config->provision = CONFIG_PROVISION_OFF;
+		else
+			return load_fail(state, "mode must be required, optional or off: bad value for", section, name);
+		return 1;
+	}
+	if (strcmp(section, "provision") == 0 && strcmp(name, "allow_partial") == 0) {
+		if (parse_bool(value, &config->allow_partial_policy) < 0)
+			return load_fail(state, "expected yes or no for", section, name);
+		return 1;
+	}
+	return -1;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_state *state = user;
+	struct easd_config *config = state->config;
+	if (strcmp(section, "policy") == 0)
+		return load_policy(state, name, value);
+	for (size_t i = 0; i < sizeof(string_keys) / sizeof(string_keys[0]); i++) {
+		if (strcmp(string_keys[i].section, section) == 0 && strcmp(string_keys[i].name, name) == 0) {
+			set_string((char **)((char *)config + string_keys[i].offset), value);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
+		const struct number_key *key = &number_keys[i];
+		if (strcmp(key->section, section) != 0 || strcmp(key->name, name) != 0)
+			continue;
+		uint64_t number;
+		if (parse_number(value, key->max, &number) < 0)
+			return load_fail(state, "bad number (or out of range) for", section, name);
+		if (key->is_unsigned_int)
+			*(unsigned *)((char *)config + key->offset) = (unsigned)number;
+		else
+			*(uint64_t *)((char *)config + key->offset) = number;
+		return 1;
+	}
+	int special = load_special(state, section, name, value);
+	if (special >= 0)
+		return special;
+	return load_fail(state, "unknown key", section, name);
+}
+
+int config_load(struct easd_config *config, const char *path, char *error, size_t error_len)
+{
+	struct load_state state = { config, error, error_len, path, false };
+	error[0] = '\0';
+	int line = ini_parse(path, on_key, &state);
+	if (line < 0) {
+		snprintf(error, error_len, "%s: cannot open", path);
+		return -1;
+	}
+	if (line > 0) {
+		if (error[0] != '\0') {
+			size_t n = strlen(error);
+			snprintf(error + n, error_len - n, " (line %d)", line);
+		} else {
+			snprintf(error, error_len, "%s:%d: syntax error", path, line);
+		}
+		return -1;
+	}
+	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {
+		snprintf(error, error_len, "%s: tls_certificate and tls_key go together in [http]", path);
+		return -1;
+	}
+	compute_policy_version(config);
+	return 0;
+}
+
+int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out)
+{
+	const char *colon = strrchr(listen, ':');
+	if (colon == NULL)
+		return -1;
+	const char *start = listen, *end = colon;
+	if (*start == '[') {
+		if (end == start || end[-1] != ']')
+			return -1;
+		start++;
+		end--;
+	}
+	size_t n = (size_t)(end - start);
+	if (n == 0 || n >= address_len)
+		return -1;
+	uint64_t port;
+	if (parse_uint64(slice_from_cstr(colon + 1), 65535, &port) < 0)
+		return -1;
+	memcpy(address, start, n);
+	address[n] = '\0';
+	*port_out = (uint16_t)port;
+	return 0;
+}
+
+bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len)
+{
+	for (char **d = config->local_domains; d != NULL && *d != NULL; d++)
+		if (strlen(*d) == len && strncasecmp(*d, domain, len) == 0)
+			return true;
+	return false;
+}

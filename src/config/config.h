@@ -1,0 +1,71 @@
+/*
+ * config: easd.conf (INI, read with libinih), shared by easd and easctl.
+ * Every key has a default; config/easd.conf.example documents each one.
+ * Owns: the struct easd_config and its strings. Must not: open anything
+ * the keys name (the daemon does that, and reports failures itself).
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_provision {
+	CONFIG_PROVISION_REQUIRED, /* every command but Provision needs the current policy key */
+	CONFIG_PROVISION_OPTIONAL, /* devices may provision; a key they send must be current */
+	CONFIG_PROVISION_OFF,      /* Provision answers "no policy" (Policy Status 2) */
+};
+
+/* One EASProvisionDoc setting: an element of the Provision code page and its value. */
+struct config_policy_setting {
+	char *name;
+	char *value;
+};
+
+struct easd_config {
+	/* [http] */
+	char *http_listen;        /* address:port, default 127.0.0.1:8080 */
+	unsigned http_threads;    /* 0: one per core */
+	char *tls_certificate;    /* PEM files; both or neither */
+	char *tls_key;
+	uint64_t max_body;        /* bytes of a request body; default 30,000,000 */
+	unsigned http_timeout;    /* seconds a connection may stay idle */
+	char *port_file;          /* if set, easd writes the bound HTTP port there (tests) */
+	/* [store] */
+	char *data_dir;           /* the SQLite database lives here */
+	/* [log] */
+	char *log_dir;            /* access.log is written here */
+	/* [lmtp] */
+	char *lmtp_listen;        /* address:port, default 127.0.0.1:2424; empty: off */
+	char **local_domains;     /* NULL-terminated; default { "localhost" } */
+	uint64_t max_message_size; /* LMTP SIZE limit; default 50 MB */
+	/* [auth] */
+	unsigned auth_cache_seconds;   /* verified credential kept in memory; 0: never */
+	unsigned auth_slow_after;      /* failures before attempts are slowed */
+	unsigned auth_lockout_after;   /* failures before attempts are refused */
+	unsigned auth_lockout_seconds; /* how long they are refused */
+	/* [provision] */
+	enum config_provision provision;
+	bool allow_partial_policy;     /* accept a device that applied part of the policy */
+	/* [policy]: the EASProvisionDoc, in file order */
+	struct config_policy_setting *policy;
+	size_t policy_count;
+	char policy_version[17];       /* hex digest of the policy: changes when it does */
+};
+
+/* Fills the defaults. */
+void config_init(struct easd_config *config);
+/*
+ * Reads path over the defaults. Returns 0, or -1 with a message in error
+ * ("easd.conf:12: unknown key 'foo' in [http]").
+ */
+int config_load(struct easd_config *config, const char *path, char *error, size_t error_len);
+void config_cleanup(struct easd_config *config);
+
+/* Splits "address:port" ("[::1]:8080" for IPv6). Returns 0 or -1. */
+int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out);
+/* Whether domain is one of the local domains (case-insensitive). */
+bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len);
+
+#endif

@@ -1,0 +1,127 @@
+/* test_config.c: easd.conf parsing: defaults, every kind of key, errors with lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+/* Loads text as a configuration file; returns config_load's result. */
+static int load(struct easd_config *config, const char *text, char *error, size_t error_len)
+{
+	char path[] = "/tmp/easd-config-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *out = fdopen(fd, "w");
+	fputs(text, out);
+	fclose(out);
+	config_init(config);
+	int status = config_load(config, path, error, error_len);
+	remove(path);
+	return status;
+}
+
+static void defaults_without_a_file(void **state)
+{
+	(void)state;
+	struct easd_config config;
+	config_init(&config);
+	assert_string_equal(config.http_listen, "127.0.0.1:8080");
+	assert_int_equal(config.max_body, 30000000);
+	assert_int_equal(config.provision, CONFIG_PROVISION_REQUIRED);
+	assert_true(config_is_local_domain(&config, "LOCALHOST", 9));
+	assert_true(config.policy_count > 0);
+	assert_int_equal(strlen(config.policy_version), 16);
+	config_cleanup(&config);
+}
+
+static void keys_of_every_kind(void **state)
+{
+	(void)state;
+	struct easd_config config;
+	char error[256];
+	assert_int_equal(load(&config,
+			      "[http]\nlisten = [::1]:8443\nmax_body = 1000\n"
+			      "[lmtp]\nlocal_domains = example.org, example.net\n"
+			      "[provision]\nmode = optional\nallow_partial = no\n"
+			      "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
+			      error, sizeof(error)), 0);
+	assert_int_equal(config.max_body, 1000);
+	assert_int_equal(config.provision, CONFIG_PROVISION_OPTIONAL);
+	assert_false(config.allow_partial_policy);
+	assert_true(config_is_local_domain(&config, "example.net", 11));
+	assert_false(config_is_local_domain(&config, "localhost", 9));
+	/* A [policy] section replaces the built-in policy entirely. */
+	assert_int_equal(config.policy_count, 2);
+	char address[64];
+	uint16_t port;
+	assert_int_equal(config_split_listen(config.http_listen, address, sizeof(address), &port), 0);
+	assert_string_equal(address, "::1");
+	assert_int_equal(port, 8443);
+	config_cleanup(&config);
+}
+
+static void policy_version_follows_the_policy(void **state)
+{
+	(void)state;
+	struct easd_config a, b;
+	char error[256];
+	assert_int_equal(load(&a, "[policy]\nDevicePasswordEnabled = 1\n", error, sizeof(error)), 0);
+	assert_int_equal(load(&b, "[policy]\nDevicePasswordEnabled = 0\n", error, sizeof(error)), 0);
+	assert_string_not_equal(a.policy_version, b.policy_version);
+	config_cleanup(&b);
+	assert_int_equal(load(&b, "[policy]\nDevicePasswordEnabled = 1\n", error, sizeof(error)), 0);
+	assert_string_equal(a.policy_version, b.policy_version);
+	config_cleanup(&a);
+	config_cleanup(&b);
+}
+
+struct bad_case {
+	const char *text;
+	const char *message;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "[http]\nlisten_port = 1\n", "unknown key 'listen_port' in [http] (line 2)" },
+	{ "[http]\nmax_body = lots\n", "bad number (or out of range) for 'max_body' in [http] (line 2)" },
+	{ "[http]\nmax_body = 4294967296\n", "bad number (or out of range) for 'max_body'" },
+	{ "[http]\ntls_key = /x.pem\n", "tls_certificate and tls_key go together" },
+	{ "[provision]\nmode = maybe\n", "mode must be required, optional or off" },
+	{ "[policy]\nDevicePasswordEnable = 1\n", "unknown policy setting" },
+	{ "[policy]\nPolicyKey = 1\n", "not a policy setting" },
+	{ "this is not ini\n", "syntax error" },
+};
+
+static void bad_files_name_the_line(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct easd_config config;
+		char error[256];
+		assert_int_equal(load(&config, bad_cases[i].text, error, sizeof(error)), -1);
+		if (strstr(error, bad_cases[i].message) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, error, bad_cases[i].message);
+		config_cleanup(&config);
+	}
+	struct easd_config config;
+	char error[256];
+	config_init(&config);
+	assert_int_equal(config_load(&config, "/nonexistent/easd.conf", error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "cannot open"));
+	config_cleanup(&config);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_without_a_file),
+		cmocka_unit_test(keys_of_every_kind),
+		cmocka_unit_test(policy_version_follows_the_policy),
+		cmocka_unit_test(bad_files_name_the_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,77 @@
+/*
+ * eas: the EAS commands. http/ hands over an authenticated request with
+ * its body; eas/ answers with an HTTP status, an EAS status and a body.
+ * Only this folder knows EAS Status values. Must not: parse MIME or
+ * iCalendar itself, or talk HTTP.
+ */
+#ifndef EAS_H
+#define EAS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* What every request shares; owned by the daemon. */
+struct eas_server {
+	const struct easd_config *config;
+	struct store *store;
+};
+
+#define EAS_MAX_RESPONSE_HEADERS 6
+
+struct eas_header {
+	const char *name;
+	const char *value;
+};
+
+struct eas_request {
+	struct arena *arena;
+	struct eas_server *server;
+	int64_t now; /* Unix seconds, taken once */
+
+	/* From the request line and headers (validated by http/). */
+	const char *command;       /* "FolderSync" */
+	unsigned protocol_version; /* 121, 140, 141, 160, 161 */
+	const char *device_id;
+	const char *device_type;
+	const char *user_agent;
+	bool has_policy_key;
+	uint32_t policy_key;
+	const char *content_type;  /* NULL when absent */
+	struct slice body;
+
+	/* Authenticated by guard/ before dispatch. */
+	struct store_user user;
+	struct store_session *session;
+
+	/* Filled by dispatch and the command. */
+	struct store_device device;
+	unsigned http_status;
+	int eas_status;            /* 0: none */
+	const char *reason;        /* snake_case word for the log, NULL when fine */
+	struct buf response;       /* WBXML body; empty: no body */
+	const char *response_type; /* NULL: application/vnd.ms-sync.wbxml when non-empty */
+	struct eas_header headers[EAS_MAX_RESPONSE_HEADERS];
+	unsigned header_count;
+};
+
+/* Runs the command named in request->command and fills the response. */
+void eas_dispatch(struct eas_request *request);
+
+/* Whether easd serves this protocol version (121 for "12.1", ...). */
+bool eas_version_supported(unsigned version);
+/* "12.1" -> 121; 0 when it is not a version string. */
+unsigned eas_version_parse(const char *text);
+/* MS-ASProtocolVersions and MS-ASProtocolCommands header values. */
+const char *eas_protocol_versions(void);
+const char *eas_protocol_commands(void);
+/* MS-Server-ActiveSync header value. */
+#define EAS_SERVER_VERSION "15.1"
+
+/* Adds a response header (name and value must outlive the request). */
+void eas_add_header(struct eas_request *request, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * foldersync.c: the FolderSync command (MS-ASCMD 2.2.1.5).
+ *
+ * The hierarchy state of a device is (sync_key, modseq) plus the previous
+ * pair. A request with
+ *   - key 0: every live folder, under a key never used before;
+ *   - the current key: the folders changed in (modseq, now]; a new key only
+ *     when something changed, so an idle device's polls write nothing;
+ *   - the previous key (the device lost our last answer): the same answer
+ *     again, the changes in (previous_modseq, modseq] under the current key;
+ *   - anything else: Status 9, and the device starts over from 0.
+ * Keys are decimal counters; modseqs come from the store (store.h).
+ */
+#include "eas/eas_private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Folder changes gathered before writing (Count comes first in the response). */
+struct change_list {
+	struct arena *arena;
+	struct store_folder *folders;
+	size_t count;
+	size_t capacity;
+};
+
+static void collect(void *context, const struct store_folder *folder)
+{
+	struct change_list *list = context;
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity == 0 ? 32 : list->capacity * 2;
+		struct store_folder *grown = arena_alloc(list->arena, capacity * sizeof(*grown));
+		if (list->count > 0)
+			memcpy(grown, list->folders, list->count * sizeof(*grown));
+		list->folders = grown;
+		list->capacity = capacity;
+	}
+	list->folders[list->count++] = *folder;
+}
+
+static void write_folder(struct wbxml_writer *writer, const struct store_folder *folder)
+{
+	char id[24], parent[24];
+	snprintf(id, sizeof(id), "%lld", (long long)folder->id);
+	snprintf(parent, sizeof(parent), "%lld", (long long)folder->parent_id);
+	if (folder->deleted) {
+		wbxml_writer_start(writer, WBXML_FOLDERHIERARCHY_DELETE);
+		wbxml_writer_element_cstr(writer, WBXML_FOLDERHIERARCHY_SERVER_ID, id);
+		wbxml_writer_end(writer);
+		return;
+	}
+	wbxml_writer_start(writer, folder->added ? WBXML_FOLDERHIERARCHY_ADD : WBXML_FOLDERHIERARCHY_UPDATE);
+	wbxml_writer_element_cstr(writer, WBXML_FOLDERHIERARCHY_SERVER_ID, id);
+	wbxml_writer_element_cstr(writer, WBXML_FOLDERHIERARCHY_PARENT_ID, parent);
+	wbxml_writer_element_cstr(writer, WBXML_FOLDERHIERARCHY_DISPLAY_NAME, folder->name);
+	wbxml_writer_element_uint(writer, WBXML_FOLDERHIERARCHY_TYPE, (uint64_t)folder->type);
+	wbxml_writer_end(writer);
+}
+
+static void write_response(struct eas_request *request, uint64_t sync_key, const struct change_list *list)
+{
+	struct wbxml_writer writer;
+	eas_writer_init(request, &writer);
+	wbxml_writer_start(&writer, WBXML_FOLDERHIERARCHY_FOLDER_SYNC);
+	wbxml_writer_element_uint(&writer, WBXML_FOLDERHIERARCHY_STATUS, EAS_STATUS_SUCCESS);
+	wbxml_writer_element_uint(&writer, WBXML_FOLDERHIERARCHY_SYNC_KEY, sync_key);
+	wbxml_writer_start(&writer, WBXML_FOLDERHIERARCHY_CHANGES);
+	wbxml_writer_element_uint(&writer, WBXML_FOLDERHIERARCHY_COUNT, list->count);
+	for (size_t i = 0; i < list->count; i++)
+		write_folder(&writer, &list->folders[i]);
+	wbxml_writer_end(&writer);
+	wbxml_writer_end(&writer);
+	eas_writer_finish(request, &writer);
+	request->eas_status = EAS_STATUS_SUCCESS;
+}
+
+/* The SyncKey of the request; -1 if the body has none. */
+static int read_sync_key(struct eas_request *request, struct slice *key_out)
+{
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	bool in_key = false, found = false;
+	wbxml_reader_init(&reader, request->body.data, request->body.len, NULL);
+	*key_out = SLICE_EMPTY;
+	do {
+		if (wbxml_reader_next(&reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_START && event.tag == WBXML_FOLDERHIERARCHY_SYNC_KEY) {
+			in_key = true;
+			found = true;
+		} else if (event.type == WBXML_EVENT_END) {
+			in_key = false;
+		} else if (in_key && event.type == WBXML_EVENT_STRING) {
+			*key_out = event.data;
+		}
+	} while (event.type != WBXML_EVENT_DONE);
+	return found ? 0 : -1;
+}
+
+static void fail(struct eas_request *request, int status, const char *reason)
+{
+	eas_answer_status(request, eas_command_find("FolderSync"), status, reason);
+}
+
+/* Lists (since, until] and answers under sync_key. */
+static void answer_changes(struct eas_request *request, uint64_t since, uint64_t until, uint64_t sync_key)
+{
+	struct change_list list = { .arena = request->arena };
+	if (store_folder_changes(request->session, request->arena, request->user.id, since, until,
+				 collect, &list) != STORE_OK) {
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
+		return;
+	}
+	write_response(request, sync_key, &list);
+}
+
+static void full_sync(struct eas_request *request, const struct store_sync_state *state, uint64_t modseq)
+{
+	/* A key above any this device has seen: an old key can never match again. */
+	uint64_t key = (state->sync_key > state->previous_key ? state->sync_key : state->previous_key) + 1;
+	if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq) != STORE_OK) {
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
+		return;
+	}
+	/* MS-ASHTTP 2.2.4.1.2: tell a (re)starting client what we serve. */
+	eas_add_header(request, "MS-ASProtocolVersions", eas_protocol_versions());
+	eas_add_header(request, "MS-ASProtocolCommands", eas_protocol_commands());
+	answer_changes(request, 0, modseq, key);
+}
+
+static void incremental_sync(struct eas_request *request, const struct store_sync_state *state,
+			     uint64_t modseq)
+{
+	uint64_t key = state->sync_key;
+	if (modseq > state->modseq) {
+		key++;
+		if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq) != STORE_OK) {
+			fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
+			return;
+		}
+	}
+	answer_changes(request, state->modseq, modseq, key);
+}
+
+void eas_foldersync(struct eas_request *request)
+{
+	struct slice text;
+	struct store_sync_state state = { 0 };
+	uint64_t key, modseq;
+	if (read_sync_key(request, &text) < 0) {
+		fail(request, EAS_FOLDERSYNC_BAD_REQUEST, "sync_key_missing");
+		return;
+	}
+	int status = store_sync_state_get(request->session, request->device.id, 0, &state);
+	if ((status != STORE_OK && status != STORE_NOT_FOUND) ||
+	    store_hierarchy_modseq(request->session, request->user.id, &modseq) != STORE_OK) {
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
+		return;
+	}
+	if (parse_uint64(text, UINT64_MAX, &key) < 0) {
+		fail(request, EAS_FOLDERSYNC_INVALID_SYNC_KEY, "sync_key_invalid");
+		return;
+	}
+	if (key == 0)
+		full_sync(request, &state, modseq);
+	else if (key == state.sync_key)
+		incremental_sync(request, &state, modseq);
+	else if (key == state.previous_key)
+		answer_changes(request, state.previous_modseq, state.modseq, state.sync_key);
+	else
+		fail(request, EAS_FOLDERSYNC_INVALID_SYNC_KEY, "sync_key_unknown");
+}

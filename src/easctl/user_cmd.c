@@ -1,0 +1,152 @@
+/*
+ * user_cmd.c: `easctl user add|passwd|del|list`. Works on the store in the
+ * configured data directory; safe while easd runs (SQLite locking, and
+ * easd notices a password change through the credential version).
+ */
+#include "easctl/easctl.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "guard/auth.h"
+#include "store/store.h"
+
+#define EASCTL_PASSWORD_MAX 256
+
+/* One line from the terminal (echo off) or from standard input. */
+static int read_password(const char *prompt, char *out, size_t out_len)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios saved, quiet;
+	if (tty) {
+		fputs(prompt, stderr);
+		tcgetattr(STDIN_FILENO, &saved);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	char *line = fgets(out, (int)out_len, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (line == NULL)
+		return -1;
+	out[strcspn(out, "\r\n")] = '\0';
+	return out[0] != '\0' ? 0 : -1;
+}
+
+static int open_store(const struct easd_config *config, struct store **store_out,
+		      struct store_session **session_out)
+{
+	char error[512];
+	if (store_open(config->data_dir, 1, store_out, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easctl: store: %s\n", error);
+		return -1;
+	}
+	*session_out = store_session_acquire(*store_out);
+	if (*session_out == NULL) {
+		fprintf(stderr, "easctl: cannot open a store session\n");
+		store_close(store_out);
+		return -1;
+	}
+	return 0;
+}
+
+static void close_store(struct store **store, struct store_session **session)
+{
+	store_session_release(session);
+	store_close(store);
+}
+
+/* A user name: what a phone's account field can hold, without separators. */
+static bool valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+		    strchr("._-", *p) == NULL)
+			return false;
+	return true;
+}
+
+static int set_password(struct store_session *session, const char *name, bool add)
+{
+	char password[EASCTL_PASSWORD_MAX], hash[256];
+	if (read_password("Password: ", password, sizeof(password)) < 0) {
+		fputs("easctl: no password given\n", stderr);
+		return EASCTL_EXIT_FAILURE;
+	}
+	int hashed = guard_password_hash(password, hash, sizeof(hash));
+	explicit_bzero(password, sizeof(password));
+	if (hashed < 0) {
+		fputs("easctl: cannot hash the password\n", stderr);
+		return EASCTL_EXIT_FAILURE;
+	}
+	int status = add ? store_user_add(session, name, hash, NULL) : store_user_set_password(session, name, hash);
+	if (status == STORE_EXISTS)
+		fprintf(stderr, "easctl: user %s exists already\n", name);
+	else if (status == STORE_NOT_FOUND)
+		fprintf(stderr, "easctl: no user %s\n", name);
+	else if (status != STORE_OK)
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
+}
+
+static void print_user(void *context, const struct store_user *user)
+{
+	(void)context;
+	printf("%s\n", user->name);
+}
+
+static int list_users(struct store_session *session)
+{
+	struct arena *arena = arena_new(0);
+	int status = store_user_list(session, arena, print_user, NULL);
+	arena_free(&arena);
+	if (status != STORE_OK)
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
+}
+
+static int delete_user(struct store_session *session, const char *name)
+{
+	int status = store_user_delete(session, name);
+	if (status == STORE_NOT_FOUND)
+		fprintf(stderr, "easctl: no user %s\n", name);
+	else if (status != STORE_OK)
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
+}
+
+int easctl_user(const struct easd_config *config, int argc, char **argv)
+{
+	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
+	bool named = argc == 2 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "passwd") == 0 ||
+				   strcmp(argv[0], "del") == 0);
+	if (!list && !named) {
+		fputs("usage: easctl user add|passwd|del NAME, easctl user list\n", stderr);
+		return EASCTL_EXIT_USAGE;
+	}
+	if (named && strcmp(argv[0], "add") == 0 && !valid_name(argv[1])) {
+		fprintf(stderr, "easctl: '%s': a user name is 1 to 64 letters, digits, '.', '_' or '-'\n", argv[1]);
+		return EASCTL_EXIT_FAILURE;
+	}
+	struct store *store;
+	struct store_session *session;
+	if (open_store(config, &store, &session) < 0)
+		return EASCTL_EXIT_FAILURE;
+	int status;
+	if (list)
+		status = list_users(session);
+	else if (strcmp(argv[0], "del") == 0)
+		status = delete_user(session, argv[1]);
+	else
+		status = set_password(session, argv[1], strcmp(argv[0], "add") == 0);
+	close_store(&store, &session);
+	return status;
+}

@@ -1,0 +1,149 @@
+/*
+ * main.c: the easd daemon. Reads the configuration, opens the store and
+ * the log, starts the HTTP server (and the LMTP listener), then waits for
+ * signals: SIGTERM/SIGINT stop cleanly (requests in flight finish, the
+ * store is closed), SIGHUP reopens the log (logrotate).
+ *
+ * Start-up failures print one clear line and exit non-zero.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "eas/eas.h"
+#include "guard/auth.h"
+#include "http/server.h"
+#include "log/access.h"
+#include "mail/lmtp.h"
+#include "store/store.h"
+
+#define SHUTDOWN_GRACE_SECONDS 5
+
+struct daemon {
+	struct easd_config config;
+	struct store *store;
+	struct access_log *log;
+	struct guard_auth *auth;
+	struct eas_server eas;
+	struct http_server *http;
+	struct lmtp_server *lmtp;
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: easd [-c FILE]\n"
+	      "  -c FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n",
+	      out);
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+	FILE *out = fopen(path, "w");
+	if (out == NULL)
+		return -1;
+	fprintf(out, "%u\n", port);
+	return fclose(out);
+}
+
+static int start(struct daemon *d)
+{
+	char error[512];
+	if (store_open(d->config.data_dir, 0, &d->store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: store: %s\n", error);
+		return -1;
+	}
+	d->log = access_log_open(d->config.log_dir);
+	if (d->log == NULL) {
+		fprintf(stderr, "easd: log: %s/access.log: %s\n", d->config.log_dir, strerror(errno));
+		return -1;
+	}
+	d->auth = guard_auth_new(&d->config);
+	d->eas = (struct eas_server){ .config = &d->config, .store = d->store };
+	struct http_server_settings http = { &d->config, &d->eas, d->auth, d->log };
+	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: http: %s\n", error);
+		return -1;
+	}
+	if (d->config.port_file[0] != '\0' &&
+	    write_port_file(d->config.port_file, http_server_port(d->http)) < 0) {
+		fprintf(stderr, "easd: %s: %s\n", d->config.port_file, strerror(errno));
+		return -1;
+	}
+	if (d->config.lmtp_listen[0] != '\0' &&
+	    lmtp_server_start(&d->config, d->store, &d->lmtp, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: lmtp: %s\n", error);
+		return -1;
+	}
+	fprintf(stderr, "easd: serving EAS on %s (port %u)%s%s, store %s\n", d->config.http_listen,
+		http_server_port(d->http), d->lmtp != NULL ? ", LMTP on " : "",
+		d->lmtp != NULL ? d->config.lmtp_listen : "", d->config.data_dir);
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	lmtp_server_stop(&d->lmtp);
+	http_server_stop(&d->http, SHUTDOWN_GRACE_SECONDS);
+	guard_auth_free(&d->auth);
+	access_log_close(&d->log);
+	store_close(&d->store);
+	config_cleanup(&d->config);
+}
+
+/* The main thread only waits for signals; the servers run on their own threads. */
+static void wait_for_signals(struct daemon *d, const sigset_t *signals)
+{
+	for (;;) {
+		int signal_number;
+		if (sigwait(signals, &signal_number) != 0)
+			continue;
+		if (signal_number == SIGHUP) {
+			if (access_log_reopen(d->log) < 0)
+				fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
+			continue;
+		}
+		fprintf(stderr, "easd: %s, stopping\n", strsignal(signal_number));
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	const char *config_path = NULL;
+	int option;
+	while ((option = getopt(argc, argv, "c:h")) != -1) {
+		if (option == 'c') {
+			config_path = optarg;
+		} else {
+			usage(option == 'h' ? stdout : stderr);
+			return option == 'h' ? 0 : 2;
+		}
+	}
+	config_init(&d.config);
+	char error[512];
+	if (config_path != NULL && config_load(&d.config, config_path, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: %s\n", error);
+		config_cleanup(&d.config);
+		return 1;
+	}
+	/* Block the signals before any thread starts, so only sigwait sees them. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (start(&d) < 0) {
+		stop(&d);
+		return 1;
+	}
+	wait_for_signals(&d, &signals);
+	stop(&d);
+	return 0;
+}

@@ -1,0 +1,412 @@
+/*
+ * exchange.c: one HTTP request, from its first header to its log line.
+ *
+ * libmicrohttpd calls http_exchange_handle several times per request:
+ * once when the headers are in (everything that can be refused is refused
+ * then, before any body byte is read: method, path, query, credentials,
+ * version, declared size), once per body chunk, and once at the end, when
+ * the command runs. The request's arena, store session and log record live
+ * until http_exchange_end, which runs on every path, also when the client
+ * goes away.
+ */
+#include "http/http_private.h"
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#define EAS_PATH "/Microsoft-Server-ActiveSync"
+#define HTTP_USER_AGENT_MAX 256
+/* Smaller responses are not worth a gzip header and the CPU. */
+#define HTTP_GZIP_MIN 1024
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void)connection;
+	struct http_server *server = cls;
+	struct arena *arena = arena_new(0);
+	struct http_exchange *x = arena_calloc(arena, 1, sizeof(*x));
+	x->arena = arena;
+	x->server = server;
+	x->raw_uri = arena_strndup(arena, uri, strnlen(uri, HTTP_QUERY_MAX_LEN + 512));
+	x->started_ms = now_ms();
+	buf_init(&x->body, server->settings.config->max_body);
+	buf_init(&x->request.response, 0);
+	x->request.arena = arena;
+	x->request.server = server->settings.eas;
+	x->request.now = x->started_ms / 1000;
+	return x;
+}
+
+static const char *header(struct MHD_Connection *connection, const char *name)
+{
+	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+}
+
+static const char *client_address(struct arena *arena, struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char text[INET6_ADDRSTRLEN] = "-";
+	if (info != NULL && info->client_addr != NULL) {
+		const struct sockaddr *sa = info->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text));
+	}
+	return arena_strndup(arena, text, strlen(text));
+}
+
+/* Sends an answer with no body (errors, OPTIONS). */
+static enum MHD_Result answer_empty(struct http_exchange *x, struct MHD_Connection *connection,
+				    unsigned status, const char *reason)
+{
+	struct eas_request *r = &x->request;
+	r->http_status = status;
+	if (reason != NULL && r->reason == NULL)
+		r->reason = reason;
+	struct MHD_Response *response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	for (unsigned i = 0; i < r->header_count; i++)
+		MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
+	enum MHD_Result result = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+static enum MHD_Result answer_unauthorized(struct http_exchange *x, struct MHD_Connection *connection,
+					   const char *reason)
+{
+	x->request.http_status = MHD_HTTP_UNAUTHORIZED;
+	x->request.reason = reason;
+	struct MHD_Response *response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result result = MHD_queue_basic_auth_fail_response(connection, "easd", response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+static bool path_is_eas(const char *uri)
+{
+	size_t n = strlen(EAS_PATH);
+	if (strncasecmp(uri, EAS_PATH, n) != 0)
+		return false;
+	return uri[n] == '\0' || uri[n] == '?' || (uri[n] == '/' && (uri[n + 1] == '\0' || uri[n + 1] == '?'));
+}
+
+/*
+ * "DOMAIN\user" and "user@localdomain" name the user "user": clients fill
+ * the domain field or the e-mail address in, depending on the client.
+ */
+static const char *normalise_user(struct http_exchange *x, const char *name)
+{
+	const char *backslash = strrchr(name, '\\');
+	if (backslash != NULL)
+		name = backslash + 1;
+	const char *at = strrchr(name, '@');
+	if (at != NULL && config_is_local_domain(x->server->settings.config, at + 1, strlen(at + 1)))
+		return arena_strndup(x->arena, name, (size_t)(at - name));
+	return arena_strndup(x->arena, name, strlen(name));
+}
+
+static const char *slice_text(struct arena *arena, struct slice s)
+{
+	return arena_strndup(arena, s.data != NULL ? s.data : (const uint8_t *)"", s.len);
+}
+
+static int parse_query(struct http_exchange *x, const char **reason)
+{
+	const char *question = strchr(x->raw_uri, '?');
+	if (question == NULL) {
+		*reason = "query_missing";
+		return -1;
+	}
+	if (http_query_parse(x->arena, question + 1, strlen(question + 1), &x->query, reason) < 0)
+		return -1;
+	struct eas_request *r = &x->request;
+	r->command = slice_text(x->arena, x->query.command);
+	r->device_id = slice_text(x->arena, x->query.device_id);
+	r->device_type = slice_text(x->arena, x->query.device_type);
+	return 0;
+}
+
+/* Protocol version and policy key: base64 query fields win over headers (MS-ASHTTP 2.2.1.1.1.1). */
+static unsigned check_version_and_key(struct http_exchange *x, struct MHD_Connection *connection,
+				      const char **reason)
+{
+	struct eas_request *r = &x->request;
+	const char *version = header(connection, "MS-ASProtocolVersion");
+	r->protocol_version = x->query.protocol_version != 0 ? x->query.protocol_version
+				  : version != NULL ? eas_version_parse(version) : 0;
+	if (r->protocol_version == 0 && version == NULL) {
+		*reason = "version_missing";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if (!eas_version_supported(r->protocol_version)) {
+		*reason = "version_unsupported";
+		eas_add_header(r, "MS-ASProtocolVersions", eas_protocol_versions());
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	r->has_policy_key = x->query.has_policy_key;
+	r->policy_key = x->query.policy_key;
+	const char *key = header(connection, "X-MS-PolicyKey");
+	if (!r->has_policy_key && key != NULL && key[0] != '\0') {
+		uint64_t value;
+		if (parse_uint64(slice_from_cstr(key), UINT32_MAX, &value) < 0) {
+			*reason = "policy_key_invalid";
+			return MHD_HTTP_BAD_REQUEST;
+		}
+		r->has_policy_key = true;
+		r->policy_key = (uint32_t)value;
+	}
+	return 0;
+}
+
+static unsigned check_body_size(struct http_exchange *x, struct MHD_Connection *connection,
+				const char **reason)
+{
+	const char *length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t declared;
+	if (length != NULL && parse_uint64(slice_from_cstr(length), UINT64_MAX, &declared) == 0 &&
+	    declared > x->server->settings.config->max_body) {
+		*reason = "body_too_large";
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+	return 0;
+}
+
+static unsigned authenticate(struct http_exchange *x, struct MHD_Connection *connection,
+			     const char **reason)
+{
+	char *password = NULL;
+	char *user = MHD_basic_auth_get_username_password(connection, &password);
+	if (user == NULL) {
+		*reason = "no_credentials";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	x->user_name = normalise_user(x, user);
+	struct eas_request *r = &x->request;
+	r->session = store_session_acquire(x->server->settings.eas->store);
+	int result = GUARD_AUTH_ERROR;
+	if (r->session != NULL)
+		result = guard_auth_check(x->server->settings.auth, r->session, x->arena, x->user_name,
+					  password != NULL ? password : "", x->client_address, r->now,
+					  &r->user, reason);
+	MHD_free(user);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		MHD_free(password);
+	}
+	if (r->session == NULL || result == GUARD_AUTH_ERROR) {
+		*reason = r->session == NULL ? "store_sessions_exhausted" : *reason;
+		eas_add_header(r, "Retry-After", "30");
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	if (result != GUARD_AUTH_OK)
+		return MHD_HTTP_UNAUTHORIZED;
+	x->user_name = r->user.name;
+	return 0;
+}
+
+static unsigned check_user_matches(struct http_exchange *x, const char **reason)
+{
+	if (x->query.user.len == 0)
+		return 0;
+	const char *claimed = normalise_user(x, slice_text(x->arena, x->query.user));
+	if (strcasecmp(claimed, x->request.user.name) == 0)
+		return 0;
+	*reason = "user_mismatch";
+	return MHD_HTTP_FORBIDDEN;
+}
+
+static void options_headers(struct eas_request *r)
+{
+	eas_add_header(r, "MS-ASProtocolVersions", eas_protocol_versions());
+	eas_add_header(r, "MS-ASProtocolCommands", eas_protocol_commands());
+	eas_add_header(r, "MS-Server-ActiveSync", EAS_SERVER_VERSION);
+	eas_add_header(r, "Allow", "OPTIONS,POST");
+	eas_add_header(r, "Public", "OPTIONS,POST");
+}
+
+/* Everything decided from the headers. Returns 0 to read the body, or an HTTP status. */
+static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *connection,
+			      const char *method, const char **reason)
+{
+	struct eas_request *r = &x->request;
+	unsigned status;
+	const char *user_agent = header(connection, MHD_HTTP_HEADER_USER_AGENT);
+	r->user_agent = arena_strndup(x->arena, user_agent != NULL ? user_agent : "",
+				      user_agent != NULL ? strnlen(user_agent, HTTP_USER_AGENT_MAX) : 0);
+	x->is_options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
+	if (!x->is_options && strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+		*reason = "method_not_supported";
+		eas_add_header(r, "Allow", "OPTIONS,POST");
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	if (!path_is_eas(x->raw_uri)) {
+		*reason = "path_unknown";
+		return MHD_HTTP_NOT_FOUND;
+	}
+	r->command = x->is_options ? "OPTIONS" : NULL;
+	if (!x->is_options && parse_query(x, reason) < 0)
+		return MHD_HTTP_BAD_REQUEST;
+	if ((status = authenticate(x, connection, reason)) != 0)
+		return status;
+	if (!x->is_options && (status = check_user_matches(x, reason)) != 0)
+		return status;
+	if (x->is_options) {
+		options_headers(r);
+		return MHD_HTTP_OK;
+	}
+	if ((status = check_version_and_key(x, connection, reason)) != 0)
+		return status;
+	if ((status = check_body_size(x, connection, reason)) != 0)
+		return status;
+	const char *type = header(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
+	r->content_type = type != NULL ? arena_strndup(x->arena, type, strlen(type)) : NULL;
+	const char *encoding = header(connection, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	x->want_gzip = encoding != NULL && strstr(encoding, "gzip") != NULL;
+	return 0;
+}
+
+/* gzip of the response body (RFC 1952 via zlib); keeps the plain body if it fails. */
+static void gzip_response(struct http_exchange *x)
+{
+	struct buf *body = &x->request.response;
+	z_stream z = { 0 };
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return;
+	struct buf packed;
+	buf_init(&packed, 0);
+	buf_reserve(&packed, deflateBound(&z, body->len));
+	z.next_in = body->data;
+	z.avail_in = (uInt)body->len;
+	z.next_out = packed.data;
+	z.avail_out = (uInt)packed.cap;
+	int rc = deflate(&z, Z_FINISH);
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		buf_cleanup(&packed);
+		return;
+	}
+	packed.len = z.total_out;
+	buf_cleanup(body);
+	*body = packed;
+	eas_add_header(&x->request, "Content-Encoding", "gzip");
+}
+
+static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connection *connection)
+{
+	struct eas_request *r = &x->request;
+	if (r->response.len == 0)
+		return answer_empty(x, connection, r->http_status, NULL);
+	if (x->want_gzip && r->response.len >= HTTP_GZIP_MIN && r->response.len <= UINT32_MAX)
+		gzip_response(x);
+	/* The body buffer's memory passes to MHD, which frees it after sending. */
+	struct MHD_Response *response = MHD_create_response_from_buffer(r->response.len, r->response.data,
+									MHD_RESPMEM_MUST_FREE);
+	x->bytes_out = r->response.len;
+	r->response.data = NULL;
+	r->response.len = r->response.cap = 0;
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				r->response_type != NULL ? r->response_type : "application/vnd.ms-sync.wbxml");
+	for (unsigned i = 0; i < r->header_count; i++)
+		MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
+	enum MHD_Result result = MHD_queue_response(connection, r->http_status, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection *connection,
+				  const char *method)
+{
+	const char *reason = NULL;
+	x->client_address = client_address(x->arena, connection);
+	unsigned status = check_headers(x, connection, method, &reason);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		return answer_unauthorized(x, connection, reason);
+	if (status != 0)
+		return answer_empty(x, connection, status, reason);
+	return MHD_YES;
+}
+
+static enum MHD_Result on_body(struct http_exchange *x, const char *data, size_t *size)
+{
+	x->bytes_in += *size;
+	if (!x->body_rejected && buf_append(&x->body, data, *size) < 0) {
+		/* Chunked or lying Content-Length: stop keeping it, answer 413 at the end. */
+		x->body_rejected = true;
+		buf_cleanup(&x->body);
+	}
+	*size = 0;
+	return MHD_YES;
+}
+
+enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connection, const char *url,
+				     const char *method, const char *version, const char *upload_data,
+				     size_t *upload_data_size, void **con_cls)
+{
+	(void)cls;
+	(void)url;
+	(void)version;
+	struct http_exchange *x = *con_cls;
+	if (!x->headers_done) {
+		x->headers_done = true;
+		return on_headers(x, connection, method);
+	}
+	if (*upload_data_size > 0)
+		return on_body(x, upload_data, upload_data_size);
+	if (x->body_rejected)
+		return answer_empty(x, connection, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large");
+	x->request.body = (struct slice){ x->body.data, x->body.len };
+	eas_dispatch(&x->request);
+	return answer_command(x, connection);
+}
+
+void http_exchange_end(void *cls, struct MHD_Connection *connection, void **con_cls,
+		       enum MHD_RequestTerminationCode code)
+{
+	(void)connection;
+	struct http_server *server = cls;
+	struct http_exchange *x = *con_cls;
+	if (x == NULL)
+		return;
+	struct eas_request *r = &x->request;
+	const char *reason = r->reason;
+	if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && reason == NULL)
+		reason = code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" : "client_gone";
+	struct access_record record = {
+		.time_ms = x->started_ms,
+		.client_address = x->client_address,
+		.user = x->user_name,
+		.device_id = r->device_id,
+		.device_type = r->device_type,
+		.command = r->command,
+		.protocol_version = r->protocol_version,
+		.http_status = r->http_status,
+		.eas_status = r->eas_status,
+		.bytes_in = x->bytes_in,
+		.bytes_out = x->bytes_out,
+		.milliseconds = (uint64_t)(now_ms() - x->started_ms),
+		.user_agent = r->user_agent,
+		.reason = reason,
+	};
+	access_log_write(server->settings.log, &record);
+	store_session_release(&r->session);
+	buf_cleanup(&r->response);
+	buf_cleanup(&x->body);
+	struct arena *arena = x->arena;
+	arena_free(&arena);
+	*con_cls = NULL;
+}

@@ -1,0 +1,158 @@
+/*
+ * server.c: starting and stopping libmicrohttpd (see server.h). The
+ * per-request work is in exchange.c.
+ */
+#include "http/http_private.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Connections over this many are refused by MHD before any work. */
+#define HTTP_CONNECTION_LIMIT 10000
+
+static char *read_file(const char *path, char *error, size_t error_len)
+{
+	struct buf content;
+	buf_init(&content, 1024 * 1024);
+	FILE *in = fopen(path, "rb");
+	if (in == NULL) {
+		snprintf(error, error_len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char chunk[4096];
+	size_t n;
+	int status = 0;
+	while (status == 0 && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		status = buf_append(&content, chunk, n);
+	fclose(in);
+	if (status < 0 || buf_append_byte(&content, 0) < 0) {
+		snprintf(error, error_len, "%s: larger than 1 MB", path);
+		buf_cleanup(&content);
+		return NULL;
+	}
+	return (char *)content.data;
+}
+
+static int listen_address(const char *listen, struct sockaddr_storage *address, char *error,
+			  size_t error_len)
+{
+	char host[128];
+	uint16_t port;
+	memset(address, 0, sizeof(*address));
+	if (config_split_listen(listen, host, sizeof(host), &port) < 0) {
+		snprintf(error, error_len, "http listen '%s' is not address:port", listen);
+		return -1;
+	}
+	struct sockaddr_in *v4 = (struct sockaddr_in *)address;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		return 0;
+	}
+	snprintf(error, error_len, "http listen address '%s' is not a numeric IPv4 or IPv6 address", host);
+	return -1;
+}
+
+static unsigned thread_count(const struct easd_config *config)
+{
+	if (config->http_threads > 0)
+		return config->http_threads;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (unsigned)cores : 1;
+}
+
+static int load_tls(struct http_server *server, char *error, size_t error_len)
+{
+	const struct easd_config *config = server->settings.config;
+	if (config->tls_certificate[0] == '\0')
+		return 0;
+	server->tls_certificate = read_file(config->tls_certificate, error, error_len);
+	if (server->tls_certificate == NULL)
+		return -1;
+	server->tls_key = read_file(config->tls_key, error, error_len);
+	return server->tls_key != NULL ? 0 : -1;
+}
+
+static void server_free(struct http_server *server)
+{
+	free(server->tls_certificate);
+	free(server->tls_key);
+	free(server);
+}
+
+int http_server_start(const struct http_server_settings *settings, struct http_server **server_out,
+		      char *error, size_t error_len)
+{
+	struct sockaddr_storage address;
+	struct http_server *server = calloc(1, sizeof(*server));
+	if (server == NULL)
+		abort();
+	server->settings = *settings;
+	const struct easd_config *config = settings->config;
+	if (listen_address(config->http_listen, &address, error, error_len) < 0 ||
+	    load_tls(server, error, error_len) < 0) {
+		server_free(server);
+		return -1;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (address.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (server->tls_certificate != NULL)
+		flags |= MHD_USE_TLS;
+	/* Empty strings for the TLS options when TLS is off: MHD ignores them then. */
+	server->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_exchange_handle, server,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
+		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
+		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
+		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
+		server->tls_certificate != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+		server->tls_certificate, MHD_OPTION_HTTPS_MEM_KEY, server->tls_key, MHD_OPTION_END);
+	if (server->daemon == NULL) {
+		snprintf(error, error_len, "cannot listen on %s (address in use? TLS files valid?)",
+			 config->http_listen);
+		server_free(server);
+		return -1;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	server->port = info != NULL ? info->port : 0;
+	*server_out = server;
+	return 0;
+}
+
+uint16_t http_server_port(const struct http_server *server)
+{
+	return server->port;
+}
+
+void http_server_stop(struct http_server **server_ptr, unsigned grace_seconds)
+{
+	struct http_server *server = *server_ptr;
+	if (server == NULL)
+		return;
+	MHD_socket listener = MHD_quiesce_daemon(server->daemon);
+	for (unsigned waited = 0; waited < grace_seconds * 10; waited++) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info == NULL || info->num_connections == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	MHD_stop_daemon(server->daemon);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+	server_free(server);
+	*server_ptr = NULL;
+}

@@ -1,0 +1,28 @@
+/*
+ * deliver.c: one message into a user's Inbox, committed before returning.
+ * LMTP and easctl deliver both come through here, so both publish the
+ * change the same way (at commit, see store_set_change_listener).
+ */
+#include "mail/lmtp.h"
+
+int mail_deliver(struct store *store, const char *user, const void *message, size_t len, int64_t now)
+{
+	struct store_session *session = store_session_acquire(store);
+	if (session == NULL)
+		return STORE_LIMIT;
+	struct arena *arena = arena_new(0);
+	struct store_user record;
+	int64_t inbox;
+	int status = store_user_find(session, arena, user, &record);
+	if (status == STORE_OK)
+		status = store_folder_find_type(session, record.id, STORE_FOLDER_INBOX, &inbox);
+	if (status == STORE_OK)
+		status = store_begin(session);
+	if (status == STORE_OK) {
+		status = store_mail_add(session, record.id, inbox, message, len, now, NULL);
+		status = status == STORE_OK ? store_commit(session) : status;
+	}
+	store_session_release(&session);
+	arena_free(&arena);
+	return status;
+}

@@ -1,0 +1,36 @@
+/*
+ * lmtp.h: the LMTP listener (RFC 2033) that delivers inbound mail from the
+ * MTA into users' Inboxes. A recipient is user@domain with domain one of
+ * the configured local domains. 250 is sent only after the message is
+ * committed to the store; unknown recipients get 550 each; a message over
+ * max_message_size gets 552.
+ *
+ * Owns: its listening socket and connection threads (at most
+ * LMTP_MAX_CONNECTIONS at once). Must not: parse MIME beyond the header
+ * lines it adds (Return-Path, Received).
+ */
+#ifndef MAIL_LMTP_H
+#define MAIL_LMTP_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "store/store.h"
+
+#define LMTP_MAX_CONNECTIONS 32
+
+struct lmtp_server;
+
+/* Listens on config->lmtp_listen. Returns 0, or -1 with a message in error. */
+int lmtp_server_start(const struct easd_config *config, struct store *store,
+		      struct lmtp_server **server_out, char *error, size_t error_len);
+/* Stops listening, waits for connections in progress; sets *server to NULL. */
+void lmtp_server_stop(struct lmtp_server **server);
+
+/*
+ * Delivers one message to user's Inbox in its own transaction (also used by
+ * easctl deliver). Returns a store status (STORE_NOT_FOUND: no such user).
+ */
+int mail_deliver(struct store *store, const char *user, const void *message, size_t len, int64_t now);
+
+#endif

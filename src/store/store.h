@@ -1,0 +1,204 @@
+/*
+ * store: everything easd keeps: users, devices, folders, items with their
+ * modseqs and tombstones, sync states, ClientId maps.
+ *
+ * This header is the whole interface; the SQLite implementation is in
+ * store_sqlite.c and a PostgreSQL one must fit behind the same functions
+ * without touching src/eas/. Must not: format WBXML or know HTTP.
+ *
+ * Threads: a struct store is shared; each request takes a struct
+ * store_session (one database connection) and gives it back. A session is
+ * used by one thread at a time. Strings returned in structs live in the
+ * arena the caller passes.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NOT_FOUND = -1,
+	STORE_EXISTS = -2,
+	STORE_BUSY = -3,   /* the database stayed locked past the busy timeout */
+	STORE_ERROR = -4,  /* anything else; the log line says what */
+	STORE_LIMIT = -5,  /* no session free (per-store cap) */
+};
+
+/* EAS folder types (MS-ASCMD 2.2.3.186.3). */
+enum store_folder_type {
+	STORE_FOLDER_GENERIC = 1,
+	STORE_FOLDER_INBOX = 2,
+	STORE_FOLDER_DRAFTS = 3,
+	STORE_FOLDER_DELETED = 4,
+	STORE_FOLDER_SENT = 5,
+	STORE_FOLDER_OUTBOX = 6,
+	STORE_FOLDER_TASKS = 7,
+	STORE_FOLDER_CALENDAR = 8,
+	STORE_FOLDER_CONTACTS = 9,
+	STORE_FOLDER_NOTES = 10,
+	STORE_FOLDER_JOURNAL = 11,
+	STORE_FOLDER_USER_MAIL = 12,
+	STORE_FOLDER_USER_CALENDAR = 13,
+	STORE_FOLDER_USER_CONTACTS = 14,
+	STORE_FOLDER_USER_TASKS = 15,
+	STORE_FOLDER_USER_JOURNAL = 16,
+	STORE_FOLDER_USER_NOTES = 17,
+	STORE_FOLDER_UNKNOWN = 18,
+	STORE_FOLDER_RECIPIENT_CACHE = 19,
+};
+
+struct store;
+struct store_session;
+
+/*
+ * Opens (creating if needed) the database in data_dir and applies the
+ * schema migrations. max_sessions caps open connections (0: 64). Returns
+ * 0, or -1 with a message in error.
+ */
+int store_open(const char *data_dir, unsigned max_sessions, struct store **store_out,
+	       char *error, size_t error_len);
+/* Closes every connection; no session may be in use. */
+void store_close(struct store **store);
+/* Schema version after migrations (for easctl and tests). */
+int store_schema_version(struct store *store);
+
+/* A session, or NULL when max_sessions are all in use (STORE_LIMIT). */
+struct store_session *store_session_acquire(struct store *store);
+/* Gives the session back (rolling back an open transaction); sets *session to NULL. */
+void store_session_release(struct store_session **session);
+/* The last error of the session, for the log. */
+const char *store_session_error(const struct store_session *session);
+
+/* One transaction per request: begin (write intent), commit or rollback. */
+int store_begin(struct store_session *session);
+int store_commit(struct store_session *session);
+void store_rollback(struct store_session *session);
+
+/*
+ * Called after each commit that changed a folder's content or the
+ * hierarchy, with the user and the folder (0: hierarchy). The one place
+ * changes are published; push hooks in here.
+ */
+typedef void store_change_fn(void *context, int64_t user_id, int64_t folder_id);
+void store_set_change_listener(struct store *store, store_change_fn *listener, void *context);
+
+/* ---- users ---- */
+
+struct store_user {
+	int64_t id;
+	const char *name;
+	const char *password_hash;      /* crypt(3) string */
+	uint64_t credential_version;    /* grows with each password change */
+};
+
+/* Adds a user and its default folders, in one transaction. STORE_EXISTS if taken. */
+int store_user_add(struct store_session *session, const char *name, const char *password_hash,
+		   int64_t *id_out);
+int store_user_set_password(struct store_session *session, const char *name, const char *password_hash);
+/* Deletes the user and everything it owns. */
+int store_user_delete(struct store_session *session, const char *name);
+/* Case-insensitive lookup. STORE_NOT_FOUND if absent. */
+int store_user_find(struct store_session *session, struct arena *arena, const char *name,
+		    struct store_user *user_out);
+/* Calls fn for every user, by name. */
+int store_user_list(struct store_session *session, struct arena *arena,
+		    void (*fn)(void *context, const struct store_user *user), void *context);
+
+/* ---- devices ---- */
+
+struct store_device {
+	int64_t id;                 /* the store's key, not the EAS DeviceId */
+	int64_t user_id;
+	const char *device_id;
+	const char *device_type;
+	const char *user_agent;
+	int64_t first_seen, last_seen; /* Unix seconds */
+	uint32_t policy_key;        /* final key acknowledged; 0: none */
+	const char *policy_version; /* the policy that key belongs to */
+	uint32_t pending_key;       /* temporary key of phase one; 0: none */
+	const char *pending_version;
+};
+
+/* Finds or creates the device of (user, device_id) and records this request. */
+int store_device_touch(struct store_session *session, struct arena *arena, int64_t user_id,
+		       const char *device_id, const char *device_type, const char *user_agent,
+		       int64_t now, struct store_device *device_out);
+/* Provision phase one: a temporary key for the policy version. */
+int store_device_set_pending_policy(struct store_session *session, int64_t device, uint32_t key,
+				    const char *version);
+/* Provision phase two: the final key. The temporary key stays valid until
+   the next phase one, so a repeated acknowledgement succeeds too. */
+int store_device_set_policy(struct store_session *session, int64_t device, uint32_t key,
+			    const char *version);
+
+/* What a device says about itself (Settings/Provision DeviceInformation). */
+struct store_device_information {
+	const char *model, *imei, *friendly_name, *os, *os_language, *phone_number, *mobile_operator;
+};
+int store_device_set_information(struct store_session *session, int64_t device,
+				 const struct store_device_information *information);
+
+/* ---- folders and the hierarchy ---- */
+
+struct store_folder {
+	int64_t id;          /* the folder's ServerId is this number in decimal */
+	int64_t parent_id;   /* 0: top level */
+	const char *name;
+	int type;            /* enum store_folder_type */
+	bool deleted;        /* a tombstone */
+	bool added;          /* in a change list: created after the modseq asked for */
+};
+
+/* The user's hierarchy modseq: grows with every folder change. */
+int store_hierarchy_modseq(struct store_session *session, int64_t user_id, uint64_t *modseq_out);
+/*
+ * Folder changes in (since, until]: folders created in that range come
+ * with added set, changed ones without, deleted ones (created before it)
+ * with deleted set. since 0 lists every live folder as added.
+ */
+int store_folder_changes(struct store_session *session, struct arena *arena, int64_t user_id,
+			 uint64_t since, uint64_t until,
+			 void (*fn)(void *context, const struct store_folder *folder), void *context);
+int store_folder_create(struct store_session *session, int64_t user_id, int64_t parent_id,
+			const char *name, int type, int64_t *id_out);
+int store_folder_rename(struct store_session *session, int64_t user_id, int64_t folder_id,
+			const char *name);
+int store_folder_delete(struct store_session *session, int64_t user_id, int64_t folder_id);
+/* The user's folder of a default type (Inbox, ...). */
+int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out);
+
+/* ---- sync states: per device and collection (0: the folder hierarchy) ---- */
+
+struct store_sync_state {
+	uint64_t sync_key;   /* 0: none yet */
+	uint64_t modseq;
+	uint64_t previous_key;
+	uint64_t previous_modseq;
+};
+
+/* STORE_NOT_FOUND when the device never synced the collection. */
+int store_sync_state_get(struct store_session *session, int64_t device, int64_t collection_id,
+			 struct store_sync_state *state_out);
+/* Records a new key; the current one becomes the previous one. */
+int store_sync_state_advance(struct store_session *session, int64_t device, int64_t collection_id,
+			     uint64_t sync_key, uint64_t modseq);
+/* Forgets the collection's state (SyncKey 0). */
+int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id);
+
+/* ---- mail ---- */
+
+/*
+ * Stores a message (original MIME) in the user's folder, with a new modseq,
+ * in the session's open transaction. The change is published at commit.
+ */
+int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
+		   const uint8_t *mime, size_t len, int64_t received, int64_t *item_id_out);
+/* Number of live items in a folder (tests and easctl). */
+int store_folder_count(struct store_session *session, int64_t folder_id, uint64_t *count_out);
+
+#endif

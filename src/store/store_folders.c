@@ -1,0 +1,272 @@
+/*
+ * store_folders.c: folders, the hierarchy modseq, sync states and mail
+ * (see store.h).
+ *
+ * The hierarchy is versioned by users.hierarchy_modseq: every folder change
+ * takes the next value and stamps the folder row (changed_modseq), and a
+ * deleted folder stays as a tombstone. "What changed since M" is then an
+ * indexed range query, never a diff of two folder lists.
+ */
+#include "store/store_private.h"
+
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int type;
+} default_folders[] = {
+	{ "Inbox", STORE_FOLDER_INBOX },
+	{ "Drafts", STORE_FOLDER_DRAFTS },
+	{ "Deleted Items", STORE_FOLDER_DELETED },
+	{ "Sent Items", STORE_FOLDER_SENT },
+	{ "Outbox", STORE_FOLDER_OUTBOX },
+	{ "Calendar", STORE_FOLDER_CALENDAR },
+	{ "Contacts", STORE_FOLDER_CONTACTS },
+	{ "Tasks", STORE_FOLDER_TASKS },
+	{ "Notes", STORE_FOLDER_NOTES },
+};
+
+/* Takes the user's next hierarchy modseq (in the open transaction). */
+static int next_hierarchy_modseq(struct store_session *session, int64_t user_id, uint64_t *modseq_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_USER_BUMP_HIERARCHY);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*modseq_out = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "hierarchy modseq");
+}
+
+static int folder_insert(struct store_session *session, int64_t user_id, int64_t parent_id,
+			 const char *name, int type, int64_t *id_out)
+{
+	uint64_t modseq;
+	int status = next_hierarchy_modseq(session, user_id, &modseq);
+	if (status != STORE_OK)
+		return status;
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_INSERT);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, parent_id);
+	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 4, type);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)modseq);
+	status = store_run(session, stmt, "add folder");
+	if (status == STORE_OK && id_out != NULL)
+		*id_out = sqlite3_last_insert_rowid(session->db);
+	if (status == STORE_OK)
+		store_note_change(session, user_id, 0);
+	return status;
+}
+
+int store_folders_create_defaults(struct store_session *session, int64_t user_id)
+{
+	for (size_t i = 0; i < sizeof(default_folders) / sizeof(default_folders[0]); i++) {
+		int status = folder_insert(session, user_id, 0, default_folders[i].name,
+					   default_folders[i].type, NULL);
+		if (status != STORE_OK)
+			return status;
+	}
+	return STORE_OK;
+}
+
+int store_hierarchy_modseq(struct store_session *session, int64_t user_id, uint64_t *modseq_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_USER_HIERARCHY);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*modseq_out = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "hierarchy modseq");
+}
+
+int store_folder_changes(struct store_session *session, struct arena *arena, int64_t user_id,
+			 uint64_t since, uint64_t until,
+			 void (*fn)(void *context, const struct store_folder *folder), void *context)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_CHANGES);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)until);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_folder folder = {
+			.id = sqlite3_column_int64(stmt, 0),
+			.parent_id = sqlite3_column_int64(stmt, 1),
+			.name = store_column_text(arena, stmt, 2),
+			.type = sqlite3_column_int(stmt, 3),
+			.deleted = sqlite3_column_int(stmt, 4) != 0,
+			.added = (uint64_t)sqlite3_column_int64(stmt, 5) > since,
+		};
+		/* Created and deleted within the range: the client never saw it. */
+		if (folder.deleted && folder.added)
+			continue;
+		fn(context, &folder);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(session, "folder changes");
+}
+
+struct folder_create {
+	int64_t user_id, parent_id;
+	const char *name;
+	int type;
+	int64_t id;
+};
+
+static int folder_create(struct store_session *session, void *context)
+{
+	struct folder_create *create = context;
+	return folder_insert(session, create->user_id, create->parent_id, create->name, create->type, &create->id);
+}
+
+int store_folder_create(struct store_session *session, int64_t user_id, int64_t parent_id,
+			const char *name, int type, int64_t *id_out)
+{
+	struct folder_create create = { user_id, parent_id, name, type, 0 };
+	int status = store_in_transaction(session, folder_create, &create);
+	if (status == STORE_OK && id_out != NULL)
+		*id_out = create.id;
+	return status;
+}
+
+struct folder_update {
+	enum statement_id statement;
+	int64_t user_id;
+	int64_t folder_id;
+	const char *name;
+};
+
+/* Rename or delete; in a transaction so that a miss does not burn a modseq. */
+static int folder_update(struct store_session *session, void *context)
+{
+	struct folder_update *update = context;
+	uint64_t modseq;
+	int status = next_hierarchy_modseq(session, update->user_id, &modseq);
+	if (status != STORE_OK)
+		return status;
+	sqlite3_stmt *stmt = store_statement(session, update->statement);
+	sqlite3_bind_int64(stmt, 1, update->user_id);
+	sqlite3_bind_int64(stmt, 2, update->folder_id);
+	if (update->statement == SQL_FOLDER_RENAME) {
+		sqlite3_bind_text(stmt, 3, update->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 4, (sqlite3_int64)modseq);
+	} else {
+		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)modseq);
+	}
+	status = store_run(session, stmt, "update folder");
+	if (status == STORE_OK && sqlite3_changes(session->db) == 0)
+		return STORE_NOT_FOUND;
+	if (status == STORE_OK)
+		store_note_change(session, update->user_id, 0);
+	return status;
+}
+
+int store_folder_rename(struct store_session *session, int64_t user_id, int64_t folder_id,
+			const char *name)
+{
+	struct folder_update update = { SQL_FOLDER_RENAME, user_id, folder_id, name };
+	return store_in_transaction(session, folder_update, &update);
+}
+
+int store_folder_delete(struct store_session *session, int64_t user_id, int64_t folder_id)
+{
+	struct folder_update update = { SQL_FOLDER_DELETE, user_id, folder_id, NULL };
+	return store_in_transaction(session, folder_update, &update);
+}
+
+int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_FIND_TYPE);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int(stmt, 2, type);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*id_out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find folder");
+}
+
+int store_sync_state_get(struct store_session *session, int64_t device, int64_t collection_id,
+			 struct store_sync_state *state_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_GET);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		state_out->sync_key = (uint64_t)sqlite3_column_int64(stmt, 0);
+		state_out->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
+		state_out->previous_key = (uint64_t)sqlite3_column_int64(stmt, 2);
+		state_out->previous_modseq = (uint64_t)sqlite3_column_int64(stmt, 3);
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get sync state");
+}
+
+int store_sync_state_advance(struct store_session *session, int64_t device, int64_t collection_id,
+			     uint64_t sync_key, uint64_t modseq)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_ADVANCE);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)sync_key);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)modseq);
+	return store_run(session, stmt, "advance sync state");
+}
+
+int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_RESET);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	return store_run(session, stmt, "reset sync state");
+}
+
+int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
+		   const uint8_t *mime, size_t len, int64_t received, int64_t *item_id_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_BUMP);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_int64 modseq = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return store_fail(session, "folder modseq");
+	stmt = store_statement(session, SQL_ITEM_INSERT);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_int64(stmt, 2, modseq);
+	sqlite3_bind_int64(stmt, 3, received);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)len);
+	sqlite3_bind_blob64(stmt, 5, mime, len, SQLITE_STATIC);
+	int status = store_run(session, stmt, "add item");
+	if (status != STORE_OK)
+		return status;
+	if (item_id_out != NULL)
+		*item_id_out = sqlite3_last_insert_rowid(session->db);
+	store_note_change(session, user_id, folder_id);
+	return STORE_OK;
+}
+
+int store_folder_count(struct store_session *session, int64_t folder_id, uint64_t *count_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_COUNT);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count_out = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? STORE_OK : store_fail(session, "count items");
+}

@@ -1,0 +1,93 @@
+/*
+ * store_private.h: what the SQLite store's files share; nothing outside
+ * src/store/ includes it.
+ */
+#ifndef STORE_PRIVATE_H
+#define STORE_PRIVATE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STORE_MAX_PENDING_CHANGES 16
+
+enum statement_id {
+	SQL_BEGIN,
+	SQL_COMMIT,
+	SQL_ROLLBACK,
+	SQL_USER_INSERT,
+	SQL_USER_PASSWORD,
+	SQL_USER_DELETE,
+	SQL_USER_FIND,
+	SQL_USER_LIST,
+	SQL_USER_BUMP_HIERARCHY,
+	SQL_USER_HIERARCHY,
+	SQL_DEVICE_FIND,
+	SQL_DEVICE_INSERT,
+	SQL_DEVICE_SEEN,
+	SQL_DEVICE_PENDING,
+	SQL_DEVICE_POLICY,
+	SQL_DEVICE_INFORMATION,
+	SQL_FOLDER_INSERT,
+	SQL_FOLDER_CHANGES,
+	SQL_FOLDER_RENAME,
+	SQL_FOLDER_DELETE,
+	SQL_FOLDER_FIND_TYPE,
+	SQL_FOLDER_BUMP,
+	SQL_FOLDER_COUNT,
+	SQL_STATE_GET,
+	SQL_STATE_ADVANCE,
+	SQL_STATE_RESET,
+	SQL_ITEM_INSERT,
+	SQL_COUNT_
+};
+
+struct change {
+	int64_t user_id;
+	int64_t folder_id;
+};
+
+struct store_session {
+	struct store *store;
+	sqlite3 *db;
+	sqlite3_stmt *statements[SQL_COUNT_];
+	bool in_transaction;
+	struct change changes[STORE_MAX_PENDING_CHANGES];
+	unsigned change_count;
+	bool changes_overflowed;
+	char error[256];
+	struct store_session *next_free;
+};
+
+struct store {
+	char *path;
+	unsigned max_sessions;
+	unsigned open_sessions;
+	struct store_session *free_sessions;
+	pthread_mutex_t lock;
+	store_change_fn *listener;
+	void *listener_context;
+	int schema_version;
+};
+
+/* The statement, prepared once per session, reset and ready to bind. */
+sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id);
+/* Steps a statement whose rows are not needed. Returns a store status. */
+int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *what);
+/* Records the failure in the session; returns the matching store status. */
+int store_fail(struct store_session *session, const char *what);
+/* A column's text copied into the arena ("" for NULL). */
+const char *store_column_text(struct arena *arena, sqlite3_stmt *stmt, int column);
+/* Remembers a change to publish after the commit. */
+void store_note_change(struct store_session *session, int64_t user_id, int64_t folder_id);
+/* Runs fn in a transaction of its own unless one is already open. */
+int store_in_transaction(struct store_session *session, int (*fn)(struct store_session *, void *),
+			 void *context);
+/* Creates the default folders of a new user (in the open transaction). */
+int store_folders_create_defaults(struct store_session *session, int64_t user_id);
+
+/* Applies the numbered migrations; sets *version_out. Returns 0 or -1. */
+int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len);
+
+#endif

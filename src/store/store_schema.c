@@ -1,0 +1,121 @@
+/*
+ * store_schema.c: the database schema as numbered migrations. PRAGMA
+ * user_version holds the number applied; each migration runs in its own
+ * transaction at start-up. Never edit a released migration: add one.
+ */
+#include "store/store_private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+	/* 1: users, devices, folders, items with tombstones, sync states, ClientId maps. */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  password_hash TEXT NOT NULL,"
+	"  credential_version INTEGER NOT NULL DEFAULT 1,"
+	"  hierarchy_modseq INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE devices ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  device_id TEXT NOT NULL,"
+	"  device_type TEXT NOT NULL,"
+	"  user_agent TEXT NOT NULL DEFAULT '',"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  policy_key INTEGER NOT NULL DEFAULT 0,"
+	"  policy_version TEXT NOT NULL DEFAULT '',"
+	"  pending_key INTEGER NOT NULL DEFAULT 0,"
+	"  pending_version TEXT NOT NULL DEFAULT '',"
+	"  model TEXT, imei TEXT, friendly_name TEXT, os TEXT, os_language TEXT,"
+	"  phone_number TEXT, mobile_operator TEXT,"
+	"  UNIQUE (user_id, device_id));"
+	"CREATE TABLE folders ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  parent_id INTEGER NOT NULL DEFAULT 0,"
+	"  name TEXT NOT NULL,"
+	"  type INTEGER NOT NULL,"
+	"  created_modseq INTEGER NOT NULL,"
+	"  changed_modseq INTEGER NOT NULL,"
+	"  deleted INTEGER NOT NULL DEFAULT 0,"
+	"  modseq INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX folders_changes ON folders (user_id, changed_modseq);"
+	"CREATE TABLE items ("
+	"  id INTEGER PRIMARY KEY,"
+	"  folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
+	"  modseq INTEGER NOT NULL,"
+	"  deleted INTEGER NOT NULL DEFAULT 0,"
+	"  received INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  content BLOB);"
+	"CREATE INDEX items_changes ON items (folder_id, modseq);"
+	"CREATE TABLE sync_states ("
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  collection_id INTEGER NOT NULL,"
+	"  sync_key INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  previous_key INTEGER NOT NULL DEFAULT 0,"
+	"  previous_modseq INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (device_id, collection_id));"
+	"CREATE TABLE client_ids ("
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  collection_id INTEGER NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  item_id INTEGER NOT NULL,"
+	"  sync_key INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, collection_id, client_id));",
+};
+
+static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)
+{
+	char *message = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
+		return 0;
+	snprintf(error, error_len, "schema: %s", message != NULL ? message : sqlite3_errmsg(db));
+	sqlite3_free(message);
+	return -1;
+}
+
+static int read_version(sqlite3 *db, int *version_out)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(stmt);
+	*version_out = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	return *version_out < 0 ? -1 : 0;
+}
+
+int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len)
+{
+	int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	int version;
+	if (read_version(db, &version) < 0) {
+		snprintf(error, error_len, "schema: cannot read user_version: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (version > count) {
+		snprintf(error, error_len, "schema: database version %d is newer than this easd (%d)",
+			 version, count);
+		return -1;
+	}
+	for (; version < count; version++) {
+		char set_version[64];
+		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
+		if (exec(db, "BEGIN IMMEDIATE", error, error_len) < 0)
+			return -1;
+		if (exec(db, migrations[version], error, error_len) < 0 ||
+		    exec(db, set_version, error, error_len) < 0 ||
+		    exec(db, "COMMIT", error, error_len) < 0) {
+			exec(db, "ROLLBACK", error + strlen(error), 0);
+			return -1;
+		}
+	}
+	*version_out = version;
+	return 0;
+}

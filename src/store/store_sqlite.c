@@ -1,0 +1,309 @@
+/*
+ * store_sqlite.c: the store on SQLite (see store.h).
+ *
+ * WAL mode so readers never wait for the writer; synchronous=FULL so a
+ * commit (and the LMTP 250 that follows it) survives a power cut; a busy
+ * timeout instead of failing at the first lock. Each session is one
+ * connection with its statements prepared once and reused.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store_private.h"
+
+#define STORE_DEFAULT_SESSIONS 64
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* SQL of every statement; the ids are in store_private.h. */
+static const char *const statement_sql[SQL_COUNT_] = {
+	[SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[SQL_COMMIT] = "COMMIT",
+	[SQL_ROLLBACK] = "ROLLBACK",
+	[SQL_USER_INSERT] = "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, strftime('%s','now'))",
+	[SQL_USER_PASSWORD] = "UPDATE users SET password_hash = ?2, credential_version = credential_version + 1 WHERE name = ?1",
+	[SQL_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
+	[SQL_USER_FIND] = "SELECT id, name, password_hash, credential_version FROM users WHERE name = ?1",
+	[SQL_USER_LIST] = "SELECT id, name, password_hash, credential_version FROM users ORDER BY name",
+	[SQL_USER_BUMP_HIERARCHY] = "UPDATE users SET hierarchy_modseq = hierarchy_modseq + 1 WHERE id = ?1 RETURNING hierarchy_modseq",
+	[SQL_USER_HIERARCHY] = "SELECT hierarchy_modseq FROM users WHERE id = ?1",
+	[SQL_DEVICE_FIND] = "SELECT id, device_type, user_agent, first_seen, last_seen, policy_key, policy_version, pending_key, pending_version FROM devices WHERE user_id = ?1 AND device_id = ?2",
+	[SQL_DEVICE_INSERT] = "INSERT INTO devices (user_id, device_id, device_type, user_agent, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[SQL_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?2, device_type = ?3, user_agent = ?4 WHERE id = ?1",
+	[SQL_DEVICE_PENDING] = "UPDATE devices SET pending_key = ?2, pending_version = ?3 WHERE id = ?1",
+	[SQL_DEVICE_POLICY] = "UPDATE devices SET policy_key = ?2, policy_version = ?3 WHERE id = ?1",
+	[SQL_DEVICE_INFORMATION] = "UPDATE devices SET model = ?2, imei = ?3, friendly_name = ?4, os = ?5, os_language = ?6, phone_number = ?7, mobile_operator = ?8 WHERE id = ?1",
+	[SQL_FOLDER_INSERT] = "INSERT INTO folders (user_id, parent_id, name, type, created_modseq, changed_modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[SQL_FOLDER_CHANGES] = "SELECT id, parent_id, name, type, deleted, created_modseq FROM folders WHERE user_id = ?1 AND changed_modseq > ?2 AND changed_modseq <= ?3 ORDER BY id",
+	[SQL_FOLDER_RENAME] = "UPDATE folders SET name = ?3, changed_modseq = ?4 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_FOLDER_DELETE] = "UPDATE folders SET deleted = 1, changed_modseq = ?3 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_FOLDER_FIND_TYPE] = "SELECT id FROM folders WHERE user_id = ?1 AND type = ?2 AND deleted = 0 ORDER BY id LIMIT 1",
+	[SQL_FOLDER_BUMP] = "UPDATE folders SET modseq = modseq + 1 WHERE id = ?1 AND user_id = ?2 AND deleted = 0 RETURNING modseq",
+	[SQL_FOLDER_COUNT] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND deleted = 0",
+	[SQL_STATE_GET] = "SELECT sync_key, modseq, previous_key, previous_modseq FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
+	[SQL_STATE_ADVANCE] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4) "
+			       "ON CONFLICT (device_id, collection_id) DO UPDATE SET previous_key = sync_key, previous_modseq = modseq, sync_key = ?3, modseq = ?4"),
+	[SQL_STATE_RESET] = "DELETE FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
+	[SQL_ITEM_INSERT] = "INSERT INTO items (folder_id, modseq, received, size, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+int store_fail(struct store_session *session, const char *what)
+{
+	snprintf(session->error, sizeof(session->error), "%s: %s", what, sqlite3_errmsg(session->db));
+	int code = sqlite3_errcode(session->db);
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return STORE_BUSY;
+	if (code == SQLITE_CONSTRAINT)
+		return STORE_EXISTS;
+	return STORE_ERROR;
+}
+
+sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id)
+{
+	sqlite3_stmt *stmt = session->statements[id];
+	if (stmt == NULL) {
+		if (sqlite3_prepare_v3(session->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &stmt, NULL) != SQLITE_OK) {
+			/* The SQL is ours: failing to prepare it is a bug. */
+			fprintf(stderr, "store: cannot prepare '%s': %s\n", statement_sql[id],
+				sqlite3_errmsg(session->db));
+			abort();
+		}
+		session->statements[id] = stmt;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return stmt;
+}
+
+int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_fail(session, what);
+	return STORE_OK;
+}
+
+const char *store_column_text(struct arena *arena, sqlite3_stmt *stmt, int column)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	int len = sqlite3_column_bytes(stmt, column);
+	return arena_strndup(arena, text != NULL ? (const char *)text : "", (size_t)len);
+}
+
+static int open_connection(const char *path, sqlite3 **db_out, char *error, size_t error_len)
+{
+	sqlite3 *db;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		snprintf(error, error_len, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	static const char pragmas[] = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+				      "PRAGMA foreign_keys = ON;";
+	char *message = NULL;
+	if (sqlite3_exec(db, pragmas, NULL, NULL, &message) != SQLITE_OK) {
+		snprintf(error, error_len, "%s: %s", path, message != NULL ? message : "pragma failed");
+		sqlite3_free(message);
+		sqlite3_close(db);
+		return -1;
+	}
+	*db_out = db;
+	return 0;
+}
+
+int store_open(const char *data_dir, unsigned max_sessions, struct store **store_out,
+	       char *error, size_t error_len)
+{
+	if (mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(error, error_len, "%s: %s", data_dir, strerror(errno));
+		return -1;
+	}
+	struct store *store = calloc(1, sizeof(*store));
+	if (store == NULL)
+		abort();
+	size_t n = strlen(data_dir) + sizeof("/easd.sqlite");
+	store->path = malloc(n);
+	if (store->path == NULL)
+		abort();
+	snprintf(store->path, n, "%s/easd.sqlite", data_dir);
+	store->max_sessions = max_sessions != 0 ? max_sessions : STORE_DEFAULT_SESSIONS;
+	pthread_mutex_init(&store->lock, NULL);
+
+	sqlite3 *db = NULL;
+	if (open_connection(store->path, &db, error, error_len) < 0) {
+		store_close(&store);
+		return -1;
+	}
+	int migrated = store_schema_migrate(db, &store->schema_version, error, error_len);
+	sqlite3_close(db);
+	if (migrated < 0) {
+		store_close(&store);
+		return -1;
+	}
+	*store_out = store;
+	return 0;
+}
+
+static void session_close(struct store_session *session)
+{
+	for (int i = 0; i < SQL_COUNT_; i++)
+		sqlite3_finalize(session->statements[i]);
+	sqlite3_close(session->db);
+	free(session);
+}
+
+void store_close(struct store **store_ptr)
+{
+	struct store *store = *store_ptr;
+	if (store == NULL)
+		return;
+	while (store->free_sessions != NULL) {
+		struct store_session *session = store->free_sessions;
+		store->free_sessions = session->next_free;
+		session_close(session);
+	}
+	pthread_mutex_destroy(&store->lock);
+	free(store->path);
+	free(store);
+	*store_ptr = NULL;
+}
+
+int store_schema_version(struct store *store)
+{
+	return store->schema_version;
+}
+
+struct store_session *store_session_acquire(struct store *store)
+{
+	pthread_mutex_lock(&store->lock);
+	struct store_session *session = store->free_sessions;
+	if (session != NULL) {
+		store->free_sessions = session->next_free;
+		pthread_mutex_unlock(&store->lock);
+		return session;
+	}
+	if (store->open_sessions >= store->max_sessions) {
+		pthread_mutex_unlock(&store->lock);
+		return NULL;
+	}
+	store->open_sessions++;
+	pthread_mutex_unlock(&store->lock);
+
+	session = calloc(1, sizeof(*session));
+	if (session == NULL)
+		abort();
+	session->store = store;
+	char error[256];
+	if (open_connection(store->path, &session->db, error, sizeof(error)) < 0) {
+		fprintf(stderr, "store: %s\n", error);
+		free(session);
+		pthread_mutex_lock(&store->lock);
+		store->open_sessions--;
+		pthread_mutex_unlock(&store->lock);
+		return NULL;
+	}
+	return session;
+}
+
+void store_session_release(struct store_session **session_ptr)
+{
+	struct store_session *session = *session_ptr;
+	if (session == NULL)
+		return;
+	if (session->in_transaction)
+		store_rollback(session);
+	struct store *store = session->store;
+	pthread_mutex_lock(&store->lock);
+	session->next_free = store->free_sessions;
+	store->free_sessions = session;
+	pthread_mutex_unlock(&store->lock);
+	*session_ptr = NULL;
+}
+
+const char *store_session_error(const struct store_session *session)
+{
+	return session->error;
+}
+
+void store_set_change_listener(struct store *store, store_change_fn *listener, void *context)
+{
+	store->listener = listener;
+	store->listener_context = context;
+}
+
+int store_begin(struct store_session *session)
+{
+	int status = store_run(session, store_statement(session, SQL_BEGIN), "begin");
+	if (status == STORE_OK) {
+		session->in_transaction = true;
+		session->change_count = 0;
+		session->changes_overflowed = false;
+	}
+	return status;
+}
+
+void store_note_change(struct store_session *session, int64_t user_id, int64_t folder_id)
+{
+	for (unsigned i = 0; i < session->change_count; i++)
+		if (session->changes[i].user_id == user_id && session->changes[i].folder_id == folder_id)
+			return;
+	if (session->change_count == STORE_MAX_PENDING_CHANGES) {
+		session->changes_overflowed = true;
+		return;
+	}
+	session->changes[session->change_count++] = (struct change){ user_id, folder_id };
+}
+
+int store_commit(struct store_session *session)
+{
+	int status = store_run(session, store_statement(session, SQL_COMMIT), "commit");
+	if (status != STORE_OK) {
+		store_rollback(session);
+		return status;
+	}
+	session->in_transaction = false;
+	struct store *store = session->store;
+	if (store->listener == NULL)
+		return STORE_OK;
+	for (unsigned i = 0; i < session->change_count; i++)
+		store->listener(store->listener_context, session->changes[i].user_id, session->changes[i].folder_id);
+	/* More folders than we track: say "everything of these users changed". */
+	if (session->changes_overflowed)
+		for (unsigned i = 0; i < session->change_count; i++)
+			store->listener(store->listener_context, session->changes[i].user_id, -1);
+	return STORE_OK;
+}
+
+void store_rollback(struct store_session *session)
+{
+	if (!session->in_transaction)
+		return;
+	store_run(session, store_statement(session, SQL_ROLLBACK), "rollback");
+	session->in_transaction = false;
+	session->change_count = 0;
+}
+
+int store_in_transaction(struct store_session *session, int (*fn)(struct store_session *, void *),
+			  void *context)
+{
+	if (session->in_transaction)
+		return fn(session, context);
+	int status = store_begin(session);
+	if (status != STORE_OK)
+		return status;
+	status = fn(session, context);
+	if (status != STORE_OK) {
+		store_rollback(session);
+		return status;
+	}
+	return store_commit(session);
+}
+

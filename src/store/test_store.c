@@ -1,0 +1,255 @@
+/*
+ * test_store.c: the SQLite store on a fresh temporary directory: schema
+ * migrations, users with their default folders, devices and policy keys,
+ * hierarchy changes by modseq, sync states keeping the previous one, mail.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct store *store;
+	struct store_session *session;
+	struct arena *arena;
+	int64_t alice;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char error[256];
+	snprintf(f->dir, sizeof(f->dir), "/tmp/easd-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	if (store_open(f->dir, 4, &f->store, error, sizeof(error)) < 0)
+		return -1;
+	f->session = store_session_acquire(f->store);
+	f->arena = arena_new(0);
+	if (store_user_add(f->session, "alice", "$y$hash", &f->alice) != STORE_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char command[128];
+	store_session_release(&f->session);
+	store_close(&f->store);
+	arena_free(&f->arena);
+	snprintf(command, sizeof(command), "rm -rf '%s'", f->dir);
+	int removed = system(command);
+	free(f);
+	return removed;
+}
+
+static void schema_is_migrated_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store *again;
+	char error[256];
+	assert_int_equal(store_schema_version(f->store), 1);
+	/* Opening an up-to-date database applies nothing and keeps the data. */
+	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
+	assert_int_equal(store_schema_version(again), 1);
+	struct store_session *session = store_session_acquire(again);
+	struct store_user user;
+	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
+	assert_string_equal(user.name, "alice");
+	store_session_release(&session);
+	store_close(&again);
+}
+
+static void users_are_unique_and_passwords_bump_the_version(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user user;
+	assert_int_equal(store_user_add(f->session, "Alice", "$y$other", NULL), STORE_EXISTS);
+	assert_int_equal(store_user_find(f->session, f->arena, "alice", &user), STORE_OK);
+	uint64_t version = user.credential_version;
+	assert_int_equal(store_user_set_password(f->session, "alice", "$y$new"), STORE_OK);
+	assert_int_equal(store_user_find(f->session, f->arena, "alice", &user), STORE_OK);
+	assert_int_equal(user.credential_version, version + 1);
+	assert_string_equal(user.password_hash, "$y$new");
+	assert_int_equal(store_user_set_password(f->session, "nobody", "$y$x"), STORE_NOT_FOUND);
+	assert_int_equal(store_user_delete(f->session, "nobody"), STORE_NOT_FOUND);
+	assert_int_equal(store_user_delete(f->session, "alice"), STORE_OK);
+	assert_int_equal(store_user_find(f->session, f->arena, "alice", &user), STORE_NOT_FOUND);
+}
+
+struct folder_list {
+	unsigned added, updated, deleted;
+	char names[16][32];
+};
+
+static void count_folder(void *context, const struct store_folder *folder)
+{
+	struct folder_list *list = context;
+	unsigned n = list->added + list->updated + list->deleted;
+	if (n < 16)
+		snprintf(list->names[n], sizeof(list->names[n]), "%s", folder->name);
+	if (folder->deleted)
+		list->deleted++;
+	else if (folder->added)
+		list->added++;
+	else
+		list->updated++;
+}
+
+static void new_user_has_the_default_folders(void **state)
+{
+	struct fixture *f = *state;
+	struct folder_list list = { 0 };
+	uint64_t modseq;
+	int64_t inbox;
+	assert_int_equal(store_hierarchy_modseq(f->session, f->alice, &modseq), STORE_OK);
+	assert_int_equal(modseq, 9);
+	assert_int_equal(store_folder_changes(f->session, f->arena, f->alice, 0, modseq, count_folder, &list), STORE_OK);
+	assert_int_equal(list.added, 9);
+	assert_string_equal(list.names[0], "Inbox");
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_JOURNAL, &inbox), STORE_NOT_FOUND);
+}
+
+static void hierarchy_changes_by_modseq(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t before, after;
+	int64_t projects, temporary, inbox;
+	assert_int_equal(store_hierarchy_modseq(f->session, f->alice, &before), STORE_OK);
+	assert_int_equal(store_folder_create(f->session, f->alice, 0, "Projects", STORE_FOLDER_USER_MAIL, &projects), STORE_OK);
+	assert_int_equal(store_folder_create(f->session, f->alice, 0, "Temporary", STORE_FOLDER_USER_MAIL, &temporary), STORE_OK);
+	assert_int_equal(store_folder_delete(f->session, f->alice, temporary), STORE_OK);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	assert_int_equal(store_folder_rename(f->session, f->alice, inbox, "Posteingang"), STORE_OK);
+	assert_int_equal(store_folder_delete(f->session, f->alice, temporary), STORE_NOT_FOUND);
+	assert_int_equal(store_hierarchy_modseq(f->session, f->alice, &after), STORE_OK);
+	assert_int_equal(after, before + 4);
+
+	/* Created and deleted in the range: invisible. Renamed: an update. */
+	struct folder_list list = { 0 };
+	assert_int_equal(store_folder_changes(f->session, f->arena, f->alice, before, after, count_folder, &list), STORE_OK);
+	assert_int_equal(list.added, 1);
+	assert_int_equal(list.updated, 1);
+	assert_int_equal(list.deleted, 0);
+
+	/* Seen from after the creation, the deletion is a delete. */
+	memset(&list, 0, sizeof(list));
+	assert_int_equal(store_folder_changes(f->session, f->arena, f->alice, before + 2, after, count_folder, &list), STORE_OK);
+	assert_int_equal(list.deleted, 1);
+	assert_int_equal(list.updated, 1);
+	assert_int_equal(list.added, 0);
+}
+
+static void device_policy_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device device;
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "DEV1", "iPhone", "ua/1", 1000, &device), STORE_OK);
+	assert_int_equal(device.policy_key, 0);
+	assert_int_equal(device.first_seen, 1000);
+	assert_int_equal(store_device_set_pending_policy(f->session, device.id, 77, "v1"), STORE_OK);
+	assert_int_equal(store_device_set_policy(f->session, device.id, 88, "v1"), STORE_OK);
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "DEV1", "iPhone", "ua/2", 1010, &device), STORE_OK);
+	assert_int_equal(device.policy_key, 88);
+	assert_int_equal(device.pending_key, 77);
+	assert_string_equal(device.policy_version, "v1");
+	assert_string_equal(device.user_agent, "ua/2");
+	struct store_device_information information = { .model = "iPhone15,2", .os = "iOS 17" };
+	assert_int_equal(store_device_set_information(f->session, device.id, &information), STORE_OK);
+}
+
+static void sync_state_keeps_the_previous_one(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device device;
+	struct store_sync_state sync;
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "DEV2", "Android", "", 1000, &device), STORE_OK);
+	assert_int_equal(store_sync_state_get(f->session, device.id, 0, &sync), STORE_NOT_FOUND);
+	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 1, 9), STORE_OK);
+	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 2, 12), STORE_OK);
+	assert_int_equal(store_sync_state_get(f->session, device.id, 0, &sync), STORE_OK);
+	assert_int_equal(sync.sync_key, 2);
+	assert_int_equal(sync.modseq, 12);
+	assert_int_equal(sync.previous_key, 1);
+	assert_int_equal(sync.previous_modseq, 9);
+	assert_int_equal(store_sync_state_reset(f->session, device.id, 0), STORE_OK);
+	assert_int_equal(store_sync_state_get(f->session, device.id, 0, &sync), STORE_NOT_FOUND);
+}
+
+static int64_t published_folder;
+
+static void on_change(void *context, int64_t user_id, int64_t folder_id)
+{
+	(void)context;
+	(void)user_id;
+	published_folder = folder_id;
+}
+
+static void mail_is_published_at_commit_not_before(void **state)
+{
+	struct fixture *f = *state;
+	int64_t inbox;
+	uint64_t count;
+	static const char message[] = "Subject: hi\r\n\r\nbody\r\n";
+	store_set_change_listener(f->store, on_change, NULL);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	published_folder = 0;
+	assert_int_equal(store_begin(f->session), STORE_OK);
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, 5, NULL), STORE_OK);
+	assert_int_equal(published_folder, 0);
+	assert_int_equal(store_commit(f->session), STORE_OK);
+	assert_int_equal(published_folder, inbox);
+	/* A rolled-back delivery leaves nothing and publishes nothing. */
+	published_folder = 0;
+	assert_int_equal(store_begin(f->session), STORE_OK);
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, 6, NULL), STORE_OK);
+	store_rollback(f->session);
+	assert_int_equal(published_folder, 0);
+	assert_int_equal(store_folder_count(f->session, inbox, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	/* Another user's folder is not ours. */
+	assert_int_equal(store_mail_add(f->session, f->alice + 1000, inbox, (const uint8_t *)"x", 1, 7, NULL), STORE_NOT_FOUND);
+}
+
+static void sessions_are_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct store_session *held[4] = { NULL };
+	/* The fixture holds one of the four. */
+	for (int i = 0; i < 3; i++)
+		held[i] = store_session_acquire(f->store);
+	for (int i = 0; i < 3; i++)
+		assert_non_null(held[i]);
+	assert_null(store_session_acquire(f->store));
+	store_session_release(&held[0]);
+	held[3] = store_session_acquire(f->store);
+	assert_non_null(held[3]);
+	for (int i = 1; i < 4; i++)
+		store_session_release(&held[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(schema_is_migrated_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(users_are_unique_and_passwords_bump_the_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(new_user_has_the_default_folders, setup, teardown),
+		cmocka_unit_test_setup_teardown(hierarchy_changes_by_modseq, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_policy_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(sync_state_keeps_the_previous_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(mail_is_published_at_commit_not_before, setup, teardown),
+		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,200 @@
+/* e2e.c: see e2e.h. */
+#include "e2e.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guard/auth.h"
+#include "store/store.h"
+
+#define E2E_START_TIMEOUT_MS 10000
+
+static const char base_config[] =
+	"[http]\nlisten = 127.0.0.1:0\nport_file = %s/http.port\nthreads = 2\n"
+	"[store]\ndata_dir = %s/data\n"
+	"[log]\ndir = %s/log\n"
+	"[lmtp]\nlisten =\n";
+
+static int write_config(struct e2e_server *server, const char *extra_config)
+{
+	FILE *out = fopen(server->config, "w");
+	if (out == NULL)
+		return -1;
+	fprintf(out, base_config, server->dir, server->dir, server->dir);
+	if (extra_config != NULL)
+		fputs(extra_config, out);
+	return fclose(out);
+}
+
+static int add_users(struct e2e_server *server, const char *const *users)
+{
+	struct store *store;
+	char error[512], path[300];
+	snprintf(path, sizeof(path), "%s/data", server->dir);
+	if (store_open(path, 1, &store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "e2e: %s\n", error);
+		return -1;
+	}
+	struct store_session *session = store_session_acquire(store);
+	int status = 0;
+	for (size_t i = 0; users != NULL && users[i] != NULL && status == 0; i++) {
+		char name[128], hash[256];
+		const char *colon = strchr(users[i], ':');
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - users[i]), users[i]);
+		if (guard_password_hash(colon + 1, hash, sizeof(hash)) < 0 ||
+		    store_user_add(session, name, hash, NULL) != STORE_OK)
+			status = -1;
+	}
+	store_session_release(&session);
+	store_close(&store);
+	return status;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Waits for the port file easd writes once it listens. */
+static int wait_for_port(struct e2e_server *server)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/http.port", server->dir);
+	for (int waited = 0; waited < E2E_START_TIMEOUT_MS; waited += 20) {
+		FILE *in = fopen(path, "r");
+		unsigned port = 0;
+		if (in != NULL) {
+			int n = fscanf(in, "%u", &port);
+			fclose(in);
+			if (n == 1 && port > 0) {
+				server->port = (uint16_t)port;
+				snprintf(server->url, sizeof(server->url), "http://127.0.0.1:%u", port);
+				return 0;
+			}
+		}
+		int status;
+		if (waitpid(server->pid, &status, WNOHANG) == server->pid) {
+			fprintf(stderr, "e2e: easd exited during start-up\n");
+			server->pid = 0;
+			return -1;
+		}
+		sleep_ms(20);
+	}
+	fprintf(stderr, "e2e: easd did not start within %d ms\n", E2E_START_TIMEOUT_MS);
+	return -1;
+}
+
+static int launch(struct e2e_server *server)
+{
+	char path[300], easd[300];
+	const char *build = getenv("EASD_BUILD");
+	snprintf(easd, sizeof(easd), "%s/easd", build != NULL ? build : "build");
+	snprintf(path, sizeof(path), "%s/http.port", server->dir);
+	unlink(path);
+	server->pid = fork();
+	if (server->pid < 0)
+		return -1;
+	if (server->pid == 0) {
+		char log[300];
+		snprintf(log, sizeof(log), "%s/easd.stderr", server->dir);
+		if (freopen(log, "a", stderr) == NULL)
+			_exit(127);
+		execl(easd, "easd", "-c", server->config, (char *)NULL);
+		fprintf(stderr, "e2e: cannot run %s: %s\n", easd, strerror(errno));
+		_exit(127);
+	}
+	return wait_for_port(server);
+}
+
+int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users)
+{
+	memset(server, 0, sizeof(*server));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(server->dir, sizeof(server->dir), "%s/easd-e2e-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(server->dir) == NULL)
+		return -1;
+	snprintf(server->config, sizeof(server->config), "%s/easd.conf", server->dir);
+	if (write_config(server, extra_config) < 0 || add_users(server, users) < 0)
+		return -1;
+	return launch(server);
+}
+
+int e2e_restart(struct e2e_server *server, const char *extra_config)
+{
+	if (e2e_stop(server) != 0 || write_config(server, extra_config) < 0)
+		return -1;
+	return launch(server);
+}
+
+int e2e_stop(struct e2e_server *server)
+{
+	if (server->pid <= 0)
+		return -1;
+	int status;
+	kill(server->pid, SIGTERM);
+	pid_t pid = waitpid(server->pid, &status, 0);
+	server->pid = 0;
+	if (pid < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+void e2e_cleanup(struct e2e_server *server)
+{
+	if (server->pid > 0)
+		e2e_stop(server);
+	if (server->dir[0] != '\0') {
+		char command[400];
+		snprintf(command, sizeof(command), "rm -rf '%s'", server->dir);
+		if (system(command) != 0)
+			fprintf(stderr, "e2e: cannot remove %s\n", server->dir);
+	}
+}
+
+static bool log_has_now(const struct e2e_server *server, const char *const *needles)
+{
+	char path[300], line[4096];
+	snprintf(path, sizeof(path), "%s/log/access.log", server->dir);
+	FILE *in = fopen(path, "r");
+	if (in == NULL)
+		return false;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), in) != NULL) {
+		found = true;
+		for (size_t i = 0; needles[i] != NULL && found; i++)
+			found = strstr(line, needles[i]) != NULL;
+	}
+	fclose(in);
+	return found;
+}
+
+/* The line is written after the response is sent: give easd a moment. */
+bool e2e_log_has(const struct e2e_server *server, const char *const *needles)
+{
+	for (int waited = 0; waited < 2000; waited += 20) {
+		if (log_has_now(server, needles))
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+struct easclient_options e2e_client_options(const struct e2e_server *server, const char *user,
+					    const char *password, const char *device_id)
+{
+	return (struct easclient_options){
+		.base_url = server->url,
+		.user = user,
+		.password = password,
+		.device_id = device_id,
+		.device_type = "TestPhone",
+		.protocol_version = 141,
+	};
+}

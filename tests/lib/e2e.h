@@ -1,0 +1,44 @@
+/*
+ * e2e: starts a real easd on loopback (port 0, the bound port read from a
+ * port file) with a fresh data directory, for the end-to-end tests.
+ */
+#ifndef E2E_H
+#define E2E_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "easclient.h"
+
+struct e2e_server {
+	pid_t pid;
+	char dir[256];       /* temporary directory: config, data/, log/ */
+	char config[300];
+	char url[64];
+	uint16_t port;
+	uint16_t lmtp_port;  /* 0: LMTP off */
+};
+
+/*
+ * Writes a configuration (defaults for tests, then extra_config appended:
+ * INI text, may be NULL), creates the users given as "name:password"
+ * strings (NULL-terminated list), starts easd and waits until it serves.
+ * Returns 0 or -1 (message on stderr).
+ */
+int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users);
+/* Replaces the configuration's extra part and restarts easd on the same data. */
+int e2e_restart(struct e2e_server *server, const char *extra_config);
+/* SIGTERM, waits; returns easd's exit status (0 for a clean stop), or -1. */
+int e2e_stop(struct e2e_server *server);
+/* Stops if running and removes the directory. */
+void e2e_cleanup(struct e2e_server *server);
+
+/* Whether log/access.log has (within 2 s) a line containing every one of the strings (NULL-terminated). */
+bool e2e_log_has(const struct e2e_server *server, const char *const *needles);
+
+/* Client options for a user and device on this server. */
+struct easclient_options e2e_client_options(const struct e2e_server *server, const char *user,
+					    const char *password, const char *device_id);
+
+#endif
