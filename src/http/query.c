@@ -12,7 +12,8 @@
  *   command_invalid            Cmd empty, too long, not letters only
  *   device_id_missing          plain form without DeviceId
  *   device_id_invalid          DeviceId empty, too long, not letters/digits;
- *                              base64 form: length 0, or binary over 16 bytes
+ *                              base64 form: length 0, or not 1-32 letters/
+ *                              digits and over 16 bytes (too long for hex)
  *   device_type_missing        plain form without DeviceType
  *   device_type_invalid        DeviceType empty, too long, not VCHAR
  *   user_invalid               User too long, control character, not UTF-8
