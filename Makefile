@@ -170,8 +170,10 @@ $(BUILD)/bench/%: bench/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS) -lpthread
 
 bench: deps
-	$(MAKE) $(BUILD)/bench/bench_wbxml
+	$(MAKE) all $(BUILD)/bench/bench_wbxml $(BUILD)/bench/bench_auth
 	$(BUILD)/bench/bench_wbxml bench/results/wbxml.txt
+	$(BUILD)/bench/bench_auth bench/results/auth.txt
+	bench/bench_http.sh $(BUILD) bench/results/http.txt
 
 clean:
 	rm -rf build

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define C(name, handler, root, status, flags) \
 	{ name, handler, WBXML_##root, WBXML_##status, flags }
@@ -136,13 +137,15 @@ static void answer_failure(struct eas_request *request, const struct eas_command
 	request->reason = reason;
 }
 
+/* The media type, without parameters, compared case-insensitively (RFC 9110 8.3.1). */
 static bool content_type_is_wbxml(const char *type)
 {
 	if (type == NULL)
 		return false;
+	size_t n = strcspn(type, "; \t");
 	/* The short form is allowed from 12.1 on (MS-ASHTTP 2.2.1.1.2.2). */
-	return strncmp(type, "application/vnd.ms-sync.wbxml", 29) == 0 ||
-	       strncmp(type, "application/vnd.ms-sync", 23) == 0;
+	return (n == 29 && strncasecmp(type, "application/vnd.ms-sync.wbxml", 29) == 0) ||
+	       (n == 23 && strncasecmp(type, "application/vnd.ms-sync", 23) == 0);
 }
 
 /* The whole body decodes and its root is the command's. Returns 0 or the common status. */
