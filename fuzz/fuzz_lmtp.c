@@ -49,7 +49,7 @@ static int fake_deliver(void *context, const char *user, const void *message, si
 	if (user[0] == 'f')
 		return STORE_ERROR;
 	/* Our two header lines are at most ~600 bytes (path, LHLO name, date). */
-	if (len > FUZZ_MAX_MESSAGE + 2 * LMTP_MAX_PATH + LMTP_MAX_HOST_NAME)
+	if (len > FUZZ_MAX_MESSAGE + 2 * LIMIT_LMTP_PATH_BYTES + LIMIT_LMTP_HOST_NAME_BYTES)
 		__builtin_trap();
 	run->digest = fnv(fnv(run->digest, user, strlen(user) + 1), message, len);
 	run->digest = fnv(run->digest, &now, sizeof(now));

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (http_query_parse(arena, (const char *)data, size, &query, &reason) == 0) {
 		if (query.command.len == 0 || query.device_id.len == 0 ||
-		    query.device_id.len > HTTP_DEVICE_ID_MAX || query.device_type.len == 0 ||
-		    query.device_type.len > HTTP_DEVICE_TYPE_MAX || query.user.len > HTTP_USER_MAX)
+		    query.device_id.len > LIMIT_DEVICE_ID_BYTES || query.device_type.len == 0 ||
+		    query.device_type.len > LIMIT_DEVICE_TYPE_BYTES || query.user.len > LIMIT_USER_BYTES)
 			__builtin_trap();
 	} else if (reason == NULL) {
 		__builtin_trap(); /* every failure names its reason */

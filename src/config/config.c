@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "guard/limits.h"
 #include "util/util.h"
 #include "wbxml/wbxml.h"
 
@@ -128,18 +129,18 @@ void config_init(struct easd_config *config)
 	config->http_listen = copy("127.0.0.1:8080");
 	config->tls_certificate = copy("");
 	config->tls_key = copy("");
-	config->max_body = 30000000;
-	config->http_timeout = 120;
+	config->max_body = LIMIT_BODY_BYTES_DEFAULT;
+	config->http_timeout = LIMIT_HTTP_IDLE_SECONDS_DEFAULT;
 	config->port_file = copy("");
 	config->data_dir = copy("var/data");
 	config->log_dir = copy("var/log");
 	config->lmtp_listen = copy("127.0.0.1:2424");
 	set_domains(config, "localhost");
-	config->max_message_size = 50u * 1024 * 1024;
-	config->auth_cache_seconds = 300;
-	config->auth_slow_after = 3;
-	config->auth_lockout_after = 10;
-	config->auth_lockout_seconds = 900;
+	config->max_message_size = LIMIT_MESSAGE_BYTES_DEFAULT;
+	config->auth_cache_seconds = LIMIT_AUTH_CACHE_SECONDS_DEFAULT;
+	config->auth_slow_after = LIMIT_AUTH_SLOW_AFTER_DEFAULT;
+	config->auth_lockout_after = LIMIT_AUTH_LOCKOUT_AFTER_DEFAULT;
+	config->auth_lockout_seconds = LIMIT_AUTH_LOCKOUT_SECONDS_DEFAULT;
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)

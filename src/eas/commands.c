@@ -8,6 +8,7 @@
  * 14.0, HTTP 501 for 12.1) and is not listed in MS-ASProtocolCommands.
  */
 #include "eas/eas_private.h"
+#include "guard/limits.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -154,7 +155,11 @@ static int check_body(struct eas_request *request, const struct eas_command *com
 {
 	struct wbxml_reader reader;
 	struct wbxml_event event;
-	struct wbxml_limits limits = { .max_total = request->server->config->max_body };
+	struct wbxml_limits limits = {
+		.max_depth = LIMIT_WBXML_DEPTH,
+		.max_elements = LIMIT_WBXML_ELEMENTS,
+		.max_total = request->server->config->max_body,
+	};
 	wbxml_reader_init(&reader, request->body.data, request->body.len, &limits);
 	bool first = true;
 	do {

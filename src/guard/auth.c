@@ -19,11 +19,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* Bounds on the in-memory tables: a flood of distinct names cannot grow them. */
-#define AUTH_MAX_CACHED 100000
-#define AUTH_MAX_TRACKED 100000
-#define AUTH_MAX_BACKOFF 60
-#define AUTH_KEY_BYTES 32
+#include "guard/limits.h"
+
+#define AUTH_KEY_BYTES 32 /* HMAC-SHA256 key */
 
 struct cached_credential {
 	char *digest;                /* HMAC-SHA256(key, user NUL password), hex */
@@ -143,9 +141,9 @@ static int64_t refused_for(struct guard_auth *auth, const char *key, int64_t now
 	if (f->count < config->auth_slow_after || config->auth_slow_after == 0)
 		return 0;
 	unsigned shift = f->count - config->auth_slow_after;
-	int64_t backoff = shift >= 6 ? AUTH_MAX_BACKOFF : (int64_t)1 << shift;
-	if (backoff > AUTH_MAX_BACKOFF)
-		backoff = AUTH_MAX_BACKOFF;
+	int64_t backoff = shift >= 6 ? LIMIT_AUTH_BACKOFF_SECONDS : (int64_t)1 << shift;
+	if (backoff > LIMIT_AUTH_BACKOFF_SECONDS)
+		backoff = LIMIT_AUTH_BACKOFF_SECONDS;
 	int64_t wait = f->last_failure + backoff - now;
 	return wait > 0 ? wait : 0;
 }
@@ -154,7 +152,7 @@ static void record_failure(struct guard_auth *auth, const char *key, int64_t now
 {
 	struct failures *f = g_hash_table_lookup(auth->failures, key);
 	if (f == NULL) {
-		if (g_hash_table_size(auth->failures) >= AUTH_MAX_TRACKED)
+		if (g_hash_table_size(auth->failures) >= LIMIT_AUTH_TRACKED_FAILURES)
 			g_hash_table_remove_all(auth->failures); /* a flood: start over rather than grow */
 		f = g_new0(struct failures, 1);
 		g_hash_table_insert(auth->failures, g_strdup(key), f);
@@ -174,7 +172,7 @@ static bool cache_hit(struct guard_auth *auth, const char *name, const char *dig
 static void cache_put(struct guard_auth *auth, const char *name, char *digest,
 		      uint64_t credential_version, int64_t now)
 {
-	if (g_hash_table_size(auth->cache) >= AUTH_MAX_CACHED)
+	if (g_hash_table_size(auth->cache) >= LIMIT_AUTH_CACHED_CREDENTIALS)
 		g_hash_table_remove_all(auth->cache);
 	struct cached_credential *cached = g_new0(struct cached_credential, 1);
 	cached->digest = digest;

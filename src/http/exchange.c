@@ -21,7 +21,6 @@
 #include <zlib.h>
 
 #define EAS_PATH "/Microsoft-Server-ActiveSync"
-#define HTTP_USER_AGENT_MAX 256
 /* Smaller responses are not worth a gzip header and the CPU. */
 #define HTTP_GZIP_MIN 1024
 
@@ -40,7 +39,7 @@ void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *con
 	struct http_exchange *x = arena_calloc(arena, 1, sizeof(*x));
 	x->arena = arena;
 	x->server = server;
-	x->raw_uri = arena_strndup(arena, uri, strnlen(uri, HTTP_QUERY_MAX_LEN + 512));
+	x->raw_uri = arena_strndup(arena, uri, strnlen(uri, LIMIT_QUERY_BYTES + 512));
 	x->started_ms = now_ms();
 	buf_init(&x->body, server->settings.config->max_body);
 	buf_init(&x->request.response, 0);
@@ -247,7 +246,7 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 	unsigned status;
 	const char *user_agent = header(connection, MHD_HTTP_HEADER_USER_AGENT);
 	r->user_agent = arena_strndup(x->arena, user_agent != NULL ? user_agent : "",
-				      user_agent != NULL ? strnlen(user_agent, HTTP_USER_AGENT_MAX) : 0);
+				      user_agent != NULL ? strnlen(user_agent, LIMIT_USER_AGENT_BYTES) : 0);
 	x->is_options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
 	if (!x->is_options && strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
 		*reason = "method_not_supported";

@@ -7,7 +7,7 @@
  *
  * Reasons returned in *reason_out (static strings, for the log line):
  *   query_empty                nothing after the '?'
- *   query_too_long             more than HTTP_QUERY_MAX_LEN raw bytes
+ *   query_too_long             more than LIMIT_QUERY_BYTES raw bytes
  *   command_missing            plain form without Cmd
  *   command_invalid            Cmd empty, too long, not letters only
  *   device_id_missing          plain form without DeviceId
@@ -87,11 +87,11 @@ struct value_rule {
  * (the log, libxml2) should ever see invalid UTF-8 or control characters.
  */
 static const struct value_rule value_rules[] = {
-	[KIND_COMMAND] = { 1, HTTP_COMMAND_MAX, BYTES_ALPHA, "command_invalid" },
-	[KIND_DEVICE_ID] = { 1, HTTP_DEVICE_ID_MAX, BYTES_ALNUM, "device_id_invalid" },
-	[KIND_DEVICE_TYPE] = { 1, HTTP_DEVICE_TYPE_MAX, BYTES_VCHAR, "device_type_invalid" },
-	[KIND_USER] = { 0, HTTP_USER_MAX, BYTES_TEXT, "user_invalid" },
-	[KIND_TEXT] = { 0, HTTP_PARAMETER_MAX, BYTES_TEXT, "parameter_invalid" },
+	[KIND_COMMAND] = { 1, LIMIT_COMMAND_BYTES, BYTES_ALPHA, "command_invalid" },
+	[KIND_DEVICE_ID] = { 1, LIMIT_DEVICE_ID_BYTES, BYTES_ALNUM, "device_id_invalid" },
+	[KIND_DEVICE_TYPE] = { 1, LIMIT_DEVICE_TYPE_BYTES, BYTES_VCHAR, "device_type_invalid" },
+	[KIND_USER] = { 0, LIMIT_USER_BYTES, BYTES_TEXT, "user_invalid" },
+	[KIND_TEXT] = { 0, LIMIT_PARAMETER_BYTES, BYTES_TEXT, "parameter_invalid" },
 	[KIND_SAVE_IN_SENT] = { 1, 1, BYTES_T_OR_F, "parameter_invalid" },
 	[KIND_OPTIONS] = { 1, 1, BYTES_ANY, "parameter_invalid" },
 };
@@ -303,7 +303,7 @@ static bool base64_is_valid(const char *text, size_t len, size_t *data_len_out)
 
 /*
  * Percent-decodes (clients escape '+', '/' and '='), checks the alphabet,
- * and decodes into out, which holds HTTP_QUERY_MAX_LEN / 4 * 3 + 3 bytes.
+ * and decodes into out, which holds LIMIT_QUERY_BYTES / 4 * 3 + 3 bytes.
  */
 static int base64_decode(const char *raw, size_t len, uint8_t *out, size_t *out_len,
 			 const char **reason_out)
@@ -375,7 +375,7 @@ static int device_id_store(struct arena *arena, struct slice id, struct http_que
 		query->device_id = arena_slice(arena, id.data, id.len);
 		return 0;
 	}
-	if (id.len == 0 || id.len * 2 > HTTP_DEVICE_ID_MAX) {
+	if (id.len == 0 || id.len * 2 > LIMIT_DEVICE_ID_BYTES) {
 		*reason_out = "device_id_invalid";
 		return -1;
 	}
@@ -479,7 +479,7 @@ static int base64_parameters(struct arena *arena, struct reader *r, struct http_
 static int base64_parse(struct arena *arena, const char *raw, size_t len, struct http_query *query,
 			const char **reason_out)
 {
-	uint8_t decoded[HTTP_QUERY_MAX_LEN / 4 * 3 + 3];
+	uint8_t decoded[LIMIT_QUERY_BYTES / 4 * 3 + 3];
 	size_t decoded_len;
 	if (base64_decode(raw, len, decoded, &decoded_len, reason_out) < 0)
 		return -1;
@@ -525,7 +525,7 @@ int http_query_parse(struct arena *arena, const char *raw, size_t len,
 		*reason_out = "query_empty";
 		return -1;
 	}
-	if (len > HTTP_QUERY_MAX_LEN) {
+	if (len > LIMIT_QUERY_BYTES) {
 		*reason_out = "query_too_long";
 		return -1;
 	}

@@ -12,13 +12,9 @@
 
 #include "util/util.h"
 
-/* Bounds on what a device may put in the query (MS-ASHTTP 2.2.1.1.1). */
-#define HTTP_QUERY_MAX_LEN 4096          /* whole raw query; real ones are < 300 bytes */
-#define HTTP_DEVICE_ID_MAX 32            /* 2.2.1.1.1.2.3: 1*32(ALPHA / DIGIT) */
-#define HTTP_DEVICE_TYPE_MAX 64          /* 1*VCHAR; longest seen in the field is ~40 */
-#define HTTP_USER_MAX 256                /* user@domain or DOMAIN\user */
-#define HTTP_COMMAND_MAX 32              /* longest command name is 17 */
-#define HTTP_PARAMETER_MAX 1024          /* LongId is up to 256 (MS-ASCMD) */
+/* Bounds on what a device may put in the query: LIMIT_QUERY_BYTES and the
+   other LIMIT_* of the request line, in guard/limits.h. */
+#include "guard/limits.h"
 
 struct http_query {
 	bool base64_form;

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Connections over this many are refused by MHD before any work. */
-#define HTTP_CONNECTION_LIMIT 10000
 
 static char *read_file(const char *path, char *error, size_t error_len)
 {
@@ -115,7 +113,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
 		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
 		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
 		server->tls_certificate != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,

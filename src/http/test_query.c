@@ -422,41 +422,41 @@ struct limit_case {
 };
 
 #define PAD_BEFORE "Cmd=Sync&DeviceId=a&DeviceType=b&Pad="
-#define PAD_COUNT (HTTP_QUERY_MAX_LEN - (sizeof(PAD_BEFORE) - 1))
+#define PAD_COUNT (LIMIT_QUERY_BYTES - (sizeof(PAD_BEFORE) - 1))
 
 static const struct limit_case limit_cases[] = {
 	{ "query_4096_bytes", PAD_BEFORE, "p", PAD_COUNT, "", NULL },
 	{ "query_4097_bytes", PAD_BEFORE, "p", PAD_COUNT + 1, "", "query_too_long" },
-	{ "command_32_letters", "Cmd=", "C", HTTP_COMMAND_MAX, PLAIN_TAIL, NULL },
-	{ "command_33_letters", "Cmd=", "C", HTTP_COMMAND_MAX + 1, PLAIN_TAIL, "command_invalid" },
-	{ "device_id_32", "Cmd=Sync&DeviceType=x&DeviceId=", "7", HTTP_DEVICE_ID_MAX, "", NULL },
-	{ "device_id_33", "Cmd=Sync&DeviceType=x&DeviceId=", "7", HTTP_DEVICE_ID_MAX + 1, "",
+	{ "command_32_letters", "Cmd=", "C", LIMIT_COMMAND_BYTES, PLAIN_TAIL, NULL },
+	{ "command_33_letters", "Cmd=", "C", LIMIT_COMMAND_BYTES + 1, PLAIN_TAIL, "command_invalid" },
+	{ "device_id_32", "Cmd=Sync&DeviceType=x&DeviceId=", "7", LIMIT_DEVICE_ID_BYTES, "", NULL },
+	{ "device_id_33", "Cmd=Sync&DeviceType=x&DeviceId=", "7", LIMIT_DEVICE_ID_BYTES + 1, "",
 	  "device_id_invalid" },
-	{ "device_type_64", "Cmd=Sync&DeviceId=a&DeviceType=", "t", HTTP_DEVICE_TYPE_MAX, "", NULL },
-	{ "device_type_65", "Cmd=Sync&DeviceId=a&DeviceType=", "t", HTTP_DEVICE_TYPE_MAX + 1, "",
+	{ "device_type_64", "Cmd=Sync&DeviceId=a&DeviceType=", "t", LIMIT_DEVICE_TYPE_BYTES, "", NULL },
+	{ "device_type_65", "Cmd=Sync&DeviceId=a&DeviceType=", "t", LIMIT_DEVICE_TYPE_BYTES + 1, "",
 	  "device_type_invalid" },
 	/* The limits apply to decoded values, not to their escaped length. */
-	{ "device_type_64_escaped", "Cmd=Sync&DeviceId=a&DeviceType=", "%41", HTTP_DEVICE_TYPE_MAX, "",
+	{ "device_type_64_escaped", "Cmd=Sync&DeviceId=a&DeviceType=", "%41", LIMIT_DEVICE_TYPE_BYTES, "",
 	  NULL },
-	{ "device_type_65_escaped", "Cmd=Sync&DeviceId=a&DeviceType=", "%41", HTTP_DEVICE_TYPE_MAX + 1,
+	{ "device_type_65_escaped", "Cmd=Sync&DeviceId=a&DeviceType=", "%41", LIMIT_DEVICE_TYPE_BYTES + 1,
 	  "", "device_type_invalid" },
-	{ "user_256", "Cmd=Sync&User=", "u", HTTP_USER_MAX, PLAIN_TAIL, NULL },
-	{ "user_257", "Cmd=Sync&User=", "u", HTTP_USER_MAX + 1, PLAIN_TAIL, "user_invalid" },
-	{ "attachment_name_1024", "Cmd=GetAttachment&AttachmentName=", "n", HTTP_PARAMETER_MAX,
+	{ "user_256", "Cmd=Sync&User=", "u", LIMIT_USER_BYTES, PLAIN_TAIL, NULL },
+	{ "user_257", "Cmd=Sync&User=", "u", LIMIT_USER_BYTES + 1, PLAIN_TAIL, "user_invalid" },
+	{ "attachment_name_1024", "Cmd=GetAttachment&AttachmentName=", "n", LIMIT_PARAMETER_BYTES,
 	  PLAIN_TAIL, NULL },
-	{ "attachment_name_1025", "Cmd=GetAttachment&AttachmentName=", "n", HTTP_PARAMETER_MAX + 1,
+	{ "attachment_name_1025", "Cmd=GetAttachment&AttachmentName=", "n", LIMIT_PARAMETER_BYTES + 1,
 	  PLAIN_TAIL, "parameter_invalid" },
-	{ "collection_id_1024", "Cmd=SmartReply&CollectionId=", "1", HTTP_PARAMETER_MAX, PLAIN_TAIL, NULL },
-	{ "collection_id_1025", "Cmd=SmartReply&CollectionId=", "1", HTTP_PARAMETER_MAX + 1, PLAIN_TAIL,
+	{ "collection_id_1024", "Cmd=SmartReply&CollectionId=", "1", LIMIT_PARAMETER_BYTES, PLAIN_TAIL, NULL },
+	{ "collection_id_1025", "Cmd=SmartReply&CollectionId=", "1", LIMIT_PARAMETER_BYTES + 1, PLAIN_TAIL,
 	  "parameter_invalid" },
-	{ "item_id_1024", "Cmd=SmartReply&ItemId=", "i", HTTP_PARAMETER_MAX, PLAIN_TAIL, NULL },
-	{ "item_id_1025", "Cmd=SmartReply&ItemId=", "i", HTTP_PARAMETER_MAX + 1, PLAIN_TAIL,
+	{ "item_id_1024", "Cmd=SmartReply&ItemId=", "i", LIMIT_PARAMETER_BYTES, PLAIN_TAIL, NULL },
+	{ "item_id_1025", "Cmd=SmartReply&ItemId=", "i", LIMIT_PARAMETER_BYTES + 1, PLAIN_TAIL,
 	  "parameter_invalid" },
-	{ "long_id_1024", "Cmd=SmartReply&LongId=", "l", HTTP_PARAMETER_MAX, PLAIN_TAIL, NULL },
-	{ "long_id_1025", "Cmd=SmartReply&LongId=", "l", HTTP_PARAMETER_MAX + 1, PLAIN_TAIL,
+	{ "long_id_1024", "Cmd=SmartReply&LongId=", "l", LIMIT_PARAMETER_BYTES, PLAIN_TAIL, NULL },
+	{ "long_id_1025", "Cmd=SmartReply&LongId=", "l", LIMIT_PARAMETER_BYTES + 1, PLAIN_TAIL,
 	  "parameter_invalid" },
-	{ "occurrence_1024", "Cmd=SmartReply&Occurrence=", "o", HTTP_PARAMETER_MAX, PLAIN_TAIL, NULL },
-	{ "occurrence_1025", "Cmd=SmartReply&Occurrence=", "o", HTTP_PARAMETER_MAX + 1, PLAIN_TAIL,
+	{ "occurrence_1024", "Cmd=SmartReply&Occurrence=", "o", LIMIT_PARAMETER_BYTES, PLAIN_TAIL, NULL },
+	{ "occurrence_1025", "Cmd=SmartReply&Occurrence=", "o", LIMIT_PARAMETER_BYTES + 1, PLAIN_TAIL,
 	  "parameter_invalid" },
 };
 
@@ -553,8 +553,8 @@ static void every_byte_replaced_is_handled(void **state)
 			struct http_query q;
 			const char *reason = NULL;
 			if (parse_exact(arena, (const char *)token.data, token.len, &q, &reason) == 0) {
-				assert_true(q.device_id.len > 0 && q.device_id.len <= HTTP_DEVICE_ID_MAX);
-				assert_true(q.device_type.len > 0 && q.device_type.len <= HTTP_DEVICE_TYPE_MAX);
+				assert_true(q.device_id.len > 0 && q.device_id.len <= LIMIT_DEVICE_ID_BYTES);
+				assert_true(q.device_type.len > 0 && q.device_type.len <= LIMIT_DEVICE_TYPE_BYTES);
 				valid++;
 			} else {
 				assert_non_null(reason);

@@ -1,6 +1,6 @@
 /*
  * lmtp.c: the LMTP listener (see lmtp.h): one accept thread, a thread per
- * connection in a fixed table of LMTP_MAX_CONNECTIONS slots, and the real
+ * connection in a fixed table of LIMIT_LMTP_CONNECTIONS slots, and the real
  * recipient lookup and delivery behind the session's function pointers.
  * The protocol itself is in lmtp_session.c.
  *
@@ -22,7 +22,6 @@
 
 #include "mail/lmtp_private.h"
 
-#define LMTP_IDLE_TIMEOUT_SECONDS 300 /* RFC 5321 4.5.3.2.7 gives the server 5 minutes */
 /* A client that stops reading holds its thread (and lmtp_server_stop) this long. */
 #define LMTP_SEND_TIMEOUT_SECONDS 10
 #define LMTP_LISTEN_BACKLOG 64
@@ -44,7 +43,7 @@ struct lmtp_server {
 	int wake[2]; /* a byte in wake[1] tells the accept thread to end */
 	pthread_t accept_thread;
 	pthread_mutex_t lock; /* guards slots */
-	struct lmtp_connection slots[LMTP_MAX_CONNECTIONS];
+	struct lmtp_connection slots[LIMIT_LMTP_CONNECTIONS];
 };
 
 /* ---- the session's functions, with the store behind them ---- */
@@ -115,7 +114,7 @@ static int feed_all(int fd, struct lmtp_session *session, const uint8_t *data, s
 
 static void set_timeouts(int fd)
 {
-	struct timeval receive = { .tv_sec = LMTP_IDLE_TIMEOUT_SECONDS };
+	struct timeval receive = { .tv_sec = LIMIT_LMTP_IDLE_SECONDS };
 	struct timeval send_timeout = { .tv_sec = LMTP_SEND_TIMEOUT_SECONDS };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, sizeof(receive));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
@@ -170,7 +169,7 @@ static void *connection_main(void *argument)
 /* Joins finished connection threads. Called with the lock held. */
 static void reap_connections(struct lmtp_server *server)
 {
-	for (size_t i = 0; i < LMTP_MAX_CONNECTIONS; i++) {
+	for (size_t i = 0; i < LIMIT_LMTP_CONNECTIONS; i++) {
 		struct lmtp_connection *connection = &server->slots[i];
 		if (connection->used && connection->done) {
 			pthread_join(connection->thread, NULL);
@@ -191,7 +190,7 @@ static void start_connection(struct lmtp_server *server, int fd)
 	pthread_mutex_lock(&server->lock);
 	reap_connections(server);
 	struct lmtp_connection *connection = NULL;
-	for (size_t i = 0; i < LMTP_MAX_CONNECTIONS && connection == NULL; i++)
+	for (size_t i = 0; i < LIMIT_LMTP_CONNECTIONS && connection == NULL; i++)
 		if (!server->slots[i].used)
 			connection = &server->slots[i];
 	if (connection != NULL) {
@@ -311,12 +310,12 @@ void lmtp_server_stop(struct lmtp_server **server_ptr)
 	pthread_join(server->accept_thread, NULL);
 	close(server->listen_fd);
 	pthread_mutex_lock(&server->lock);
-	for (size_t i = 0; i < LMTP_MAX_CONNECTIONS; i++)
+	for (size_t i = 0; i < LIMIT_LMTP_CONNECTIONS; i++)
 		if (server->slots[i].used && server->slots[i].fd >= 0)
 			shutdown(server->slots[i].fd, SHUT_RD);
 	pthread_mutex_unlock(&server->lock);
 	/* The accept thread is gone, so only this thread changes the slots now. */
-	for (size_t i = 0; i < LMTP_MAX_CONNECTIONS; i++)
+	for (size_t i = 0; i < LIMIT_LMTP_CONNECTIONS; i++)
 		if (server->slots[i].used)
 			pthread_join(server->slots[i].thread, NULL);
 	close(server->wake[0]);

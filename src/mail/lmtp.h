@@ -6,7 +6,7 @@
  * max_message_size gets 552.
  *
  * Owns: its listening socket and connection threads (at most
- * LMTP_MAX_CONNECTIONS at once). Must not: parse MIME beyond the header
+ * LIMIT_LMTP_CONNECTIONS at once). Must not: parse MIME beyond the header
  * lines it adds (Return-Path, Received).
  */
 #ifndef MAIL_LMTP_H
@@ -17,7 +17,7 @@
 #include "config/config.h"
 #include "store/store.h"
 
-#define LMTP_MAX_CONNECTIONS 32
+#include "guard/limits.h"
 
 struct lmtp_server;
 

@@ -19,21 +19,16 @@
 #include "config/config.h"
 #include "util/util.h"
 
-/* Limits on what the MTA sends. */
-#define LMTP_MAX_LINE 2048        /* bytes of a command line without CRLF; RFC 5321 4.5.3.1.4
-				     says 512, MTAs add parameters, so be tolerant */
-#define LMTP_MAX_PATH 256         /* bytes inside <> of MAIL FROM/RCPT TO, RFC 5321 4.5.3.1.3 */
-#define LMTP_MAX_HOST_NAME 255    /* bytes of the LHLO name, a domain (RFC 1035 2.3.4) */
-#define LMTP_MAX_RECIPIENTS 100   /* RCPTs per transaction, the minimum of RFC 5321 4.5.3.1.8 */
-#define LMTP_MAX_ERRORS 10        /* rejected commands before the connection is closed */
+/* Limits on what the MTA sends: LIMIT_LMTP_* in guard/limits.h. */
+#include "guard/limits.h"
 
 /* Replies waiting to be sent. lmtp_session_feed pauses once they reach
    LMTP_REPLY_FLUSH; one more line adds at most the end-of-DATA replies
-   (LMTP_MAX_RECIPIENTS lines of LMTP_REPLY_LINE_MAX), so LMTP_REPLY_MAX
+   (LIMIT_LMTP_RECIPIENTS lines of LMTP_REPLY_LINE_MAX), so LMTP_REPLY_MAX
    is never reached. */
 #define LMTP_REPLY_LINE_MAX 512
 #define LMTP_REPLY_FLUSH 16384
-#define LMTP_REPLY_MAX (LMTP_REPLY_FLUSH + (LMTP_MAX_RECIPIENTS + 8) * LMTP_REPLY_LINE_MAX)
+#define LMTP_REPLY_MAX (LMTP_REPLY_FLUSH + (LIMIT_LMTP_RECIPIENTS + 8) * LMTP_REPLY_LINE_MAX)
 
 /* Looks up a recipient's local part. Returns STORE_OK, STORE_NOT_FOUND or another store status. */
 typedef int lmtp_recipient_fn(void *context, const char *user);
@@ -62,18 +57,18 @@ struct lmtp_recipient {
 
 struct lmtp_session {
 	struct lmtp_session_settings settings;
-	/* The line being read: at most LMTP_MAX_LINE + CR, and a NUL. */
-	uint8_t line[LMTP_MAX_LINE + 2];
+	/* The line being read: at most LIMIT_LMTP_LINE_BYTES + CR, and a NUL. */
+	uint8_t line[LIMIT_LMTP_LINE_BYTES + 2];
 	size_t line_len;
 	bool line_too_long;       /* discarding the rest of a command line */
 	/* Connection. */
-	char client_name[LMTP_MAX_HOST_NAME + 1]; /* from LHLO; empty: none yet */
+	char client_name[LIMIT_LMTP_HOST_NAME_BYTES + 1]; /* from LHLO; empty: none yet */
 	unsigned errors;
 	bool closed;
 	/* Transaction: MAIL, RCPT, DATA. The strings live in arena. */
 	struct arena *arena;
 	const char *sender;       /* NULL: no MAIL yet; "" is the null reverse path */
-	struct lmtp_recipient recipients[LMTP_MAX_RECIPIENTS];
+	struct lmtp_recipient recipients[LIMIT_LMTP_RECIPIENTS];
 	size_t recipient_count;
 	/* DATA. */
 	bool in_data;

@@ -3,7 +3,7 @@
  * RFC 5321), see lmtp_private.h.
  *
  * Bytes are cut into lines here, so the listener, the tests and the fuzzer
- * share one reader. A command line is kept whole (LMTP_MAX_LINE); a
+ * share one reader. A command line is kept whole (LIMIT_LMTP_LINE_BYTES); a
  * message line of any length streams through in pieces of the same size,
  * and max_message_size bounds the memory of the message. Each verb has a
  * function that checks the command against the state, then acts; replies
@@ -24,7 +24,7 @@
 #include "store/store.h"
 
 /* The reader keeps a line's CR with it, so a full buffer is one byte longer. */
-#define LINE_CAPACITY (LMTP_MAX_LINE + 1)
+#define LINE_CAPACITY (LIMIT_LMTP_LINE_BYTES + 1)
 
 static void reply_va(struct lmtp_session *session, const char *format, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -33,7 +33,7 @@ static void reply_va(struct lmtp_session *session, const char *format, va_list a
 {
 	char line[LMTP_REPLY_LINE_MAX];
 	int n = vsnprintf(line, sizeof(line) - 2, format, ap);
-	/* Replies quote at most one path (LMTP_MAX_PATH) or host name. */
+	/* Replies quote at most one path (LIMIT_LMTP_PATH_BYTES) or host name. */
 	assert(n >= 0 && (size_t)n < sizeof(line) - 2);
 	memcpy(line + n, "\r\n", 2);
 	int status = buf_append(&session->reply, line, (size_t)n + 2);
@@ -62,7 +62,7 @@ static void reply_error(struct lmtp_session *session, const char *format, ...)
 	va_start(ap, format);
 	reply_va(session, format, ap);
 	va_end(ap);
-	if (++session->errors >= LMTP_MAX_ERRORS) {
+	if (++session->errors >= LIMIT_LMTP_ERRORS) {
 		reply(session, "421 4.7.0 too many errors, closing connection");
 		session->closed = true;
 	}
@@ -180,7 +180,7 @@ static int parse_path(const char *args, const char *keyword, const char **path_o
 	if (end == NULL)
 		return -1;
 	size_t len = (size_t)(end - (p + 1));
-	if (len > LMTP_MAX_PATH || !is_graphic(p + 1, len) || memchr(p + 1, '<', len) != NULL)
+	if (len > LIMIT_LMTP_PATH_BYTES || !is_graphic(p + 1, len) || memchr(p + 1, '<', len) != NULL)
 		return -1;
 	const char *rest = end + 1;
 	if (*rest != '\0' && *rest != ' ')
@@ -198,7 +198,7 @@ static int parse_path(const char *args, const char *keyword, const char **path_o
 static void command_lhlo(struct lmtp_session *session, const char *args)
 {
 	size_t len = strlen(args);
-	if (len == 0 || len > LMTP_MAX_HOST_NAME || !is_graphic(args, len)) {
+	if (len == 0 || len > LIMIT_LMTP_HOST_NAME_BYTES || !is_graphic(args, len)) {
 		reply_error(session, "501 5.5.4 LHLO needs a host name");
 		return;
 	}
@@ -313,7 +313,7 @@ static void command_rcpt(struct lmtp_session *session, const char *args)
 		reply(session, "550 5.1.1 <%.*s> not a local domain", (int)path_len, path);
 		return;
 	}
-	if (session->recipient_count == LMTP_MAX_RECIPIENTS) {
+	if (session->recipient_count == LIMIT_LMTP_RECIPIENTS) {
 		/* RFC 5321 4.5.3.1.10: the client sends the rest in another transaction. */
 		reply(session, "452 4.5.3 too many recipients");
 		return;
@@ -480,7 +480,7 @@ static void line_complete(struct lmtp_session *session)
 	session->line[len] = '\0';
 	if (session->in_data) {
 		data_fragment(session, session->line, len, true);
-	} else if (session->line_too_long || len > LMTP_MAX_LINE) {
+	} else if (session->line_too_long || len > LIMIT_LMTP_LINE_BYTES) {
 		session->line_too_long = false;
 		reply_error(session, "500 5.5.2 line too long");
 	} else {

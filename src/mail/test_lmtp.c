@@ -22,7 +22,7 @@
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 #define MAX_MESSAGE 1000
-#define MAX_DELIVERIES (LMTP_MAX_RECIPIENTS + 1)
+#define MAX_DELIVERIES (LIMIT_LMTP_RECIPIENTS + 1)
 #define FIXED_NOW 1700000000 /* Tue, 14 Nov 2023 22:13:20 +0000 */
 
 /* ---- the dialogue's pieces ---- */
@@ -433,9 +433,9 @@ static char *noop_line(size_t len)
 static void command_line_at_the_limit_is_accepted(void **state)
 {
 	struct harness *h = *state;
-	char *line = noop_line(LMTP_MAX_LINE);
+	char *line = noop_line(LIMIT_LMTP_LINE_BYTES);
 	expect_dialogue(h, line, OK);
-	memcpy(line + LMTP_MAX_LINE, "\n", 2); /* bare LF: the same line without its CR */
+	memcpy(line + LIMIT_LMTP_LINE_BYTES, "\n", 2); /* bare LF: the same line without its CR */
 	expect_dialogue(h, line, OK);
 	free(line);
 }
@@ -443,9 +443,9 @@ static void command_line_at_the_limit_is_accepted(void **state)
 static void command_line_one_past_the_limit_gets_500(void **state)
 {
 	struct harness *h = *state;
-	char *line = noop_line(LMTP_MAX_LINE + 1);
+	char *line = noop_line(LIMIT_LMTP_LINE_BYTES + 1);
 	expect_dialogue(h, line, TOO_LONG);
-	memcpy(line + LMTP_MAX_LINE + 1, "\n", 2);
+	memcpy(line + LIMIT_LMTP_LINE_BYTES + 1, "\n", 2);
 	expect_dialogue(h, line, TOO_LONG);
 	free(line);
 	/* Much longer, cut across many reads: one reply, then the next command works. */
@@ -463,24 +463,24 @@ static void hundred_recipients_accepted_the_next_gets_452(void **state)
 	buf_init(&expected, 0);
 	buf_append_cstr(&input, LHLO MAIL);
 	buf_append_cstr(&expected, LHLO_REPLY MAIL_OK);
-	for (size_t i = 0; i <= LMTP_MAX_RECIPIENTS; i++)
+	for (size_t i = 0; i <= LIMIT_LMTP_RECIPIENTS; i++)
 		buf_append_cstr(&input, RCPT("alice@example.org"));
-	for (size_t i = 0; i < LMTP_MAX_RECIPIENTS; i++)
+	for (size_t i = 0; i < LIMIT_LMTP_RECIPIENTS; i++)
 		buf_append_cstr(&expected, RCPT_OK("alice@example.org"));
 	buf_append_cstr(&expected, "452 4.5.3 too many recipients\r\n" DATA_GO);
-	for (size_t i = 0; i < LMTP_MAX_RECIPIENTS; i++)
+	for (size_t i = 0; i < LIMIT_LMTP_RECIPIENTS; i++)
 		buf_append_cstr(&expected, DELIVERED("alice@example.org"));
 	buf_append_cstr(&input, DATA "hi\r\n.\r\n");
 	buf_append_byte(&input, 0);
 	buf_append_byte(&expected, 0);
 	expect_dialogue(h, (const char *)input.data, (const char *)expected.data);
-	assert_int_equal(h->fake.count, LMTP_MAX_RECIPIENTS);
+	assert_int_equal(h->fake.count, LIMIT_LMTP_RECIPIENTS);
 	buf_cleanup(&input);
 	buf_cleanup(&expected);
 }
 
 /*
- * Message lines around and far past the reader's buffer (LMTP_MAX_LINE + 1)
+ * Message lines around and far past the reader's buffer (LIMIT_LMTP_LINE_BYTES + 1)
  * stream through unchanged, a stuffed dot at their start removed and a CR
  * at a piece boundary kept with its LF.
  */
@@ -491,8 +491,8 @@ static void long_message_lines_stream_through(void **state)
 	struct buf input, stored;
 	buf_init(&input, 0);
 	buf_init(&stored, 0);
-	const size_t lengths[] = { LMTP_MAX_LINE - 1, LMTP_MAX_LINE, LMTP_MAX_LINE + 1,
-				   LMTP_MAX_LINE + 2, 3 * LMTP_MAX_LINE, 70000 };
+	const size_t lengths[] = { LIMIT_LMTP_LINE_BYTES - 1, LIMIT_LMTP_LINE_BYTES, LIMIT_LMTP_LINE_BYTES + 1,
+				   LIMIT_LMTP_LINE_BYTES + 2, 3 * LIMIT_LMTP_LINE_BYTES, 70000 };
 	for (size_t i = 0; i < COUNT(lengths); i++) {
 		for (int dotted = 0; dotted < 2; dotted++) {
 			buf_append_cstr(&input, dotted ? ".." : "");
@@ -507,7 +507,7 @@ static void long_message_lines_stream_through(void **state)
 		}
 	}
 	/* A lone CR just where the buffer fills, then more text on the same line. */
-	for (size_t j = 0; j < LMTP_MAX_LINE; j++) {
+	for (size_t j = 0; j < LIMIT_LMTP_LINE_BYTES; j++) {
 		buf_append_byte(&input, 'z');
 		buf_append_byte(&stored, 'z');
 	}

@@ -1,0 +1,81 @@
+/*
+ * limits.h: every length, count and rate a device (or the MTA) controls,
+ * in one table: its name, default and the reason for the number. Limits
+ * are checked where input is read, before memory is allocated for it.
+ *
+ * Those with a configuration key can be changed in easd.conf (the key is
+ * named; config_init takes the default from here). The others are fixed
+ * at build time: they bound the protocol, not the deployment.
+ *
+ * The WBXML decoder has its own generic defaults (wbxml.h); requests are
+ * decoded with the LIMIT_WBXML_* values below.
+ */
+#ifndef GUARD_LIMITS_H
+#define GUARD_LIMITS_H
+
+/* ---- HTTP request line and headers (MS-ASHTTP 2.2.1.1) ---- */
+
+/* [http] max_body: a SendMail with attachments or a bulk Sync; Exchange's default. */
+#define LIMIT_BODY_BYTES_DEFAULT 30000000
+/* [http] timeout: seconds an idle connection is kept. */
+#define LIMIT_HTTP_IDLE_SECONDS_DEFAULT 120
+/* Connections at once; MHD refuses more before any work (a flood of sockets). */
+#define LIMIT_HTTP_CONNECTIONS 10000
+/* The whole raw query; real ones are under 300 bytes. */
+#define LIMIT_QUERY_BYTES 4096
+/* MS-ASHTTP 2.2.1.1.1.2.3: DeviceId is 1*32(ALPHA / DIGIT). */
+#define LIMIT_DEVICE_ID_BYTES 32
+/* DeviceType is 1*VCHAR; the longest seen in the field is about 40. */
+#define LIMIT_DEVICE_TYPE_BYTES 64
+/* user@domain or DOMAIN\user. */
+#define LIMIT_USER_BYTES 256
+/* The longest command name is 17 (ResolveRecipients). */
+#define LIMIT_COMMAND_BYTES 32
+/* A command parameter; LongId is up to 256 (MS-ASCMD). */
+#define LIMIT_PARAMETER_BYTES 1024
+/* User-Agent kept for the log and the device record; longer is cut. */
+#define LIMIT_USER_AGENT_BYTES 256
+
+/* ---- WBXML request bodies (MS-ASWBXML) ---- */
+
+/* EAS nests about 12 deep (Sync ... Exceptions, Exception, Attendees, Attendee). */
+#define LIMIT_WBXML_DEPTH 32
+/* A 10 MB bulk Sync of 10,000 contacts has about 650,000 elements. */
+#define LIMIT_WBXML_ELEMENTS 4000000
+
+/* ---- authentication ([auth]) ---- */
+
+/* [auth] cache_seconds: a verified credential is remembered this long. */
+#define LIMIT_AUTH_CACHE_SECONDS_DEFAULT 300
+/* [auth] slow_after: failures before attempts are slowed (1 s, 2 s ... 60 s). */
+#define LIMIT_AUTH_SLOW_AFTER_DEFAULT 3
+/* [auth] lockout_after: failures before attempts are refused outright. */
+#define LIMIT_AUTH_LOCKOUT_AFTER_DEFAULT 10
+/* [auth] lockout_seconds: how long, and how long failures are remembered. */
+#define LIMIT_AUTH_LOCKOUT_SECONDS_DEFAULT 900
+/* Longest back-off between attempts once slowed. */
+#define LIMIT_AUTH_BACKOFF_SECONDS 60
+/* Credentials cached and failure counters kept: a flood of names cannot grow them. */
+#define LIMIT_AUTH_CACHED_CREDENTIALS 100000
+#define LIMIT_AUTH_TRACKED_FAILURES 100000
+
+/* ---- LMTP (RFC 2033, RFC 5321) ---- */
+
+/* [lmtp] max_message_size: larger messages get 552. */
+#define LIMIT_MESSAGE_BYTES_DEFAULT (50u * 1024 * 1024)
+/* Connections at once; more get 421. MTAs deliver over a few connections. */
+#define LIMIT_LMTP_CONNECTIONS 32
+/* A command line without CRLF: RFC 5321 4.5.3.1.4 says 512, MTAs add parameters. */
+#define LIMIT_LMTP_LINE_BYTES 2048
+/* Inside <> of MAIL FROM / RCPT TO (RFC 5321 4.5.3.1.3). */
+#define LIMIT_LMTP_PATH_BYTES 256
+/* The LHLO name, a domain (RFC 1035 2.3.4). */
+#define LIMIT_LMTP_HOST_NAME_BYTES 255
+/* RCPTs per transaction, the minimum RFC 5321 4.5.3.1.8 requires servers to take. */
+#define LIMIT_LMTP_RECIPIENTS 100
+/* Rejected commands before the connection is closed. */
+#define LIMIT_LMTP_ERRORS 10
+/* Seconds without a byte from the MTA (RFC 5321 4.5.3.2.7 gives the server 5 minutes). */
+#define LIMIT_LMTP_IDLE_SECONDS 300
+
+#endif
