@@ -47,7 +47,7 @@ done
 if [ "$new_user" = yes ]; then
 	for message in data/demo/*.eml; do
 		swaks --silent 2 --protocol LMTP --server 127.0.0.1 --port "$lmtp_port" \
-			--from postmaster@localhost --to demo@localhost --data "$message" >/dev/null
+			--from postmaster@localhost --to demo@localhost --data "@$message" >/dev/null
 	done
 	echo "run-demo: delivered $(ls data/demo/*.eml | wc -l) demo messages to demo@localhost over LMTP"
 fi
