@@ -14,6 +14,8 @@ struct http_server {
 	uint16_t port;
 	char *tls_certificate; /* PEM text, kept while the daemon runs */
 	char *tls_key;
+	bool starting;         /* MHD messages are kept for the start-up error line */
+	char start_error[256];
 };
 
 /* One request from first header to log line; lives in its own arena. */

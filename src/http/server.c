@@ -6,11 +6,30 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+
+/*
+ * libmicrohttpd's own messages. During start-up the first one becomes part
+ * of easd's single error line; afterwards each is one line on stderr.
+ */
+static void on_mhd_message(void *cls, const char *format, va_list ap)
+{
+	struct http_server *server = cls;
+	char message[256];
+	vsnprintf(message, sizeof(message), format, ap);
+	message[strcspn(message, "\n")] = '\0';
+	if (server->starting) {
+		if (server->start_error[0] == '\0')
+			snprintf(server->start_error, sizeof(server->start_error), "%s", message);
+		return;
+	}
+	fprintf(stderr, "easd: http: %s\n", message);
+}
 
 static char *read_file(const char *path, char *error, size_t error_len)
 {
@@ -103,6 +122,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		return -1;
 	}
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	server->starting = true;
 	if (address.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (server->tls_certificate != NULL)
@@ -116,11 +136,17 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
 		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
 		server->tls_certificate != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 		server->tls_certificate, MHD_OPTION_HTTPS_MEM_KEY, server->tls_key, MHD_OPTION_END);
+	server->starting = false;
 	if (server->daemon == NULL) {
-		snprintf(error, error_len, "cannot listen on %s (address in use? TLS files valid?)",
-			 config->http_listen);
+		if (server->tls_certificate != NULL && server->start_error[0] != '\0')
+			snprintf(error, error_len, "TLS with %s and %s: %s", config->tls_certificate,
+				 config->tls_key, server->start_error);
+		else
+			snprintf(error, error_len, "cannot listen on %s: %s", config->http_listen,
+				 server->start_error[0] != '\0' ? server->start_error : "unknown error");
 		server_free(server);
 		return -1;
 	}
@@ -140,7 +166,11 @@ void http_server_stop(struct http_server **server_ptr, unsigned grace_seconds)
 	struct http_server *server = *server_ptr;
 	if (server == NULL)
 		return;
+	/* The listening socket is ours after quiesce: closing it now refuses new
+	   connections at once instead of leaving them unanswered in the backlog. */
 	MHD_socket listener = MHD_quiesce_daemon(server->daemon);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
 	for (unsigned waited = 0; waited < grace_seconds * 10; waited++) {
 		const union MHD_DaemonInfo *info =
 			MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -149,8 +179,6 @@ void http_server_stop(struct http_server **server_ptr, unsigned grace_seconds)
 		usleep(100 * 1000);
 	}
 	MHD_stop_daemon(server->daemon);
-	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
 	server_free(server);
 	*server_ptr = NULL;
 }

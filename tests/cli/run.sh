@@ -69,5 +69,175 @@ set +e
 [ $? -eq 2 ] && pass easctl_no_command_exit_2 || fail easctl_no_command_exit_2
 set -e
 
+# ---- administration: users and delivery on a store of their own ----
+
+command -v sqlite3 > /dev/null || { echo "FAIL: sqlite3 is not installed"; exit 1; }
+conf=$tmp/admin.conf
+db=$tmp/data/easd.sqlite
+printf '[store]\ndata_dir = %s/data\n' "$tmp" > "$conf"
+ctl() { "$easctl" -c "$conf" "$@"; }
+hash_of() { sqlite3 "$db" "SELECT password_hash FROM users WHERE name = '$1'"; }
+# Live messages in the user's folders (the query of tests/e2e/lmtp_swaks.sh).
+items_of() {
+	sqlite3 "$db" "SELECT count(*) FROM items i JOIN folders f ON i.folder_id = f.id
+		JOIN users u ON f.user_id = u.id WHERE u.name = '$1' AND i.deleted = 0"
+}
+# Runs easctl with the given stdin text; sets status, output in $tmp/out and $tmp/err.
+ctl_in() {
+	input=$1
+	shift
+	status=0
+	printf '%s' "$input" | ctl "$@" > "$tmp/out" 2> "$tmp/err" || status=$?
+}
+message() {
+	printf 'From: sender@example.net\r\nTo: alice@example.org\r\nSubject: %s\r\n\r\nhello\r\n' "$1"
+}
+
+ctl_in 'first password
+' user add alice
+if [ "$status" -eq 0 ] && [ "$(ctl user list)" = alice ] && [ -n "$(hash_of alice)" ]; then
+	pass user_add_then_list
+else
+	fail "user_add_then_list (status $status: $(cat "$tmp/err"))"
+fi
+
+ctl_in 'other password
+' user add alice
+if [ "$status" -eq 1 ] && grep -q 'user alice exists already' "$tmp/err" && [ "$(ctl user list)" = alice ]; then
+	pass user_add_twice_fails
+else
+	fail "user_add_twice_fails (status $status: $(cat "$tmp/err"))"
+fi
+
+bad_names_ok=yes
+for name in 'al ice' 'a/b' 'x@example.org' '' "$(printf '%065d' 0)"; do
+	ctl_in 'pw
+' user add "$name"
+	if [ "$status" -ne 1 ] || ! grep -q 'a user name is 1 to 64 letters' "$tmp/err"; then
+		bad_names_ok="no ('$name': status $status: $(cat "$tmp/err"))"
+	fi
+done
+if [ "$bad_names_ok" = yes ] && [ "$(ctl user list)" = alice ]; then
+	pass user_add_bad_name_fails
+else
+	fail "user_add_bad_name_fails $bad_names_ok"
+fi
+
+# 64 characters is the limit, and allowed.
+long=$(printf 'u%063d' 0)
+ctl_in 'pw
+' user add "$long"
+if [ "$status" -eq 0 ] && ctl user list | grep -qx "$long" && ctl user del "$long" 2> /dev/null; then
+	pass user_add_name_of_64_characters
+else
+	fail "user_add_name_of_64_characters (status $status: $(cat "$tmp/err"))"
+fi
+
+ctl_in 'pw
+' user passwd nobody
+if [ "$status" -eq 1 ] && grep -q 'no user nobody' "$tmp/err" && [ "$(ctl user list)" = alice ]; then
+	pass user_passwd_unknown_fails
+else
+	fail "user_passwd_unknown_fails (status $status: $(cat "$tmp/err"))"
+fi
+
+before=$(hash_of alice)
+ctl_in 'second password
+' user passwd alice
+after=$(hash_of alice)
+if [ "$status" -eq 0 ] && [ -n "$after" ] && [ "$after" != "$before" ]; then
+	pass user_passwd_changes_hash
+else
+	fail "user_passwd_changes_hash (status $status: $(cat "$tmp/err"))"
+fi
+
+# No password on stdin: nothing changes.
+ctl_in '' user passwd alice
+if [ "$status" -eq 1 ] && grep -q 'no password given' "$tmp/err" && [ "$(hash_of alice)" = "$after" ]; then
+	pass user_passwd_empty_input_keeps_hash
+else
+	fail "user_passwd_empty_input_keeps_hash (status $status: $(cat "$tmp/err"))"
+fi
+
+message one > "$tmp/one.eml"
+ctl_in '' deliver alice "$tmp/one.eml"
+status_file=$status
+ctl_in "$(message two)" deliver alice
+if [ "$status_file" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(items_of alice)" = 2 ] &&
+   [ "$(sqlite3 "$db" "SELECT count(*) FROM items WHERE CAST(content AS TEXT) LIKE '%Subject: two%'")" = 1 ]; then
+	pass deliver_stores_message
+else
+	fail "deliver_stores_message (status $status_file/$status, $(items_of alice) items: $(cat "$tmp/err"))"
+fi
+
+# Deleting a user deletes what it owns: no folder or message is left behind.
+orphans() {
+	sqlite3 "$db" "SELECT (SELECT count(*) FROM folders WHERE user_id NOT IN (SELECT id FROM users)) +
+		(SELECT count(*) FROM items WHERE folder_id NOT IN (SELECT id FROM folders))"
+}
+ctl_in 'bob password
+' user add bob
+ctl_in "$(message for-bob)" deliver bob
+bob_items=$(items_of bob)
+ctl_in '' user del bob
+if [ "$bob_items" = 1 ] && [ "$status" -eq 0 ] && [ "$(ctl user list)" = alice ] &&
+   [ "$(sqlite3 "$db" "SELECT count(*) FROM users WHERE name = 'bob'")" = 0 ] &&
+   [ "$(orphans)" = 0 ] && [ "$(items_of alice)" = 2 ]; then
+	ctl_in "$(message late)" deliver bob
+	if [ "$status" -eq 1 ] && grep -q 'no user bob' "$tmp/err"; then
+		pass user_del_removes
+	else
+		fail "user_del_removes: deliver to the deleted user (status $status: $(cat "$tmp/err"))"
+	fi
+else
+	fail "user_del_removes (status $status, bob had $bob_items items, $(orphans) orphans: $(cat "$tmp/err"))"
+fi
+
+ctl_in '' user del bob
+if [ "$status" -eq 1 ] && grep -q 'no user bob' "$tmp/err"; then
+	pass user_del_unknown_fails
+else
+	fail "user_del_unknown_fails (status $status: $(cat "$tmp/err"))"
+fi
+
+# [lmtp] max_message_size also bounds easctl deliver: at the limit stored, one past it refused.
+small_conf=$tmp/small.conf
+printf '[store]\ndata_dir = %s/data\n[lmtp]\nmax_message_size = 100\n' "$tmp" > "$small_conf"
+{ message limit; head -c 100 /dev/zero | tr '\0' 'x'; } | head -c 100 > "$tmp/at-limit.eml"
+{ message over; head -c 200 /dev/zero | tr '\0' 'x'; } | head -c 200 > "$tmp/over.eml"
+status=0
+"$easctl" -c "$small_conf" deliver alice "$tmp/at-limit.eml" > "$tmp/out" 2> "$tmp/err" || status=$?
+if [ "$status" -eq 0 ] && [ "$(items_of alice)" = 3 ]; then
+	pass deliver_at_max_message_size_stored
+else
+	fail "deliver_at_max_message_size_stored (status $status: $(cat "$tmp/err"))"
+fi
+status=0
+"$easctl" -c "$small_conf" deliver alice "$tmp/over.eml" > "$tmp/out" 2> "$tmp/err" || status=$?
+if [ "$status" -eq 1 ] && grep -q 'larger than 100 bytes' "$tmp/err" && [ "$(items_of alice)" = 3 ]; then
+	pass deliver_over_max_message_size_fails
+else
+	fail "deliver_over_max_message_size_fails (status $status, $(items_of alice) items: $(cat "$tmp/err"))"
+fi
+
+printf '[store]\ndata_dir = %s/data\nfrobnicate = 1\n' "$tmp" > "$tmp/unknown.conf"
+status=0
+"$easctl" -c "$tmp/unknown.conf" user list > "$tmp/out" 2> "$tmp/err" || status=$?
+if [ "$status" -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] &&
+   grep -q "unknown key 'frobnicate' in \[store\] (line 3)" "$tmp/err"; then
+	pass config_unknown_key_fails
+else
+	fail "config_unknown_key_fails (status $status: $(cat "$tmp/err"))"
+fi
+
+# After the refusals, ordinary administration still works.
+ctl_in 'carol password
+' user add carol
+if [ "$status" -eq 0 ] && [ "$(ctl user list | sort | tr '\n' ' ')" = 'alice carol ' ]; then
+	pass user_add_after_failures
+else
+	fail "user_add_after_failures (status $status: $(cat "$tmp/err"))"
+fi
+
 [ "$failures" -eq 0 ] || { echo "$failures CLI test(s) failed"; exit 1; }
 echo "all CLI tests passed"

@@ -75,13 +75,15 @@ static int wait_for_port(struct e2e_server *server)
 			fclose(in);
 			if (n == 1 && port > 0) {
 				server->port = (uint16_t)port;
-				snprintf(server->url, sizeof(server->url), "http://127.0.0.1:%u", port);
+				snprintf(server->url, sizeof(server->url), "%s://127.0.0.1:%u",
+					 server->https ? "https" : "http", port);
 				return 0;
 			}
 		}
 		int status;
 		if (waitpid(server->pid, &status, WNOHANG) == server->pid) {
-			fprintf(stderr, "e2e: easd exited during start-up\n");
+			server->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			fprintf(stderr, "e2e: easd exited during start-up (status %d)\n", server->exit_status);
 			server->pid = 0;
 			return -1;
 		}
@@ -98,6 +100,7 @@ static int launch(struct e2e_server *server)
 	snprintf(easd, sizeof(easd), "%s/easd", build != NULL ? build : "build");
 	snprintf(path, sizeof(path), "%s/http.port", server->dir);
 	unlink(path);
+	server->exit_status = -1;
 	server->pid = fork();
 	if (server->pid < 0)
 		return -1;
@@ -113,17 +116,32 @@ static int launch(struct e2e_server *server)
 	return wait_for_port(server);
 }
 
-int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users)
+int e2e_prepare(struct e2e_server *server)
 {
 	memset(server, 0, sizeof(*server));
+	server->exit_status = -1;
 	const char *tmp = getenv("TMPDIR");
 	snprintf(server->dir, sizeof(server->dir), "%s/easd-e2e-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(server->dir) == NULL)
+	if (mkdtemp(server->dir) == NULL) {
+		server->dir[0] = '\0';
 		return -1;
+	}
 	snprintf(server->config, sizeof(server->config), "%s/easd.conf", server->dir);
+	return 0;
+}
+
+int e2e_start_prepared(struct e2e_server *server, const char *extra_config, const char *const *users)
+{
 	if (write_config(server, extra_config) < 0 || add_users(server, users) < 0)
 		return -1;
 	return launch(server);
+}
+
+int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users)
+{
+	if (e2e_prepare(server) < 0)
+		return -1;
+	return e2e_start_prepared(server, extra_config, users);
 }
 
 int e2e_restart(struct e2e_server *server, const char *extra_config)
@@ -196,5 +214,6 @@ struct easclient_options e2e_client_options(const struct e2e_server *server, con
 		.device_id = device_id,
 		.device_type = "TestPhone",
 		.protocol_version = 141,
+		.insecure_tls = server->https,
 	};
 }

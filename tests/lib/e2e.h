@@ -18,6 +18,8 @@ struct e2e_server {
 	char url[64];
 	uint16_t port;
 	uint16_t lmtp_port;  /* 0: LMTP off */
+	bool https;          /* set between e2e_prepare and e2e_start_prepared: url is https:// */
+	int exit_status;     /* easd's exit status when it exited during start-up, else -1 */
 };
 
 /*
@@ -27,6 +29,14 @@ struct e2e_server {
  * Returns 0 or -1 (message on stderr).
  */
 int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users);
+/*
+ * The two halves of e2e_start, for tests that put files (TLS certificates)
+ * into server->dir before easd starts: e2e_prepare clears *server and
+ * creates the directory; e2e_start_prepared then does the rest. Both
+ * return 0 or -1; after either, e2e_cleanup removes the directory.
+ */
+int e2e_prepare(struct e2e_server *server);
+int e2e_start_prepared(struct e2e_server *server, const char *extra_config, const char *const *users);
 /* Replaces the configuration's extra part and restarts easd on the same data. */
 int e2e_restart(struct e2e_server *server, const char *extra_config);
 /* SIGTERM, waits; returns easd's exit status (0 for a clean stop), or -1. */
@@ -37,7 +47,7 @@ void e2e_cleanup(struct e2e_server *server);
 /* Whether log/access.log has (within 2 s) a line containing every one of the strings (NULL-terminated). */
 bool e2e_log_has(const struct e2e_server *server, const char *const *needles);
 
-/* Client options for a user and device on this server. */
+/* Client options for a user and device on this server (accepting its self-signed certificate when https). */
 struct easclient_options e2e_client_options(const struct e2e_server *server, const char *user,
 					    const char *password, const char *device_id);
 

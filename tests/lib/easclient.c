@@ -181,6 +181,10 @@ static int perform(struct easclient *client, const char *method, const char *que
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
 	if (client->options.accept_gzip)
 		curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
+	if (client->options.insecure_tls) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	if (body != NULL) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

@@ -13,7 +13,7 @@
 #include "wbxml/wbxml.h"
 
 struct easclient_options {
-	const char *base_url;      /* "http://127.0.0.1:8080" */
+	const char *base_url;      /* "http://127.0.0.1:8080" or "https://..." */
 	const char *user;
 	const char *password;
 	const char *device_id;
@@ -22,6 +22,7 @@ struct easclient_options {
 	unsigned protocol_version; /* 121, 140, ...; default 141 */
 	bool base64_query;         /* MS-ASHTTP 2.2.1.1.1.1 form instead of the plain one */
 	bool accept_gzip;
+	bool insecure_tls;         /* https: accept any certificate (tests' self-signed ones) */
 };
 
 struct easclient_response {
