@@ -31,13 +31,7 @@ static int next_hierarchy_modseq(struct store_session *session, int64_t user_id,
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_USER_BUMP_HIERARCHY);
 	sqlite3_bind_int64(stmt, 1, user_id);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*modseq_out = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "hierarchy modseq");
+	return store_query_int64(session, stmt, "hierarchy modseq", (int64_t *)modseq_out);
 }
 
 static int folder_insert(struct store_session *session, int64_t user_id, int64_t parent_id,
@@ -76,13 +70,7 @@ int store_hierarchy_modseq(struct store_session *session, int64_t user_id, uint6
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_USER_HIERARCHY);
 	sqlite3_bind_int64(stmt, 1, user_id);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*modseq_out = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "hierarchy modseq");
+	return store_query_int64(session, stmt, "hierarchy modseq", (int64_t *)modseq_out);
 }
 
 int store_folder_changes(struct store_session *session, struct arena *arena, int64_t user_id,
@@ -185,13 +173,7 @@ int store_folder_find_type(struct store_session *session, int64_t user_id, int t
 	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_FIND_TYPE);
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_int(stmt, 2, type);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*id_out = sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find folder");
+	return store_query_int64(session, stmt, "find folder", id_out);
 }
 
 int store_sync_state_get(struct store_session *session, int64_t device, int64_t collection_id,
@@ -238,20 +220,17 @@ int store_mail_add(struct store_session *session, int64_t user_id, int64_t folde
 	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_BUMP);
 	sqlite3_bind_int64(stmt, 1, folder_id);
 	sqlite3_bind_int64(stmt, 2, user_id);
-	int rc = sqlite3_step(stmt);
-	sqlite3_int64 modseq = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_DONE)
-		return STORE_NOT_FOUND;
-	if (rc != SQLITE_ROW)
-		return store_fail(session, "folder modseq");
+	int64_t modseq;
+	int status = store_query_int64(session, stmt, "folder modseq", &modseq);
+	if (status != STORE_OK)
+		return status;
 	stmt = store_statement(session, SQL_ITEM_INSERT);
 	sqlite3_bind_int64(stmt, 1, folder_id);
 	sqlite3_bind_int64(stmt, 2, modseq);
 	sqlite3_bind_int64(stmt, 3, received);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)len);
 	sqlite3_bind_blob64(stmt, 5, mime, len, SQLITE_STATIC);
-	int status = store_run(session, stmt, "add item");
+	status = store_run(session, stmt, "add item");
 	if (status != STORE_OK)
 		return status;
 	if (item_id_out != NULL)
@@ -264,9 +243,5 @@ int store_folder_count(struct store_session *session, int64_t folder_id, uint64_
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_COUNT);
 	sqlite3_bind_int64(stmt, 1, folder_id);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*count_out = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW ? STORE_OK : store_fail(session, "count items");
+	return store_query_int64(session, stmt, "count items", (int64_t *)count_out);
 }

@@ -75,6 +75,12 @@ struct store {
 sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id);
 /* Steps a statement whose rows are not needed. Returns a store status. */
 int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *what);
+/*
+ * Steps a statement returning at most one row of one integer column.
+ * STORE_OK with *value_out, STORE_NOT_FOUND without a row, or the failure.
+ */
+int store_query_int64(struct store_session *session, sqlite3_stmt *stmt, const char *what,
+		      int64_t *value_out);
 /* Records the failure in the session; returns the matching store status. */
 int store_fail(struct store_session *session, const char *what);
 /* A column's text copied into the arena ("" for NULL). */

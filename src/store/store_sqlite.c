@@ -89,6 +89,18 @@ int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *wha
 	return STORE_OK;
 }
 
+int store_query_int64(struct store_session *session, sqlite3_stmt *stmt, const char *what,
+		      int64_t *value_out)
+{
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*value_out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, what);
+}
+
 const char *store_column_text(struct arena *arena, sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);

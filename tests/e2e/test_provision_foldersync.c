@@ -155,21 +155,6 @@ static const char *foldersync(struct fixture *f, const char *key)
 	return status_of(f, WBXML_FOLDERHIERARCHY_SYNC_KEY);
 }
 
-/* Adds a folder behind easd's back, as another device or an admin would. */
-static void add_folder(struct fixture *f, const char *name)
-{
-	char path[300], error[256];
-	struct store *store;
-	struct store_user user;
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
-	assert_int_equal(store_folder_create(session, user.id, 0, name, STORE_FOLDER_USER_MAIL, NULL), STORE_OK);
-	store_session_release(&session);
-	store_close(&store);
-}
-
 static void foldersync_incremental_repeat_and_unknown_key(void **state)
 {
 	struct fixture *f = *state;
@@ -180,7 +165,7 @@ static void foldersync_incremental_repeat_and_unknown_key(void **state)
 	assert_string_equal(same, first);
 	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_COUNT), "0");
 	/* A new folder: one Add under a new key. */
-	add_folder(f, "Projects");
+	assert_int_equal(e2e_add_folder(&f->server, "alice", "Projects"), 0);
 	const char *second = foldersync(f, first);
 	assert_string_not_equal(second, first);
 	struct wbxml_node *root = easclient_parse(&f->response, f->arena);

@@ -276,20 +276,11 @@ static void tls_key_not_pem_stops_start_up_with_one_line(void **state)
 /* Adds folders behind easd's back, as an admin or another device would. */
 static void add_folders(struct fixture *f, unsigned count)
 {
-	char path[300], error[256];
-	struct store *store;
-	struct store_user user;
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
 	for (unsigned i = 0; i < count; i++) {
 		char name[128];
 		snprintf(name, sizeof(name), "Project archive %03u with a long name for the gzip test", i);
-		assert_int_equal(store_folder_create(session, user.id, 0, name, STORE_FOLDER_USER_MAIL, NULL), STORE_OK);
+		assert_int_equal(e2e_add_folder(&f->server, "alice", name), 0);
 	}
-	store_session_release(&session);
-	store_close(&store);
 }
 
 /* sc-bytes (bytes on the wire) of the last access-log line with that device and command, or -1. */

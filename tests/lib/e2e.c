@@ -204,6 +204,25 @@ bool e2e_log_has(const struct e2e_server *server, const char *const *needles)
 	return false;
 }
 
+int e2e_add_folder(const struct e2e_server *server, const char *user, const char *name)
+{
+	char path[300], error[256];
+	struct store *store;
+	struct store_user record;
+	snprintf(path, sizeof(path), "%s/data", server->dir);
+	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
+		return -1;
+	struct store_session *session = store_session_acquire(store);
+	struct arena *arena = arena_new(0);
+	int status = store_user_find(session, arena, user, &record);
+	if (status == STORE_OK)
+		status = store_folder_create(session, record.id, 0, name, STORE_FOLDER_USER_MAIL, NULL);
+	arena_free(&arena);
+	store_session_release(&session);
+	store_close(&store);
+	return status == STORE_OK ? 0 : -1;
+}
+
 struct easclient_options e2e_client_options(const struct e2e_server *server, const char *user,
 					    const char *password, const char *device_id)
 {

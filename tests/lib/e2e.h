@@ -48,6 +48,9 @@ void e2e_cleanup(struct e2e_server *server);
 bool e2e_log_has(const struct e2e_server *server, const char *const *needles);
 
 /* Client options for a user and device on this server (accepting its self-signed certificate when https). */
+/* Creates a mail folder for user behind easd's back, as an admin or another device would. Returns 0 or -1. */
+int e2e_add_folder(const struct e2e_server *server, const char *user, const char *name);
+
 struct easclient_options e2e_client_options(const struct e2e_server *server, const char *user,
 					    const char *password, const char *device_id);
 

@@ -242,37 +242,29 @@ struct wbxml_node *easclient_parse(const struct easclient_response *response, st
 	return root;
 }
 
-const struct wbxml_node *easclient_find(const struct wbxml_node *node, enum wbxml_tag tag)
+/* Depth-first successor of node inside root's subtree, or NULL. */
+static const struct wbxml_node *next_node(const struct wbxml_node *node, const struct wbxml_node *root)
 {
-	const struct wbxml_node *root = node;
-	while (node != NULL) {
+	if (node->first_child != NULL)
+		return node->first_child;
+	while (node != root && node->next == NULL)
+		node = node->parent;
+	return node == root ? NULL : node->next;
+}
+
+const struct wbxml_node *easclient_find(const struct wbxml_node *root, enum wbxml_tag tag)
+{
+	for (const struct wbxml_node *node = root; node != NULL; node = next_node(node, root))
 		if (node->tag == tag)
 			return node;
-		if (node->first_child != NULL) {
-			node = node->first_child;
-			continue;
-		}
-		while (node != root && node->next == NULL)
-			node = node->parent;
-		node = node == root ? NULL : node->next;
-	}
 	return NULL;
 }
 
-unsigned easclient_count(const struct wbxml_node *node, enum wbxml_tag tag)
+unsigned easclient_count(const struct wbxml_node *root, enum wbxml_tag tag)
 {
-	const struct wbxml_node *root = node;
 	unsigned count = 0;
-	while (node != NULL) {
+	for (const struct wbxml_node *node = root; node != NULL; node = next_node(node, root))
 		count += node->tag == tag;
-		if (node->first_child != NULL) {
-			node = node->first_child;
-			continue;
-		}
-		while (node != root && node->next == NULL)
-			node = node->parent;
-		node = node == root ? NULL : node->next;
-	}
 	return count;
 }
 
