@@ -24,6 +24,7 @@ struct fixture {
 	struct easclient *client;
 	struct easclient_response response;
 	struct arena *arena;
+	const struct wbxml_node *last_full; /* the last full FolderSync answer a test kept */
 };
 
 static int setup(void **state)
@@ -182,6 +183,94 @@ static void foldersync_incremental_repeat_and_unknown_key(void **state)
 	assert_true(e2e_log_has(&f->server, (const char *const[]){ "FolderSync", "\t9\t", "sync_key_unknown", NULL }));
 }
 
+/* Renames and deletes the user's folder named name, as an admin or another device would. */
+static void change_folder(struct fixture *f, const char *name, const char *new_name)
+{
+	char path[300], error[256];
+	struct store *store;
+	struct store_user user;
+	snprintf(path, sizeof(path), "%s/data", f->server.dir);
+	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
+	struct store_session *session = store_session_acquire(store);
+	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
+	int64_t id = 0;
+	/* The folder ids come from the last full FolderSync the test kept. */
+	for (const struct wbxml_node *add = easclient_find(f->last_full, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next) {
+		const char *display = easclient_find_text(add, WBXML_FOLDERHIERARCHY_DISPLAY_NAME, f->arena);
+		if (display != NULL && strcmp(display, name) == 0) {
+			uint64_t value;
+			const char *server_id = easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, f->arena);
+			assert_int_equal(parse_uint64(slice_from_cstr(server_id), INT64_MAX, &value), 0);
+			id = (int64_t)value;
+		}
+	}
+	assert_true(id > 0);
+	if (new_name != NULL)
+		assert_int_equal(store_folder_rename(session, user.id, id, new_name), STORE_OK);
+	else
+		assert_int_equal(store_folder_delete(session, user.id, id), STORE_OK);
+	store_session_release(&session);
+	store_close(&store);
+}
+
+static void foldersync_reports_renames_and_deletions(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(easclient_provision(f->client, NULL), 0);
+	assert_int_equal(e2e_add_folder(&f->server, "alice", "Old name"), 0);
+	assert_int_equal(e2e_add_folder(&f->server, "alice", "Doomed"), 0);
+	const char *key = foldersync(f, "0");
+	f->last_full = easclient_parse(&f->response, f->arena);
+	assert_int_equal(easclient_count(f->last_full, WBXML_FOLDERHIERARCHY_ADD), 11);
+	change_folder(f, "Old name", "New name");
+	change_folder(f, "Doomed", NULL);
+	const char *next = foldersync(f, key);
+	assert_string_not_equal(next, key);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_string_equal(easclient_find_text(root, WBXML_FOLDERHIERARCHY_COUNT, f->arena), "2");
+	const struct wbxml_node *update = easclient_find(root, WBXML_FOLDERHIERARCHY_UPDATE);
+	assert_non_null(update);
+	assert_string_equal(easclient_find_text(update, WBXML_FOLDERHIERARCHY_DISPLAY_NAME, f->arena), "New name");
+	assert_non_null(easclient_find(root, WBXML_FOLDERHIERARCHY_DELETE));
+	assert_int_equal(easclient_count(root, WBXML_FOLDERHIERARCHY_ADD), 0);
+}
+
+static void provision_off_serves_without_a_key(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(e2e_restart(&f->server, "[provision]\nmode = off\n"), 0);
+	foldersync(f, "0");
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "1");
+	/* A client that provisions anyway gets "no policy" (Policy Status 2) and still a key. */
+	static const char download[] = "<Provision xmlns=\"Provision\"><Policies><Policy>"
+				       "<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>";
+	assert_int_equal(easclient_post_xml(f->client, "Provision", download, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	const struct wbxml_node *policy = easclient_find(root, WBXML_PROVISION_POLICY);
+	assert_non_null(policy);
+	assert_string_equal(easclient_find_text(policy, WBXML_PROVISION_STATUS, f->arena), "2");
+	assert_non_null(easclient_find(policy, WBXML_PROVISION_POLICY_KEY));
+	assert_null(easclient_find(policy, WBXML_PROVISION_EAS_PROVISION_DOC));
+	/* The handshake still completes, and the key it gives is accepted. */
+	assert_int_equal(easclient_provision(f->client, NULL), 0);
+	foldersync(f, "0");
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "1");
+}
+
+static void provision_optional_checks_only_keys_sent(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(e2e_restart(&f->server, "[provision]\nmode = optional\n"), 0);
+	foldersync(f, "0");
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "1");
+	assert_int_equal(easclient_provision(f->client, NULL), 0);
+	foldersync(f, "0");
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "1");
+	easclient_set_policy_key(f->client, 12345);
+	foldersync(f, "0");
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "144");
+}
+
 static void policy_change_refreshes_once(void **state)
 {
 	struct fixture *f = *state;
@@ -216,6 +305,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(version_12_1_gets_449_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(base64_query_form_is_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(foldersync_incremental_repeat_and_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(foldersync_reports_renames_and_deletions, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_off_serves_without_a_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_optional_checks_only_keys_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_change_refreshes_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
