@@ -168,7 +168,20 @@ int store_folder_create(struct store_session *session, int64_t user_id, int64_t 
 			const char *name, int type, int64_t *id_out);
 int store_folder_rename(struct store_session *session, int64_t user_id, int64_t folder_id,
 			const char *name);
+/* Renames and/or moves a live folder (FolderUpdate). STORE_NOT_FOUND if it is gone. */
+int store_folder_update(struct store_session *session, int64_t user_id, int64_t folder_id,
+			int64_t parent_id, const char *name);
+/* Deletes a live folder and every folder below it (tombstones, one modseq). */
 int store_folder_delete(struct store_session *session, int64_t user_id, int64_t folder_id);
+/* A live folder of the user by id. STORE_NOT_FOUND if absent or deleted. */
+int store_folder_get(struct store_session *session, struct arena *arena, int64_t user_id,
+		     int64_t folder_id, struct store_folder *folder_out);
+/* The live folder named name (case-insensitive) under parent_id, or STORE_NOT_FOUND. */
+int store_folder_find_name(struct store_session *session, int64_t user_id, int64_t parent_id,
+			   const char *name, int64_t *id_out);
+/* Whether folder_id is ancestor_id or lies below it (a move there would make a cycle). */
+int store_folder_is_below(struct store_session *session, int64_t user_id, int64_t folder_id,
+			  int64_t ancestor_id, bool *below_out);
 /* The user's folder of a default type (Inbox, ...). */
 int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out);
 

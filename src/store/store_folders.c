@@ -128,6 +128,7 @@ struct folder_update {
 	int64_t user_id;
 	int64_t folder_id;
 	const char *name;
+	int64_t parent_id;
 };
 
 /* Rename or delete; in a transaction so that a miss does not burn a modseq. */
@@ -144,6 +145,10 @@ static int folder_update(struct store_session *session, void *context)
 	if (update->statement == SQL_FOLDER_RENAME) {
 		sqlite3_bind_text(stmt, 3, update->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 4, (sqlite3_int64)modseq);
+	} else if (update->statement == SQL_FOLDER_UPDATE) {
+		sqlite3_bind_int64(stmt, 3, update->parent_id);
+		sqlite3_bind_text(stmt, 4, update->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 5, (sqlite3_int64)modseq);
 	} else {
 		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)modseq);
 	}
@@ -158,14 +163,67 @@ static int folder_update(struct store_session *session, void *context)
 int store_folder_rename(struct store_session *session, int64_t user_id, int64_t folder_id,
 			const char *name)
 {
-	struct folder_update update = { SQL_FOLDER_RENAME, user_id, folder_id, name };
+	struct folder_update update = { SQL_FOLDER_RENAME, user_id, folder_id, name, 0 };
 	return store_in_transaction(session, folder_update, &update);
 }
 
 int store_folder_delete(struct store_session *session, int64_t user_id, int64_t folder_id)
 {
-	struct folder_update update = { SQL_FOLDER_DELETE, user_id, folder_id, NULL };
+	struct folder_update update = { SQL_FOLDER_DELETE, user_id, folder_id, NULL, 0 };
 	return store_in_transaction(session, folder_update, &update);
+}
+
+int store_folder_update(struct store_session *session, int64_t user_id, int64_t folder_id,
+			int64_t parent_id, const char *name)
+{
+	struct folder_update update = { SQL_FOLDER_UPDATE, user_id, folder_id, name, parent_id };
+	return store_in_transaction(session, folder_update, &update);
+}
+
+int store_folder_get(struct store_session *session, struct arena *arena, int64_t user_id,
+		     int64_t folder_id, struct store_folder *folder_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_GET);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, folder_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*folder_out = (struct store_folder){
+			.id = sqlite3_column_int64(stmt, 0),
+			.parent_id = sqlite3_column_int64(stmt, 1),
+			.name = store_column_text(arena, stmt, 2),
+			.type = sqlite3_column_int(stmt, 3),
+		};
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get folder");
+}
+
+int store_folder_find_name(struct store_session *session, int64_t user_id, int64_t parent_id,
+			   const char *name, int64_t *id_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_FIND_NAME);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, parent_id);
+	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+	return store_query_int64(session, stmt, "find folder by name", id_out);
+}
+
+int store_folder_is_below(struct store_session *session, int64_t user_id, int64_t folder_id,
+			  int64_t ancestor_id, bool *below_out)
+{
+	/* Walks up from folder_id through its parents (bounded, so a damaged
+	   parent chain cannot loop) looking for ancestor_id. */
+	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_IS_BELOW);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, folder_id);
+	sqlite3_bind_int64(stmt, 3, ancestor_id);
+	int64_t count = 0;
+	int status = store_query_int64(session, stmt, "folder ancestry", &count);
+	*below_out = count > 0;
+	return status;
 }
 
 int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out)

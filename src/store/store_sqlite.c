@@ -40,7 +40,13 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_FOLDER_INSERT] = "INSERT INTO folders (user_id, parent_id, name, type, created_modseq, changed_modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
 	[SQL_FOLDER_CHANGES] = "SELECT id, parent_id, name, type, deleted, created_modseq FROM folders WHERE user_id = ?1 AND changed_modseq > ?2 AND changed_modseq <= ?3 ORDER BY id",
 	[SQL_FOLDER_RENAME] = "UPDATE folders SET name = ?3, changed_modseq = ?4 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
-	[SQL_FOLDER_DELETE] = "UPDATE folders SET deleted = 1, changed_modseq = ?3 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_FOLDER_DELETE] = ("WITH RECURSIVE below(id) AS (SELECT ?2 UNION SELECT f.id FROM folders f JOIN below ON f.parent_id = below.id WHERE f.user_id = ?1 AND f.deleted = 0) "
+			       "UPDATE folders SET deleted = 1, changed_modseq = ?3 WHERE user_id = ?1 AND deleted = 0 AND id IN (SELECT id FROM below)"),
+	[SQL_FOLDER_UPDATE] = "UPDATE folders SET parent_id = ?3, name = ?4, changed_modseq = ?5 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_FOLDER_GET] = "SELECT id, parent_id, name, type FROM folders WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_FOLDER_FIND_NAME] = "SELECT id FROM folders WHERE user_id = ?1 AND parent_id = ?2 AND name = ?3 COLLATE NOCASE AND deleted = 0 LIMIT 1",
+	[SQL_FOLDER_IS_BELOW] = ("WITH RECURSIVE up(id, depth) AS (SELECT ?2, 0 UNION ALL SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id WHERE f.user_id = ?1 AND up.depth < 64) "
+				 "SELECT count(*) FROM up WHERE id = ?3"),
 	[SQL_FOLDER_FIND_TYPE] = "SELECT id FROM folders WHERE user_id = ?1 AND type = ?2 AND deleted = 0 ORDER BY id LIMIT 1",
 	[SQL_FOLDER_BUMP] = "UPDATE folders SET modseq = modseq + 1 WHERE id = ?1 AND user_id = ?2 AND deleted = 0 RETURNING modseq",
 	[SQL_FOLDER_COUNT] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND deleted = 0",

@@ -151,6 +151,41 @@ static void hierarchy_changes_by_modseq(void **state)
 	assert_int_equal(list.added, 0);
 }
 
+static void folder_tree_updates_and_recursive_delete(void **state)
+{
+	struct fixture *f = *state;
+	int64_t work, sub, deep, found;
+	struct store_folder folder;
+	bool below;
+	assert_int_equal(store_folder_create(f->session, f->alice, 0, "Work", STORE_FOLDER_USER_MAIL, &work), STORE_OK);
+	assert_int_equal(store_folder_create(f->session, f->alice, work, "Sub", STORE_FOLDER_USER_MAIL, &sub), STORE_OK);
+	assert_int_equal(store_folder_create(f->session, f->alice, sub, "Deep", STORE_FOLDER_USER_MAIL, &deep), STORE_OK);
+	assert_int_equal(store_folder_find_name(f->session, f->alice, work, "SUB", &found), STORE_OK);
+	assert_int_equal(found, sub);
+	assert_int_equal(store_folder_find_name(f->session, f->alice, 0, "Sub", &found), STORE_NOT_FOUND);
+	assert_int_equal(store_folder_is_below(f->session, f->alice, deep, work, &below), STORE_OK);
+	assert_true(below);
+	assert_int_equal(store_folder_is_below(f->session, f->alice, work, deep, &below), STORE_OK);
+	assert_false(below);
+	/* Move Deep to the top and rename it. */
+	assert_int_equal(store_folder_update(f->session, f->alice, deep, 0, "Top"), STORE_OK);
+	assert_int_equal(store_folder_get(f->session, f->arena, f->alice, deep, &folder), STORE_OK);
+	assert_int_equal(folder.parent_id, 0);
+	assert_string_equal(folder.name, "Top");
+	/* Deleting Work takes Sub with it, not Top. */
+	uint64_t before, after;
+	assert_int_equal(store_hierarchy_modseq(f->session, f->alice, &before), STORE_OK);
+	assert_int_equal(store_folder_delete(f->session, f->alice, work), STORE_OK);
+	assert_int_equal(store_hierarchy_modseq(f->session, f->alice, &after), STORE_OK);
+	assert_int_equal(after, before + 1);
+	assert_int_equal(store_folder_get(f->session, f->arena, f->alice, sub, &folder), STORE_NOT_FOUND);
+	assert_int_equal(store_folder_get(f->session, f->arena, f->alice, deep, &folder), STORE_OK);
+	struct folder_list list = { 0 };
+	assert_int_equal(store_folder_changes(f->session, f->arena, f->alice, before, after, count_folder, &list), STORE_OK);
+	assert_int_equal(list.deleted, 2);
+	assert_int_equal(store_folder_update(f->session, f->alice, sub, 0, "Ghost"), STORE_NOT_FOUND);
+}
+
 static void device_policy_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -246,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(users_are_unique_and_passwords_bump_the_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(new_user_has_the_default_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(hierarchy_changes_by_modseq, setup, teardown),
+		cmocka_unit_test_setup_teardown(folder_tree_updates_and_recursive_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_policy_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_state_keeps_the_previous_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(mail_is_published_at_commit_not_before, setup, teardown),
