@@ -19,7 +19,8 @@ int mail_deliver(struct store *store, const char *user, const void *message, siz
 	if (status == STORE_OK)
 		status = store_begin(session);
 	if (status == STORE_OK) {
-		status = store_mail_add(session, record.id, inbox, message, len, now, NULL);
+		struct store_mail_meta meta = { .received = now, .message_id = "" };
+		status = store_mail_add(session, record.id, inbox, message, len, &meta, NULL);
 		status = status == STORE_OK ? store_commit(session) : status;
 	}
 	store_session_release(&session);

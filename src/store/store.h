@@ -203,15 +203,75 @@ int store_sync_state_advance(struct store_session *session, int64_t device, int6
 /* Forgets the collection's state (SyncKey 0). */
 int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id);
 
-/* ---- mail ---- */
+/* ---- items (messages; later contacts, events, tasks, notes) ---- */
+
+/* What the deliverer knows about a message besides its bytes. */
+struct store_mail_meta {
+	int64_t received;           /* Unix seconds of delivery */
+	int64_t date;               /* Date header, 0 if none */
+	const char *message_id;     /* without <>, "" if none */
+};
 
 /*
- * Stores a message (original MIME) in the user's folder, with a new modseq,
+ * Stores a message (original MIME) in the user's folder with a new modseq,
  * in the session's open transaction. The change is published at commit.
  */
 int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
-		   const uint8_t *mime, size_t len, int64_t received, int64_t *item_id_out);
+		   const uint8_t *mime, size_t len, const struct store_mail_meta *meta,
+		   int64_t *item_id_out);
 /* Number of live items in a folder (tests and easctl). */
 int store_folder_count(struct store_session *session, int64_t folder_id, uint64_t *count_out);
+/* The folder's modseq: grows with every change to its items. */
+int store_folder_modseq(struct store_session *session, int64_t folder_id, uint64_t *modseq_out);
+
+struct store_item {
+	int64_t id;
+	int64_t folder_id;
+	uint64_t modseq;            /* of the last change */
+	uint64_t created_modseq;    /* of the change that put it in this folder */
+	bool deleted;               /* a tombstone */
+	int64_t received;
+	int64_t date;
+	uint64_t size;
+	bool read;
+	uint8_t flag_status;        /* 0 none, 1 complete, 2 active */
+	const char *categories;     /* newline-separated */
+	const char *message_id;
+};
+
+/*
+ * Changes to the folder's items in (since, until], in modseq order, at most
+ * limit of them (0: no limit): live items and tombstones. Content is not
+ * loaded. fn may stop the walk by returning false.
+ */
+int store_item_changes(struct store_session *session, struct arena *arena, int64_t folder_id,
+		       uint64_t since, uint64_t until, unsigned limit,
+		       bool (*fn)(void *context, const struct store_item *item), void *context);
+/* How many changes store_item_changes would list (GetItemEstimate). */
+int store_item_count_changes(struct store_session *session, int64_t folder_id, uint64_t since,
+			     uint64_t until, uint64_t *count_out);
+/* One item (live or tombstone) of the folder. STORE_NOT_FOUND if it never was there. */
+int store_item_get(struct store_session *session, struct arena *arena, int64_t folder_id,
+		   int64_t item_id, struct store_item *item_out);
+/* The item's content (a copy in arena). STORE_NOT_FOUND for tombstones. */
+int store_item_content(struct store_session *session, struct arena *arena, int64_t folder_id,
+		       int64_t item_id, struct slice *content_out);
+/*
+ * Sets read, flag and categories of a live item. A change that sets what is
+ * already there writes nothing (a repeated request does not churn modseqs).
+ * *modseq_out gets the item's modseq after the call.
+ */
+int store_item_set_flags(struct store_session *session, int64_t user_id, int64_t folder_id,
+			 int64_t item_id, bool read, uint8_t flag_status, const char *categories,
+			 uint64_t *modseq_out);
+/* Deletes a live item (leaves a tombstone). *modseq_out: the tombstone's modseq. */
+int store_item_delete(struct store_session *session, int64_t user_id, int64_t folder_id,
+		      int64_t item_id, uint64_t *modseq_out);
+/*
+ * Moves a live item to another folder of the user: a tombstone in the
+ * source, a new item (new id, same content and flags) in the destination.
+ */
+int store_item_move(struct store_session *session, int64_t user_id, int64_t folder_id,
+		    int64_t item_id, int64_t to_folder_id, int64_t *new_id_out, uint64_t *modseq_out);
 
 #endif

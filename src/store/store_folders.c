@@ -271,35 +271,3 @@ int store_sync_state_reset(struct store_session *session, int64_t device, int64_
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	return store_run(session, stmt, "reset sync state");
 }
-
-int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
-		   const uint8_t *mime, size_t len, int64_t received, int64_t *item_id_out)
-{
-	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_BUMP);
-	sqlite3_bind_int64(stmt, 1, folder_id);
-	sqlite3_bind_int64(stmt, 2, user_id);
-	int64_t modseq;
-	int status = store_query_int64(session, stmt, "folder modseq", &modseq);
-	if (status != STORE_OK)
-		return status;
-	stmt = store_statement(session, SQL_ITEM_INSERT);
-	sqlite3_bind_int64(stmt, 1, folder_id);
-	sqlite3_bind_int64(stmt, 2, modseq);
-	sqlite3_bind_int64(stmt, 3, received);
-	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)len);
-	sqlite3_bind_blob64(stmt, 5, mime, len, SQLITE_STATIC);
-	status = store_run(session, stmt, "add item");
-	if (status != STORE_OK)
-		return status;
-	if (item_id_out != NULL)
-		*item_id_out = sqlite3_last_insert_rowid(session->db);
-	store_note_change(session, user_id, folder_id);
-	return STORE_OK;
-}
-
-int store_folder_count(struct store_session *session, int64_t folder_id, uint64_t *count_out)
-{
-	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_COUNT);
-	sqlite3_bind_int64(stmt, 1, folder_id);
-	return store_query_int64(session, stmt, "count items", (int64_t *)count_out);
-}

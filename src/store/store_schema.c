@@ -68,6 +68,16 @@ static const char *const migrations[] = {
 	"  item_id INTEGER NOT NULL,"
 	"  sync_key INTEGER NOT NULL,"
 	"  PRIMARY KEY (device_id, collection_id, client_id));",
+	/* 2: what Sync needs per message: when the client first saw it
+	   (created_modseq), its flags, and the fields filters and dedup use. */
+	"ALTER TABLE items ADD COLUMN created_modseq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE items SET created_modseq = modseq;"
+	"ALTER TABLE items DROP COLUMN flags;"
+	"ALTER TABLE items ADD COLUMN read INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE items ADD COLUMN flag_status INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE items ADD COLUMN categories TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE items ADD COLUMN date INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

@@ -54,7 +54,20 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_STATE_ADVANCE] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4) "
 			       "ON CONFLICT (device_id, collection_id) DO UPDATE SET previous_key = sync_key, previous_modseq = modseq, sync_key = ?3, modseq = ?4"),
 	[SQL_STATE_RESET] = "DELETE FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
-	[SQL_ITEM_INSERT] = "INSERT INTO items (folder_id, modseq, received, size, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id) "
+			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"),
+	[SQL_FOLDER_MODSEQ] = "SELECT modseq FROM folders WHERE id = ?1",
+	[SQL_ITEM_CHANGES] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
+			      "FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),
+	[SQL_ITEM_COUNT_CHANGES] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3",
+	[SQL_ITEM_GET] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
+			  "FROM items WHERE folder_id = ?1 AND id = ?2"),
+	[SQL_ITEM_CONTENT] = "SELECT content FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "
+				"WHERE folder_id = ?1 AND id = ?2 AND deleted = 0 AND (read != ?3 OR flag_status != ?4 OR categories != ?5)"),
+	[SQL_ITEM_DELETE] = "UPDATE items SET deleted = 1, content = NULL, modseq = ?3 WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
+	[SQL_ITEM_COPY] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id, read, flag_status, categories) "
+			   "SELECT ?3, ?4, ?4, received, size, content, date, message_id, read, flag_status, categories FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0"),
 };
 
 int store_fail(struct store_session *session, const char *what)

@@ -58,10 +58,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 1);
+	assert_int_equal(store_schema_version(f->store), 2);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 1);
+	assert_int_equal(store_schema_version(again), 2);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
@@ -237,24 +237,96 @@ static void mail_is_published_at_commit_not_before(void **state)
 	int64_t inbox;
 	uint64_t count;
 	static const char message[] = "Subject: hi\r\n\r\nbody\r\n";
+	struct store_mail_meta meta = { .received = 5, .message_id = "m1@example.org" };
 	store_set_change_listener(f->store, on_change, NULL);
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	published_folder = 0;
 	assert_int_equal(store_begin(f->session), STORE_OK);
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, 5, NULL), STORE_OK);
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
 	assert_int_equal(published_folder, 0);
 	assert_int_equal(store_commit(f->session), STORE_OK);
 	assert_int_equal(published_folder, inbox);
 	/* A rolled-back delivery leaves nothing and publishes nothing. */
 	published_folder = 0;
 	assert_int_equal(store_begin(f->session), STORE_OK);
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, 6, NULL), STORE_OK);
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
 	store_rollback(f->session);
 	assert_int_equal(published_folder, 0);
 	assert_int_equal(store_folder_count(f->session, inbox, &count), STORE_OK);
 	assert_int_equal(count, 1);
 	/* Another user's folder is not ours. */
-	assert_int_equal(store_mail_add(f->session, f->alice + 1000, inbox, (const uint8_t *)"x", 1, 7, NULL), STORE_NOT_FOUND);
+	assert_int_equal(store_mail_add(f->session, f->alice + 1000, inbox, (const uint8_t *)"x", 1, &meta, NULL), STORE_NOT_FOUND);
+}
+
+struct change_log {
+	unsigned count;
+	int64_t ids[16];
+	bool deleted[16];
+	uint64_t last_modseq;
+};
+
+static bool log_change(void *context, const struct store_item *item)
+{
+	struct change_log *log = context;
+	if (log->count < 16) {
+		log->ids[log->count] = item->id;
+		log->deleted[log->count] = item->deleted;
+	}
+	log->count++;
+	log->last_modseq = item->modseq;
+	return true;
+}
+
+static void item_changes_are_a_resumable_cursor(void **state)
+{
+	struct fixture *f = *state;
+	int64_t inbox, trash, ids[5], moved;
+	uint64_t modseq, flags_modseq, again_modseq;
+	struct store_mail_meta meta = { .received = 100, .message_id = "x@y" };
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_DELETED, &trash), STORE_OK);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
+	/* Pages of two: 2 + 2 + 1, each continuing after the last modseq sent. */
+	assert_int_equal(store_folder_modseq(f->session, inbox, &modseq), STORE_OK);
+	struct change_log page = { 0 };
+	assert_int_equal(store_item_changes(f->session, f->arena, inbox, 0, modseq, 2, log_change, &page), STORE_OK);
+	assert_int_equal(page.count, 2);
+	assert_int_equal(page.ids[0], ids[0]);
+	uint64_t cursor = page.last_modseq;
+	/* A delivery between pages lands after the cursor's end, not inside it. */
+	int64_t late;
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &late), STORE_OK);
+	memset(&page, 0, sizeof(page));
+	assert_int_equal(store_item_changes(f->session, f->arena, inbox, cursor, modseq, 0, log_change, &page), STORE_OK);
+	assert_int_equal(page.count, 3);
+	assert_int_equal(page.ids[2], ids[4]);
+	/* Setting the flags it already has writes nothing. */
+	assert_int_equal(store_item_set_flags(f->session, f->alice, inbox, ids[1], true, 2, "Red", &flags_modseq), STORE_OK);
+	assert_int_equal(store_item_set_flags(f->session, f->alice, inbox, ids[1], true, 2, "Red", &again_modseq), STORE_OK);
+	assert_int_equal(again_modseq, flags_modseq);
+	/* Delete leaves a tombstone; move leaves one and adds a new item. */
+	assert_int_equal(store_item_delete(f->session, f->alice, inbox, ids[2], NULL), STORE_OK);
+	assert_int_equal(store_item_delete(f->session, f->alice, inbox, ids[2], NULL), STORE_NOT_FOUND);
+	assert_int_equal(store_item_move(f->session, f->alice, inbox, ids[3], trash, &moved, NULL), STORE_OK);
+	struct store_item item;
+	assert_int_equal(store_item_get(f->session, f->arena, trash, moved, &item), STORE_OK);
+	assert_false(item.deleted);
+	assert_int_equal(store_item_get(f->session, f->arena, inbox, ids[3], &item), STORE_OK);
+	assert_true(item.deleted);
+	struct slice content;
+	assert_int_equal(store_item_content(f->session, f->arena, inbox, ids[3], &content), STORE_NOT_FOUND);
+	assert_int_equal(store_item_content(f->session, f->arena, trash, moved, &content), STORE_OK);
+	assert_int_equal(content.len, 1);
+	uint64_t count;
+	assert_int_equal(store_folder_count(f->session, inbox, &count), STORE_OK);
+	assert_int_equal(count, 4);
+	/* Since modseq: flags change, deletion, move-out: three changes, in that order. */
+	memset(&page, 0, sizeof(page));
+	uint64_t now;
+	assert_int_equal(store_folder_modseq(f->session, inbox, &now), STORE_OK);
+	assert_int_equal(store_item_count_changes(f->session, inbox, modseq + 1, now, &count), STORE_OK);
+	assert_int_equal(count, 3);
 }
 
 static void sessions_are_capped(void **state)
@@ -285,6 +357,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(device_policy_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_state_keeps_the_previous_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(mail_is_published_at_commit_not_before, setup, teardown),
+		cmocka_unit_test_setup_teardown(item_changes_are_a_resumable_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
