@@ -62,22 +62,34 @@ static void set_string(char **field, const char *value)
 	*field = copy(value);
 }
 
-static void set_domains(struct easd_config *config, const char *list)
+static void free_list(char **list)
 {
-	for (char **d = config->local_domains; d != NULL && *d != NULL; d++)
-		free(*d);
-	free(config->local_domains);
-	size_t count = 1;
-	for (const char *p = list; *p != '\0'; p++)
-		count += *p == ',';
-	config->local_domains = calloc(count + 1, sizeof(char *));
-	if (config->local_domains == NULL)
+	for (char **item = list; item != NULL && *item != NULL; item++)
+		free(*item);
+	free(list);
+}
+
+/* A list value: items separated by commas and/or white space. */
+static void set_list(char ***field, const char *text)
+{
+	static const char separators[] = ", \t";
+	free_list(*field);
+	size_t count = 0;
+	for (const char *p = text; *p != '\0';) {
+		p += strspn(p, separators);
+		if (*p == '\0')
+			break;
+		count++;
+		p += strcspn(p, separators);
+	}
+	*field = calloc(count + 1, sizeof(char *));
+	if (*field == NULL)
 		abort();
 	size_t n = 0;
-	char *work = copy(list);
-	for (char *save = NULL, *token = strtok_r(work, ", \t", &save); token != NULL;
-	     token = strtok_r(NULL, ", \t", &save))
-		config->local_domains[n++] = copy(token);
+	char *work = copy(text);
+	for (char *save = NULL, *token = strtok_r(work, separators, &save); token != NULL;
+	     token = strtok_r(NULL, separators, &save))
+		(*field)[n++] = copy(token);
 	free(work);
 }
 
@@ -108,10 +120,20 @@ static void clear_policy(struct easd_config *config)
 	config->policy_count = 0;
 }
 
-/* FNV-1a over "name=value\n" lines: a device acknowledged this exact policy. */
+static int compare_settings(const void *a, const void *b)
+{
+	return strcmp(((const struct config_policy_setting *)a)->name,
+		      ((const struct config_policy_setting *)b)->name);
+}
+
+/*
+ * FNV-1a over "name=value\n" lines in name order: a device acknowledged
+ * this exact policy, and reordering the file is not a change.
+ */
 static void compute_policy_version(struct easd_config *config)
 {
 	uint64_t hash = 0xcbf29ce484222325ull;
+	qsort(config->policy, config->policy_count, sizeof(*config->policy), compare_settings);
 	for (size_t i = 0; i < config->policy_count; i++) {
 		const char *parts[] = { config->policy[i].name, "=", config->policy[i].value, "\n" };
 		for (size_t p = 0; p < 4; p++)
@@ -135,7 +157,8 @@ void config_init(struct easd_config *config)
 	config->data_dir = copy("var/data");
 	config->log_dir = copy("var/log");
 	config->lmtp_listen = copy("127.0.0.1:2424");
-	set_domains(config, "localhost");
+	set_list(&config->local_domains, "localhost");
+	set_list(&config->trusted_proxies, "");
 	config->max_message_size = LIMIT_MESSAGE_BYTES_DEFAULT;
 	config->auth_cache_seconds = LIMIT_AUTH_CACHE_SECONDS_DEFAULT;
 	config->auth_slow_after = LIMIT_AUTH_SLOW_AFTER_DEFAULT;
@@ -156,10 +179,10 @@ void config_cleanup(struct easd_config *config)
 		free(*strings[i]);
 		*strings[i] = NULL;
 	}
-	for (char **d = config->local_domains; d != NULL && *d != NULL; d++)
-		free(*d);
-	free(config->local_domains);
+	free_list(config->local_domains);
 	config->local_domains = NULL;
+	free_list(config->trusted_proxies);
+	config->trusted_proxies = NULL;
 	clear_policy(config);
 }
 
@@ -253,7 +276,11 @@ static int load_special(struct load_state *state, const char *section, const cha
 {
 	struct easd_config *config = state->config;
 	if (strcmp(section, "lmtp") == 0 && strcmp(name, "local_domains") == 0) {
-		set_domains(config, value);
+		set_list(&config->local_domains, value);
+		return 1;
+	}
+	if (strcmp(section, "http") == 0 && strcmp(name, "trusted_proxies") == 0) {
+		set_list(&config->trusted_proxies, value);
 		return 1;
 	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "mode") == 0) {
@@ -324,6 +351,11 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 		}
 		return -1;
 	}
+	if (config->http_timeout == 0) {
+		/* 0 would make libmicrohttpd keep idle connections for ever. */
+		snprintf(error, error_len, "%s: timeout in [http] must be at least 1 second", path);
+		return -1;
+	}
 	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {
 		snprintf(error, error_len, "%s: tls_certificate and tls_key go together in [http]", path);
 		return -1;
@@ -354,6 +386,14 @@ int config_split_listen(const char *listen, char *address, size_t address_len, u
 	address[n] = '\0';
 	*port_out = (uint16_t)port;
 	return 0;
+}
+
+bool config_is_trusted_proxy(const struct easd_config *config, const char *address)
+{
+	for (char **p = config->trusted_proxies; p != NULL && *p != NULL; p++)
+		if (strcmp(*p, address) == 0)
+			return true;
+	return false;
 }
 
 bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len)

@@ -32,6 +32,7 @@ struct easd_config {
 	uint64_t max_body;        /* bytes of a request body; default 30,000,000 */
 	unsigned http_timeout;    /* seconds a connection may stay idle */
 	char *port_file;          /* if set, easd writes the bound HTTP port there (tests) */
+	char **trusted_proxies;   /* NULL-terminated addresses whose X-Forwarded-For is believed */
 	/* [store] */
 	char *data_dir;           /* the SQLite database lives here */
 	/* [log] */
@@ -65,6 +66,8 @@ void config_cleanup(struct easd_config *config);
 
 /* Splits "address:port" ("[::1]:8080" for IPv6). Returns 0 or -1. */
 int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out);
+/* Whether address (text form) is one of the trusted proxies. */
+bool config_is_trusted_proxy(const struct easd_config *config, const char *address);
 /* Whether domain is one of the local domains (case-insensitive). */
 bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len);
 

@@ -46,7 +46,8 @@ static void keys_of_every_kind(void **state)
 	char error[256];
 	assert_int_equal(load(&config,
 			      "[http]\nlisten = [::1]:8443\nmax_body = 1000\n"
-			      "[lmtp]\nlocal_domains = example.org, example.net\n"
+			      "[http]\ntrusted_proxies = 127.0.0.1 ::1\n"
+			      "[lmtp]\nlocal_domains = example.org, example.net a.example\tb.example\n"
 			      "[provision]\nmode = optional\nallow_partial = no\n"
 			      "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
 			      error, sizeof(error)), 0);
@@ -54,6 +55,10 @@ static void keys_of_every_kind(void **state)
 	assert_int_equal(config.provision, CONFIG_PROVISION_OPTIONAL);
 	assert_false(config.allow_partial_policy);
 	assert_true(config_is_local_domain(&config, "example.net", 11));
+	/* Separated by commas, spaces or tabs alike (was a heap overflow). */
+	assert_true(config_is_local_domain(&config, "b.example", 9));
+	assert_true(config_is_trusted_proxy(&config, "::1"));
+	assert_false(config_is_trusted_proxy(&config, "10.0.0.1"));
 	assert_false(config_is_local_domain(&config, "localhost", 9));
 	/* A [policy] section replaces the built-in policy entirely. */
 	assert_int_equal(config.policy_count, 2);
@@ -70,6 +75,12 @@ static void policy_version_follows_the_policy(void **state)
 	(void)state;
 	struct easd_config a, b;
 	char error[256];
+	/* The order of the lines is not a change of policy. */
+	assert_int_equal(load(&a, "[policy]\nAllowCamera = 1\nAllowWiFi = 0\n", error, sizeof(error)), 0);
+	assert_int_equal(load(&b, "[policy]\nAllowWiFi = 0\nAllowCamera = 1\n", error, sizeof(error)), 0);
+	assert_string_equal(a.policy_version, b.policy_version);
+	config_cleanup(&a);
+	config_cleanup(&b);
 	assert_int_equal(load(&a, "[policy]\nDevicePasswordEnabled = 1\n", error, sizeof(error)), 0);
 	assert_int_equal(load(&b, "[policy]\nDevicePasswordEnabled = 0\n", error, sizeof(error)), 0);
 	assert_string_not_equal(a.policy_version, b.policy_version);
@@ -94,6 +105,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[policy]\nDevicePasswordEnable = 1\n", "unknown policy setting" },
 	{ "[policy]\nPolicyKey = 1\n", "not a policy setting" },
 	{ "this is not ini\n", "syntax error" },
+	{ "[http]\ntimeout = 0\n", "timeout in [http] must be at least 1 second" },
 };
 
 static void bad_files_name_the_line(void **state)

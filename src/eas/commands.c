@@ -19,17 +19,17 @@
 	{ name, handler, WBXML_##root, WBXML_##status, flags }
 
 static const struct eas_command commands[] = {
-	C("Sync", NULL, AIRSYNC_SYNC, AIRSYNC_STATUS, EAS_EMPTY_BODY),
+	C("Sync", eas_sync, AIRSYNC_SYNC, AIRSYNC_STATUS, EAS_EMPTY_BODY),
 	C("SendMail", NULL, COMPOSEMAIL_SEND_MAIL, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),
 	C("SmartForward", NULL, COMPOSEMAIL_SMART_FORWARD, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),
 	C("SmartReply", NULL, COMPOSEMAIL_SMART_REPLY, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),
 	C("GetAttachment", NULL, ITEMOPERATIONS_ITEM_OPERATIONS, ITEMOPERATIONS_STATUS, EAS_EMPTY_BODY),
 	C("FolderSync", eas_foldersync, FOLDERHIERARCHY_FOLDER_SYNC, FOLDERHIERARCHY_STATUS, 0),
-	C("FolderCreate", NULL, FOLDERHIERARCHY_FOLDER_CREATE, FOLDERHIERARCHY_STATUS, 0),
-	C("FolderDelete", NULL, FOLDERHIERARCHY_FOLDER_DELETE, FOLDERHIERARCHY_STATUS, 0),
-	C("FolderUpdate", NULL, FOLDERHIERARCHY_FOLDER_UPDATE, FOLDERHIERARCHY_STATUS, 0),
-	C("MoveItems", NULL, MOVE_MOVE_ITEMS, MOVE_STATUS, 0),
-	C("GetItemEstimate", NULL, GETITEMESTIMATE_GET_ITEM_ESTIMATE, GETITEMESTIMATE_STATUS, 0),
+	C("FolderCreate", eas_foldercreate, FOLDERHIERARCHY_FOLDER_CREATE, FOLDERHIERARCHY_STATUS, 0),
+	C("FolderDelete", eas_folderdelete, FOLDERHIERARCHY_FOLDER_DELETE, FOLDERHIERARCHY_STATUS, 0),
+	C("FolderUpdate", eas_folderupdate, FOLDERHIERARCHY_FOLDER_UPDATE, FOLDERHIERARCHY_STATUS, 0),
+	C("MoveItems", eas_moveitems, MOVE_MOVE_ITEMS, MOVE_STATUS, 0),
+	C("GetItemEstimate", eas_getitemestimate, GETITEMESTIMATE_GET_ITEM_ESTIMATE, GETITEMESTIMATE_STATUS, 0),
 	C("MeetingResponse", NULL, MEETINGRESPONSE_MEETING_RESPONSE, MEETINGRESPONSE_STATUS, 0),
 	C("Search", NULL, SEARCH_SEARCH, SEARCH_STATUS, 0),
 	C("Settings", NULL, SETTINGS_SETTINGS, SETTINGS_STATUS, 0),
@@ -53,11 +53,19 @@ static char command_list[512];
 
 static void build_command_list(void)
 {
-	size_t n = 0;
+	struct buf list;
+	buf_init(&list, sizeof(command_list) - 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].handler != NULL)
-			n += (size_t)snprintf(command_list + n, sizeof(command_list) - n, "%s%s",
-					      n > 0 ? "," : "", commands[i].name);
+			buf_printf(&list, "%s%s", list.len > 0 ? "," : "", commands[i].name);
+	memcpy(command_list, list.data, list.len);
+	command_list[list.len] = '\0';
+	buf_cleanup(&list);
+}
+
+bool eas_command_known(const char *name)
+{
+	return eas_command_find(name) != NULL;
 }
 
 const char *eas_protocol_commands(void)
@@ -88,6 +96,22 @@ unsigned eas_version_parse(const char *text)
 bool eas_version_supported(unsigned version)
 {
 	return version == 121 || version == 140 || version == 141 || version == 160 || version == 161;
+}
+
+int eas_read_text(struct wbxml_reader *reader, struct slice *text_out)
+{
+	struct wbxml_event event;
+	*text_out = SLICE_EMPTY;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type == WBXML_EVENT_STRING || event.type == WBXML_EVENT_OPAQUE)
+			*text_out = event.data;
+		else if (event.type == WBXML_EVENT_START && wbxml_reader_skip(reader) < 0)
+			return -1;
+	}
 }
 
 void eas_add_header(struct eas_request *request, const char *name, const char *value)

@@ -61,6 +61,8 @@ struct eas_request {
 /* Runs the command named in request->command and fills the response. */
 void eas_dispatch(struct eas_request *request);
 
+/* Whether name is an EAS command (served or not): others are refused before their body is read. */
+bool eas_command_known(const char *name);
 /* Whether easd serves this protocol version (121 for "12.1", ...). */
 bool eas_version_supported(unsigned version);
 /* "12.1" -> 121; 0 when it is not a version string. */

@@ -33,11 +33,87 @@ void eas_writer_init(struct eas_request *request, struct wbxml_writer *writer);
 /* Ends it; an encoding failure becomes HTTP 500 (a bug or a limit). */
 void eas_writer_finish(struct eas_request *request, struct wbxml_writer *writer);
 
+/*
+ * Reads the text of the element just started (after its START event) up to
+ * and including its END; child elements are skipped. *text_out is the last
+ * string or opaque piece, empty when there is none. Returns 0 or -1.
+ */
+int eas_read_text(struct wbxml_reader *reader, struct slice *text_out);
+
+/* Item ServerIds are "folder:item" (opaque to clients, MS-ASCMD 2.2.3.166.x). */
+/* The item id of text if it names an item of folder_id. Returns 0 or -1. */
+int eas_server_id_parse(struct slice text, int64_t folder_id, int64_t *item_out);
+/* Writes <tag>folder:item</tag>. */
+void eas_server_id_write(struct wbxml_writer *writer, enum wbxml_tag tag, int64_t folder_id, int64_t item_id);
+/* A folder's ServerId (its id in decimal) as a number. Returns 0 or -1. */
+int eas_folder_id_parse(struct slice text, int64_t *folder_out);
+
 /* Provision check before a command: 0, or the status that sends the device to Provision. */
 int eas_policy_status(const struct eas_request *request);
 
 /* Handlers, one file each. */
 void eas_provision(struct eas_request *request);
 void eas_foldersync(struct eas_request *request);
+void eas_sync(struct eas_request *request);
+void eas_getitemestimate(struct eas_request *request);
+void eas_moveitems(struct eas_request *request);
+void eas_foldercreate(struct eas_request *request);
+void eas_folderupdate(struct eas_request *request);
+void eas_folderdelete(struct eas_request *request);
+
+/* ---- folders.c: what FolderCreate, FolderUpdate and FolderDelete share ---- */
+
+/* The request's fields, borrowed from the body; has_* false when the element is absent. */
+struct eas_folder_fields {
+	bool has_sync_key, has_server_id, has_parent_id, has_display_name, has_type;
+	struct slice sync_key, server_id, parent_id, display_name, type;
+};
+
+/*
+ * Reads the root's FolderHierarchy children SyncKey, ServerId, ParentId,
+ * DisplayName and Type; other elements are skipped. Returns 0, or -1 when
+ * one of them appears twice or holds elements (the command's Status 10).
+ */
+int eas_folder_fields_read(struct eas_request *request, struct eas_folder_fields *fields_out);
+
+/* A ParentId: 0 for the mailbox root ("0", MS-ASCMD 2.2.3.129.1), a folder id, or -1 when it names no folder. */
+int64_t eas_folder_parent_id(struct slice text);
+/* DisplayName: 1-256 characters of UTF-8 without NUL, copied into the request's arena; NULL if not. */
+const char *eas_folder_name_copy(struct eas_request *request, struct slice text);
+/* Types 2-11 and 19: the default folders a device cannot create, rename, move or delete. */
+bool eas_folder_type_is_default(int type);
+
+/*
+ * Inside a change: the new parent is the root (0) or a live folder of the
+ * user (else Status 5) other than a recipient information cache (Status
+ * 3), neither folder_id (the folder moved; 0 for a new one) nor below it,
+ * and at most 63 levels deep, so the folder is at most 64 (else Status
+ * 10). parent_id < 0 names no folder.
+ */
+int eas_folder_check_parent(struct eas_request *request, int64_t parent_id, int64_t folder_id,
+			    const char **reason_out);
+/* Inside a change: no live sibling other than self_id (0: none) has the name, case-insensitively (else Status 2). */
+int eas_folder_check_name(struct eas_request *request, int64_t parent_id, const char *name, int64_t self_id,
+			  const char **reason_out);
+
+/*
+ * The change a command makes, called inside the store transaction after
+ * the SyncKey check. Returns 0, or the command's Status with *reason_out.
+ */
+typedef int eas_folder_change_fn(struct eas_request *request, void *context, const char **reason_out);
+
+/*
+ * Runs change in one store transaction between the hierarchy SyncKey
+ * check (the device's current key, else Status 9) and the advance of the
+ * device's hierarchy state. Returns 0 with *sync_key_out the key to
+ * answer, or a Status (the change's, 6 or 9) with *reason_out; nothing is
+ * kept then.
+ */
+int eas_folder_change_run(struct eas_request *request, struct slice sync_key, eas_folder_change_fn *change,
+			  void *context, uint64_t *sync_key_out, const char **reason_out);
+/* Maps a store failure inside a change to Status 6. */
+int eas_folder_store_failure(int store_status, const char **reason_out);
+/* Answers <Root><Status>status</Status></Root> for the request's command; no SyncKey, the device keeps its own. */
+void eas_folder_fail(struct eas_request *request, int status, const char *reason);
 
 #endif

@@ -6,8 +6,10 @@
  *   - key 0: every live folder, under a key never used before;
  *   - the current key: the folders changed in (modseq, now]; a new key only
  *     when something changed, so an idle device's polls write nothing;
- *   - the previous key (the device lost our last answer): the same answer
- *     again, the changes in (previous_modseq, modseq] under the current key;
+ *   - the previous key (the device lost our last answer): everything since
+ *     the previous state, under a new key, and the previous state is kept,
+ *     so this answer can itself be repeated and nothing it lost is skipped
+ *     (a folder changed again since is in the range, with its current data);
  *   - anything else: Status 9, and the device starts over from 0.
  * Keys are decimal counters; modseqs come from the store (store.h).
  */
@@ -142,31 +144,56 @@ static void incremental_sync(struct eas_request *request, const struct store_syn
 	answer_changes(request, state->modseq, modseq, key);
 }
 
-void eas_foldersync(struct eas_request *request)
+static void repeated_sync(struct eas_request *request, const struct store_sync_state *state, uint64_t modseq)
 {
-	struct slice text;
-	struct store_sync_state state = { 0 };
-	uint64_t key, modseq;
-	if (read_sync_key(request, &text) < 0) {
-		fail(request, EAS_FOLDERSYNC_BAD_REQUEST, "sync_key_missing");
+	struct store_sync_state next = { state->sync_key + 1, modseq, state->previous_key, state->previous_modseq };
+	if (store_sync_state_put(request->session, request->device.id, 0, &next) != STORE_OK) {
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;
 	}
+	answer_changes(request, state->previous_modseq, modseq, next.sync_key);
+}
+
+static void run(struct eas_request *request, struct slice text)
+{
+	struct store_sync_state state = { 0 };
+	uint64_t key, modseq;
 	int status = store_sync_state_get(request->session, request->device.id, 0, &state);
 	if ((status != STORE_OK && status != STORE_NOT_FOUND) ||
 	    store_hierarchy_modseq(request->session, request->user.id, &modseq) != STORE_OK) {
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;
 	}
-	if (parse_uint64(text, UINT64_MAX, &key) < 0) {
+	if (parse_uint64(text, UINT64_MAX, &key) < 0)
 		fail(request, EAS_FOLDERSYNC_INVALID_SYNC_KEY, "sync_key_invalid");
-		return;
-	}
-	if (key == 0)
+	else if (key == 0)
 		full_sync(request, &state, modseq);
 	else if (key == state.sync_key)
 		incremental_sync(request, &state, modseq);
 	else if (key == state.previous_key)
-		answer_changes(request, state.previous_modseq, state.modseq, state.sync_key);
+		repeated_sync(request, &state, modseq);
 	else
 		fail(request, EAS_FOLDERSYNC_INVALID_SYNC_KEY, "sync_key_unknown");
+}
+
+void eas_foldersync(struct eas_request *request)
+{
+	struct slice text;
+	if (read_sync_key(request, &text) < 0) {
+		fail(request, EAS_FOLDERSYNC_BAD_REQUEST, "sync_key_missing");
+		return;
+	}
+	/* State read, changes listed and state written in one transaction: a
+	   retry racing its original sees one or the other, never a mix. */
+	if (store_begin(request->session) != STORE_OK) {
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_busy");
+		return;
+	}
+	run(request, text);
+	if (request->eas_status != EAS_STATUS_SUCCESS) {
+		store_rollback(request->session);
+	} else if (store_commit(request->session) != STORE_OK) {
+		request->response.len = 0;
+		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_commit_failed");
+	}
 }

@@ -15,6 +15,7 @@
  * download, so a device on a bad link cannot be stranded between phases.
  */
 #include "eas/eas_private.h"
+#include "guard/limits.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,23 +51,6 @@ struct provision_request {
 	bool remote_wipe_ack;
 };
 
-/* Copies the text content of the element just started (strings only). */
-static int read_text(struct wbxml_reader *reader, struct slice *out)
-{
-	struct wbxml_event event;
-	*out = SLICE_EMPTY;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type == WBXML_EVENT_STRING)
-			*out = event.data;
-		else if (event.type == WBXML_EVENT_START && wbxml_reader_skip(reader) < 0)
-			return -1;
-	}
-}
-
 static const char *text(struct eas_request *request, struct slice s)
 {
 	return arena_strndup(request->arena, s.data != NULL ? s.data : (const uint8_t *)"", s.len);
@@ -87,8 +71,10 @@ static int read_information(struct eas_request *request, struct wbxml_reader *re
 	case WBXML_SETTINGS_MOBILE_OPERATOR: field = &p->information.mobile_operator; break;
 	default: return wbxml_reader_skip(reader);
 	}
-	if (read_text(reader, &value) < 0)
+	if (eas_read_text(reader, &value) < 0)
 		return -1;
+	if (value.len > LIMIT_DEVICE_INFORMATION_BYTES)
+		value.len = LIMIT_DEVICE_INFORMATION_BYTES;
 	*field = text(request, value);
 	return 0;
 }
@@ -110,14 +96,15 @@ static int parse_request(struct eas_request *request, struct provision_request *
 		int status = 0;
 		switch (event.tag) {
 		case WBXML_PROVISION_POLICY: p->policies++; break;
-		case WBXML_PROVISION_POLICY_TYPE: status = read_text(&reader, &p->policy_type); break;
+		case WBXML_PROVISION_POLICY_TYPE: status = eas_read_text(&reader, &p->policy_type); break;
 		case WBXML_PROVISION_POLICY_KEY:
 			p->has_policy_key = true;
-			status = read_text(&reader, &p->policy_key);
+			status = eas_read_text(&reader, &p->policy_key);
 			break;
-		case WBXML_PROVISION_STATUS: status = read_text(&reader, &p->client_status); break;
+		case WBXML_PROVISION_STATUS: status = eas_read_text(&reader, &p->client_status); break;
 		case WBXML_PROVISION_REMOTE_WIPE: p->remote_wipe_ack = true; break;
 		case WBXML_SETTINGS_DEVICE_INFORMATION: p->has_device_information = true; break;
+		case WBXML_SETTINGS_SET: break; /* a container: its children are read below */
 		default:
 			if (wbxml_tag_page(event.tag) == wbxml_tag_page(WBXML_SETTINGS_SET))
 				status = read_information(request, &reader, event.tag, p);
@@ -205,14 +192,22 @@ static void download(struct eas_request *request, const struct provision_request
 	write_response(request, p, no_policy ? EAS_POLICY_NO_POLICY : EAS_STATUS_SUCCESS, key, !no_policy);
 }
 
-/* Client Status 1 applied, 2 partly, 3 not, 4 third party (MS-ASPROV 2.2.2.54.1). */
+/*
+ * Client Status 1 applied, 2 partly, 3 not, 4 third party (MS-ASPROV
+ * 2.2.2.54.1). Applied always passes; partly and third party only with
+ * [provision] allow_partial; not applied never does (with a policy).
+ */
 static int compliance_status(const struct eas_request *request, struct slice client_status)
 {
+	const struct easd_config *config = request->server->config;
 	uint64_t status = 1;
-	if (client_status.len > 0 && parse_uint64(client_status, 4, &status) < 0)
+	if (client_status.len > 0 && (parse_uint64(client_status, 4, &status) < 0 || status == 0))
 		return EAS_PROVISION_PROTOCOL_ERROR;
-	if (status == 1 || request->server->config->allow_partial_policy ||
-	    request->server->config->provision == CONFIG_PROVISION_OFF)
+	if (status == 1 || config->provision == CONFIG_PROVISION_OFF)
+		return 0;
+	if (status == 3)
+		return EAS_STATUS_DEVICE_NOT_FULLY_PROVISIONABLE;
+	if (config->allow_partial_policy)
 		return 0;
 	return status == 4 ? EAS_STATUS_EXTERNALLY_MANAGED_NOT_ALLOWED : EAS_STATUS_DEVICE_NOT_FULLY_PROVISIONABLE;
 }
@@ -239,6 +234,12 @@ static void acknowledge(struct eas_request *request, const struct provision_requ
 	write_response(request, p, EAS_STATUS_SUCCESS, final_key, false);
 }
 
+static bool has_information(const struct store_device_information *i)
+{
+	return i->model != NULL || i->imei != NULL || i->friendly_name != NULL || i->os != NULL ||
+	       i->os_language != NULL || i->phone_number != NULL || i->mobile_operator != NULL;
+}
+
 void eas_provision(struct eas_request *request)
 {
 	const struct eas_command *command = eas_command_find("Provision");
@@ -247,8 +248,11 @@ void eas_provision(struct eas_request *request)
 		eas_answer_status(request, command, EAS_PROVISION_PROTOCOL_ERROR, "request_invalid");
 		return;
 	}
-	if (p.has_device_information)
-		store_device_set_information(request->session, request->device.id, &p.information);
+	if (has_information(&p.information) &&
+	    store_device_set_information(request->session, request->device.id, &p.information) != STORE_OK) {
+		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_error");
+		return;
+	}
 	if (p.policies == 0) {
 		/* A bare <Provision/> (after a wipe status) or a wipe acknowledgement. */
 		eas_answer_status(request, command, EAS_STATUS_SUCCESS, NULL);

@@ -26,6 +26,19 @@ enum eas_status {
 	EAS_FOLDERSYNC_INVALID_SYNC_KEY = 9,
 	EAS_FOLDERSYNC_BAD_REQUEST = 10,
 
+	/* FolderCreate, FolderUpdate, FolderDelete (MS-ASCMD 2.2.3.177.3, .4, .6):
+	   the same number means the same thing in each, except where named. */
+	EAS_FOLDER_EXISTS = 2,                /* Create, Update: a sibling has that name */
+	EAS_FOLDERUPDATE_SPECIAL_FOLDER = 2,  /* a default folder cannot be renamed or moved */
+	EAS_FOLDER_SPECIAL_PARENT = 3,        /* Create, Update: the parent is the recipient information cache */
+	EAS_FOLDERUPDATE_RECIPIENT_CACHE = 3, /* the folder is the recipient information cache */
+	EAS_FOLDERDELETE_SPECIAL_FOLDER = 3,  /* a default folder cannot be deleted */
+	EAS_FOLDER_NOT_FOUND = 4,             /* Update, Delete */
+	EAS_FOLDER_PARENT_NOT_FOUND = 5,      /* Create, Update */
+	EAS_FOLDER_SERVER_ERROR = 6,
+	EAS_FOLDER_INVALID_SYNC_KEY = 9,
+	EAS_FOLDER_BAD_REQUEST = 10,
+
 	/* Provision (command level). */
 	EAS_PROVISION_PROTOCOL_ERROR = 2,
 	EAS_PROVISION_SERVER_ERROR = 3,

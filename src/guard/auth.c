@@ -25,6 +25,7 @@
 
 struct cached_credential {
 	char *digest;                /* HMAC-SHA256(key, user NUL password), hex */
+	int64_t user_id;             /* a deleted and re-added user is another user */
 	uint64_t credential_version;
 	int64_t expires;
 };
@@ -148,12 +149,27 @@ static int64_t refused_for(struct guard_auth *auth, const char *key, int64_t now
 	return wait > 0 ? wait : 0;
 }
 
+static gboolean failure_expired(gpointer key, gpointer value, gpointer context)
+{
+	(void)key;
+	const struct guard_auth *auth = ((void **)context)[0];
+	int64_t now = *(const int64_t *)((void **)context)[1];
+	const struct failures *f = value;
+	return now - f->last_failure >= (int64_t)auth->config->auth_lockout_seconds;
+}
+
 static void record_failure(struct guard_auth *auth, const char *key, int64_t now)
 {
 	struct failures *f = g_hash_table_lookup(auth->failures, key);
 	if (f == NULL) {
+		if (g_hash_table_size(auth->failures) >= LIMIT_AUTH_TRACKED_FAILURES) {
+			void *context[2] = { auth, &now };
+			g_hash_table_foreach_remove(auth->failures, failure_expired, context);
+		}
+		/* Still full (a flood from many addresses): keep the lockouts
+		   already counted rather than forget them to count new ones. */
 		if (g_hash_table_size(auth->failures) >= LIMIT_AUTH_TRACKED_FAILURES)
-			g_hash_table_remove_all(auth->failures); /* a flood: start over rather than grow */
+			return;
 		f = g_new0(struct failures, 1);
 		g_hash_table_insert(auth->failures, g_strdup(key), f);
 	}
@@ -162,43 +178,45 @@ static void record_failure(struct guard_auth *auth, const char *key, int64_t now
 }
 
 static bool cache_hit(struct guard_auth *auth, const char *name, const char *digest,
-		      uint64_t credential_version, int64_t now)
+		      const struct store_user *user, int64_t now)
 {
 	struct cached_credential *cached = g_hash_table_lookup(auth->cache, name);
-	return cached != NULL && cached->expires > now && cached->credential_version == credential_version &&
-	       strcmp(cached->digest, digest) == 0;
+	return cached != NULL && cached->expires > now && cached->user_id == user->id &&
+	       cached->credential_version == user->credential_version && strcmp(cached->digest, digest) == 0;
 }
 
 static void cache_put(struct guard_auth *auth, const char *name, char *digest,
-		      uint64_t credential_version, int64_t now)
+		      const struct store_user *user, int64_t now)
 {
+	/* Full: drop them all; the cost is one hash verification per user. */
 	if (g_hash_table_size(auth->cache) >= LIMIT_AUTH_CACHED_CREDENTIALS)
 		g_hash_table_remove_all(auth->cache);
 	struct cached_credential *cached = g_new0(struct cached_credential, 1);
 	cached->digest = digest;
-	cached->credential_version = credential_version;
+	cached->user_id = user->id;
+	cached->credential_version = user->credential_version;
 	cached->expires = now + auth->config->auth_cache_seconds;
 	g_hash_table_replace(auth->cache, g_strdup(name), cached);
 }
 
-/* Refusal before any verification: throttled or locked user or address. */
-static int check_refused(struct guard_auth *auth, const char *user_key, const char *address_key,
-			 int64_t now, const char **reason_out)
+/* Whether key (a user or an address) is being refused; which way in *refusal_out. */
+static bool is_refused(struct guard_auth *auth, const char *key, int64_t now, int *refusal_out)
 {
 	bool locked = false;
 	pthread_mutex_lock(&auth->lock);
-	int64_t wait = refused_for(auth, user_key, now, &locked);
-	int64_t address_wait = refused_for(auth, address_key, now, &locked);
+	int64_t wait = refused_for(auth, key, now, &locked);
 	pthread_mutex_unlock(&auth->lock);
-	if (wait == 0 && address_wait == 0)
-		return GUARD_AUTH_OK;
-	*reason_out = locked ? "locked" : "throttled";
-	return locked ? GUARD_AUTH_LOCKED : GUARD_AUTH_THROTTLED;
+	*refusal_out = locked ? GUARD_AUTH_LOCKED : GUARD_AUTH_THROTTLED;
+	return wait > 0;
 }
 
+/*
+ * With cache_only, a credential not in the cache is refused without the
+ * hash check: that is how a throttled address is treated (below).
+ */
 static int verify(struct guard_auth *auth, struct store_session *session, struct arena *arena,
-		  const char *name, const char *password, int64_t now, struct store_user *user_out,
-		  const char **reason_out)
+		  const char *name, const char *password, int64_t now, bool cache_only,
+		  struct store_user *user_out, const char **reason_out)
 {
 	int status = store_user_find(session, arena, name, user_out);
 	if (status == STORE_NOT_FOUND) {
@@ -212,13 +230,16 @@ static int verify(struct guard_auth *auth, struct store_session *session, struct
 	}
 	char *digest = credential_digest(auth, name, password);
 	pthread_mutex_lock(&auth->lock);
-	bool hit = auth->config->auth_cache_seconds > 0 &&
-		   cache_hit(auth, name, digest, user_out->credential_version, now);
+	bool hit = auth->config->auth_cache_seconds > 0 && cache_hit(auth, name, digest, user_out, now);
 	pthread_mutex_unlock(&auth->lock);
 	if (hit) {
 		g_free(digest);
 		*reason_out = "cached";
 		return GUARD_AUTH_OK;
+	}
+	if (cache_only) {
+		g_free(digest);
+		return GUARD_AUTH_THROTTLED;
 	}
 	if (!password_matches(password, user_out->password_hash)) {
 		g_free(digest);
@@ -227,7 +248,7 @@ static int verify(struct guard_auth *auth, struct store_session *session, struct
 	}
 	pthread_mutex_lock(&auth->lock);
 	if (auth->config->auth_cache_seconds > 0)
-		cache_put(auth, name, digest, user_out->credential_version, now);
+		cache_put(auth, name, digest, user_out, now);
 	else
 		g_free(digest);
 	pthread_mutex_unlock(&auth->lock);
@@ -242,16 +263,30 @@ int guard_auth_check(struct guard_auth *auth, struct store_session *session, str
 	char *name = g_ascii_strdown(user, -1);
 	char *user_key = g_strconcat("u:", name, NULL);
 	char *address_key = g_strconcat("a:", client_address, NULL);
-	int result = check_refused(auth, user_key, address_key, now, reason_out);
-	if (result == GUARD_AUTH_OK)
-		result = verify(auth, session, arena, name, password, now, user_out, reason_out);
+	int result = GUARD_AUTH_OK, refusal;
+	if (is_refused(auth, user_key, now, &refusal)) {
+		result = refusal;
+		*reason_out = refusal == GUARD_AUTH_LOCKED ? "locked" : "throttled";
+	} else if (is_refused(auth, address_key, now, &refusal)) {
+		/* Many users share an address behind a proxy or NAT: a guesser there
+		   must not lock them all out. Credentials verified before still
+		   pass (cache only); new ones wait, so the address gets no guesses. */
+		result = verify(auth, session, arena, name, password, now, true, user_out, reason_out);
+		if (result == GUARD_AUTH_THROTTLED)
+			*reason_out = refusal == GUARD_AUTH_LOCKED ? "address_locked" : "address_throttled";
+		if (result == GUARD_AUTH_THROTTLED && refusal == GUARD_AUTH_LOCKED)
+			result = GUARD_AUTH_LOCKED;
+	} else {
+		result = verify(auth, session, arena, name, password, now, false, user_out, reason_out);
+	}
 	pthread_mutex_lock(&auth->lock);
 	if (result == GUARD_AUTH_DENIED) {
 		record_failure(auth, user_key, now);
 		record_failure(auth, address_key, now);
 	} else if (result == GUARD_AUTH_OK) {
+		/* Only the user's count: other users' successes from a shared
+		   address must not wipe out what a guesser there has counted. */
 		g_hash_table_remove(auth->failures, user_key);
-		g_hash_table_remove(auth->failures, address_key);
 	}
 	pthread_mutex_unlock(&auth->lock);
 	g_free(name);

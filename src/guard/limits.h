@@ -33,6 +33,8 @@
 #define LIMIT_COMMAND_BYTES 32
 /* A command parameter; LongId is up to 256 (MS-ASCMD). */
 #define LIMIT_PARAMETER_BYTES 1024
+/* Each DeviceInformation value (model, IMEI, OS ...) kept; longer is cut. */
+#define LIMIT_DEVICE_INFORMATION_BYTES 256
 /* User-Agent kept for the log and the device record; longer is cut. */
 #define LIMIT_USER_AGENT_BYTES 256
 
@@ -42,6 +44,21 @@
 #define LIMIT_WBXML_DEPTH 32
 /* A bulk Sync of 10,000 contacts with every field (14 MB) has 730,007 elements. */
 #define LIMIT_WBXML_ELEMENTS 4000000
+
+/* ---- folders (MS-ASCMD 2.2.1.3, 2.2.1.6) ---- */
+
+/* DisplayName is 1 to 256 characters (MS-ASCMD 2.2.3.49.3). */
+#define LIMIT_FOLDER_NAME_CHARACTERS 256
+/* Levels below the root a folder may be (top level: 1); deeper chains are
+   refused, so the walk that checks a move for cycles always ends. */
+#define LIMIT_FOLDER_DEPTH 64
+
+/* ---- Sync (MS-ASCMD 2.2.1.21) ---- */
+
+/* Collections in one Sync; more get Status 15. A phone syncs a few dozen folders. */
+#define LIMIT_SYNC_COLLECTIONS 100
+/* Client commands in one collection of one Sync: a bulk contact upload is a few thousand. */
+#define LIMIT_SYNC_COMMANDS 20000
 
 /* ---- authentication ([auth]) ---- */
 

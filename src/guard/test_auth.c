@@ -129,15 +129,46 @@ static void failures_slow_then_lock(void **state)
 	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 105 + 600, &reason), GUARD_AUTH_OK);
 }
 
-static void success_resets_the_count(void **state)
+/* Behind a proxy every device has one address: a guesser there must not lock out the others. */
+static void locked_address_still_admits_verified_users(void **state)
+{
+	struct fixture *f = *state;
+	const char *reason;
+	assert_int_equal(check(f, "bob", "right", "10.0.0.1", 100, &reason), GUARD_AUTH_OK);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(check(f, "mallory", "x", "10.0.0.1", 101 + i * 70, &reason), GUARD_AUTH_DENIED);
+	/* bob verified before: his cached credential passes. */
+	assert_int_equal(check(f, "bob", "right", "10.0.0.1", 390, &reason), GUARD_AUTH_OK);
+	assert_string_equal(reason, "cached");
+	/* alice never verified from there: refused unchecked, even with the right password. */
+	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 390, &reason), GUARD_AUTH_LOCKED);
+	assert_string_equal(reason, "address_locked");
+	/* From elsewhere she is fine: the user has no failures. */
+	assert_int_equal(check(f, "alice", "right", "10.0.0.2", 390, &reason), GUARD_AUTH_OK);
+}
+
+static void readded_user_does_not_inherit_the_cache(void **state)
+{
+	struct fixture *f = *state;
+	const char *reason;
+	char hash[256];
+	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 100, &reason), GUARD_AUTH_OK);
+	assert_int_equal(store_user_delete(f->session, "alice"), STORE_OK);
+	assert_int_equal(guard_password_hash("other", hash, sizeof(hash)), 0);
+	assert_int_equal(store_user_add(f->session, "alice", hash, NULL), STORE_OK);
+	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 101, &reason), GUARD_AUTH_DENIED);
+	assert_int_equal(check(f, "alice", "other", "10.0.0.2", 102, &reason), GUARD_AUTH_OK);
+}
+
+static void success_resets_the_user_count(void **state)
 {
 	struct fixture *f = *state;
 	const char *reason;
 	assert_int_equal(check(f, "alice", "x", "10.0.0.1", 100, &reason), GUARD_AUTH_DENIED);
-	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 101, &reason), GUARD_AUTH_OK);
-	assert_int_equal(check(f, "alice", "x", "10.0.0.1", 102, &reason), GUARD_AUTH_DENIED);
-	/* One failure since the success: not slowed. */
-	assert_int_equal(check(f, "alice", "right", "10.0.0.1", 102, &reason), GUARD_AUTH_OK);
+	assert_int_equal(check(f, "alice", "right", "10.0.1.1", 101, &reason), GUARD_AUTH_OK);
+	assert_int_equal(check(f, "alice", "x", "10.0.2.1", 102, &reason), GUARD_AUTH_DENIED);
+	/* One failure of the user since the success: not slowed. */
+	assert_int_equal(check(f, "alice", "right", "10.0.3.1", 102, &reason), GUARD_AUTH_OK);
 }
 
 int main(void)
@@ -147,7 +178,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(password_change_invalidates_the_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_user_is_denied_like_a_wrong_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(failures_slow_then_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(success_resets_the_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(locked_address_still_admits_verified_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(readded_user_does_not_inherit_the_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(success_resets_the_user_count, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,10 +24,10 @@
 /* Smaller responses are not worth a gzip header and the CPU. */
 #define HTTP_GZIP_MIN 1024
 
-static int64_t now_ms(void)
+static int64_t clock_ms(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -40,7 +40,8 @@ void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *con
 	x->arena = arena;
 	x->server = server;
 	x->raw_uri = arena_strndup(arena, uri, strnlen(uri, LIMIT_QUERY_BYTES + 512));
-	x->started_ms = now_ms();
+	x->started_ms = clock_ms(CLOCK_REALTIME);
+	x->started_monotonic_ms = clock_ms(CLOCK_MONOTONIC);
 	buf_init(&x->body, server->settings.config->max_body);
 	buf_init(&x->request.response, 0);
 	x->request.arena = arena;
@@ -54,7 +55,7 @@ static const char *header(struct MHD_Connection *connection, const char *name)
 	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
-static const char *client_address(struct arena *arena, struct MHD_Connection *connection)
+static const char *peer_address(struct arena *arena, struct MHD_Connection *connection)
 {
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -67,6 +68,26 @@ static const char *client_address(struct arena *arena, struct MHD_Connection *co
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text));
 	}
 	return arena_strndup(arena, text, strlen(text));
+}
+
+/*
+ * The peer's address, or behind a trusted proxy ([http] trusted_proxies)
+ * the last address in X-Forwarded-For: the one that proxy appended. The
+ * address matters for throttling failed logins and for the log.
+ */
+static const char *client_address(struct http_exchange *x, struct MHD_Connection *connection)
+{
+	const char *peer = peer_address(x->arena, connection);
+	const char *forwarded = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (forwarded == NULL || !config_is_trusted_proxy(x->server->settings.config, peer))
+		return peer;
+	const char *last = strrchr(forwarded, ',');
+	last = last != NULL ? last + 1 : forwarded;
+	last += strspn(last, " ");
+	size_t n = strcspn(last, " ");
+	if (n == 0 || n >= INET6_ADDRSTRLEN)
+		return peer;
+	return arena_strndup(x->arena, last, n);
 }
 
 /* Sends an answer with no body (errors, OPTIONS). */
@@ -194,6 +215,13 @@ static unsigned authenticate(struct http_exchange *x, struct MHD_Connection *con
 		*reason = "no_credentials";
 		return MHD_HTTP_UNAUTHORIZED;
 	}
+	if (strlen(user) > LIMIT_USER_BYTES) {
+		MHD_free(user);
+		if (password != NULL)
+			MHD_free(password);
+		*reason = "user_too_long";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
 	x->user_name = normalise_user(x, user);
 	struct eas_request *r = &x->request;
 	r->session = store_session_acquire(x->server->settings.eas->store);
@@ -212,6 +240,9 @@ static unsigned authenticate(struct http_exchange *x, struct MHD_Connection *con
 		eas_add_header(r, "Retry-After", "30");
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
+	/* The session is not held while the body arrives: a slow upload must
+	   not pin one of the store's connections (LMTP draws on them too). */
+	store_session_release(&r->session);
 	if (result != GUARD_AUTH_OK)
 		return MHD_HTTP_UNAUTHORIZED;
 	x->user_name = r->user.name;
@@ -238,6 +269,19 @@ static void options_headers(struct eas_request *r)
 	eas_add_header(r, "Public", "OPTIONS,POST");
 }
 
+/* Accept-Encoding names gzip without refusing it (gzip;q=0). */
+static bool accepts_gzip(const char *encoding)
+{
+	const char *gzip = encoding != NULL ? strstr(encoding, "gzip") : NULL;
+	if (gzip == NULL)
+		return false;
+	const char *q = strstr(gzip, "q=");
+	const char *comma = strchr(gzip, ',');
+	bool refused = q != NULL && (comma == NULL || q < comma) && strncmp(q, "q=0", 3) == 0 &&
+		       strspn(q + 3, ".0") == strcspn(q + 3, ", ");
+	return !refused;
+}
+
 /* Everything decided from the headers. Returns 0 to read the body, or an HTTP status. */
 static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *connection,
 			      const char *method, const char **reason)
@@ -260,6 +304,10 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 	r->command = x->is_options ? "OPTIONS" : NULL;
 	if (!x->is_options && parse_query(x, reason) < 0)
 		return MHD_HTTP_BAD_REQUEST;
+	if (!x->is_options && !eas_command_known(r->command)) {
+		*reason = "command_unknown";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
 	if ((status = authenticate(x, connection, reason)) != 0)
 		return status;
 	if (!x->is_options && (status = check_user_matches(x, reason)) != 0)
@@ -275,7 +323,7 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 	const char *type = header(connection, MHD_HTTP_HEADER_CONTENT_TYPE);
 	r->content_type = type != NULL ? arena_strndup(x->arena, type, strlen(type)) : NULL;
 	const char *encoding = header(connection, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	x->want_gzip = encoding != NULL && strstr(encoding, "gzip") != NULL;
+	x->want_gzip = accepts_gzip(encoding);
 	return 0;
 }
 
@@ -303,6 +351,7 @@ static void gzip_response(struct http_exchange *x)
 	buf_cleanup(body);
 	*body = packed;
 	eas_add_header(&x->request, "Content-Encoding", "gzip");
+	eas_add_header(&x->request, "Vary", "Accept-Encoding");
 }
 
 static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connection *connection)
@@ -331,7 +380,7 @@ static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection
 				  const char *method)
 {
 	const char *reason = NULL;
-	x->client_address = client_address(x->arena, connection);
+	x->client_address = client_address(x, connection);
 	unsigned status = check_headers(x, connection, method, &reason);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		return answer_unauthorized(x, connection, reason);
@@ -343,10 +392,14 @@ static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection
 static enum MHD_Result on_body(struct http_exchange *x, const char *data, size_t *size)
 {
 	x->bytes_in += *size;
-	if (!x->body_rejected && buf_append(&x->body, data, *size) < 0) {
-		/* Chunked or lying Content-Length: stop keeping it, answer 413 at the end. */
-		x->body_rejected = true;
+	if (buf_append(&x->body, data, *size) < 0) {
+		/* Chunked or lying Content-Length past the limit: libmicrohttpd cannot
+		   answer in the middle of an upload, so the connection is closed and
+		   the log says why. */
+		x->request.http_status = MHD_HTTP_CONTENT_TOO_LARGE;
+		x->request.reason = "body_too_large";
 		buf_cleanup(&x->body);
+		return MHD_NO;
 	}
 	*size = 0;
 	return MHD_YES;
@@ -366,9 +419,12 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 	}
 	if (*upload_data_size > 0)
 		return on_body(x, upload_data, upload_data_size);
-	if (x->body_rejected)
-		return answer_empty(x, connection, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large");
 	x->request.body = (struct slice){ x->body.data, x->body.len };
+	x->request.session = store_session_acquire(x->server->settings.eas->store);
+	if (x->request.session == NULL) {
+		eas_add_header(&x->request, "Retry-After", "30");
+		return answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
+	}
 	eas_dispatch(&x->request);
 	return answer_command(x, connection);
 }
@@ -397,7 +453,7 @@ void http_exchange_end(void *cls, struct MHD_Connection *connection, void **con_
 		.eas_status = r->eas_status,
 		.bytes_in = x->bytes_in,
 		.bytes_out = x->bytes_out,
-		.milliseconds = (uint64_t)(now_ms() - x->started_ms),
+		.milliseconds = (uint64_t)(clock_ms(CLOCK_MONOTONIC) - x->started_monotonic_ms),
 		.user_agent = r->user_agent,
 		.reason = reason,
 	};

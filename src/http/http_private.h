@@ -23,9 +23,9 @@ struct http_exchange {
 	struct arena *arena;
 	struct http_server *server;
 	const char *raw_uri;
-	int64_t started_ms;
+	int64_t started_ms;          /* wall clock, for the log's date and time */
+	int64_t started_monotonic_ms; /* for the duration */
 	bool headers_done;
-	bool body_rejected;        /* over the limit: the rest is dropped, 413 at the end */
 	bool is_options;
 	const char *client_address;
 	const char *user_name;     /* as authenticated, or as claimed for the log */

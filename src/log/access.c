@@ -100,17 +100,26 @@ int access_log_reopen(struct access_log *log)
 	return status;
 }
 
+/* A field's first bytes only: a hostile value cannot push the others off the line. */
+#define ACCESS_FIELD_MAX 256
+
 /*
  * Device-supplied strings are escaped: anything outside printable ASCII,
  * and the tab, space and backslash that would break the columns, becomes
- * \xHH. An empty value is "-", as W3C logs write it.
+ * \xHH. An empty value is "-", as W3C logs write it; a longer value than
+ * ACCESS_FIELD_MAX ends in "...".
  */
 static void put_field(struct buf *line, const char *value)
 {
 	if (value == NULL || value[0] == '\0') {
 		buf_append_byte(line, '-');
 	} else {
-		for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+		size_t n = 0;
+		for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++, n++) {
+			if (n == ACCESS_FIELD_MAX) {
+				buf_append_cstr(line, "...");
+				break;
+			}
 			if (*p <= ' ' || *p >= 0x7F || *p == '\\')
 				buf_printf(line, "\\x%02X", *p);
 			else

@@ -179,9 +179,7 @@ int store_folder_get(struct store_session *session, struct arena *arena, int64_t
 /* The live folder named name (case-insensitive) under parent_id, or STORE_NOT_FOUND. */
 int store_folder_find_name(struct store_session *session, int64_t user_id, int64_t parent_id,
 			   const char *name, int64_t *id_out);
-/* Whether folder_id is ancestor_id or lies below it (a move there would make a cycle). */
-int store_folder_is_below(struct store_session *session, int64_t user_id, int64_t folder_id,
-			  int64_t ancestor_id, bool *below_out);
+
 /* The user's folder of a default type (Inbox, ...). */
 int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out);
 
@@ -200,8 +198,22 @@ int store_sync_state_get(struct store_session *session, int64_t device, int64_t 
 /* Records a new key; the current one becomes the previous one. */
 int store_sync_state_advance(struct store_session *session, int64_t device, int64_t collection_id,
 			     uint64_t sync_key, uint64_t modseq);
+/* Sets current and previous as given (answering a repeated previous key). */
+int store_sync_state_put(struct store_session *session, int64_t device, int64_t collection_id,
+			 const struct store_sync_state *state);
 /* Forgets the collection's state (SyncKey 0). */
 int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id);
+
+/*
+ * Changes a device made outside Sync (MoveItems) that its next Sync must
+ * pass without sending back. Listed in (since, until] for a folder;
+ * forgotten once the device's cursor is past them.
+ */
+int store_sync_suppress_add(struct store_session *session, int64_t device, int64_t folder_id, uint64_t modseq);
+int store_sync_suppress_list(struct store_session *session, int64_t device, int64_t folder_id,
+			     uint64_t since, uint64_t until, void (*fn)(void *context, uint64_t modseq),
+			     void *context);
+int store_sync_suppress_forget(struct store_session *session, int64_t device, int64_t folder_id, uint64_t upto);
 
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 
@@ -269,9 +281,11 @@ int store_item_delete(struct store_session *session, int64_t user_id, int64_t fo
 		      int64_t item_id, uint64_t *modseq_out);
 /*
  * Moves a live item to another folder of the user: a tombstone in the
- * source, a new item (new id, same content and flags) in the destination.
+ * source (its modseq in *source_modseq_out), a new item with a new id and
+ * the same content and flags in the destination (*dest_modseq_out).
  */
 int store_item_move(struct store_session *session, int64_t user_id, int64_t folder_id,
-		    int64_t item_id, int64_t to_folder_id, int64_t *new_id_out, uint64_t *modseq_out);
+		    int64_t item_id, int64_t to_folder_id, int64_t *new_id_out,
+		    uint64_t *source_modseq_out, uint64_t *dest_modseq_out);
 
 #endif

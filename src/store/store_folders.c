@@ -211,21 +211,6 @@ int store_folder_find_name(struct store_session *session, int64_t user_id, int64
 	return store_query_int64(session, stmt, "find folder by name", id_out);
 }
 
-int store_folder_is_below(struct store_session *session, int64_t user_id, int64_t folder_id,
-			  int64_t ancestor_id, bool *below_out)
-{
-	/* Walks up from folder_id through its parents (bounded, so a damaged
-	   parent chain cannot loop) looking for ancestor_id. */
-	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_IS_BELOW);
-	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_int64(stmt, 2, folder_id);
-	sqlite3_bind_int64(stmt, 3, ancestor_id);
-	int64_t count = 0;
-	int status = store_query_int64(session, stmt, "folder ancestry", &count);
-	*below_out = count > 0;
-	return status;
-}
-
 int store_folder_find_type(struct store_session *session, int64_t user_id, int type, int64_t *id_out)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_FOLDER_FIND_TYPE);
@@ -262,6 +247,19 @@ int store_sync_state_advance(struct store_session *session, int64_t device, int6
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)sync_key);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)modseq);
 	return store_run(session, stmt, "advance sync state");
+}
+
+int store_sync_state_put(struct store_session *session, int64_t device, int64_t collection_id,
+			 const struct store_sync_state *state)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_PUT);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)state->sync_key);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)state->modseq);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)state->previous_key);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)state->previous_modseq);
+	return store_run(session, stmt, "put sync state");
 }
 
 int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id)

@@ -232,6 +232,7 @@ struct item_move {
 	struct item_delete source;
 	int64_t to_folder_id;
 	int64_t new_id;
+	uint64_t dest_modseq;
 };
 
 static int move_item(struct store_session *session, void *context)
@@ -239,6 +240,7 @@ static int move_item(struct store_session *session, void *context)
 	struct item_move *move = context;
 	uint64_t modseq;
 	int status = next_folder_modseq(session, move->source.user_id, move->to_folder_id, &modseq);
+	move->dest_modseq = modseq;
 	if (status != STORE_OK)
 		return status;
 	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_COPY);
@@ -257,15 +259,52 @@ static int move_item(struct store_session *session, void *context)
 }
 
 int store_item_move(struct store_session *session, int64_t user_id, int64_t folder_id,
-		    int64_t item_id, int64_t to_folder_id, int64_t *new_id_out, uint64_t *modseq_out)
+		    int64_t item_id, int64_t to_folder_id, int64_t *new_id_out,
+		    uint64_t *source_modseq_out, uint64_t *dest_modseq_out)
 {
-	struct item_move move = { { user_id, folder_id, item_id, 0 }, to_folder_id, 0 };
+	struct item_move move = { { user_id, folder_id, item_id, 0 }, to_folder_id, 0, 0 };
 	int status = store_in_transaction(session, move_item, &move);
 	if (status == STORE_OK) {
 		if (new_id_out != NULL)
 			*new_id_out = move.new_id;
-		if (modseq_out != NULL)
-			*modseq_out = move.source.modseq;
+		if (source_modseq_out != NULL)
+			*source_modseq_out = move.source.modseq;
+		if (dest_modseq_out != NULL)
+			*dest_modseq_out = move.dest_modseq;
 	}
 	return status;
+}
+
+int store_sync_suppress_add(struct store_session *session, int64_t device, int64_t folder_id, uint64_t modseq)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_SUPPRESS_ADD);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, folder_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)modseq);
+	return store_run(session, stmt, "suppress change");
+}
+
+int store_sync_suppress_list(struct store_session *session, int64_t device, int64_t folder_id,
+			     uint64_t since, uint64_t until, void (*fn)(void *context, uint64_t modseq),
+			     void *context)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_SUPPRESS_LIST);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, folder_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)since);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)until);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(context, (uint64_t)sqlite3_column_int64(stmt, 0));
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(session, "list suppressed");
+}
+
+int store_sync_suppress_forget(struct store_session *session, int64_t device, int64_t folder_id, uint64_t upto)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_SUPPRESS_FORGET);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, folder_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)upto);
+	return store_run(session, stmt, "forget suppressed");
 }

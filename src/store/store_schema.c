@@ -77,7 +77,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE items ADD COLUMN flag_status INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE items ADD COLUMN categories TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE items ADD COLUMN message_id TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE items ADD COLUMN date INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE items ADD COLUMN date INTEGER NOT NULL DEFAULT 0;"
+	/* Changes a device made outside Sync (MoveItems): its next Sync of the
+	   folder passes them without sending them back. */
+	"CREATE TABLE sync_suppress ("
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  folder_id INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, folder_id, modseq));",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)
@@ -101,31 +108,37 @@ static int read_version(sqlite3 *db, int *version_out)
 	return *version_out < 0 ? -1 : 0;
 }
 
+/*
+ * Each migration runs in its own write transaction, and the version is read
+ * inside it: easd and easctl starting together on a new database cannot
+ * both apply the same migration.
+ */
 int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len)
 {
 	int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	int version;
-	if (read_version(db, &version) < 0) {
-		snprintf(error, error_len, "schema: cannot read user_version: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	if (version > count) {
-		snprintf(error, error_len, "schema: database version %d is newer than this easd (%d)",
-			 version, count);
-		return -1;
-	}
-	for (; version < count; version++) {
-		char set_version[64];
-		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
+	for (;;) {
+		int version = -1;
 		if (exec(db, "BEGIN IMMEDIATE", error, error_len) < 0)
 			return -1;
+		if (read_version(db, &version) < 0 || version > count) {
+			if (version > count && version >= 0)
+				snprintf(error, error_len, "schema: database version %d is newer than this easd (%d)",
+					 version, count);
+			else
+				snprintf(error, error_len, "schema: cannot read user_version: %s", sqlite3_errmsg(db));
+			exec(db, "ROLLBACK", error + strlen(error), 0);
+			return -1;
+		}
+		if (version == count) {
+			*version_out = version;
+			return exec(db, "COMMIT", error, error_len);
+		}
+		char set_version[64];
+		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version + 1);
 		if (exec(db, migrations[version], error, error_len) < 0 ||
-		    exec(db, set_version, error, error_len) < 0 ||
-		    exec(db, "COMMIT", error, error_len) < 0) {
+		    exec(db, set_version, error, error_len) < 0 || exec(db, "COMMIT", error, error_len) < 0) {
 			exec(db, "ROLLBACK", error + strlen(error), 0);
 			return -1;
 		}
 	}
-	*version_out = version;
-	return 0;
 }

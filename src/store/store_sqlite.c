@@ -45,17 +45,21 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_FOLDER_UPDATE] = "UPDATE folders SET parent_id = ?3, name = ?4, changed_modseq = ?5 WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_FOLDER_GET] = "SELECT id, parent_id, name, type FROM folders WHERE user_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_FOLDER_FIND_NAME] = "SELECT id FROM folders WHERE user_id = ?1 AND parent_id = ?2 AND name = ?3 COLLATE NOCASE AND deleted = 0 LIMIT 1",
-	[SQL_FOLDER_IS_BELOW] = ("WITH RECURSIVE up(id, depth) AS (SELECT ?2, 0 UNION ALL SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id WHERE f.user_id = ?1 AND up.depth < 64) "
-				 "SELECT count(*) FROM up WHERE id = ?3"),
 	[SQL_FOLDER_FIND_TYPE] = "SELECT id FROM folders WHERE user_id = ?1 AND type = ?2 AND deleted = 0 ORDER BY id LIMIT 1",
 	[SQL_FOLDER_BUMP] = "UPDATE folders SET modseq = modseq + 1 WHERE id = ?1 AND user_id = ?2 AND deleted = 0 RETURNING modseq",
 	[SQL_FOLDER_COUNT] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND deleted = 0",
 	[SQL_STATE_GET] = "SELECT sync_key, modseq, previous_key, previous_modseq FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
 	[SQL_STATE_ADVANCE] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4) "
 			       "ON CONFLICT (device_id, collection_id) DO UPDATE SET previous_key = sync_key, previous_modseq = modseq, sync_key = ?3, modseq = ?4"),
+	[SQL_STATE_PUT] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq, previous_key, previous_modseq) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, collection_id) DO UPDATE SET "
+			   "sync_key = ?3, modseq = ?4, previous_key = ?5, previous_modseq = ?6"),
 	[SQL_STATE_RESET] = "DELETE FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
 	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id) "
 			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"),
+	[SQL_SUPPRESS_ADD] = "INSERT OR IGNORE INTO sync_suppress (device_id, folder_id, modseq) VALUES (?1, ?2, ?3)",
+	[SQL_SUPPRESS_LIST] = "SELECT modseq FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq > ?3 AND modseq <= ?4",
+	[SQL_SUPPRESS_FORGET] = "DELETE FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq <= ?3",
 	[SQL_FOLDER_MODSEQ] = "SELECT modseq FROM folders WHERE id = ?1",
 	[SQL_ITEM_CHANGES] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
 			      "FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),

@@ -151,6 +151,7 @@ struct raw_request {
 	const void *body;            /* NULL: empty body */
 	size_t len;
 	const char *source_address;  /* local address to connect from; NULL: any */
+	bool may_be_cut;             /* the server may close the connection instead of answering */
 };
 
 static size_t on_data(char *data, size_t size, size_t count, void *context)
@@ -198,9 +199,9 @@ static void raw_send(struct fixture *f, const struct raw_request *request)
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	CURLcode rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK && !request->may_be_cut)
 		fprintf(stderr, "raw_send %s %s: %s\n", method, url, curl_easy_strerror(rc));
-	assert_int_equal(rc, CURLE_OK);
+	assert_true(rc == CURLE_OK || request->may_be_cut);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &f->response.http_status);
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(headers);
@@ -564,10 +565,12 @@ static void body_over_the_limit_gets_413(void **state)
 	snprintf(key_header, sizeof(key_header), "X-MS-PolicyKey: %u", easclient_policy_key(f->client));
 	const char *const chunked[] = { "MS-ASProtocolVersion: 14.1", WBXML_CONTENT_TYPE, key_header,
 					"Transfer-Encoding: chunked", NULL };
+	/* Chunked, so the size shows only while reading: libmicrohttpd cannot
+	   answer mid-upload, so easd closes the connection and logs 413. */
 	raw_send(f, &(struct raw_request){ .target = "/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=alice&DeviceId=DEV1&DeviceType=TestPhone",
 					   .user = "alice", .password = "correct horse", .headers = chunked,
-					   .body = junk, .len = sizeof(junk) });
-	assert_int_equal(f->response.http_status, 413);
+					   .body = junk, .len = sizeof(junk), .may_be_cut = true });
+	assert_int_not_equal(f->response.http_status, 200);
 	assert_int_equal(log_count(f, (const char *const[]){ "FolderSync", "\t413\t", "body_too_large", NULL }, 3), 3);
 	raw_send(f, &(struct raw_request){ .target = "/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=alice&DeviceId=DEV1&DeviceType=TestPhone",
 					   .user = "alice", .password = "correct horse", .headers = chunked,

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "e2e.h"
 #include "store/store.h"
 
@@ -111,6 +113,48 @@ static void provision_ack_with_wrong_key_gets_policy_status_5(void **state)
 	assert_string_equal(easclient_find_text(policy, WBXML_PROVISION_STATUS, f->arena), "5");
 }
 
+static void provision_stores_device_information(void **state)
+{
+	struct fixture *f = *state;
+	static const char download[] =
+		"<Provision xmlns=\"Provision\" xmlns:settings=\"Settings\">"
+		"<settings:DeviceInformation><settings:Set><settings:Model>PhoneModelX</settings:Model>"
+		"<settings:OS>TestOS 1.0</settings:OS><settings:FriendlyName>Alice's phone</settings:FriendlyName>"
+		"</settings:Set></settings:DeviceInformation>"
+		"<Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>";
+	assert_int_equal(easclient_post_xml(f->client, "Provision", download, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_string_equal(easclient_find_text(root, WBXML_SETTINGS_STATUS, f->arena), "1");
+	char path[300];
+	snprintf(path, sizeof(path), "%s/data/easd.sqlite", f->server.dir);
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT model, os, friendly_name FROM devices WHERE device_id = 'DEV1'", -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "PhoneModelX");
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 1), "TestOS 1.0");
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 2), "Alice's phone");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+static void provision_not_applied_gets_139(void **state)
+{
+	struct fixture *f = *state;
+	static const char download[] = "<Provision xmlns=\"Provision\"><Policies><Policy>"
+				       "<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>";
+	assert_int_equal(easclient_post_xml(f->client, "Provision", download, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	const char *temporary = easclient_find_text(root, WBXML_PROVISION_POLICY_KEY, f->arena);
+	char ack[512];
+	snprintf(ack, sizeof(ack), "<Provision xmlns=\"Provision\"><Policies><Policy>"
+		 "<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType><PolicyKey>%s</PolicyKey>"
+		 "<Status>3</Status></Policy></Policies></Provision>", temporary);
+	assert_int_equal(easclient_post_xml(f->client, "Provision", ack, &f->response), 0);
+	assert_string_equal(status_of(f, WBXML_PROVISION_STATUS), "139");
+}
+
 static void stale_policy_key_gets_144(void **state)
 {
 	struct fixture *f = *state;
@@ -172,11 +216,20 @@ static void foldersync_incremental_repeat_and_unknown_key(void **state)
 	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
 	assert_int_equal(easclient_count(root, WBXML_FOLDERHIERARCHY_ADD), 1);
 	assert_string_equal(easclient_find_text(root, WBXML_FOLDERHIERARCHY_DISPLAY_NAME, f->arena), "Projects");
-	/* The answer was lost: the previous key gets the same answer again. */
+	/* The answer was lost: the previous key gets the same changes again,
+	   under a new key; and that answer can be repeated too. */
 	const char *again = foldersync(f, first);
-	assert_string_equal(again, second);
+	assert_string_not_equal(again, second);
 	root = easclient_parse(&f->response, f->arena);
 	assert_int_equal(easclient_count(root, WBXML_FOLDERHIERARCHY_ADD), 1);
+	/* A folder renamed meanwhile comes with its new name, as an Add (the
+	   device never got it): the lost answer is not lost. */
+	assert_int_equal(e2e_add_folder(&f->server, "alice", "Later"), 0);
+	const char *third = foldersync(f, first);
+	root = easclient_parse(&f->response, f->arena);
+	assert_int_equal(easclient_count(root, WBXML_FOLDERHIERARCHY_ADD), 2);
+	foldersync(f, third);
+	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_COUNT), "0");
 	/* A key never handed out: Status 9. */
 	foldersync(f, "987654");
 	assert_string_equal(status_of(f, WBXML_FOLDERHIERARCHY_STATUS), "9");
@@ -301,6 +354,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(foldersync_without_policy_key_gets_142, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_then_foldersync_lists_default_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_ack_with_wrong_key_gets_policy_status_5, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_stores_device_information, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_not_applied_gets_139, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_policy_key_gets_144, setup, teardown),
 		cmocka_unit_test_setup_teardown(version_12_1_gets_449_without_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(base64_query_form_is_served, setup, teardown),

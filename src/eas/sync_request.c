@@ -1,0 +1,356 @@
+/*
+ * sync_request.c: reads a Sync request (MS-ASCMD 2.2.1.21) into struct
+ * sync_request. Only what easd uses is kept; unknown elements are skipped
+ * whole. Counts are bounded (LIMIT_SYNC_*) before anything is allocated
+ * for them.
+ */
+#include "eas/sync_private.h"
+
+#include <string.h>
+
+#include "guard/limits.h"
+
+/* Bits of sync_command.changed_fields. */
+enum {
+	CHANGED_READ = 1 << 0,
+	CHANGED_FLAG = 1 << 1,
+	CHANGED_CATEGORIES = 1 << 2,
+};
+
+static void options_defaults(struct sync_collection *collection, unsigned protocol_version)
+{
+	memset(collection, 0, sizeof(*collection));
+	collection->deletes_as_moves = true;
+	collection->options.protocol_version = protocol_version;
+}
+
+static unsigned number(struct slice text, unsigned max, unsigned fallback)
+{
+	uint64_t value;
+	return parse_uint64(text, max, &value) == 0 ? (unsigned)value : fallback;
+}
+
+static int read_number(struct wbxml_reader *reader, unsigned max, unsigned fallback, unsigned *out)
+{
+	struct slice text;
+	if (eas_read_text(reader, &text) < 0)
+		return -1;
+	*out = text.len == 0 ? fallback : number(text, max, fallback);
+	return 0;
+}
+
+static int read_body_preference(struct wbxml_reader *reader, struct pim_email_options *options)
+{
+	struct pim_body_preference preference = { 0 };
+	struct wbxml_event event;
+	unsigned value = 0;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			break;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status = 0;
+		if (event.tag == WBXML_AIRSYNCBASE_TYPE && (status = read_number(reader, 4, 0, &value)) == 0)
+			preference.type = (uint8_t)value;
+		else if (event.tag == WBXML_AIRSYNCBASE_TRUNCATION_SIZE && (status = read_number(reader, UINT32_MAX, 0, &value)) == 0)
+			preference.truncation_size = value;
+		else if (event.tag == WBXML_AIRSYNCBASE_ALL_OR_NONE && (status = read_number(reader, 1, 0, &value)) == 0)
+			preference.all_or_none = value == 1;
+		else if (event.tag == WBXML_AIRSYNCBASE_PREVIEW && (status = read_number(reader, 255, 0, &value)) == 0)
+			preference.preview = (uint16_t)value;
+		else if (event.tag != WBXML_AIRSYNCBASE_TYPE && event.tag != WBXML_AIRSYNCBASE_TRUNCATION_SIZE &&
+			 event.tag != WBXML_AIRSYNCBASE_ALL_OR_NONE && event.tag != WBXML_AIRSYNCBASE_PREVIEW)
+			status = wbxml_reader_skip(reader);
+		if (status < 0)
+			return -1;
+	}
+	if (preference.type != 0 && options->preference_count < PIM_MAX_BODY_PREFERENCES)
+		options->preferences[options->preference_count++] = preference;
+	return 0;
+}
+
+/* MIMETruncation codes (MS-ASCMD 2.2.3.109): 0 nothing ... 7 100 KB, 8 all. */
+static uint32_t mime_truncation_bytes(unsigned code)
+{
+	static const uint32_t bytes[] = { 1, 4096, 5120, 7168, 10240, 20480, 51200, 102400, 0 };
+	return code < sizeof(bytes) / sizeof(bytes[0]) ? bytes[code] : 0;
+}
+
+static int read_options(struct wbxml_reader *reader, struct sync_collection *collection)
+{
+	struct wbxml_event event;
+	unsigned value = 0;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status;
+		switch (event.tag) {
+		case WBXML_AIRSYNC_FILTER_TYPE:
+			status = read_number(reader, 8, 0, &value);
+			collection->filter_type = (uint8_t)value;
+			break;
+		case WBXML_AIRSYNC_MIME_SUPPORT:
+			status = read_number(reader, 2, 0, &value);
+			collection->options.mime_support = (uint8_t)value;
+			break;
+		case WBXML_AIRSYNC_MIME_TRUNCATION:
+			status = read_number(reader, 8, 8, &value);
+			collection->options.mime_truncation = mime_truncation_bytes(value);
+			break;
+		case WBXML_AIRSYNCBASE_BODY_PREFERENCE:
+			status = read_body_preference(reader, &collection->options);
+			break;
+		default:
+			status = wbxml_reader_skip(reader);
+			break;
+		}
+		if (status < 0)
+			return -1;
+	}
+}
+
+/* email:Read, email:Flag, email:Categories of a Change (MS-ASEMAIL 2.2.2). */
+static int read_email_change(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
+{
+	struct wbxml_event event;
+	unsigned categories = 0, value = 0;
+	command->has_change = true;
+	for (unsigned depth = 1; depth > 0;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END) {
+			depth--;
+			continue;
+		}
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status = 0;
+		if (event.tag == WBXML_EMAIL_READ) {
+			status = read_number(reader, 1, 0, &value);
+			command->change.read = value == 1;
+			command->changed_fields |= CHANGED_READ;
+		} else if (event.tag == WBXML_EMAIL_FLAG) {
+			/* An empty Flag clears it; its Status says complete (1) or active (2). */
+			command->change.flag_status = 0;
+			command->changed_fields |= CHANGED_FLAG;
+			depth++;
+		} else if (event.tag == WBXML_EMAIL_STATUS) {
+			status = read_number(reader, 2, 0, &value);
+			command->change.flag_status = (uint8_t)value;
+		} else if (event.tag == WBXML_EMAIL_CATEGORIES) {
+			command->changed_fields |= CHANGED_CATEGORIES;
+			depth++;
+		} else if (event.tag == WBXML_EMAIL_CATEGORY) {
+			struct slice text;
+			status = eas_read_text(reader, &text);
+			if (status == 0 && categories < 7 && text.len > 0)
+				command->change.categories[categories++] = arena_strndup(request->arena, text.data, text.len);
+		} else {
+			status = wbxml_reader_skip(reader);
+		}
+		if (status < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
+{
+	if (collection->command_count == LIMIT_SYNC_COMMANDS)
+		return NULL;
+	if (collection->command_count == collection->command_capacity) {
+		unsigned capacity = collection->command_capacity == 0 ? 16 : collection->command_capacity * 2;
+		struct sync_command *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
+		if (collection->command_count > 0)
+			memcpy(grown, collection->commands, collection->command_count * sizeof(*grown));
+		collection->commands = grown;
+		collection->command_capacity = capacity;
+	}
+	struct sync_command *command = &collection->commands[collection->command_count++];
+	memset(command, 0, sizeof(*command));
+	return command;
+}
+
+static int read_command(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
+{
+	struct wbxml_event event;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status;
+		if (event.tag == WBXML_AIRSYNC_SERVER_ID)
+			status = eas_read_text(reader, &command->server_id);
+		else if (event.tag == WBXML_AIRSYNC_CLIENT_ID)
+			status = eas_read_text(reader, &command->client_id);
+		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_CHANGE && !event.empty)
+			status = read_email_change(request, reader, command);
+		else
+			status = wbxml_reader_skip(reader);
+		if (status < 0)
+			return -1;
+	}
+}
+
+static int read_commands(struct eas_request *request, struct wbxml_reader *reader,
+			 struct sync_collection *collection, const char **reason)
+{
+	struct wbxml_event event;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		enum sync_command_kind kind;
+		switch (event.tag) {
+		case WBXML_AIRSYNC_ADD: kind = SYNC_ADD; break;
+		case WBXML_AIRSYNC_CHANGE: kind = SYNC_CHANGE; break;
+		case WBXML_AIRSYNC_DELETE: kind = SYNC_DELETE; break;
+		case WBXML_AIRSYNC_FETCH: kind = SYNC_FETCH; break;
+		default:
+			if (wbxml_reader_skip(reader) < 0)
+				return -1;
+			continue;
+		}
+		struct sync_command *command = add_command(request, collection);
+		if (command == NULL) {
+			*reason = "too_many_commands";
+			return -1;
+		}
+		command->kind = kind;
+		if (read_command(request, reader, command) < 0)
+			return -1;
+	}
+}
+
+static int read_collection(struct eas_request *request, struct wbxml_reader *reader,
+			   struct sync_collection *collection, const char **reason)
+{
+	struct wbxml_event event;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status;
+		unsigned value = 0;
+		switch (event.tag) {
+		case WBXML_AIRSYNC_SYNC_KEY: status = eas_read_text(reader, &collection->sync_key); break;
+		case WBXML_AIRSYNC_COLLECTION_ID: status = eas_read_text(reader, &collection->collection_id); break;
+		case WBXML_AIRSYNC_GET_CHANGES:
+			/* An empty <GetChanges/> means true (MS-ASCMD 2.2.3.84). */
+			status = read_number(reader, 1, 1, &value);
+			collection->get_changes = value == 1;
+			collection->get_changes_given = true;
+			break;
+		case WBXML_AIRSYNC_WINDOW_SIZE:
+			status = read_number(reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &collection->window_size);
+			break;
+		case WBXML_AIRSYNC_DELETES_AS_MOVES:
+			status = read_number(reader, 1, 1, &value);
+			collection->deletes_as_moves = value == 1;
+			break;
+		case WBXML_AIRSYNC_OPTIONS: status = read_options(reader, collection); break;
+		case WBXML_AIRSYNC_COMMANDS: status = read_commands(request, reader, collection, reason); break;
+		default: status = wbxml_reader_skip(reader); break;
+		}
+		if (status < 0)
+			return -1;
+	}
+}
+
+static int read_collections(struct eas_request *request, struct wbxml_reader *reader,
+			    struct sync_request *sync, const char **reason)
+{
+	struct wbxml_event event;
+	for (;;) {
+		if (wbxml_reader_next(reader, &event) < 0)
+			return -1;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		if (event.tag != WBXML_AIRSYNC_COLLECTION) {
+			if (wbxml_reader_skip(reader) < 0)
+				return -1;
+			continue;
+		}
+		if (sync->collection_count == LIMIT_SYNC_COLLECTIONS) {
+			*reason = "too_many_collections";
+			return -2;
+		}
+		if (sync->collection_count == sync->collection_capacity) {
+			unsigned capacity = sync->collection_capacity == 0 ? 8 : sync->collection_capacity * 2;
+			struct sync_collection *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
+			if (sync->collection_count > 0)
+				memcpy(grown, sync->collections, sync->collection_count * sizeof(*grown));
+			sync->collections = grown;
+			sync->collection_capacity = capacity;
+		}
+		struct sync_collection *collection = &sync->collections[sync->collection_count++];
+		options_defaults(collection, request->protocol_version);
+		if (read_collection(request, reader, collection, reason) < 0)
+			return -1;
+	}
+}
+
+int sync_request_parse(struct eas_request *request, struct sync_request *sync, const char **reason)
+{
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	unsigned value = 0;
+	memset(sync, 0, sizeof(*sync));
+	wbxml_reader_init(&reader, request->body.data, request->body.len, NULL);
+	if (wbxml_reader_next(&reader, &event) < 0 || event.type != WBXML_EVENT_START)
+		goto malformed;
+	for (;;) {
+		if (wbxml_reader_next(&reader, &event) < 0)
+			goto malformed;
+		if (event.type == WBXML_EVENT_END || event.type == WBXML_EVENT_DONE)
+			return 0;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		int status;
+		switch (event.tag) {
+		case WBXML_AIRSYNC_COLLECTIONS:
+			status = event.empty ? wbxml_reader_skip(&reader) : read_collections(request, &reader, sync, reason);
+			if (status == -2)
+				return SYNC_STATUS_TOO_MANY_COLLECTIONS;
+			break;
+		case WBXML_AIRSYNC_WINDOW_SIZE:
+			status = read_number(&reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &sync->window_size);
+			break;
+		case WBXML_AIRSYNC_PARTIAL:
+			sync->partial = true;
+			status = wbxml_reader_skip(&reader);
+			break;
+		case WBXML_AIRSYNC_WAIT:
+		case WBXML_AIRSYNC_HEARTBEAT_INTERVAL:
+			sync->wait_given = true;
+			status = read_number(&reader, UINT32_MAX, 0, &value);
+			break;
+		default:
+			status = wbxml_reader_skip(&reader);
+			break;
+		}
+		if (status < 0)
+			goto malformed;
+	}
+malformed:
+	if (*reason == NULL)
+		*reason = "request_invalid";
+	return SYNC_STATUS_PROTOCOL_ERROR;
+}

@@ -1,0 +1,151 @@
+/*
+ * email_change.c: a client's Change of an e-mail (MS-ASCMD 2.2.3.24 inside
+ * Sync): the only fields a client may change on a received message, Read,
+ * Flag and Categories (MS-ASEMAIL 3.1.5.3, 3.2.5.4).
+ *
+ * Must not: apply the change (the caller stores the new state) or accept
+ * a value outside the spec's range.
+ */
+#include "pim/pim_private.h"
+
+#include <string.h>
+
+/* Categories kept per message (struct pim_email_state has room for 8). */
+#define MAX_CATEGORIES 8
+
+/*
+ * The text of the element whose START was just read, up to its END. Text
+ * in several pieces is joined (in the arena); children are skipped.
+ * Returns 0 or a wbxml status.
+ */
+static int read_text(struct wbxml_reader *reader, struct arena *arena, struct slice *text_out)
+{
+	struct wbxml_event event;
+	*text_out = SLICE_EMPTY;
+	for (;;) {
+		int status = wbxml_reader_next(reader, &event);
+		if (status < 0)
+			return status;
+		if (event.type == WBXML_EVENT_END)
+			return 0;
+		if (event.type == WBXML_EVENT_DONE)
+			return WBXML_ERR_MALFORMED;
+		if (event.type == WBXML_EVENT_START) {
+			if ((status = wbxml_reader_skip(reader)) < 0)
+				return status;
+		} else if (text_out->len == 0) {
+			*text_out = event.data;
+		} else {
+			uint8_t *joined = arena_alloc(arena, text_out->len + event.data.len);
+			memcpy(joined, text_out->data, text_out->len);
+			memcpy(joined + text_out->len, event.data.data, event.data.len);
+			*text_out = (struct slice){ joined, text_out->len + event.data.len };
+		}
+	}
+}
+
+/* An element holding a number from 0 to max. */
+static int read_number(struct wbxml_reader *reader, struct arena *arena, uint64_t max, uint64_t *value_out)
+{
+	struct slice text;
+	int status = read_text(reader, arena, &text);
+	if (status < 0)
+		return status;
+	return parse_uint64(text, max, value_out) == 0 ? 0 : WBXML_ERR_MALFORMED;
+}
+
+/*
+ * MS-ASEMAIL 3.2.5.4.2: an empty Flag, or Status 0, clears the flag (so
+ * does a Flag without Status);
+ * Status 1 completes it, 2 sets it. A Status above 2 is refused (2.2.2.74:
+ * the server answers Sync Status 6). The task fields beside Status
+ * (FlagType, dates, reminders) are not kept.
+ */
+static int read_flag(struct wbxml_reader *reader, struct arena *arena, uint8_t *flag_status)
+{
+	struct wbxml_event event;
+	uint64_t status_value = 0;
+	for (;;) {
+		int status = wbxml_reader_next(reader, &event);
+		if (status < 0)
+			return status;
+		if (event.type == WBXML_EVENT_END)
+			break;
+		if (event.type == WBXML_EVENT_DONE)
+			return WBXML_ERR_MALFORMED;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		if (event.tag == WBXML_EMAIL_STATUS)
+			status = read_number(reader, arena, 2, &status_value);
+		else
+			status = wbxml_reader_skip(reader);
+		if (status < 0)
+			return status;
+	}
+	*flag_status = (uint8_t)status_value;
+	return 0;
+}
+
+/* The new list replaces the old; beyond MAX_CATEGORIES they are dropped. */
+static int read_categories(struct wbxml_reader *reader, struct arena *arena, const char **categories)
+{
+	struct wbxml_event event;
+	unsigned count = 0;
+	for (;;) {
+		int status = wbxml_reader_next(reader, &event);
+		if (status < 0)
+			return status;
+		if (event.type == WBXML_EVENT_END)
+			break;
+		if (event.type == WBXML_EVENT_DONE)
+			return WBXML_ERR_MALFORMED;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		if (event.tag != WBXML_EMAIL_CATEGORY) {
+			status = wbxml_reader_skip(reader);
+		} else {
+			struct slice text;
+			status = read_text(reader, arena, &text);
+			if (status == 0 && text.len > 0 && count < MAX_CATEGORIES)
+				categories[count++] = arena_strndup(arena, text.data, text.len);
+		}
+		if (status < 0)
+			return status;
+	}
+	for (unsigned i = count; i < MAX_CATEGORIES; i++)
+		categories[i] = NULL;
+	return 0;
+}
+
+/* The new state is built aside and kept only when the whole change reads. */
+int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, struct pim_email_state *state)
+{
+	struct pim_email_state next = *state;
+	struct wbxml_event event;
+	uint64_t read = 0;
+	for (;;) {
+		int status = wbxml_reader_next(reader, &event);
+		if (status < 0)
+			return status;
+		if (event.type == WBXML_EVENT_END)
+			break;
+		if (event.type == WBXML_EVENT_DONE)
+			return WBXML_ERR_MALFORMED;
+		if (event.type != WBXML_EVENT_START)
+			continue;
+		if (event.tag == WBXML_EMAIL_READ) {
+			status = read_number(reader, arena, 1, &read);
+			next.read = read == 1;
+		} else if (event.tag == WBXML_EMAIL_FLAG) {
+			status = read_flag(reader, arena, &next.flag_status);
+		} else if (event.tag == WBXML_EMAIL_CATEGORIES) {
+			status = read_categories(reader, arena, next.categories);
+		} else {
+			status = wbxml_reader_skip(reader);
+		}
+		if (status < 0)
+			return status;
+	}
+	*state = next;
+	return 0;
+}

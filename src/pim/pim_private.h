@@ -1,0 +1,93 @@
+/*
+ * pim_private.h: what the pim files share behind email.h: the parsed
+ * message (GMime objects owned by an arena), the walk that names the body
+ * parts and numbers the attachments, and the text pipeline that streams a
+ * part's decoded text through "sinks" so that no body is held twice.
+ *
+ * Must not: be included from outside src/pim/.
+ */
+#ifndef PIM_PRIVATE_H
+#define PIM_PRIVATE_H
+
+#include <gmime/gmime.h>
+
+#include "pim/email.h"
+
+/*
+ * Multiparts nested deeper than this are not walked: their parts are
+ * neither body nor attachments. Real mail nests 4 or 5 deep (mixed,
+ * related, alternative, a forwarded message's own); GMime itself stops
+ * parsing at 1024 levels.
+ */
+#define PIM_MIME_MAX_DEPTH 32
+/*
+ * Attachments listed (and fetchable) per message. A message of 50 MB (the
+ * LMTP limit) could otherwise hold some 300,000 tiny parts, each becoming
+ * an Attachment element in every Sync that carries the item.
+ */
+#define PIM_MAX_ATTACHMENTS 500
+
+/* Bytes read from a part at a time. */
+#define PIM_CHUNK 16384
+
+/* S/MIME kinds (RFC 8551), for MIMESupport 1 and MessageClass. */
+enum pim_smime {
+	PIM_SMIME_NONE,
+	PIM_SMIME_SIGNED,  /* multipart/signed, clear-signed */
+	PIM_SMIME_OPAQUE,  /* application/pkcs7-mime: encrypted or opaque-signed */
+};
+
+/* A parsed message; every object is released when the arena is freed. */
+struct pim_message {
+	GMimeMessage *message;
+	GMimePart *plain;          /* the text/plain body part, or NULL */
+	GMimePart *html;           /* the text/html body part, or NULL */
+	GMimeObject **attachments; /* in FileReference order (depth first) */
+	unsigned attachment_count;
+	uint8_t smime;             /* enum pim_smime */
+};
+
+/* Calls g_mime_init (and xmlInitParser) once per process. */
+void pim_init(void);
+/*
+ * Parses mime[0..len) without copying it (the bytes must outlive the
+ * arena's use of the message) and walks its parts. Bytes GMime cannot
+ * read as a message become a headerless message with them as its plain
+ * text. Returns 0, or -1 for no bytes at all (or more than 4 GB).
+ */
+int pim_message_parse(struct arena *arena, const uint8_t *mime, size_t len, struct pim_message *out);
+/* g_object_unref(object) when the arena is freed. */
+void pim_arena_unref(struct arena *arena, void *object);
+/* A valid UTF-8 copy of s in the arena ("" for NULL): bad bytes are read as Latin-1. */
+char *pim_utf8_copy(struct arena *arena, const char *s);
+
+/*
+ * A consumer of text. write returns 0 to go on, or 1 when it has all it
+ * wants (the producer then stops reading).
+ */
+struct pim_sink {
+	int (*write)(struct pim_sink *sink, const char *data, size_t len);
+};
+
+/*
+ * Streams a text part, transfer-decoded and converted from its charset to
+ * UTF-8, into sink. What reaches the sink is valid UTF-8 without NUL, cut
+ * between characters. Returns 1 when the sink stopped it, else 0.
+ */
+int pim_part_text(struct arena *arena, GMimePart *part, struct pim_sink *sink);
+/* Decoded size of an attachment (bytes pim_email_attachment would give). */
+uint64_t pim_attachment_size(struct arena *arena, GMimeObject *object);
+
+/* The element's version bit for a protocol version (121, 140, ...). */
+uint8_t pim_version_bit(unsigned protocol_version);
+/* Whether the protocol version has the tag (data/codepages.tsv). */
+bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag);
+
+/*
+ * Writes airsyncbase:Body for the first preference that can be met
+ * (MS-ASAIRS 2.2.2.9, 2.2.2.3.2), and airsyncbase:NativeBodyType.
+ */
+void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
+		    const uint8_t *mime, size_t len, const struct pim_email_options *options);
+
+#endif

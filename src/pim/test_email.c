@@ -1,0 +1,893 @@
+/*
+ * test_email.c: messages from tests/data/mail/ written as Email
+ * ApplicationData, decoded again with wbxml_tree_parse and compared
+ * element by element: body choice per BodyPreference (every type, the
+ * truncation limit and one past it, AllOrNone, MIMESupport, Preview),
+ * header fields, charsets, attachments, broken and hostile MIME, protocol
+ * versions; then attachment ranges, the delivery summary and a client's
+ * Read/Flag/Categories changes. Every input is an exact-size heap copy so
+ * that ASan sees a read past its end.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "pim/email.h"
+#include "testlib.h"
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* ---- what the fixtures hold ---- */
+
+#define PLAIN_BODY "Hello Bob,\r\n\r\nLunch at noon on Friday? Gr\xc3\xbc\xc3\x9f" "e, Alice\r\n"
+#define PLAIN_LEN 55
+#define UE_OFFSET 41 /* where the two bytes of the u umlaut start */
+#define HTML_HEAD "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body>"
+#define HTML_TAIL "</body></html>"
+#define PLAIN_AS_HTML HTML_HEAD "Hello Bob,<br>\n<br>\nLunch at noon on Friday? Gr\xc3\xbc\xc3\x9f" "e, Alice<br>\n" HTML_TAIL
+#define SHOP_HTML "<html><head><meta charset=\"iso-8859-1\"><title>Order mail</title>\r\n" \
+	"<style>p { color: red; }</style>\r\n<script>alert(\"steal\");</script></head>\r\n" \
+	"<body><p>Thank you for your order &amp; welcome!</p>\r\n" \
+	"<p>Total:   <b>42 \xe2\x82\xac</b><br>Ships   tomorrow.</p>\r\n" \
+	"<div>Questions?<br><a href=\"https://example.com\">Contact us</a></div>\r\n</body></html>\r\n"
+#define SHOP_TEXT "Thank you for your order & welcome!\r\nTotal: 42 \xe2\x82\xac\r\nShips tomorrow.\r\n" \
+	"Questions?\r\nContact us\r\n"
+#define MINUTES_TEXT "Minutes of the meeting: all agreed."
+#define MINUTES_HTML "<p>Minutes of the <b>meeting</b>: all agreed.</p>"
+#define REPORT_PDF "%PDF-1.4\n0123456789abcdefghijklmnopqrstuvwxyz\n%%EOF\n"
+#define PNG_SIGNATURE "\x89PNG\r\n\x1a\n"
+
+/* ---- helpers ---- */
+
+struct message {
+	uint8_t *data; /* exact-size heap copy */
+	size_t len;
+};
+
+static struct message load(const char *name)
+{
+	char relative[128];
+	struct buf bytes;
+	snprintf(relative, sizeof(relative), "tests/data/mail/%s", name);
+	char *path = testlib_path(relative);
+	buf_init(&bytes, 0);
+	if (testlib_read_file(path, &bytes) != 0)
+		fail_msg("cannot read %s (is EASD_SOURCE set?)", path);
+	free(path);
+	struct message m = { malloc(bytes.len > 0 ? bytes.len : 1), bytes.len };
+	memcpy(m.data, bytes.data, bytes.len);
+	buf_cleanup(&bytes);
+	return m;
+}
+
+static void unload(struct message *m)
+{
+	free(m->data);
+	m->data = NULL;
+}
+
+static struct pim_email_state default_state(void)
+{
+	return (struct pim_email_state){
+		.received = 1700000000, /* 2023-11-14T22:13:20Z */
+		.file_reference_prefix = "5:7",
+	};
+}
+
+/* Writes the message inside <ApplicationData> and parses the result back. */
+static struct wbxml_node *write_item(struct arena *arena, const struct message *m,
+				     const struct pim_email_options *options,
+				     const struct pim_email_state *state, int *status_out)
+{
+	struct buf out;
+	struct wbxml_writer writer;
+	struct wbxml_node *root = NULL;
+	struct wbxml_error error;
+	buf_init(&out, 0);
+	wbxml_writer_init(&writer, &out);
+	wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+	*status_out = pim_email_write(&writer, arena, m->data, m->len, options, state);
+	wbxml_writer_end(&writer);
+	const char *reason = NULL;
+	if (wbxml_writer_finish(&writer, &reason) != 0)
+		fail_msg("writer: %s", reason);
+	if (wbxml_tree_parse(arena, out.data, out.len, NULL, &root, &error) != 0)
+		fail_msg("decode: %s at %zu", error.reason, error.offset);
+	buf_cleanup(&out);
+	return root;
+}
+
+static const struct wbxml_node *child(const struct wbxml_node *node, enum wbxml_tag tag)
+{
+	for (const struct wbxml_node *c = node != NULL ? node->first_child : NULL; c != NULL; c = c->next)
+		if (c->tag == tag)
+			return c;
+	return NULL;
+}
+
+static unsigned count_children(const struct wbxml_node *node, enum wbxml_tag tag)
+{
+	unsigned n = 0;
+	for (const struct wbxml_node *c = node->first_child; c != NULL; c = c->next)
+		n += c->tag == tag;
+	return n;
+}
+
+/* want NULL: the element must be absent. */
+static void check_bytes(const char *name, const struct wbxml_node *node, enum wbxml_tag tag,
+			const void *want, size_t want_len)
+{
+	const struct wbxml_node *c = child(node, tag);
+	if (want == NULL) {
+		if (c != NULL)
+			fail_msg("%s: %s present, want absent", name, wbxml_tag_name(tag));
+		return;
+	}
+	if (c == NULL)
+		fail_msg("%s: %s absent", name, wbxml_tag_name(tag));
+	if (c->text.len != want_len || (want_len > 0 && memcmp(c->text.data, want, want_len) != 0))
+		fail_msg("%s: %s is '%.*s' (%zu bytes), want '%.*s' (%zu)", name, wbxml_tag_name(tag),
+			 (int)c->text.len, c->text.len > 0 ? (const char *)c->text.data : "", c->text.len,
+			 (int)want_len, (const char *)want, want_len);
+}
+
+static void check_text(const char *name, const struct wbxml_node *node, enum wbxml_tag tag, const char *want)
+{
+	check_bytes(name, node, tag, want, want != NULL ? strlen(want) : 0);
+}
+
+static void check_uint(const char *name, const struct wbxml_node *node, enum wbxml_tag tag, uint64_t want)
+{
+	char text[24];
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)want);
+	check_text(name, node, tag, text);
+}
+
+/* ---- bodies, one table ---- */
+
+enum data_kind {
+	DATA_TEXT,        /* data as given */
+	DATA_NONE,        /* no Data element */
+	DATA_FILE_PREFIX, /* the first data_len bytes of the fixture (MIME) */
+};
+
+struct body_case {
+	const char *name;
+	const char *fixture;
+	unsigned version;
+	struct pim_body_preference preferences[PIM_MAX_BODY_PREFERENCES];
+	unsigned preference_count;
+	uint8_t mime_support;
+	uint32_t mime_truncation;
+	/* expected */
+	uint8_t type;
+	uint64_t estimated;       /* 0: the fixture's size (MIME), else strlen(data) */
+	bool truncated;
+	enum data_kind data_kind;
+	const char *data;
+	size_t data_len;          /* DATA_TEXT: 0 means strlen(data) */
+	const char *preview;      /* NULL: no Preview */
+	uint8_t native;
+};
+
+#define PREF(...) { __VA_ARGS__ }
+
+static const struct body_case body_cases[] = {
+	{ "plain_type_sends_the_whole_text_part", "plain.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, PLAIN_LEN, false, DATA_TEXT, PLAIN_BODY, 0, NULL, 1 },
+	{ "no_preference_means_whole_plain_text", "plain.eml", 141, { PREF(0) }, 0, 0, 0,
+	  1, PLAIN_LEN, false, DATA_TEXT, PLAIN_BODY, 0, NULL, 1 },
+	{ "truncation_at_the_body_size_is_not_truncated", "plain.eml", 141,
+	  { PREF(.type = 1, .truncation_size = PLAIN_LEN) }, 1, 0, 0,
+	  1, PLAIN_LEN, false, DATA_TEXT, PLAIN_BODY, 0, NULL, 1 },
+	{ "truncation_one_below_the_body_size_truncates", "plain.eml", 141,
+	  { PREF(.type = 1, .truncation_size = PLAIN_LEN - 1) }, 1, 0, 0,
+	  1, PLAIN_LEN, true, DATA_TEXT, PLAIN_BODY, PLAIN_LEN - 1, NULL, 1 },
+	{ "truncation_inside_a_character_cuts_before_it", "plain.eml", 141,
+	  { PREF(.type = 1, .truncation_size = UE_OFFSET + 1) }, 1, 0, 0,
+	  1, PLAIN_LEN, true, DATA_TEXT, PLAIN_BODY, UE_OFFSET, NULL, 1 },
+	{ "truncation_after_a_character_keeps_it", "plain.eml", 141,
+	  { PREF(.type = 1, .truncation_size = UE_OFFSET + 2) }, 1, 0, 0,
+	  1, PLAIN_LEN, true, DATA_TEXT, PLAIN_BODY, UE_OFFSET + 2, NULL, 1 },
+	{ "html_type_of_plain_message_is_escaped_document", "plain.eml", 141, { PREF(.type = 2) }, 1, 0, 0,
+	  2, sizeof(PLAIN_AS_HTML) - 1, false, DATA_TEXT, PLAIN_AS_HTML, 0, NULL, 1 },
+	{ "html_type_of_html_message_is_the_decoded_part", "html_only.eml", 141, { PREF(.type = 2) }, 1, 0, 0,
+	  2, sizeof(SHOP_HTML) - 1, false, DATA_TEXT, SHOP_HTML, 0, NULL, 2 },
+	{ "plain_type_of_html_message_is_its_text_without_script", "html_only.eml", 141, { PREF(.type = 1) },
+	  1, 0, 0, 1, sizeof(SHOP_TEXT) - 1, false, DATA_TEXT, SHOP_TEXT, 0, NULL, 2 },
+	{ "alternative_gives_its_plain_part", "alternative.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, sizeof(MINUTES_TEXT) - 1, false, DATA_TEXT, MINUTES_TEXT, 0, NULL, 2 },
+	{ "alternative_gives_its_html_part", "alternative.eml", 141, { PREF(.type = 2) }, 1, 0, 0,
+	  2, sizeof(MINUTES_HTML) - 1, false, DATA_TEXT, MINUTES_HTML, 0, NULL, 2 },
+	{ "latin1_body_arrives_as_utf8", "latin1.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, 0, false, DATA_TEXT, "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e\r\n", 0, NULL, 1 },
+	{ "undeclared_8bit_is_read_as_latin1_keeping_utf8", "undeclared_8bit.eml", 141, { PREF(.type = 1) },
+	  1, 0, 0, 1, 0, false, DATA_TEXT, "Na\xc3\xafve r\xc3\xa9sum\xc3\xa9 and valid \xc3\xbc\r\n", 0, NULL, 1 },
+	{ "nul_bytes_are_dropped_from_text", "nul.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, 0, false, DATA_TEXT, "abcdef\r\nghi\r\n", 0, NULL, 1 },
+	{ "all_or_none_too_big_falls_back_to_next_preference", "alternative.eml", 141,
+	  { PREF(.type = 2, .truncation_size = 10, .all_or_none = true), PREF(.type = 1) }, 2, 0, 0,
+	  1, sizeof(MINUTES_TEXT) - 1, false, DATA_TEXT, MINUTES_TEXT, 0, NULL, 2 },
+	{ "all_or_none_that_fits_is_sent_whole", "alternative.eml", 141,
+	  { PREF(.type = 2, .truncation_size = sizeof(MINUTES_HTML) - 1, .all_or_none = true), PREF(.type = 1) },
+	  2, 0, 0, 2, sizeof(MINUTES_HTML) - 1, false, DATA_TEXT, MINUTES_HTML, 0, NULL, 2 },
+	{ "all_or_none_everywhere_announces_first_without_data", "alternative.eml", 141,
+	  { PREF(.type = 2, .truncation_size = 10, .all_or_none = true),
+	    PREF(.type = 1, .truncation_size = 5, .all_or_none = true) }, 2, 0, 0,
+	  2, sizeof(MINUTES_HTML) - 1, true, DATA_NONE, NULL, 0, NULL, 2 },
+	{ "all_or_none_without_truncation_size_is_ignored", "alternative.eml", 141,
+	  { PREF(.type = 2, .all_or_none = true) }, 1, 0, 0,
+	  2, sizeof(MINUTES_HTML) - 1, false, DATA_TEXT, MINUTES_HTML, 0, NULL, 2 },
+	{ "mime_type_refused_under_mime_support_0", "plain.eml", 141,
+	  { PREF(.type = 4), PREF(.type = 1) }, 2, 0, 0,
+	  1, PLAIN_LEN, false, DATA_TEXT, PLAIN_BODY, 0, NULL, 1 },
+	{ "mime_type_under_mime_support_2_is_the_stored_message", "plain.eml", 141,
+	  { PREF(.type = 4), PREF(.type = 1) }, 2, 2, 0,
+	  4, 0, false, DATA_FILE_PREFIX, NULL, 495, NULL, 1 },
+	{ "mime_support_1_refuses_mime_for_plain_message", "plain.eml", 141,
+	  { PREF(.type = 4), PREF(.type = 2) }, 2, 1, 0,
+	  2, sizeof(PLAIN_AS_HTML) - 1, false, DATA_TEXT, PLAIN_AS_HTML, 0, NULL, 1 },
+	{ "mime_support_1_gives_mime_for_smime_message", "smime_signed.eml", 141,
+	  { PREF(.type = 4), PREF(.type = 2) }, 2, 1, 0,
+	  4, 0, false, DATA_FILE_PREFIX, NULL, 539, NULL, 1 },
+	{ "mime_type_truncated_by_its_truncation_size", "plain.eml", 141,
+	  { PREF(.type = 4, .truncation_size = 100) }, 1, 2, 0,
+	  4, 0, true, DATA_FILE_PREFIX, NULL, 100, NULL, 1 },
+	{ "mime_type_truncated_by_mime_truncation", "plain.eml", 141, { PREF(.type = 4) }, 1, 2, 4096,
+	  4, 0, false, DATA_FILE_PREFIX, NULL, 495, NULL, 1 },
+	{ "mime_truncation_applies_without_truncation_size", "plain.eml", 141, { PREF(.type = 4) }, 1, 2, 50,
+	  4, 0, true, DATA_FILE_PREFIX, NULL, 50, NULL, 1 },
+	{ "mime_type_drops_nul_bytes_but_counts_them", "nul.eml", 141, { PREF(.type = 4) }, 1, 2, 0,
+	  4, 101, false, DATA_TEXT,
+	  "From: n@example.com\r\nSubject: Nul bytes\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	  "abcdef\r\nghi\r\n", 0, NULL, 1 },
+	{ "rtf_only_falls_back_to_plain_text", "plain.eml", 141, { PREF(.type = 3, .truncation_size = 5) }, 1, 0, 0,
+	  1, PLAIN_LEN, true, DATA_TEXT, "Hello", 0, NULL, 1 },
+	{ "preview_is_the_collapsed_plain_text", "alternative.eml", 141, { PREF(.type = 2, .preview = 20) }, 1, 0, 0,
+	  2, sizeof(MINUTES_HTML) - 1, false, DATA_TEXT, MINUTES_HTML, 0, "Minutes of the meeti", 2 },
+	{ "preview_of_html_message_comes_from_its_text", "html_only.eml", 141, { PREF(.type = 2, .preview = 30) },
+	  1, 0, 0, 2, sizeof(SHOP_HTML) - 1, false, DATA_TEXT, SHOP_HTML, 0, "Thank you for your order & wel", 2 },
+	{ "preview_joins_lines_with_one_space", "plain.eml", 141, { PREF(.type = 2, .preview = 16) }, 1, 0, 0,
+	  2, sizeof(PLAIN_AS_HTML) - 1, false, DATA_TEXT, PLAIN_AS_HTML, 0, "Hello Bob, Lunch", 1 },
+	{ "preview_does_not_end_in_a_space", "plain.eml", 141, { PREF(.type = 2, .preview = 11) }, 1, 0, 0,
+	  2, sizeof(PLAIN_AS_HTML) - 1, false, DATA_TEXT, PLAIN_AS_HTML, 0, "Hello Bob,", 1 },
+	{ "preview_left_out_beside_plain_text_data", "plain.eml", 141, { PREF(.type = 1, .preview = 20) }, 1, 0, 0,
+	  1, PLAIN_LEN, false, DATA_TEXT, PLAIN_BODY, 0, NULL, 1 },
+	{ "preview_kept_when_plain_text_has_no_data", "alternative.eml", 141,
+	  { PREF(.type = 1, .truncation_size = 5, .all_or_none = true, .preview = 7) }, 1, 0, 0,
+	  1, sizeof(MINUTES_TEXT) - 1, true, DATA_NONE, NULL, 0, "Minutes", 2 },
+	{ "preview_above_255_is_cut_to_255", "plain.eml", 141, { PREF(.type = 2, .preview = 1000) }, 1, 0, 0,
+	  2, sizeof(PLAIN_AS_HTML) - 1, false, DATA_TEXT, PLAIN_AS_HTML, 0,
+	  "Hello Bob, Lunch at noon on Friday? Gr\xc3\xbc\xc3\x9f" "e, Alice", 1 },
+	{ "version_121_has_no_preview", "alternative.eml", 121, { PREF(.type = 2, .preview = 20) }, 1, 0, 0,
+	  2, sizeof(MINUTES_HTML) - 1, false, DATA_TEXT, MINUTES_HTML, 0, NULL, 2 },
+	{ "broken_boundary_keeps_the_first_part", "broken_boundary.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, 0, false, DATA_TEXT, "First part survives.", 0, NULL, 1 },
+	{ "headerless_bytes_are_the_body", "no_headers.eml", 141, { PREF(.type = 1) }, 1, 0, 0,
+	  1, 0, false, DATA_TEXT, "Just a body without any header.\r\n", 0, NULL, 1 },
+};
+
+static void body_case_run(void **state)
+{
+	const struct body_case *c = *state;
+	struct message m = load(c->fixture);
+	struct arena *arena = arena_new(0);
+	struct pim_email_options options = {
+		.protocol_version = c->version, .preference_count = c->preference_count,
+		.mime_support = c->mime_support, .mime_truncation = c->mime_truncation,
+	};
+	memcpy(options.preferences, c->preferences, sizeof(options.preferences));
+	struct pim_email_state item_state = default_state();
+	int status;
+	const struct wbxml_node *root = write_item(arena, &m, &options, &item_state, &status);
+	assert_int_equal(status, 0);
+	const struct wbxml_node *body = child(root, WBXML_AIRSYNCBASE_BODY);
+	if (body == NULL || count_children(root, WBXML_AIRSYNCBASE_BODY) != 1)
+		fail_msg("%s: want one Body", c->name);
+	check_uint(c->name, body, WBXML_AIRSYNCBASE_TYPE, c->type);
+	uint64_t estimated = c->estimated;
+	if (estimated == 0)
+		estimated = c->data_kind == DATA_FILE_PREFIX ? m.len : strlen(c->data);
+	check_uint(c->name, body, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, estimated);
+	check_text(c->name, body, WBXML_AIRSYNCBASE_TRUNCATED, c->truncated ? "1" : NULL);
+	if (c->data_kind == DATA_NONE)
+		check_bytes(c->name, body, WBXML_AIRSYNCBASE_DATA, NULL, 0);
+	else if (c->data_kind == DATA_FILE_PREFIX)
+		check_bytes(c->name, body, WBXML_AIRSYNCBASE_DATA, m.data, c->data_len);
+	else
+		check_bytes(c->name, body, WBXML_AIRSYNCBASE_DATA, c->data, c->data_len != 0 ? c->data_len : strlen(c->data));
+	check_text(c->name, body, WBXML_AIRSYNCBASE_PREVIEW, c->preview);
+	check_uint(c->name, root, WBXML_AIRSYNCBASE_NATIVE_BODY_TYPE, c->native);
+	arena_free(&arena);
+	unload(&m);
+}
+
+/* ---- whole items ---- */
+
+static const struct wbxml_node *write_fixture(struct arena *arena, const char *fixture, unsigned version,
+					      const struct pim_email_state *state)
+{
+	struct message m = load(fixture);
+	struct pim_email_options options = { .protocol_version = version };
+	int status;
+	const struct wbxml_node *root = write_item(arena, &m, &options, state, &status);
+	assert_int_equal(status, 0);
+	unload(&m);
+	return root;
+}
+
+static void headers_are_decoded_in_exchange_order(void **unused)
+{
+	(void)unused;
+	static const enum wbxml_tag order[] = {
+		WBXML_EMAIL_TO, WBXML_EMAIL_CC, WBXML_EMAIL_FROM, WBXML_EMAIL_SUBJECT, WBXML_EMAIL_REPLY_TO,
+		WBXML_EMAIL_DATE_RECEIVED, WBXML_EMAIL_DISPLAY_TO, WBXML_EMAIL_THREAD_TOPIC,
+		WBXML_EMAIL_IMPORTANCE, WBXML_EMAIL_READ, WBXML_AIRSYNCBASE_BODY, WBXML_EMAIL_MESSAGE_CLASS,
+		WBXML_EMAIL_INTERNET_CPID, WBXML_EMAIL_FLAG, WBXML_EMAIL_CONTENT_CLASS,
+		WBXML_AIRSYNCBASE_NATIVE_BODY_TYPE, WBXML_EMAIL2_CONVERSATION_ID,
+		WBXML_EMAIL2_CONVERSATION_INDEX,
+	};
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	const struct wbxml_node *root = write_fixture(arena, "plain.eml", 141, &state);
+	const char *n = "plain";
+	check_text(n, root, WBXML_EMAIL_TO, "Bob Builder <bob@example.org>, \"Carol, C.\" <carol@example.org>");
+	check_text(n, root, WBXML_EMAIL_CC, "dave@example.net");
+	check_text(n, root, WBXML_EMAIL_FROM, "Alice Liddell <alice@example.com>");
+	check_text(n, root, WBXML_EMAIL_SUBJECT, "Re: Fwd: Lunch on Friday");
+	check_text(n, root, WBXML_EMAIL_REPLY_TO, "Alice at home <alice@home.example>");
+	check_text(n, root, WBXML_EMAIL_DATE_RECEIVED, "2023-11-14T22:13:20.000Z");
+	check_text(n, root, WBXML_EMAIL_DISPLAY_TO, "Bob Builder; Carol, C.");
+	check_text(n, root, WBXML_EMAIL_THREAD_TOPIC, "Lunch on Friday");
+	check_text(n, root, WBXML_EMAIL_IMPORTANCE, "2"); /* X-Priority: 1 */
+	check_text(n, root, WBXML_EMAIL_READ, "0");
+	check_text(n, root, WBXML_EMAIL_MESSAGE_CLASS, "IPM.Note");
+	check_text(n, root, WBXML_EMAIL_INTERNET_CPID, "65001");
+	check_text(n, root, WBXML_EMAIL_CONTENT_CLASS, "urn:content-classes:message");
+	assert_int_equal(child(root, WBXML_EMAIL_FLAG)->content, WBXML_CONTENT_NONE); /* <Flag/>: not flagged */
+	assert_null(child(root, WBXML_EMAIL_CATEGORIES));
+	assert_null(child(root, WBXML_AIRSYNCBASE_ATTACHMENTS));
+	const struct wbxml_node *c = root->first_child;
+	for (size_t i = 0; i < COUNT(order); i++, c = c->next)
+		if (c == NULL || c->tag != order[i])
+			fail_msg("element %zu is %s, want %s", i, c != NULL ? wbxml_tag_name(c->tag) : "none",
+				 wbxml_tag_name(order[i]));
+	assert_null(c);
+	arena_free(&arena);
+}
+
+static void importance_comes_from_importance_header(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	check_text("html_only", write_fixture(arena, "html_only.eml", 141, &state), WBXML_EMAIL_IMPORTANCE, "0");
+	check_text("alternative", write_fixture(arena, "alternative.eml", 141, &state), WBXML_EMAIL_IMPORTANCE, "1");
+	arena_free(&arena);
+}
+
+static void state_gives_read_flag_and_categories(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	state.read = true;
+	state.flag_status = 2;
+	state.categories[0] = "Red";
+	state.categories[1] = "Blue";
+	const struct wbxml_node *root = write_fixture(arena, "plain.eml", 141, &state);
+	check_text("active", root, WBXML_EMAIL_READ, "1");
+	const struct wbxml_node *flag = child(root, WBXML_EMAIL_FLAG);
+	check_text("active", flag, WBXML_EMAIL_STATUS, "2");
+	check_text("active", flag, WBXML_EMAIL_FLAG_TYPE, "Flag for follow up");
+	const struct wbxml_node *categories = child(root, WBXML_EMAIL_CATEGORIES);
+	assert_non_null(categories);
+	assert_int_equal(count_children(categories, WBXML_EMAIL_CATEGORY), 2);
+	check_text("categories", categories, WBXML_EMAIL_CATEGORY, "Red");
+	assert_int_equal(categories->last_child->text.len, 4);
+	assert_memory_equal(categories->last_child->text.data, "Blue", 4);
+	state.flag_status = 1;
+	flag = child(write_fixture(arena, "plain.eml", 141, &state), WBXML_EMAIL_FLAG);
+	check_text("complete", flag, WBXML_EMAIL_STATUS, "1");
+	check_text("complete", flag, WBXML_EMAIL_FLAG_TYPE, NULL);
+	arena_free(&arena);
+}
+
+/* 12.1 has no Categories, no Email2 conversation elements (nor Preview, see the body table). */
+static void version_121_leaves_out_14_0_elements(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	state.categories[0] = "Red";
+	const struct wbxml_node *root = write_fixture(arena, "plain.eml", 121, &state);
+	assert_null(child(root, WBXML_EMAIL_CATEGORIES));
+	assert_null(child(root, WBXML_EMAIL2_CONVERSATION_ID));
+	assert_null(child(root, WBXML_EMAIL2_CONVERSATION_INDEX));
+	assert_non_null(child(root, WBXML_EMAIL_FLAG));
+	root = write_fixture(arena, "plain.eml", 161, &state);
+	assert_non_null(child(root, WBXML_EMAIL_CATEGORIES));
+	assert_non_null(child(root, WBXML_EMAIL2_CONVERSATION_ID));
+	arena_free(&arena);
+}
+
+/* ConversationId: MD5 of the subject without Re:/Fwd:; ConversationIndex: FILETIME bits 16-55 of Date. */
+static void conversation_comes_from_topic_and_date(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	const struct wbxml_node *root = write_fixture(arena, "plain.eml", 141, &state);
+	uint8_t md5[16];
+	gsize md5_len = sizeof(md5);
+	GChecksum *checksum = g_checksum_new(G_CHECKSUM_MD5);
+	g_checksum_update(checksum, (const guchar *)"Lunch on Friday", 15);
+	g_checksum_get_digest(checksum, md5, &md5_len);
+	g_checksum_free(checksum);
+	const struct wbxml_node *id = child(root, WBXML_EMAIL2_CONVERSATION_ID);
+	assert_int_equal(id->content, WBXML_CONTENT_OPAQUE);
+	check_bytes("id", root, WBXML_EMAIL2_CONVERSATION_ID, md5, 16);
+	/* FILETIME of the Date header: 100 ns units since 1601 (MS-DTYP 2.3.3). */
+	uint64_t filetime = (1700000000ull + 11644473600ull) * 10000000ull;
+	uint8_t index[5];
+	for (int i = 0; i < 5; i++)
+		index[i] = (uint8_t)(filetime >> (48 - 8 * i));
+	check_bytes("index", root, WBXML_EMAIL2_CONVERSATION_INDEX, index, 5);
+	arena_free(&arena);
+}
+
+/* Replies and forwards in several languages share the original's topic and ConversationId. */
+static void reply_prefixes_are_not_part_of_the_topic(void **unused)
+{
+	(void)unused;
+	static const struct {
+		const char *subject, *topic;
+	} cases[] = {
+		{ "Lunch on Friday", "Lunch on Friday" },
+		{ "AW: Re[2]: Lunch on Friday", "Lunch on Friday" },
+		{ "FW: fwd:Lunch on Friday", "Lunch on Friday" },
+		{ "SV:  WG: Lunch on Friday", "Lunch on Friday" },
+		{ "Reply: not a prefix", "Reply: not a prefix" },
+		{ "Re[x]: not a counter", "Re[x]: not a counter" },
+		{ "Re: ", NULL },
+	};
+	const struct wbxml_node *first_id = NULL;
+	struct arena *arena = arena_new(0);
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		char text[256];
+		int len = snprintf(text, sizeof(text), "Subject: %s\r\n\r\nx\r\n", cases[i].subject);
+		struct message m = { malloc((size_t)len), (size_t)len };
+		memcpy(m.data, text, (size_t)len);
+		struct pim_email_options options = { .protocol_version = 141 };
+		struct pim_email_state state = default_state();
+		int status;
+		const struct wbxml_node *root = write_item(arena, &m, &options, &state, &status);
+		check_text(cases[i].subject, root, WBXML_EMAIL_THREAD_TOPIC, cases[i].topic);
+		const struct wbxml_node *id = child(root, WBXML_EMAIL2_CONVERSATION_ID);
+		if (i == 0)
+			first_id = id;
+		else if (cases[i].topic != NULL && strcmp(cases[i].topic, cases[0].topic) == 0)
+			check_bytes(cases[i].subject, root, WBXML_EMAIL2_CONVERSATION_ID, first_id->text.data, 16);
+		unload(&m);
+	}
+	arena_free(&arena);
+}
+
+static void encoded_words_and_charsets_become_utf8(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	const struct wbxml_node *root = write_fixture(arena, "latin1.eml", 141, &state);
+	/* windows-1252 =80 is the euro sign; ISO-8859-2 =B3 is l with stroke. */
+	check_text("latin1", root, WBXML_EMAIL_SUBJECT, "Preis \xe2\x82\xac 100 f\xc3\xbcr Caf\xc3\xa9");
+	check_text("latin1", root, WBXML_EMAIL_FROM, "Pawe\xc5\x82 Nowak <pawel@example.pl>");
+	check_text("latin1", root, WBXML_EMAIL_DISPLAY_TO, "ivan@example.org");
+	arena_free(&arena);
+}
+
+struct attachment_expect {
+	const char *name, *reference, *content_id;
+	uint64_t size;
+	bool inline_part;
+};
+
+static void check_attachments(const char *name, const struct wbxml_node *root,
+			      const struct attachment_expect *want, size_t count)
+{
+	const struct wbxml_node *list = child(root, WBXML_AIRSYNCBASE_ATTACHMENTS);
+	if (list == NULL || count_children(list, WBXML_AIRSYNCBASE_ATTACHMENT) != count)
+		fail_msg("%s: want %zu attachments", name, count);
+	const struct wbxml_node *a = list->first_child;
+	for (size_t i = 0; i < count; i++, a = a->next) {
+		check_text(name, a, WBXML_AIRSYNCBASE_DISPLAY_NAME, want[i].name);
+		check_text(name, a, WBXML_AIRSYNCBASE_FILE_REFERENCE, want[i].reference);
+		check_text(name, a, WBXML_AIRSYNCBASE_METHOD, "1");
+		check_uint(name, a, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, want[i].size);
+		check_text(name, a, WBXML_AIRSYNCBASE_CONTENT_ID, want[i].content_id);
+		check_text(name, a, WBXML_AIRSYNCBASE_IS_INLINE, want[i].inline_part ? "1" : NULL);
+	}
+}
+
+/* Depth first: the inline image of multipart/related, then the two attached files. */
+static void attachments_are_numbered_depth_first(void **unused)
+{
+	(void)unused;
+	static const struct attachment_expect want[] = {
+		{ "attachment-0", "5:7:0", "logo@example.com", 8, true },
+		{ "report.pdf", "5:7:1", NULL, sizeof(REPORT_PDF) - 1, false },
+		{ "notes \xc3\xbc.txt", "5:7:2", NULL, 10, false }, /* RFC 2231 filename* */
+	};
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	const struct wbxml_node *root = write_fixture(arena, "attachments.eml", 141, &state);
+	check_attachments("attachments", root, want, COUNT(want));
+	/* The body is the alternative inside related: the cid image is not the body. */
+	const struct wbxml_node *body = child(root, WBXML_AIRSYNCBASE_BODY);
+	check_text("attachments", body, WBXML_AIRSYNCBASE_DATA, "See the picture and the report.");
+	check_text("attachments", root, WBXML_AIRSYNCBASE_NATIVE_BODY_TYPE, "2");
+	arena_free(&arena);
+}
+
+static void forwarded_message_and_signature_are_attachments(void **unused)
+{
+	(void)unused;
+	static const struct attachment_expect forwarded[] = { { "attachment-0.eml", "5:7:0", NULL, 91, false } };
+	static const struct attachment_expect signature[] = { { "smime.p7s", "5:7:0", NULL, 52, false } };
+	static const struct attachment_expect cut[] = { { "cut.bin", "5:7:0", NULL, 9, false } };
+	struct arena *arena = arena_new(0);
+	struct pim_email_state state = default_state();
+	const struct wbxml_node *root = write_fixture(arena, "forward.eml", 141, &state);
+	check_attachments("forward", root, forwarded, 1);
+	check_text("forward", child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_DATA, "See below.");
+	root = write_fixture(arena, "smime_signed.eml", 141, &state);
+	check_attachments("smime", root, signature, 1);
+	check_text("smime", root, WBXML_EMAIL_MESSAGE_CLASS, "IPM.Note.SMIME.MultipartSigned");
+	root = write_fixture(arena, "broken_boundary.eml", 141, &state);
+	check_attachments("broken", root, cut, 1); /* the base64 that was there */
+	arena_free(&arena);
+}
+
+static void hostile_bytes_still_give_an_item(void **unused)
+{
+	(void)unused;
+	static const char *const fixtures[] = { "garbage.eml", "nul.eml", "no_headers.eml", "broken_boundary.eml" };
+	for (size_t i = 0; i < COUNT(fixtures); i++) {
+		struct arena *arena = arena_new(0);
+		struct pim_email_state state = default_state();
+		const struct wbxml_node *root = write_fixture(arena, fixtures[i], 141, &state);
+		const struct wbxml_node *data = child(child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_DATA);
+		if (data == NULL || memchr(data->text.data, '\0', data->text.len) != NULL ||
+		    !g_utf8_validate((const char *)data->text.data, (gssize)data->text.len, NULL))
+			fail_msg("%s: want UTF-8 Data without NUL", fixtures[i]);
+		assert_non_null(child(root, WBXML_EMAIL_SUBJECT));
+		arena_free(&arena);
+	}
+}
+
+/* Nothing to parse: -1 and nothing written into the ApplicationData. */
+static void empty_input_is_not_a_message(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct message m = { malloc(1), 0 };
+	struct pim_email_options options = { .protocol_version = 141 };
+	struct pim_email_state state = default_state();
+	int status;
+	const struct wbxml_node *root = write_item(arena, &m, &options, &state, &status);
+	assert_int_equal(status, -1);
+	assert_null(root->first_child);
+	struct pim_email_summary summary;
+	assert_int_equal(pim_email_summary(arena, m.data, 0, &summary), -1);
+	assert_string_equal(summary.subject, "");
+	unload(&m);
+	arena_free(&arena);
+}
+
+/* The writer's buffer ceiling is the response limit: a body past it fails the writer, not the process. */
+static void response_ceiling_fails_the_writer(void **unused)
+{
+	(void)unused;
+	struct message m = load("plain.eml");
+	struct arena *arena = arena_new(0);
+	struct buf out;
+	struct wbxml_writer writer;
+	struct pim_email_options options = { .protocol_version = 141 };
+	struct pim_email_state state = default_state();
+	buf_init(&out, 64);
+	wbxml_writer_init(&writer, &out);
+	wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+	assert_int_equal(pim_email_write(&writer, arena, m.data, m.len, &options, &state), 0);
+	wbxml_writer_end(&writer);
+	assert_int_equal(wbxml_writer_finish(&writer, NULL), WBXML_ERR_LIMIT);
+	buf_cleanup(&out);
+	arena_free(&arena);
+	unload(&m);
+}
+
+/* ---- attachments by range ---- */
+
+struct range_case {
+	const char *name;
+	const char *fixture;
+	unsigned index;
+	uint64_t start, end;
+	size_t ceiling;         /* of out; 0: none */
+	int status;
+	const char *bytes;
+	size_t bytes_len;
+	uint64_t total;
+	const char *content_type;
+};
+
+static const struct range_case range_cases[] = {
+	{ "first_ten_bytes", "attachments.eml", 1, 0, 9, 0, 0, REPORT_PDF, 10, 52, "application/pdf" },
+	{ "middle_range", "attachments.eml", 1, 9, 18, 0, 0, "0123456789", 10, 52, "application/pdf" },
+	{ "last_byte", "attachments.eml", 1, 51, 51, 0, 0, "\n", 1, 52, "application/pdf" },
+	{ "range_past_the_end_gives_nothing", "attachments.eml", 1, 52, 60, 0, 0, "", 0, 52, "application/pdf" },
+	{ "range_running_past_the_end_stops_there", "attachments.eml", 1, 46, 1000, 0, 0, "%%EOF\n", 6, 52,
+	  "application/pdf" },
+	{ "whole_attachment", "attachments.eml", 1, 0, UINT64_MAX, 0, 0, REPORT_PDF, 52, 52, "application/pdf" },
+	{ "end_before_start_gives_nothing", "attachments.eml", 1, 10, 5, 0, 0, "", 0, 52, "application/pdf" },
+	{ "inline_image_decoded", "attachments.eml", 0, 0, UINT64_MAX, 0, 0, PNG_SIGNATURE, 8, 8, "image/png" },
+	{ "quoted_printable_text_decoded_raw", "attachments.eml", 2, 0, UINT64_MAX, 0, 0, "Note one=1", 10, 10,
+	  "text/plain" },
+	{ "forwarded_message_whole", "forward.eml", 0, 0, 17, 0, 0, "From: Mo <mo@examp", 18, 91,
+	  "message/rfc822" },
+	{ "no_such_attachment", "attachments.eml", 3, 0, UINT64_MAX, 0, -1, "", 0, 0, "" },
+	{ "message_without_attachments", "plain.eml", 0, 0, UINT64_MAX, 0, -1, "", 0, 0, "" },
+	{ "ceiling_at_the_range_is_enough", "attachments.eml", 1, 0, 9, 10, 0, REPORT_PDF, 10, 52,
+	  "application/pdf" },
+	{ "ceiling_one_below_the_range_fails", "attachments.eml", 1, 0, 9, 9, -1, NULL, 0, 0, "application/pdf" },
+};
+
+static void range_case_run(void **state)
+{
+	const struct range_case *c = *state;
+	struct message m = load(c->fixture);
+	struct arena *arena = arena_new(0);
+	struct buf out;
+	uint64_t total = 12345;
+	const char *content_type = NULL;
+	buf_init(&out, c->ceiling);
+	int status = pim_email_attachment(arena, m.data, m.len, c->index, c->start, c->end, &out, &total,
+					  &content_type);
+	if (status != c->status)
+		fail_msg("%s: status %d, want %d", c->name, status, c->status);
+	assert_string_equal(content_type, c->content_type);
+	if (c->bytes != NULL) {
+		if (out.len != c->bytes_len || (c->bytes_len > 0 && memcmp(out.data, c->bytes, c->bytes_len) != 0))
+			fail_msg("%s: got %zu bytes '%.*s'", c->name, out.len, (int)out.len, (const char *)out.data);
+		assert_int_equal(total, c->total);
+	}
+	buf_cleanup(&out);
+	arena_free(&arena);
+	unload(&m);
+}
+
+/* The size listed in Attachments is the size a fetch gives. */
+static void listed_sizes_match_fetched_sizes(void **unused)
+{
+	(void)unused;
+	static const char *const fixtures[] = { "attachments.eml", "forward.eml", "smime_signed.eml",
+						"broken_boundary.eml" };
+	for (size_t f = 0; f < COUNT(fixtures); f++) {
+		struct message m = load(fixtures[f]);
+		struct arena *arena = arena_new(0);
+		struct pim_email_state state = default_state();
+		const struct wbxml_node *root = write_fixture(arena, fixtures[f], 141, &state);
+		unsigned i = 0;
+		for (const struct wbxml_node *a = child(root, WBXML_AIRSYNCBASE_ATTACHMENTS)->first_child; a != NULL;
+		     a = a->next, i++) {
+			struct buf out;
+			uint64_t total;
+			const char *type;
+			char size[24];
+			buf_init(&out, 0);
+			assert_int_equal(pim_email_attachment(arena, m.data, m.len, i, 0, UINT64_MAX, &out, &total, &type), 0);
+			assert_int_equal(out.len, total);
+			snprintf(size, sizeof(size), "%llu", (unsigned long long)total);
+			check_text(fixtures[f], a, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, size);
+			buf_cleanup(&out);
+		}
+		arena_free(&arena);
+		unload(&m);
+	}
+}
+
+/* ---- summary ---- */
+
+struct summary_case {
+	const char *fixture;
+	int status;
+	const char *message_id, *subject;
+	int64_t date;
+};
+
+static const struct summary_case summary_cases[] = {
+	{ "plain.eml", 0, "lunch-1@example.com", "Re: Fwd: Lunch on Friday", 1700000000 },
+	{ "latin1.eml", 0, "", "Preis \xe2\x82\xac 100 f\xc3\xbcr Caf\xc3\xa9", 1700204400 },
+	{ "alternative.eml", 0, "minutes@example.net", "Minutes", 1700037000 }, /* +0100 */
+	{ "no_headers.eml", 0, "", "", 0 },
+	{ "garbage.eml", 0, "", "", 0 },
+	{ "nul.eml", 0, "", "Nul", 0 },
+};
+
+static void summary_gives_id_subject_and_date(void **unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < COUNT(summary_cases); i++) {
+		const struct summary_case *c = &summary_cases[i];
+		struct message m = load(c->fixture);
+		struct arena *arena = arena_new(0);
+		struct pim_email_summary summary;
+		assert_int_equal(pim_email_summary(arena, m.data, m.len, &summary), c->status);
+		if (strcmp(summary.message_id, c->message_id) != 0 || strcmp(summary.subject, c->subject) != 0 ||
+		    summary.date != c->date)
+			fail_msg("%s: '%s' '%s' %lld", c->fixture, summary.message_id, summary.subject,
+				 (long long)summary.date);
+		arena_free(&arena);
+		unload(&m);
+	}
+}
+
+/* ---- a client's changes ---- */
+
+#define CHANGE(body) "<ApplicationData xmlns=\"AirSync\" xmlns:email=\"Email\" xmlns:tasks=\"Tasks\">" \
+	body "</ApplicationData>"
+
+struct change_case {
+	const char *name;
+	const char *xml;
+	int status;
+	bool read;
+	uint8_t flag_status;
+	const char *categories[9]; /* NULL-terminated */
+};
+
+/* Every case starts from: unread, flagged active, categories {Old}. */
+static const struct change_case change_cases[] = {
+	{ "read_set", CHANGE("<email:Read>1</email:Read>"), 0, true, 2, { "Old" } },
+	{ "read_cleared", CHANGE("<email:Read>0</email:Read>"), 0, false, 2, { "Old" } },
+	{ "flag_set_with_task_fields", CHANGE("<email:Flag><email:Status>2</email:Status><email:FlagType>"
+					      "Flag for follow up</email:FlagType><tasks:StartDate>"
+					      "2023-11-20T00:00:00.000Z</tasks:StartDate></email:Flag>"),
+	  0, false, 2, { "Old" } },
+	{ "flag_completed", CHANGE("<email:Flag><email:Status>1</email:Status><email:CompleteTime>"
+				   "2023-11-21T00:00:00.000Z</email:CompleteTime></email:Flag>"),
+	  0, false, 1, { "Old" } },
+	{ "flag_cleared_by_empty_element", CHANGE("<email:Flag/>"), 0, false, 0, { "Old" } },
+	{ "flag_cleared_by_status_0", CHANGE("<email:Flag><email:Status>0</email:Status></email:Flag>"),
+	  0, false, 0, { "Old" } },
+	{ "categories_replaced", CHANGE("<email:Categories><email:Category>Red</email:Category>"
+					"<email:Category>Green</email:Category></email:Categories>"),
+	  0, false, 2, { "Red", "Green" } },
+	{ "categories_emptied", CHANGE("<email:Categories/>"), 0, false, 2, { NULL } },
+	{ "categories_past_eight_dropped",
+	  CHANGE("<email:Categories><email:Category>1</email:Category><email:Category>2</email:Category>"
+		 "<email:Category>3</email:Category><email:Category>4</email:Category><email:Category>5"
+		 "</email:Category><email:Category>6</email:Category><email:Category>7</email:Category>"
+		 "<email:Category>8</email:Category><email:Category>9</email:Category></email:Categories>"),
+	  0, false, 2, { "1", "2", "3", "4", "5", "6", "7", "8" } },
+	{ "all_three_at_once", CHANGE("<email:Read>1</email:Read><email:Flag/><email:Categories>"
+				      "<email:Category>Blue</email:Category></email:Categories>"),
+	  0, true, 0, { "Blue" } },
+	{ "other_fields_skipped_and_absent_ones_kept", CHANGE("<email:Subject>x</email:Subject>"
+							      "<email:Importance>2</email:Importance>"),
+	  0, false, 2, { "Old" } },
+	{ "read_2_refused_and_nothing_changed", CHANGE("<email:Categories/><email:Read>2</email:Read>"),
+	  WBXML_ERR_MALFORMED, false, 2, { "Old" } },
+	{ "flag_status_3_refused", CHANGE("<email:Flag><email:Status>3</email:Status></email:Flag>"),
+	  WBXML_ERR_MALFORMED, false, 2, { "Old" } },
+};
+
+static void change_case_run(void **state)
+{
+	const struct change_case *c = *state;
+	struct arena *arena = arena_new(0);
+	struct buf wbxml;
+	struct wbxml_error error;
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	buf_init(&wbxml, 0);
+	if (wbxml_from_xml(c->xml, strlen(c->xml), false, &wbxml, &error) != 0)
+		fail_msg("%s: bad test XML: %s", c->name, error.reason);
+	uint8_t *input = malloc(wbxml.len);
+	memcpy(input, wbxml.data, wbxml.len);
+	wbxml_reader_init(&reader, input, wbxml.len, NULL);
+	assert_int_equal(wbxml_reader_next(&reader, &event), 0);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_APPLICATION_DATA);
+	struct pim_email_state item = default_state();
+	item.flag_status = 2;
+	item.categories[0] = "Old";
+	int status = pim_email_read_change(&reader, arena, &item);
+	if (status != c->status)
+		fail_msg("%s: status %d, want %d", c->name, status, c->status);
+	if (status == 0) {
+		assert_int_equal(wbxml_reader_next(&reader, &event), 0);
+		assert_int_equal(event.type, WBXML_EVENT_DONE);
+	}
+	if (item.read != c->read || item.flag_status != c->flag_status)
+		fail_msg("%s: read %d flag %u", c->name, item.read, item.flag_status);
+	for (size_t i = 0; i < 8; i++) {
+		const char *got = item.categories[i], *want = c->categories[i];
+		if ((got == NULL) != (want == NULL) || (got != NULL && strcmp(got, want) != 0))
+			fail_msg("%s: category %zu is %s, want %s", c->name, i, got ? got : "none", want ? want : "none");
+	}
+	free(input);
+	buf_cleanup(&wbxml);
+	arena_free(&arena);
+}
+
+/* A change cut off inside ApplicationData is an error, never a partial update. */
+static void truncated_change_is_refused(void **unused)
+{
+	(void)unused;
+	const char *xml = CHANGE("<email:Read>1</email:Read><email:Flag/>");
+	struct buf wbxml;
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	struct arena *arena = arena_new(0);
+	buf_init(&wbxml, 0);
+	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &wbxml, NULL), 0);
+	for (size_t cut = 5; cut < wbxml.len; cut++) {
+		uint8_t *input = malloc(cut);
+		memcpy(input, wbxml.data, cut);
+		wbxml_reader_init(&reader, input, cut, NULL);
+		struct pim_email_state item = default_state();
+		if (wbxml_reader_next(&reader, &event) == 0) {
+			assert_true(pim_email_read_change(&reader, arena, &item) < 0);
+			assert_false(item.read);
+		}
+		free(input);
+	}
+	buf_cleanup(&wbxml);
+	arena_free(&arena);
+}
+
+/* ---- the runner ---- */
+
+#define CASE(function) cmocka_unit_test(function)
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		CASE(headers_are_decoded_in_exchange_order),
+		CASE(importance_comes_from_importance_header),
+		CASE(state_gives_read_flag_and_categories),
+		CASE(version_121_leaves_out_14_0_elements),
+		CASE(conversation_comes_from_topic_and_date),
+		CASE(reply_prefixes_are_not_part_of_the_topic),
+		CASE(encoded_words_and_charsets_become_utf8),
+		CASE(attachments_are_numbered_depth_first),
+		CASE(forwarded_message_and_signature_are_attachments),
+		CASE(hostile_bytes_still_give_an_item),
+		CASE(empty_input_is_not_a_message),
+		CASE(response_ceiling_fails_the_writer),
+		CASE(listed_sizes_match_fetched_sizes),
+		CASE(summary_gives_id_subject_and_date),
+		CASE(truncated_change_is_refused),
+	};
+	size_t count = COUNT(fixed) + COUNT(body_cases) + COUNT(range_cases) + COUNT(change_cases);
+	struct CMUnitTest *tests = calloc(count, sizeof(*tests));
+	size_t n = COUNT(fixed);
+	memcpy(tests, fixed, sizeof(fixed));
+	for (size_t i = 0; i < COUNT(body_cases); i++)
+		tests[n++] = (struct CMUnitTest){ body_cases[i].name, body_case_run, NULL, NULL, (void *)&body_cases[i] };
+	for (size_t i = 0; i < COUNT(range_cases); i++)
+		tests[n++] = (struct CMUnitTest){ range_cases[i].name, range_case_run, NULL, NULL, (void *)&range_cases[i] };
+	for (size_t i = 0; i < COUNT(change_cases); i++)
+		tests[n++] = (struct CMUnitTest){ change_cases[i].name, change_case_run, NULL, NULL,
+						   (void *)&change_cases[i] };
+	int failed = _cmocka_run_group_tests("email", tests, count, NULL, NULL);
+	free(tests);
+	return failed;
+}
