@@ -504,8 +504,12 @@ void eas_sync(struct eas_request *request)
 	if (ctx.sync.window_size != 0 && request->protocol_version >= 140)
 		ctx.budget = ctx.sync.window_size > SYNC_MAX_WINDOW ? SYNC_MAX_WINDOW : ctx.sync.window_size;
 	ctx.results = arena_calloc(request->arena, ctx.sync.collection_count + 1, sizeof(*ctx.results));
+	/* The transaction serialises requests of one device on one collection
+	   (SQLite has one writer): a retry racing its original waits up to the
+	   busy timeout, then sees the original's key as the previous one. If
+	   the wait runs out, Status 16 asks the device to send it again. */
 	if (store_begin(request->session) != STORE_OK) {
-		answer_request_status(request, SYNC_STATUS_SERVER_ERROR, "store_busy");
+		answer_request_status(request, SYNC_STATUS_RETRY, "store_busy");
 		return;
 	}
 	for (unsigned i = 0; i < ctx.sync.collection_count; i++) {
