@@ -19,6 +19,7 @@
  * (but passed) by the cursor. The whole request is one store transaction.
  */
 #include "eas/sync_private.h"
+#include "guard/limits.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,7 +64,31 @@ struct sync_context {
 	struct sync_request sync;
 	struct sync_result *results;
 	unsigned budget;            /* [14.0+] Sync-level WindowSize left */
+	uint64_t bytes_left;        /* of LIMIT_SYNC_RESPONSE_BYTES */
 };
+
+/*
+ * What an Add is likely to weigh in the response: the message, or the
+ * largest body the preferences allow, plus the headers. Used to stop a
+ * window of large messages at LIMIT_SYNC_RESPONSE_BYTES.
+ */
+static uint64_t estimated_bytes(const struct sync_collection *collection, const struct store_item *item)
+{
+	uint64_t largest = 0;
+	const struct pim_email_options *options = &collection->options;
+	for (unsigned i = 0; i < options->preference_count; i++) {
+		uint32_t truncation = options->preferences[i].truncation_size;
+		if (truncation == 0 || options->preferences[i].type == PIM_BODY_MIME) {
+			largest = item->size;
+			break;
+		}
+		if (truncation > largest)
+			largest = truncation;
+	}
+	if (options->preference_count == 0 || largest > item->size)
+		largest = item->size;
+	return largest + 1024;
+}
 
 static unsigned window_of(const struct sync_collection *collection)
 {
@@ -199,10 +224,13 @@ static bool take_change(void *context, const struct store_item *item)
 		result->cursor = item->modseq; /* passed, nothing to send */
 		return true;
 	}
-	if (result->outgoing_count == result->window) {
+	uint64_t weight = item->deleted ? 64 : estimated_bytes(result->collection, item);
+	if (result->outgoing_count == result->window ||
+	    (result->outgoing_count > 0 && weight > ctx->bytes_left)) {
 		result->more_available = true;
 		return false;
 	}
+	ctx->bytes_left = weight > ctx->bytes_left ? 0 : ctx->bytes_left - weight;
 	if (result->outgoing_count == result->outgoing_capacity) {
 		unsigned capacity = result->outgoing_capacity == 0 ? 32 : result->outgoing_capacity * 2;
 		struct store_item *grown = arena_alloc(ctx->request->arena, capacity * sizeof(*grown));
@@ -485,7 +513,8 @@ static void write_response(struct sync_context *ctx)
 
 void eas_sync(struct eas_request *request)
 {
-	struct sync_context ctx = { .request = request, .budget = UINT32_MAX };
+	struct sync_context ctx = { .request = request, .budget = UINT32_MAX,
+				    .bytes_left = LIMIT_SYNC_RESPONSE_BYTES };
 	const char *reason = NULL;
 	/* An empty body or Partial asks for the cached request, which easd does not keep yet. */
 	if (request->body.len == 0) {

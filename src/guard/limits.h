@@ -59,6 +59,11 @@
 #define LIMIT_SYNC_COLLECTIONS 100
 /* Client commands in one collection of one Sync: a bulk contact upload is a few thousand. */
 #define LIMIT_SYNC_COMMANDS 20000
+/* Bytes of items one Sync response aims at; past it the rest waits for the
+   next request (MoreAvailable). One item is always sent, however large. */
+#define LIMIT_SYNC_RESPONSE_BYTES (16u * 1024 * 1024)
+/* Hard ceiling of any response body: the budget above plus one maximal message. */
+#define LIMIT_RESPONSE_BYTES ((size_t)128 * 1024 * 1024)
 
 /* ---- authentication ([auth]) ---- */
 

@@ -43,7 +43,7 @@ void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *con
 	x->started_ms = clock_ms(CLOCK_REALTIME);
 	x->started_monotonic_ms = clock_ms(CLOCK_MONOTONIC);
 	buf_init(&x->body, server->settings.config->max_body);
-	buf_init(&x->request.response, 0);
+	buf_init(&x->request.response, LIMIT_RESPONSE_BYTES);
 	x->request.arena = arena;
 	x->request.server = server->settings.eas;
 	x->request.now = x->started_ms / 1000;

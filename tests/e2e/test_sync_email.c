@@ -403,6 +403,64 @@ static void moveitems_statuses_and_no_echo(void **state)
 	assert_int_equal(easclient_count(root, WBXML_AIRSYNC_ADD), 1);
 }
 
+/* Twenty messages of 1 MB into the Inbox. */
+static void deliver_large(struct fixture *f)
+{
+	char path[300], error[256], message_id[64];
+	struct store *store;
+	struct store_user user;
+	int64_t inbox;
+	size_t size = 1024 * 1024;
+	char *message = malloc(size);
+	snprintf(path, sizeof(path), "%s/data", f->server.dir);
+	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
+	struct store_session *session = store_session_acquire(store);
+	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
+	assert_int_equal(store_folder_find_type(session, user.id, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	for (unsigned i = 0; i < 20; i++) {
+		int n = snprintf(message, size, "Subject: Large %u\r\n\r\n", i);
+		memset(message + n, 'a' + (char)(i % 26), size - (size_t)n);
+		for (size_t at = (size_t)n + 76; at < size; at += 78) {
+			message[at] = '\r';
+			message[at + 1] = '\n';
+		}
+		snprintf(message_id, sizeof(message_id), "large%u@example.org", i);
+		struct store_mail_meta meta = { .received = time(NULL), .message_id = message_id };
+		assert_int_equal(store_mail_add(session, user.id, inbox, (const uint8_t *)message, size, &meta, NULL), STORE_OK);
+	}
+	store_session_release(&session);
+	store_close(&store);
+	free(message);
+}
+
+/* A window of large untruncated messages stops near LIMIT_SYNC_RESPONSE_BYTES (16 MB). */
+static void large_messages_are_paged_by_size(void **state)
+{
+	struct fixture *f = *state;
+	deliver_large(f);
+	const char *key = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
+	unsigned total = 0, rounds = 0;
+	for (bool more = true; more; rounds++) {
+		char xml[1024];
+		snprintf(xml, sizeof(xml),
+			 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection>"
+			 "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId><GetChanges/><WindowSize>100</WindowSize>"
+			 "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+			 "</airsyncbase:BodyPreference></Options></Collection></Collections></Sync>", key, f->inbox);
+		assert_int_equal(easclient_post_xml(f->phone, "Sync", xml, &f->response), 0);
+		assert_int_equal(f->response.http_status, 200);
+		assert_true(f->response.body.len < 20u * 1024 * 1024);
+		struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+		unsigned adds = easclient_count(root, WBXML_AIRSYNC_ADD);
+		assert_true(adds >= 1 && adds <= 16);
+		total += adds;
+		key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+		more = easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) != NULL;
+	}
+	assert_int_equal(total, 20);
+	assert_true(rounds >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(empty_sync_without_cache_gets_13, setup, teardown),
 		cmocka_unit_test_setup_teardown(getitemestimate_counts_what_sync_would_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(moveitems_statuses_and_no_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_messages_are_paged_by_size, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
