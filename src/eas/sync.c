@@ -141,11 +141,11 @@ static int change_item(struct sync_context *ctx, struct sync_result *result, con
 	bool read = item->read;
 	uint8_t flag_status = item->flag_status;
 	const char *categories = item->categories;
-	if (command->changed_fields & 1)
+	if (command->changed_fields & PIM_EMAIL_FIELD_READ)
 		read = command->change.read;
-	if (command->changed_fields & 2)
+	if (command->changed_fields & PIM_EMAIL_FIELD_FLAG)
 		flag_status = command->change.flag_status;
-	if (command->changed_fields & 4) {
+	if (command->changed_fields & PIM_EMAIL_FIELD_CATEGORIES) {
 		struct buf joined;
 		buf_init(&joined, 4096);
 		for (unsigned i = 0; i < 8 && command->change.categories[i] != NULL; i++) {

@@ -26,7 +26,7 @@ struct sync_command {
 	struct slice client_id;     /* Add */
 	bool has_change;            /* Change: the ApplicationData was read */
 	struct pim_email_state change;
-	unsigned changed_fields;    /* which of change's fields the client sent */
+	unsigned changed_fields;    /* enum pim_email_field: which fields the client sent */
 };
 
 /* Sync status values of a collection (MS-ASCMD 2.2.3.177.17). */

@@ -10,13 +10,6 @@
 
 #include "guard/limits.h"
 
-/* Bits of sync_command.changed_fields. */
-enum {
-	CHANGED_READ = 1 << 0,
-	CHANGED_FLAG = 1 << 1,
-	CHANGED_CATEGORIES = 1 << 2,
-};
-
 static void options_defaults(struct sync_collection *collection, unsigned protocol_version)
 {
 	memset(collection, 0, sizeof(*collection));
@@ -115,51 +108,6 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 	}
 }
 
-/* email:Read, email:Flag, email:Categories of a Change (MS-ASEMAIL 2.2.2). */
-static int read_email_change(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
-{
-	struct wbxml_event event;
-	unsigned categories = 0, value = 0;
-	command->has_change = true;
-	for (unsigned depth = 1; depth > 0;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END) {
-			depth--;
-			continue;
-		}
-		if (event.type != WBXML_EVENT_START)
-			continue;
-		int status = 0;
-		if (event.tag == WBXML_EMAIL_READ) {
-			status = read_number(reader, 1, 0, &value);
-			command->change.read = value == 1;
-			command->changed_fields |= CHANGED_READ;
-		} else if (event.tag == WBXML_EMAIL_FLAG) {
-			/* An empty Flag clears it; its Status says complete (1) or active (2). */
-			command->change.flag_status = 0;
-			command->changed_fields |= CHANGED_FLAG;
-			depth++;
-		} else if (event.tag == WBXML_EMAIL_STATUS) {
-			status = read_number(reader, 2, 0, &value);
-			command->change.flag_status = (uint8_t)value;
-		} else if (event.tag == WBXML_EMAIL_CATEGORIES) {
-			command->changed_fields |= CHANGED_CATEGORIES;
-			depth++;
-		} else if (event.tag == WBXML_EMAIL_CATEGORY) {
-			struct slice text;
-			status = eas_read_text(reader, &text);
-			if (status == 0 && categories < 7 && text.len > 0)
-				command->change.categories[categories++] = arena_strndup(request->arena, text.data, text.len);
-		} else {
-			status = wbxml_reader_skip(reader);
-		}
-		if (status < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
 {
 	if (collection->command_count == LIMIT_SYNC_COMMANDS)
@@ -192,8 +140,10 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 			status = eas_read_text(reader, &command->server_id);
 		else if (event.tag == WBXML_AIRSYNC_CLIENT_ID)
 			status = eas_read_text(reader, &command->client_id);
-		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_CHANGE && !event.empty)
-			status = read_email_change(request, reader, command);
+		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_CHANGE) {
+			command->has_change = true;
+			status = pim_email_read_change(reader, request->arena, &command->change, &command->changed_fields);
+		}
 		else
 			status = wbxml_reader_skip(reader);
 		if (status < 0)

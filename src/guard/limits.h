@@ -65,6 +65,15 @@
 /* Hard ceiling of any response body: the budget above plus one maximal message. */
 #define LIMIT_RESPONSE_BYTES ((size_t)128 * 1024 * 1024)
 
+/* ---- messages (MIME, as stored) ---- */
+
+/* Multiparts nested deeper are not walked: their parts are neither body nor
+   attachments. Real mail nests 4 or 5 deep; GMime stops at 1024. */
+#define LIMIT_MIME_DEPTH 32
+/* Attachments listed (and fetchable) per message: a 50 MB message could hold
+   300,000 tiny parts, each an Attachment element in every Sync carrying it. */
+#define LIMIT_MIME_ATTACHMENTS 500
+
 /* ---- authentication ([auth]) ---- */
 
 /* [auth] cache_seconds: a verified credential is remembered this long. */

@@ -42,7 +42,7 @@ static void write_text(struct wbxml_writer *writer, struct arena *arena, enum wb
 		wbxml_writer_element_cstr(writer, tag, clean);
 }
 
-/* MS-ASEMAIL 2.2.2.80 (To) and siblings: the RFC 5322 list, decoded to UTF-8. */
+/* MS-ASEMAIL To, Cc, From, ReplyTo: the RFC 5322 address list, decoded to UTF-8. */
 static void write_addresses(struct wbxml_writer *writer, struct arena *arena, enum wbxml_tag tag,
 			    InternetAddressList *list)
 {
@@ -90,7 +90,7 @@ static void write_display_to(struct wbxml_writer *writer, struct arena *arena, I
 	buf_cleanup(&names);
 }
 
-/* MS-ASEMAIL 2.2.2.24 DateReceived: "2009-07-01T10:00:00.000Z" (UTC). */
+/* MS-ASEMAIL DateReceived: "2009-07-01T10:00:00.000Z" (UTC). */
 static void write_date(struct wbxml_writer *writer, enum wbxml_tag tag, int64_t unix_seconds)
 {
 	char text[32];
@@ -109,7 +109,7 @@ static bool starts_with(const char *value, const char *word)
 }
 
 /*
- * MS-ASEMAIL 2.2.2.39 Importance: 0 low, 1 normal, 2 high. From
+ * MS-ASEMAIL Importance: 0 low, 1 normal, 2 high. From
  * Importance (RFC 2156), else X-Priority (1-2 high, 4-5 low, as Outlook
  * and Thunderbird write it), else X-MSMail-Priority.
  */
@@ -258,7 +258,7 @@ static void write_attachments(struct wbxml_writer *writer, struct arena *arena, 
 	wbxml_writer_end(writer);
 }
 
-/* MS-ASEMAIL 2.2.2.49 MessageClass: S/MIME messages have their own classes. */
+/* MS-ASEMAIL MessageClass: S/MIME messages have their own classes. */
 static const char *message_class(const struct pim_message *m)
 {
 	switch (m->smime) {
@@ -281,13 +281,13 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
 		return -1;
 	uint8_t version_bit = pim_version_bit(options->protocol_version);
 	GMimeMessage *message = m.message;
-	const char *topic = normalised_subject(pim_utf8_copy(arena, g_mime_message_get_subject(message)));
+	const char *subject = pim_utf8_copy(arena, g_mime_message_get_subject(message));
+	const char *topic = normalised_subject(subject);
 	GDateTime *date = g_mime_message_get_date(message);
 	write_addresses(writer, arena, WBXML_EMAIL_TO, g_mime_message_get_to(message));
 	write_addresses(writer, arena, WBXML_EMAIL_CC, g_mime_message_get_cc(message));
 	write_addresses(writer, arena, WBXML_EMAIL_FROM, g_mime_message_get_from(message));
-	wbxml_writer_element_cstr(writer, WBXML_EMAIL_SUBJECT,
-				  pim_utf8_copy(arena, g_mime_message_get_subject(message)));
+	wbxml_writer_element_cstr(writer, WBXML_EMAIL_SUBJECT, subject);
 	write_addresses(writer, arena, WBXML_EMAIL_REPLY_TO, g_mime_message_get_reply_to(message));
 	write_date(writer, WBXML_EMAIL_DATE_RECEIVED, state->received);
 	write_display_to(writer, arena, g_mime_message_get_to(message));
@@ -297,7 +297,7 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
 	write_attachments(writer, arena, &m, state->file_reference_prefix);
 	pim_write_body(writer, arena, &m, mime, len, options);
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_MESSAGE_CLASS, message_class(&m));
-	/* MS-ASEMAIL 2.2.2.40: every string we send is UTF-8, code page 65001. */
+	/* MS-ASEMAIL InternetCPID: every string we send is UTF-8, code page 65001. */
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_INTERNET_CPID, "65001");
 	write_flag(writer, state->flag_status);
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_CONTENT_CLASS, "urn:content-classes:message");

@@ -83,13 +83,22 @@ struct pim_email_summary {
 int pim_email_summary(struct arena *arena, const uint8_t *mime, size_t len,
 		      struct pim_email_summary *summary_out);
 
+/* Which fields a client's Change carried (pim_email_read_change). */
+enum pim_email_field {
+	PIM_EMAIL_FIELD_READ = 1 << 0,
+	PIM_EMAIL_FIELD_FLAG = 1 << 1,
+	PIM_EMAIL_FIELD_CATEGORIES = 1 << 2,
+};
+
 /*
  * Reads a client's Change ApplicationData for a message (Read, Flag,
  * Categories) from reader, positioned just after <ApplicationData>'s
- * START, up to and including its END. Fields absent from the change keep
- * their value in *state. Returns 0, or a wbxml status.
+ * START, up to and including its END. The fields the change carries are
+ * set in *state and named in *fields_out (enum pim_email_field); the others
+ * keep their value. Returns 0, or a wbxml status (then *state is untouched).
  */
-int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, struct pim_email_state *state);
+int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, struct pim_email_state *state,
+			  unsigned *fields_out);
 
 /*
  * Writes only what a Change of a message carries (MS-ASEMAIL 2.2.2.50,

@@ -212,8 +212,8 @@ static int html_text_write(struct pim_sink *sink, const char *data, size_t len)
 }
 
 /*
- * Plain text of an HTML part (MS-ASAIRS 2.2.2.41.4: a client asking for
- * Type 1 gets text even when the message has only HTML). The HTML is fed
+ * Plain text of an HTML part: a client asking for Type 1 gets text even
+ * when the message has only HTML, as from Exchange. The HTML is fed
  * to libxml2's push parser as it is decoded; the parser keeps no tree, so
  * only the text reaches memory. The part is already UTF-8: a <meta
  * charset> inside must not make the parser convert it again.
@@ -301,6 +301,7 @@ static int produce_text(struct arena *arena, const struct pim_message *m, uint8_
 
 struct body {
 	uint8_t type;
+	struct buf *storage; /* holds data for the text types; released once written */
 	const uint8_t *data;
 	size_t len;          /* bytes of data to send */
 	uint64_t total;      /* EstimatedDataSize: the whole body */
@@ -322,7 +323,7 @@ static bool can_produce(const struct pim_message *m, uint8_t type, const struct 
 {
 	if (type == PIM_BODY_PLAIN || type == PIM_BODY_HTML)
 		return true;
-	/* MS-ASCMD 2.2.3.110 MIMESupport: 1 only for S/MIME messages, 2 for all. RTF: not produced. */
+	/* MS-ASCMD MIMESupport: 1 only for S/MIME messages, 2 for all. RTF: not produced. */
 	if (type == PIM_BODY_MIME)
 		return options->mime_support == 2 || (options->mime_support == 1 && m->smime != PIM_SMIME_NONE);
 	return false;
@@ -342,12 +343,14 @@ static void make_body(struct arena *arena, const struct pim_message *m, const ui
 	if (preference->type == PIM_BODY_MIME) {
 		if (limit == 0)
 			limit = options->mime_truncation;
+		out->storage = NULL;
 		out->data = mime;
 		out->total = len;
 		out->len = len;
 	} else {
 		struct collect *c = collect_new(arena, limit > 0 ? limit + 1 : SIZE_MAX);
 		produce_text(arena, m, preference->type, &c->sink);
+		out->storage = &c->data;
 		out->data = c->data.data;
 		out->total = c->total;
 		out->len = c->data.len;
@@ -355,6 +358,18 @@ static void make_body(struct arena *arena, const struct pim_message *m, const ui
 	out->truncated = limit > 0 && out->total > limit;
 	if (limit > 0)
 		out->len = cut_utf8(out->data, out->len, limit);
+}
+
+/*
+ * The writer has copied the body: its decoded text need not wait for the
+ * end of the request (a Sync of 100 items would hold them all).
+ */
+static void release(struct body *body)
+{
+	if (body->storage != NULL)
+		buf_cleanup(body->storage);
+	body->data = NULL;
+	body->len = 0;
 }
 
 /* Up to max characters of the plain text; only what is needed is decoded. */
@@ -436,8 +451,10 @@ void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const stru
 		make_body(arena, message, mime, len, preference, options, &body);
 		if (!(preference->all_or_none && body.truncated)) {
 			write_body(writer, arena, message, &body, true, preference->preview, version_bit);
+			release(&body);
 			return;
 		}
+		release(&body);
 		if (refused.type == 0) {
 			refused = body;
 			refused_preview = preference->preview;
@@ -452,4 +469,5 @@ void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const stru
 	fallback.all_or_none = false;
 	make_body(arena, message, mime, len, &fallback, options, &body);
 	write_body(writer, arena, message, &body, true, fallback.preview, version_bit);
+	release(&body);
 }

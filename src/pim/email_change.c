@@ -1,7 +1,7 @@
 /*
  * email_change.c: a client's Change of an e-mail (MS-ASCMD 2.2.3.24 inside
  * Sync): the only fields a client may change on a received message, Read,
- * Flag and Categories (MS-ASEMAIL 3.1.5.3, 3.2.5.4).
+ * Flag and Categories (MS-ASEMAIL 3.2.5.4).
  *
  * Must not: apply the change (the caller stores the new state) or accept
  * a value outside the spec's range.
@@ -118,11 +118,13 @@ static int read_categories(struct wbxml_reader *reader, struct arena *arena, con
 }
 
 /* The new state is built aside and kept only when the whole change reads. */
-int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, struct pim_email_state *state)
+int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, struct pim_email_state *state,
+			  unsigned *fields_out)
 {
 	struct pim_email_state next = *state;
 	struct wbxml_event event;
 	uint64_t read = 0;
+	unsigned fields = 0;
 	for (;;) {
 		int status = wbxml_reader_next(reader, &event);
 		if (status < 0)
@@ -136,10 +138,13 @@ int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, stru
 		if (event.tag == WBXML_EMAIL_READ) {
 			status = read_number(reader, arena, 1, &read);
 			next.read = read == 1;
+			fields |= PIM_EMAIL_FIELD_READ;
 		} else if (event.tag == WBXML_EMAIL_FLAG) {
 			status = read_flag(reader, arena, &next.flag_status);
+			fields |= PIM_EMAIL_FIELD_FLAG;
 		} else if (event.tag == WBXML_EMAIL_CATEGORIES) {
 			status = read_categories(reader, arena, next.categories);
+			fields |= PIM_EMAIL_FIELD_CATEGORIES;
 		} else {
 			status = wbxml_reader_skip(reader);
 		}
@@ -147,5 +152,7 @@ int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, stru
 			return status;
 	}
 	*state = next;
+	if (fields_out != NULL)
+		*fields_out = fields;
 	return 0;
 }

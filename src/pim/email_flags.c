@@ -17,11 +17,12 @@ void pim_email_write_flags(struct wbxml_writer *writer, const struct pim_email_s
 		wbxml_writer_start(writer, WBXML_EMAIL_FLAG);
 		wbxml_writer_element_uint(writer, WBXML_EMAIL_STATUS, state->flag_status);
 		if (state->flag_status == 2)
-			wbxml_writer_element_cstr(writer, WBXML_EMAIL_FLAG_TYPE, "Follow up");
+			wbxml_writer_element_cstr(writer, WBXML_EMAIL_FLAG_TYPE, "Flag for follow up");
 		wbxml_writer_end(writer);
 	}
 	if (protocol_version < 140)
 		return;
+	/* In a Change an empty Categories says "none any more" (cleared elsewhere). */
 	if (state->categories[0] == NULL) {
 		wbxml_writer_empty(writer, WBXML_EMAIL_CATEGORIES);
 		return;

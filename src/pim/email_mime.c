@@ -46,7 +46,7 @@ static void release_array(void *array)
 
 /*
  * Copies in[0..len) to out as valid UTF-8 without NUL (a WBXML inline
- * string cannot hold NUL, MS-ASWBXML 2.1.2.1). A byte that starts no valid
+ * string ends at its first NUL, WBXML 1.3 STR_I). A byte that starts no valid
  * character is read as Latin-1, the usual charset of undeclared 8-bit
  * mail; NUL is dropped. Unless final, an incomplete character at the end
  * stays in in[*used_out..len) for the next call. out must hold 2 * len
@@ -109,7 +109,7 @@ static uint8_t smime_kind(GMimeObject *root)
 
 static void add_attachment(struct pim_message *m, GMimeObject *object)
 {
-	if (m->attachment_count < PIM_MAX_ATTACHMENTS)
+	if (m->attachment_count < LIMIT_MIME_ATTACHMENTS)
 		m->attachments[m->attachment_count++] = object;
 }
 
@@ -154,20 +154,20 @@ struct walk_frame {
 	int next;
 };
 
-/* Depth first, iteratively: the stack is bounded by PIM_MIME_MAX_DEPTH. */
+/* Depth first, iteratively: the stack is bounded by LIMIT_MIME_DEPTH. */
 static void walk_parts(struct arena *arena, struct pim_message *m)
 {
 	GMimeObject *object = g_mime_message_get_mime_part(m->message);
-	struct walk_frame stack[PIM_MIME_MAX_DEPTH];
+	struct walk_frame stack[LIMIT_MIME_DEPTH];
 	unsigned depth = 0;
-	m->attachments = arena_calloc(arena, PIM_MAX_ATTACHMENTS, sizeof(*m->attachments));
+	m->attachments = arena_calloc(arena, LIMIT_MIME_ATTACHMENTS, sizeof(*m->attachments));
 	if (object == NULL)
 		return;
 	m->smime = smime_kind(object);
 	while (object != NULL) {
 		if (!GMIME_IS_MULTIPART(object))
 			classify(m, object);
-		else if (depth < PIM_MIME_MAX_DEPTH)
+		else if (depth < LIMIT_MIME_DEPTH)
 			stack[depth++] = (struct walk_frame){ GMIME_MULTIPART(object), 0 };
 		object = NULL;
 		while (object == NULL && depth > 0) {
@@ -298,8 +298,7 @@ int pim_part_text(struct arena *arena, GMimePart *part, struct pim_sink *sink)
 	GMimeStream *stream = decoded_stream(arena, part, true);
 	if (stream == NULL)
 		return 0;
-	char *in = arena_alloc(arena, PIM_CHUNK + 4);
-	char *out = arena_alloc(arena, 2 * (PIM_CHUNK + 4));
+	char in[PIM_CHUNK + 4], out[2 * (PIM_CHUNK + 4)];
 	size_t carry = 0, n, used, len;
 	while ((n = read_some(stream, in + carry, PIM_CHUNK)) > 0) {
 		len = utf8_clean(in, carry + n, false, out, &used);
@@ -361,7 +360,7 @@ int pim_email_attachment(struct arena *arena, const uint8_t *mime, size_t len, u
 	GMimeStream *stream = attachment_stream(arena, object);
 	if (stream == NULL)
 		return 0;
-	char *chunk = arena_alloc(arena, PIM_CHUNK);
+	char chunk[PIM_CHUNK];
 	uint64_t position = 0;
 	size_t n;
 	while ((n = read_some(stream, chunk, PIM_CHUNK)) > 0) {

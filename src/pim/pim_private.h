@@ -13,22 +13,14 @@
 
 #include "pim/email.h"
 
-/*
- * Multiparts nested deeper than this are not walked: their parts are
- * neither body nor attachments. Real mail nests 4 or 5 deep (mixed,
- * related, alternative, a forwarded message's own); GMime itself stops
- * parsing at 1024 levels.
- */
-#define PIM_MIME_MAX_DEPTH 32
-/*
- * Attachments listed (and fetchable) per message. A message of 50 MB (the
- * LMTP limit) could otherwise hold some 300,000 tiny parts, each becoming
- * an Attachment element in every Sync that carries the item.
- */
-#define PIM_MAX_ATTACHMENTS 500
+#include "guard/limits.h"
 
-/* Bytes read from a part at a time. */
-#define PIM_CHUNK 16384
+/*
+ * Bytes read from a part at a time, in buffers on the stack: a message of
+ * a Sync of 100 items costs no arena memory for reading. GMime's filter
+ * streams read their source 4 KB at a time anyway.
+ */
+#define PIM_CHUNK 4096
 
 /* S/MIME kinds (RFC 8551), for MIMESupport 1 and MessageClass. */
 enum pim_smime {
