@@ -4,6 +4,7 @@
  * change the same way (at commit, see store_set_change_listener).
  */
 #include "mail/lmtp.h"
+#include "pim/email.h"
 
 int mail_deliver(struct store *store, const char *user, const void *message, size_t len, int64_t now)
 {
@@ -19,7 +20,11 @@ int mail_deliver(struct store *store, const char *user, const void *message, siz
 	if (status == STORE_OK)
 		status = store_begin(session);
 	if (status == STORE_OK) {
-		struct store_mail_meta meta = { .received = now, .message_id = "" };
+		/* Message-ID and Date are indexed at delivery (dedup, filter windows). */
+		struct pim_email_summary summary = { .message_id = "" };
+		pim_email_summary(arena, message, len, &summary);
+		struct store_mail_meta meta = { .received = now, .date = summary.date,
+						.message_id = summary.message_id != NULL ? summary.message_id : "" };
 		status = store_mail_add(session, record.id, inbox, message, len, &meta, NULL);
 		status = status == STORE_OK ? store_commit(session) : status;
 	}

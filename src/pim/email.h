@@ -58,8 +58,8 @@ struct pim_email_state {
  * MessageClass, InternetCPID, ContentClass, Flag, Categories,
  * ConversationId/Index, airsyncbase:Body per the options, NativeBodyType,
  * airsyncbase:Attachments). Broken MIME still gives an item (the parts
- * GMime could read). Returns 0, or -1 when the bytes are not a message at
- * all (then nothing was written).
+ * GMime could read; bytes without any header block become a plain-text
+ * body). Returns 0, or -1 for empty input (then nothing was written).
  */
 int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
 		    const struct pim_email_options *options, const struct pim_email_state *state);
