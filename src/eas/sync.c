@@ -291,6 +291,24 @@ static int load_suppressed(struct sync_context *ctx, struct sync_result *result,
 }
 
 /*
+ * The device's own changes the cursor did not reach (GetChanges 0, or a
+ * window that stopped before them) are remembered, so a later Sync passes
+ * them too instead of sending the device what it did itself.
+ */
+static int remember_echoes(struct sync_context *ctx, struct sync_result *result)
+{
+	struct eas_request *r = ctx->request;
+	for (unsigned i = 0; i < result->echo_count; i++) {
+		if (result->echoes[i] <= result->cursor)
+			continue;
+		int status = store_sync_suppress_add(r->session, r->device.id, result->folder.id, result->echoes[i]);
+		if (status != STORE_OK)
+			return status;
+	}
+	return STORE_OK;
+}
+
+/*
  * A new key for the new cursor; what it passed of the suppressed list is
  * forgotten. A replay keeps the previous state as it was.
  */
@@ -334,6 +352,8 @@ static void run_collection(struct sync_context *ctx, struct sync_result *result,
 	bool moved = result->cursor != result->since || collection->command_count > 0;
 	if (status == STORE_OK && (moved || mode == MODE_REPLAY))
 		status = advance(ctx, result, state, mode);
+	if (status == STORE_OK)
+		status = remember_echoes(ctx, result);
 	if (status != STORE_OK)
 		collection_fail(result, SYNC_STATUS_SERVER_ERROR, "store_error");
 }

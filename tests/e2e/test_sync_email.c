@@ -293,6 +293,30 @@ static void flag_on_one_device_appears_on_the_other(void **state)
 	assert_string_equal(text(f, changed, WBXML_EMAIL_STATUS), "2");
 }
 
+/* GetChanges 0: the change is applied now, and still not sent back later. */
+static void own_change_without_getchanges_is_not_echoed_later(void **state)
+{
+	struct fixture *f = *state;
+	const char *phone_key, *tablet_key;
+	deliver(f, 0, 3);
+	both_synced(f, &phone_key, &tablet_key);
+	char xml[1024];
+	snprintf(xml, sizeof(xml),
+		 "<Sync xmlns=\"AirSync\" xmlns:email=\"Email\"><Collections><Collection><SyncKey>%s</SyncKey>"
+		 "<CollectionId>%s</CollectionId><GetChanges>0</GetChanges><Commands><Change><ServerId>%s:1</ServerId>"
+		 "<ApplicationData><email:Read>1</email:Read></ApplicationData></Change></Commands>"
+		 "</Collection></Collections></Sync>", phone_key, f->inbox, f->inbox);
+	assert_int_equal(easclient_post_xml(f->phone, "Sync", xml, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
+	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, f->inbox, key, 100, NULL);
+	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS));
+	/* The other device does get it. */
+	root = sync(f, f->tablet, f->inbox, tablet_key, 100, NULL);
+	assert_non_null(easclient_find(root, WBXML_AIRSYNC_CHANGE));
+}
+
 static void delete_on_one_device_removes_it_from_the_other(void **state)
 {
 	struct fixture *f = *state;
@@ -468,6 +492,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(paging_while_mail_arrives_skips_and_repeats_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(repeated_sync_key_gives_the_same_items_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(flag_on_one_device_appears_on_the_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(own_change_without_getchanges_is_not_echoed_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(delete_on_one_device_removes_it_from_the_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_key_collection_and_item_get_their_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_sync_without_cache_gets_13, setup, teardown),
