@@ -41,6 +41,7 @@ struct eas_request {
 	bool has_policy_key;
 	uint32_t policy_key;
 	const char *content_type;  /* NULL when absent */
+	bool accept_multipart;     /* MS-ASAcceptMultiPart: T, or query Options bit 0x02 (ItemOperations) */
 	struct slice body;
 
 	/* Authenticated by guard/ before dispatch. */

@@ -48,6 +48,36 @@ void eas_server_id_write(struct wbxml_writer *writer, enum wbxml_tag tag, int64_
 /* A folder's ServerId (its id in decimal) as a number. Returns 0 or -1. */
 int eas_folder_id_parse(struct slice text, int64_t *folder_out);
 
+/* ---- options.c: what the commands that send mail items share ---- */
+
+struct pim_email_options;
+struct pim_email_state;
+
+/* Folder types holding mail (MS-ASCMD 2.2.3.186.3), the only items easd keeps today. */
+bool eas_folder_holds_mail(int type);
+/*
+ * Reads the text of the element just started as a decimal number no
+ * greater than max; an empty or out-of-range value gives fallback.
+ * Returns 0, or -1 when the WBXML does not decode.
+ */
+int eas_read_number(struct wbxml_reader *reader, unsigned max, unsigned fallback, unsigned *out);
+/*
+ * tag was just started inside an Options element: if it is a body option
+ * (airsync:MIMESupport, airsync:MIMETruncation, airsyncbase:BodyPreference)
+ * it is read into *options up to its END and 1 is returned; another tag
+ * is left unread and 0 returned; -1 when the WBXML does not decode.
+ */
+int eas_email_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struct pim_email_options *options);
+/*
+ * What a message is likely to weigh in a response: the largest body the
+ * options allow (the whole message for MIME or no truncation), plus the
+ * headers. Bounds responses by bytes before the item is converted.
+ */
+uint64_t eas_email_estimated_bytes(const struct pim_email_options *options, uint64_t size);
+/* The store's per-item state (read, flag, categories, FileReference prefix) for pim_email_write; strings in arena. */
+void eas_email_state(struct arena *arena, int64_t folder_id, const struct store_item *item,
+		     struct pim_email_state *state_out);
+
 /* Provision check before a command: 0, or the status that sends the device to Provision. */
 int eas_policy_status(const struct eas_request *request);
 
@@ -60,6 +90,7 @@ void eas_moveitems(struct eas_request *request);
 void eas_foldercreate(struct eas_request *request);
 void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
+void eas_itemoperations(struct eas_request *request);
 
 /* ---- folders.c: what FolderCreate, FolderUpdate and FolderDelete share ---- */
 

@@ -21,13 +21,6 @@ struct move {
 	struct slice message_id, source, destination;
 };
 
-/* Folder types holding mail (MS-ASCMD 2.2.3.186.3): the only moves easd makes today. */
-static bool holds_mail(int type)
-{
-	return (type >= STORE_FOLDER_INBOX && type <= STORE_FOLDER_OUTBOX) || type == STORE_FOLDER_USER_MAIL ||
-	       type == STORE_FOLDER_GENERIC;
-}
-
 static int read_move(struct wbxml_reader *reader, struct move *move)
 {
 	struct wbxml_event event;
@@ -83,7 +76,7 @@ static int run_move(struct eas_request *r, const struct move *move, int64_t *des
 		return MOVE_INVALID_DESTINATION;
 	if (source_id == destination_id)
 		return MOVE_SAME_FOLDER;
-	if (!holds_mail(source.type) || !holds_mail(destination.type))
+	if (!eas_folder_holds_mail(source.type) || !eas_folder_holds_mail(destination.type))
 		return MOVE_CANNOT_MOVE;
 	int status = store_item_move(r->session, r->user.id, source_id, item_id, destination_id, new_id_out,
 				     &source_modseq, &destination_modseq);

@@ -67,29 +67,6 @@ struct sync_context {
 	uint64_t bytes_left;        /* of LIMIT_SYNC_RESPONSE_BYTES */
 };
 
-/*
- * What an Add is likely to weigh in the response: the message, or the
- * largest body the preferences allow, plus the headers. Used to stop a
- * window of large messages at LIMIT_SYNC_RESPONSE_BYTES.
- */
-static uint64_t estimated_bytes(const struct sync_collection *collection, const struct store_item *item)
-{
-	uint64_t largest = 0;
-	const struct pim_email_options *options = &collection->options;
-	for (unsigned i = 0; i < options->preference_count; i++) {
-		uint32_t truncation = options->preferences[i].truncation_size;
-		if (truncation == 0 || options->preferences[i].type == PIM_BODY_MIME) {
-			largest = item->size;
-			break;
-		}
-		if (truncation > largest)
-			largest = truncation;
-	}
-	if (options->preference_count == 0 || largest > item->size)
-		largest = item->size;
-	return largest + 1024;
-}
-
 static unsigned window_of(const struct sync_collection *collection)
 {
 	unsigned window = collection->window_size == 0 ? SYNC_DEFAULT_WINDOW : collection->window_size;
@@ -224,7 +201,7 @@ static bool take_change(void *context, const struct store_item *item)
 		result->cursor = item->modseq; /* passed, nothing to send */
 		return true;
 	}
-	uint64_t weight = item->deleted ? 64 : estimated_bytes(result->collection, item);
+	uint64_t weight = item->deleted ? 64 : eas_email_estimated_bytes(&result->collection->options, item->size);
 	if (result->outgoing_count == result->window ||
 	    (result->outgoing_count > 0 && weight > ctx->bytes_left)) {
 		result->more_available = true;
@@ -389,25 +366,6 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 		collection_fail(result, SYNC_STATUS_INVALID_SYNC_KEY, "sync_key_unknown");
 }
 
-/* The store's flags and categories as the pim state of an item. */
-static void item_state(struct eas_request *r, const struct sync_result *result, const struct store_item *item,
-		       struct pim_email_state *state)
-{
-	memset(state, 0, sizeof(*state));
-	state->read = item->read;
-	state->flag_status = item->flag_status;
-	state->received = item->received;
-	char prefix[48];
-	snprintf(prefix, sizeof(prefix), "%" PRId64 ":%" PRId64, result->folder.id, item->id);
-	state->file_reference_prefix = arena_strndup(r->arena, prefix, strlen(prefix));
-	unsigned n = 0;
-	for (const char *p = item->categories; *p != '\0' && n < 7;) {
-		size_t len = strcspn(p, "\n");
-		state->categories[n++] = arena_strndup(r->arena, p, len);
-		p += len + (p[len] == '\n');
-	}
-}
-
 /* Add and Fetch carry the whole item; a Change of a message only its flags. */
 static void write_application_data(struct sync_context *ctx, struct wbxml_writer *writer,
 				   const struct sync_result *result, const struct store_item *item, bool whole)
@@ -415,7 +373,7 @@ static void write_application_data(struct sync_context *ctx, struct wbxml_writer
 	struct eas_request *r = ctx->request;
 	struct pim_email_state state;
 	struct slice mime;
-	item_state(r, result, item, &state);
+	eas_email_state(r->arena, result->folder.id, item, &state);
 	wbxml_writer_start(writer, WBXML_AIRSYNC_APPLICATION_DATA);
 	if (!whole ||
 	    store_item_content(r->session, r->arena, result->folder.id, item->id, &mime) != STORE_OK ||

@@ -17,60 +17,6 @@ static void options_defaults(struct sync_collection *collection, unsigned protoc
 	collection->options.protocol_version = protocol_version;
 }
 
-static unsigned number(struct slice text, unsigned max, unsigned fallback)
-{
-	uint64_t value;
-	return parse_uint64(text, max, &value) == 0 ? (unsigned)value : fallback;
-}
-
-static int read_number(struct wbxml_reader *reader, unsigned max, unsigned fallback, unsigned *out)
-{
-	struct slice text;
-	if (eas_read_text(reader, &text) < 0)
-		return -1;
-	*out = text.len == 0 ? fallback : number(text, max, fallback);
-	return 0;
-}
-
-static int read_body_preference(struct wbxml_reader *reader, struct pim_email_options *options)
-{
-	struct pim_body_preference preference = { 0 };
-	struct wbxml_event event;
-	unsigned value = 0;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type != WBXML_EVENT_START)
-			continue;
-		int status = 0;
-		if (event.tag == WBXML_AIRSYNCBASE_TYPE && (status = read_number(reader, 4, 0, &value)) == 0)
-			preference.type = (uint8_t)value;
-		else if (event.tag == WBXML_AIRSYNCBASE_TRUNCATION_SIZE && (status = read_number(reader, UINT32_MAX, 0, &value)) == 0)
-			preference.truncation_size = value;
-		else if (event.tag == WBXML_AIRSYNCBASE_ALL_OR_NONE && (status = read_number(reader, 1, 0, &value)) == 0)
-			preference.all_or_none = value == 1;
-		else if (event.tag == WBXML_AIRSYNCBASE_PREVIEW && (status = read_number(reader, 255, 0, &value)) == 0)
-			preference.preview = (uint16_t)value;
-		else if (event.tag != WBXML_AIRSYNCBASE_TYPE && event.tag != WBXML_AIRSYNCBASE_TRUNCATION_SIZE &&
-			 event.tag != WBXML_AIRSYNCBASE_ALL_OR_NONE && event.tag != WBXML_AIRSYNCBASE_PREVIEW)
-			status = wbxml_reader_skip(reader);
-		if (status < 0)
-			return -1;
-	}
-	if (preference.type != 0 && options->preference_count < PIM_MAX_BODY_PREFERENCES)
-		options->preferences[options->preference_count++] = preference;
-	return 0;
-}
-
-/* MIMETruncation codes (MS-ASCMD 2.2.3.109): 0 nothing ... 7 100 KB, 8 all. */
-static uint32_t mime_truncation_bytes(unsigned code)
-{
-	static const uint32_t bytes[] = { 1, 4096, 5120, 7168, 10240, 20480, 51200, 102400, 0 };
-	return code < sizeof(bytes) / sizeof(bytes[0]) ? bytes[code] : 0;
-}
-
 static int read_options(struct wbxml_reader *reader, struct sync_collection *collection)
 {
 	struct wbxml_event event;
@@ -83,25 +29,11 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 		if (event.type != WBXML_EVENT_START)
 			continue;
 		int status;
-		switch (event.tag) {
-		case WBXML_AIRSYNC_FILTER_TYPE:
-			status = read_number(reader, 8, 0, &value);
+		if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
+			status = eas_read_number(reader, 8, 0, &value);
 			collection->filter_type = (uint8_t)value;
-			break;
-		case WBXML_AIRSYNC_MIME_SUPPORT:
-			status = read_number(reader, 2, 0, &value);
-			collection->options.mime_support = (uint8_t)value;
-			break;
-		case WBXML_AIRSYNC_MIME_TRUNCATION:
-			status = read_number(reader, 8, 8, &value);
-			collection->options.mime_truncation = mime_truncation_bytes(value);
-			break;
-		case WBXML_AIRSYNCBASE_BODY_PREFERENCE:
-			status = read_body_preference(reader, &collection->options);
-			break;
-		default:
+		} else if ((status = eas_email_option_read(reader, event.tag, &collection->options)) == 0) {
 			status = wbxml_reader_skip(reader);
-			break;
 		}
 		if (status < 0)
 			return -1;
@@ -202,15 +134,15 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 		case WBXML_AIRSYNC_COLLECTION_ID: status = eas_read_text(reader, &collection->collection_id); break;
 		case WBXML_AIRSYNC_GET_CHANGES:
 			/* An empty <GetChanges/> means true (MS-ASCMD 2.2.3.84). */
-			status = read_number(reader, 1, 1, &value);
+			status = eas_read_number(reader, 1, 1, &value);
 			collection->get_changes = value == 1;
 			collection->get_changes_given = true;
 			break;
 		case WBXML_AIRSYNC_WINDOW_SIZE:
-			status = read_number(reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &collection->window_size);
+			status = eas_read_number(reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &collection->window_size);
 			break;
 		case WBXML_AIRSYNC_DELETES_AS_MOVES:
-			status = read_number(reader, 1, 1, &value);
+			status = eas_read_number(reader, 1, 1, &value);
 			collection->deletes_as_moves = value == 1;
 			break;
 		case WBXML_AIRSYNC_OPTIONS: status = read_options(reader, collection); break;
@@ -281,7 +213,7 @@ int sync_request_parse(struct eas_request *request, struct sync_request *sync, c
 				return SYNC_STATUS_TOO_MANY_COLLECTIONS;
 			break;
 		case WBXML_AIRSYNC_WINDOW_SIZE:
-			status = read_number(&reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &sync->window_size);
+			status = eas_read_number(&reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &sync->window_size);
 			break;
 		case WBXML_AIRSYNC_PARTIAL:
 			sync->partial = true;
@@ -290,7 +222,7 @@ int sync_request_parse(struct eas_request *request, struct sync_request *sync, c
 		case WBXML_AIRSYNC_WAIT:
 		case WBXML_AIRSYNC_HEARTBEAT_INTERVAL:
 			sync->wait_given = true;
-			status = read_number(&reader, UINT32_MAX, 0, &value);
+			status = eas_read_number(&reader, UINT32_MAX, 0, &value);
 			break;
 		default:
 			status = wbxml_reader_skip(&reader);

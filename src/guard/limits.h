@@ -65,6 +65,26 @@
 /* Hard ceiling of any response body: the budget above plus one maximal message. */
 #define LIMIT_RESPONSE_BYTES ((size_t)128 * 1024 * 1024)
 
+/* ---- ItemOperations (MS-ASCMD 2.2.1.10) ---- */
+
+/* Operations in one request; more get Status 2 for the whole request. A
+   device fetches a few bodies or attachments at a time, and each Fetch
+   parses a whole stored message, so the count bounds the CPU a request takes. */
+#define LIMIT_ITEMOPERATIONS_OPERATIONS 100
+/* Decoded bytes one attachment Fetch returns. A message of the default
+   [lmtp] max_message_size (50 MiB) carries at most about 37 MiB of
+   base64-encoded attachment (57 bytes per 78-byte line), so every
+   attachment of such a message is fetchable whole: mail clients fetch
+   attachments without a Range. A larger one gets Status 11 without a
+   Range, and with one the returned Range is cut to this (MS-ASCMD
+   2.2.3.143.2: best effort). Inline it is 53 MiB of base64, well inside
+   LIMIT_RESPONSE_BYTES. */
+#define LIMIT_FETCH_BYTES (40u * 1024 * 1024)
+/* Fetched bytes (attachments decoded, items as estimated for Sync) one
+   ItemOperations response carries; a Fetch past it gets Status 11 unless it
+   is the first. Base64 makes it 85 MiB, inside LIMIT_RESPONSE_BYTES. */
+#define LIMIT_FETCH_RESPONSE_BYTES (64u * 1024 * 1024)
+
 /* ---- messages (MIME, as stored) ---- */
 
 /* Multiparts nested deeper are not walked: their parts are neither body nor

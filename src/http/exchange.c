@@ -324,6 +324,9 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 	r->content_type = type != NULL ? arena_strndup(x->arena, type, strlen(type)) : NULL;
 	const char *encoding = header(connection, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	x->want_gzip = accepts_gzip(encoding);
+	/* MS-ASHTTP 2.2.1.1.2 (the header) or the base64 query's Options bit 0x02 (2.2.1.1.1.1). */
+	const char *multipart = header(connection, "MS-ASAcceptMultiPart");
+	r->accept_multipart = x->query.accept_multipart || (multipart != NULL && strcasecmp(multipart, "T") == 0);
 	return 0;
 }
 

@@ -125,6 +125,12 @@ static char *base64_query(const struct easclient *client, const char *command)
 	bytes[n++] = (uint8_t)type_len;
 	memcpy(bytes + n, client->options.device_type, type_len);
 	n += type_len;
+	if (client->options.accept_multipart) {
+		/* Command parameter tag 7, Options, one byte (2.2.1.1.1.1.3). */
+		bytes[n++] = 7;
+		bytes[n++] = 1;
+		bytes[n++] = 0x02;
+	}
 	return g_base64_encode(bytes, n);
 }
 
@@ -148,6 +154,8 @@ static struct curl_slist *request_headers(const struct easclient *client, const 
 		headers = curl_slist_append(headers, line);
 		snprintf(line, sizeof(line), "X-MS-PolicyKey: %u", client->policy_key);
 		headers = curl_slist_append(headers, line);
+		if (client->options.accept_multipart)
+			headers = curl_slist_append(headers, "MS-ASAcceptMultiPart: T");
 	}
 	if (has_body) {
 		snprintf(line, sizeof(line), "Content-Type: %s",

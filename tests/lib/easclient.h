@@ -22,6 +22,7 @@ struct easclient_options {
 	unsigned protocol_version; /* 121, 140, ...; default 141 */
 	bool base64_query;         /* MS-ASHTTP 2.2.1.1.1.1 form instead of the plain one */
 	bool accept_gzip;
+	bool accept_multipart;     /* ItemOperations: MS-ASAcceptMultiPart: T, or Options bit 0x02 in the base64 form */
 	bool insecure_tls;         /* https: accept any certificate (tests' self-signed ones) */
 };
 
