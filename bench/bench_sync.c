@@ -1,0 +1,692 @@
+/*
+ * bench_sync.c: what Sync costs on a real easd, started through the e2e
+ * harness. Reported, not asserted:
+ *   1. a no-change Sync on an Inbox of 100,000 messages against one of
+ *      100 (the cursor's range query must not grow with the folder);
+ *   2. no-change Syncs per second from 100 devices at once;
+ *   3. an initial sync of 10,000 messages in windows of 100: wall time,
+ *      round trips, easd's CPU time;
+ *   4. easd's RSS around each phase.
+ * Messages go into the store through the store API, as LMTP would put
+ * them, while easd runs.
+ *
+ * Usage: bench_sync [RESULT_FILE [BUILD_DIR]]. easd is BUILD_DIR/easd;
+ * without BUILD_DIR, $EASD_BUILD, else the directory this program was
+ * built into ($(BUILD)/bench/bench_sync), else "build".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "store/store.h"
+
+#define PASSWORD "bench password"
+
+/* Phase 1: the folders compared, and how the no-change Syncs are timed. */
+#define BIG_FOLDER_MESSAGES 100000
+#define SMALL_FOLDER_MESSAGES 100
+#define FIRST_SYNC_WINDOW 512
+#define IDLE_WARMUP 200
+#define IDLE_BLOCK 1000      /* requests per block; blocks alternate small, big, small, big */
+#define IDLE_BLOCKS 2
+
+/* Phase 2: 10 users of 10 devices each (no per-user device cap yet). */
+#define LOAD_USERS 10
+#define LOAD_DEVICES_PER_USER 10
+#define LOAD_DEVICES (LOAD_USERS * LOAD_DEVICES_PER_USER)
+#define LOAD_INBOX_MESSAGES 10
+#define LOAD_SECONDS 10
+
+/* Phase 3. */
+#define INITIAL_MESSAGES 10000
+#define INITIAL_WINDOW 100
+
+/* Messages per store transaction when delivering. */
+#define DELIVERY_BATCH 25000
+/* Size of each delivered message. */
+#define MESSAGE_BYTES 300
+/* No sync to the end takes more round trips than this. */
+#define MAX_ROUNDS 10000
+
+static struct e2e_server easd;
+static struct buf report;
+
+static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *format, ...)
+{
+	va_list ap;
+	va_start(ap, format);
+	fputs("bench_sync: ", stderr);
+	vfprintf(stderr, format, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (easd.dir[0] != '\0')
+		fprintf(stderr, "bench_sync: easd's stderr was %s/easd.stderr (removed now)\n", easd.dir);
+	e2e_cleanup(&easd);
+	exit(1);
+}
+
+static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Appends a line to the report and shows it at once (the phases take a while). */
+static void say(const char *format, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, format);
+	vsnprintf(line, sizeof(line), format, ap);
+	va_end(ap);
+	buf_append_cstr(&report, line);
+	fputs(line, stdout);
+	fflush(stdout);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- easd as a process: RSS and CPU time from /proc ---- */
+
+static long easd_rss_kb(void)
+{
+	char path[64], line[256];
+	long kb = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)easd.pid);
+	FILE *in = fopen(path, "r");
+	if (in == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), in) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(in);
+	return kb;
+}
+
+/* utime + stime of every easd thread, in seconds (proc(5): fields 14 and 15 of stat). */
+static double easd_cpu_seconds(void)
+{
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)easd.pid);
+	FILE *in = fopen(path, "r");
+	if (in == NULL || fgets(line, sizeof(line), in) == NULL)
+		die("cannot read %s", path);
+	fclose(in);
+	/* The command name (field 2) may hold spaces: count from the last ')'. */
+	const char *p = strrchr(line, ')');
+	unsigned long long utime, stime;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		die("cannot parse %s", path);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void say_rss(const char *when)
+{
+	say("  easd RSS %-28s %8ld kB\n", when, easd_rss_kb());
+}
+
+/* CPU seconds this program (the clients) has used. */
+static double own_cpu_seconds(void)
+{
+	struct rusage usage;
+	getrusage(RUSAGE_SELF, &usage);
+	return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+	       (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+/* The 1-minute load average: other work on the machine skews every figure. */
+static double load_average(void)
+{
+	double load = -1;
+	FILE *in = fopen("/proc/loadavg", "r");
+	if (in != NULL) {
+		if (fscanf(in, "%lf", &load) != 1)
+			load = -1;
+		fclose(in);
+	}
+	return load;
+}
+
+/* ---- delivery through the store API ---- */
+
+/* Puts count small messages into user's Inbox, DELIVERY_BATCH per transaction. Returns seconds taken. */
+static double deliver(const char *user, unsigned count)
+{
+	char path[300], error[256], message[MESSAGE_BYTES + 64], message_id[64];
+	struct store *store;
+	struct store_user record;
+	int64_t inbox;
+	snprintf(path, sizeof(path), "%s/data", easd.dir);
+	double start = now_seconds();
+	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
+		die("store_open: %s", error);
+	struct store_session *session = store_session_acquire(store);
+	struct arena *arena = arena_new(0);
+	if (store_user_find(session, arena, user, &record) != STORE_OK ||
+	    store_folder_find_type(session, record.id, STORE_FOLDER_INBOX, &inbox) != STORE_OK)
+		die("no Inbox for %s", user);
+	for (unsigned i = 0; i < count; i++) {
+		if (i % DELIVERY_BATCH == 0 && store_begin(session) != STORE_OK)
+			die("store_begin: %s", store_session_error(session));
+		snprintf(message_id, sizeof(message_id), "%s.%u@example.org", user, i);
+		int n = snprintf(message, sizeof(message),
+				 "From: Bob <bob@example.org>\r\nTo: %s@localhost\r\nSubject: Message %u\r\n"
+				 "Message-ID: <%s>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nBody of %u: ",
+				 user, i, message_id, i);
+		/* Filler up to MESSAGE_BYTES, then the line end. */
+		for (; n < MESSAGE_BYTES - 2; n++)
+			message[n] = (char)('a' + n % 26);
+		message[n++] = '\r';
+		message[n++] = '\n';
+		struct store_mail_meta meta = { .received = time(NULL), .message_id = message_id };
+		if (store_mail_add(session, record.id, inbox, (const uint8_t *)message, (size_t)n, &meta, NULL) != STORE_OK)
+			die("store_mail_add: %s", store_session_error(session));
+		if ((i + 1) % DELIVERY_BATCH == 0 || i + 1 == count)
+			if (store_commit(session) != STORE_OK)
+				die("store_commit: %s", store_session_error(session));
+	}
+	arena_free(&arena);
+	store_session_release(&session);
+	store_close(&store);
+	return now_seconds() - start;
+}
+
+/* ---- devices ---- */
+
+struct device {
+	struct easclient *client;
+	char user[16];           /* the client keeps pointers to these two */
+	char device_id[16];
+	char name[40];
+	char inbox[24];
+	char sync_key[24];
+	struct buf idle_body;    /* the no-change Sync, encoded once */
+	struct buf idle_answer;  /* easd's verified answer to it: the same bytes every time */
+};
+
+/* A Sync of the Inbox as XML: SyncKey 0 has no GetChanges (MS-ASCMD 2.2.3.79). */
+static void sync_xml(const struct device *device, unsigned window, char *xml, size_t size)
+{
+	snprintf(xml, size,
+		 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection>"
+		 "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>%s<WindowSize>%u</WindowSize>"
+		 "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+		 "<airsyncbase:TruncationSize>200</airsyncbase:TruncationSize></airsyncbase:BodyPreference></Options>"
+		 "</Collection></Collections></Sync>",
+		 device->sync_key, device->inbox, strcmp(device->sync_key, "0") != 0 ? "<GetChanges/>" : "", window);
+}
+
+static const char *inbox_of(struct device *device, struct easclient_response *response, struct arena *arena)
+{
+	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
+	if (easclient_post_xml(device->client, "FolderSync", xml, response) < 0 || response->http_status != 200)
+		die("%s: FolderSync failed (HTTP %ld)", device->name, response->http_status);
+	struct wbxml_node *root = easclient_parse(response, arena);
+	for (const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next) {
+		const char *type = easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, arena);
+		if (type != NULL && strcmp(type, "2") == 0)
+			return easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, arena);
+	}
+	die("%s: no Inbox in the FolderSync answer", device->name);
+}
+
+/* A provisioned device that knows its Inbox. */
+static void device_open(struct device *device, const char *user, const char *device_id)
+{
+	struct easclient_response response;
+	struct arena *arena = arena_new(0);
+	memset(device, 0, sizeof(*device));
+	snprintf(device->user, sizeof(device->user), "%s", user);
+	snprintf(device->device_id, sizeof(device->device_id), "%s", device_id);
+	snprintf(device->name, sizeof(device->name), "%s/%s", user, device_id);
+	struct easclient_options options = e2e_client_options(&easd, device->user, PASSWORD, device->device_id);
+	device->client = easclient_new(&options);
+	easclient_response_init(&response);
+	if (easclient_provision(device->client, &response) < 0)
+		die("%s: Provision failed (HTTP %ld)", device->name, response.http_status);
+	snprintf(device->inbox, sizeof(device->inbox), "%s", inbox_of(device, &response, arena));
+	snprintf(device->sync_key, sizeof(device->sync_key), "0");
+	buf_init(&device->idle_body, 0);
+	buf_init(&device->idle_answer, 0);
+	easclient_response_cleanup(&response);
+	arena_free(&arena);
+}
+
+static void device_close(struct device *device)
+{
+	easclient_free(&device->client);
+	buf_cleanup(&device->idle_body);
+	buf_cleanup(&device->idle_answer);
+}
+
+/* One Sync round: sends the device's key, takes the new one. Returns the Adds; *more: MoreAvailable. */
+static unsigned sync_round(struct device *device, unsigned window, struct easclient_response *response, bool *more)
+{
+	char xml[1024];
+	struct arena *arena = arena_new(0);
+	sync_xml(device, window, xml, sizeof(xml));
+	if (easclient_post_xml(device->client, "Sync", xml, response) < 0 || response->http_status != 200)
+		die("%s: Sync failed (HTTP %ld)", device->name, response->http_status);
+	struct wbxml_node *root = easclient_parse(response, arena);
+	const char *status = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_STATUS, arena) : NULL;
+	const char *key = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena) : NULL;
+	if (status == NULL || strcmp(status, "1") != 0 || key == NULL)
+		die("%s: Sync answered Status %s", device->name, status != NULL ? status : "(none)");
+	snprintf(device->sync_key, sizeof(device->sync_key), "%s", key);
+	unsigned adds = easclient_count(root, WBXML_AIRSYNC_ADD);
+	*more = easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) != NULL;
+	arena_free(&arena);
+	return adds;
+}
+
+/*
+ * From SyncKey 0 until no MoreAvailable. Returns the Adds received;
+ * *rounds_out counts every request, the SyncKey 0 one included.
+ */
+static unsigned sync_to_end(struct device *device, unsigned window, unsigned *rounds_out)
+{
+	struct easclient_response response;
+	unsigned adds = 0, rounds = 0;
+	bool more = true;
+	easclient_response_init(&response);
+	snprintf(device->sync_key, sizeof(device->sync_key), "0");
+	sync_round(device, window, &response, &more);
+	for (rounds = 1, more = true; more; rounds++) {
+		if (rounds == MAX_ROUNDS)
+			die("%s: still MoreAvailable after %u rounds", device->name, rounds);
+		adds += sync_round(device, window, &response, &more);
+	}
+	easclient_response_cleanup(&response);
+	if (rounds_out != NULL)
+		*rounds_out = rounds;
+	return adds;
+}
+
+/*
+ * Encodes the device's no-change Sync once and keeps easd's first answer
+ * to it, after checking that it is one: Status 1, the same key, no
+ * Commands, no MoreAvailable. easd answers an idle collection with the same
+ * bytes every time, so later answers are checked by comparing them.
+ */
+static void prepare_idle(struct device *device)
+{
+	char xml[1024];
+	struct easclient_response response;
+	struct arena *arena = arena_new(0);
+	sync_xml(device, FIRST_SYNC_WINDOW, xml, sizeof(xml));
+	if (wbxml_from_xml(xml, strlen(xml), false, &device->idle_body, NULL) != WBXML_OK)
+		die("cannot encode a Sync");
+	easclient_response_init(&response);
+	if (easclient_post(device->client, "Sync", device->idle_body.data, device->idle_body.len, NULL, &response) < 0 ||
+	    response.http_status != 200)
+		die("%s: no-change Sync failed (HTTP %ld)", device->name, response.http_status);
+	struct wbxml_node *root = easclient_parse(&response, arena);
+	const char *status = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_STATUS, arena) : NULL;
+	const char *key = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena) : NULL;
+	if (status == NULL || strcmp(status, "1") != 0 || key == NULL || strcmp(key, device->sync_key) != 0 ||
+	    easclient_find(root, WBXML_AIRSYNC_COMMANDS) != NULL || easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) != NULL)
+		die("%s: the no-change Sync was not one (Status %s, key %s for %s)", device->name,
+		    status != NULL ? status : "-", key != NULL ? key : "-", device->sync_key);
+	buf_append(&device->idle_answer, response.body.data, response.body.len);
+	easclient_response_cleanup(&response);
+	arena_free(&arena);
+}
+
+enum idle_outcome {
+	IDLE_SAME,        /* the verified no-change answer */
+	IDLE_FAILED,      /* transport failure or HTTP status other than 200 */
+	IDLE_NOT_1,       /* an answer with a Status other than 1 */
+	IDLE_DIFFERENT,   /* Status 1 but not the same answer (items, another key) */
+};
+
+/* One no-change Sync; *seconds_out is its round-trip time. */
+static enum idle_outcome idle_sync(struct device *device, struct easclient_response *response, double *seconds_out)
+{
+	double start = now_seconds();
+	int sent = easclient_post(device->client, "Sync", device->idle_body.data, device->idle_body.len, NULL, response);
+	*seconds_out = now_seconds() - start;
+	if (sent < 0 || response->http_status != 200)
+		return IDLE_FAILED;
+	if (response->body.len == device->idle_answer.len &&
+	    memcmp(response->body.data, device->idle_answer.data, response->body.len) == 0)
+		return IDLE_SAME;
+	struct arena *arena = arena_new(0);
+	struct wbxml_node *root = easclient_parse(response, arena);
+	const char *status = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_STATUS, arena) : NULL;
+	enum idle_outcome outcome = status != NULL && strcmp(status, "1") == 0 ? IDLE_DIFFERENT : IDLE_NOT_1;
+	arena_free(&arena);
+	return outcome;
+}
+
+/* ---- phase 1: no-change Sync on a big and a small folder ---- */
+
+struct idle_figures {
+	double *latencies;
+	unsigned count;
+	double cpu_seconds;   /* easd's, over the blocks */
+	unsigned bad;         /* anything but the verified answer */
+};
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* n no-change Syncs; bad answers always count, latencies and CPU only when timed. */
+static void idle_block(struct device *device, struct idle_figures *figures, unsigned n, bool timed)
+{
+	struct easclient_response response;
+	easclient_response_init(&response);
+	double cpu = easd_cpu_seconds();
+	for (unsigned i = 0; i < n; i++) {
+		double seconds;
+		if (idle_sync(device, &response, &seconds) != IDLE_SAME)
+			figures->bad++;
+		if (timed)
+			figures->latencies[figures->count++] = seconds;
+	}
+	if (timed)
+		figures->cpu_seconds += easd_cpu_seconds() - cpu;
+	easclient_response_cleanup(&response);
+}
+
+static double mean_us(const struct idle_figures *figures)
+{
+	double sum = 0;
+	for (unsigned i = 0; i < figures->count; i++)
+		sum += figures->latencies[i];
+	return sum * 1e6 / figures->count;
+}
+
+/* The q-quantile in microseconds (sorts the latencies). */
+static double quantile_us(struct idle_figures *figures, double q)
+{
+	qsort(figures->latencies, figures->count, sizeof(double), compare_doubles);
+	unsigned at = (unsigned)(q * (figures->count - 1) + 0.5);
+	return figures->latencies[at] * 1e6;
+}
+
+static void first_sync(struct device *device, unsigned expected)
+{
+	unsigned rounds;
+	double start = now_seconds();
+	unsigned adds = sync_to_end(device, FIRST_SYNC_WINDOW, &rounds);
+	double seconds = now_seconds() - start;
+	if (adds != expected)
+		die("%s: %u Adds for %u messages", device->name, adds, expected);
+	say("  first sync of %s (%u messages, windows of %u): %u round trips, %.2f s, %.0f messages/s\n",
+	    device->name, adds, FIRST_SYNC_WINDOW, rounds, seconds, adds / seconds);
+	prepare_idle(device);
+}
+
+static void phase_idle_cost(void)
+{
+	struct device big, small;
+	say("\n1. no-change Sync, Inbox of %u vs %u messages (one client, sequential)\n", BIG_FOLDER_MESSAGES,
+	    SMALL_FOLDER_MESSAGES);
+	say_rss("before");
+	double seconds = deliver("big", BIG_FOLDER_MESSAGES);
+	say("  delivered %u messages of %d bytes through the store API in %.2f s (%u per transaction)\n",
+	    BIG_FOLDER_MESSAGES, MESSAGE_BYTES, seconds, DELIVERY_BATCH);
+	deliver("small", SMALL_FOLDER_MESSAGES);
+	device_open(&big, "big", "BIGPHONE");
+	device_open(&small, "small", "SMALLPHONE");
+	first_sync(&big, BIG_FOLDER_MESSAGES);
+	first_sync(&small, SMALL_FOLDER_MESSAGES);
+	say_rss("after the first syncs");
+
+	struct idle_figures big_figures = { .latencies = calloc(IDLE_BLOCK * IDLE_BLOCKS, sizeof(double)) };
+	struct idle_figures small_figures = { .latencies = calloc(IDLE_BLOCK * IDLE_BLOCKS, sizeof(double)) };
+	idle_block(&small, &small_figures, IDLE_WARMUP, false);
+	idle_block(&big, &big_figures, IDLE_WARMUP, false);
+	/* Alternating blocks, so drift (other load, cache state) falls on both alike. */
+	for (unsigned b = 0; b < IDLE_BLOCKS; b++) {
+		idle_block(&small, &small_figures, IDLE_BLOCK, true);
+		idle_block(&big, &big_figures, IDLE_BLOCK, true);
+	}
+	double big_mean = mean_us(&big_figures), small_mean = mean_us(&small_figures);
+	say("  %-30s %10s %10s %10s %16s %6s\n", "", "mean (us)", "p50 (us)", "p99 (us)", "easd CPU/req (us)", "bad");
+	char small_label[40], big_label[40];
+	snprintf(small_label, sizeof(small_label), "Inbox of %u messages", SMALL_FOLDER_MESSAGES);
+	snprintf(big_label, sizeof(big_label), "Inbox of %u messages", BIG_FOLDER_MESSAGES);
+	say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", small_label, small_mean,
+	    quantile_us(&small_figures, 0.5), quantile_us(&small_figures, 0.99),
+	    small_figures.cpu_seconds * 1e6 / small_figures.count, small_figures.bad);
+	say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", big_label, big_mean,
+	    quantile_us(&big_figures, 0.5), quantile_us(&big_figures, 0.99),
+	    big_figures.cpu_seconds * 1e6 / big_figures.count, big_figures.bad);
+	say("  ratio big/small (mean): %.2f (target: within 2)\n", big_mean / small_mean);
+	say("  (%u requests per folder in %u alternating blocks after %u warm-up; bad = any answer, warm-up\n"
+	    "   included, but Status 1 with the same key and nothing in it)\n", IDLE_BLOCK * IDLE_BLOCKS, IDLE_BLOCKS, IDLE_WARMUP);
+	say_rss("after");
+	free(big_figures.latencies);
+	free(small_figures.latencies);
+	device_close(&big);
+	device_close(&small);
+}
+
+/* ---- phase 2: 100 devices at once ---- */
+
+struct worker {
+	struct device device;
+	pthread_t thread;
+	pthread_barrier_t *start;
+	atomic_bool *stop;
+	unsigned long requests, same, failed, not_1, different;
+	double seconds;
+};
+
+static void *worker_run(void *context)
+{
+	struct worker *w = context;
+	struct easclient_response response;
+	easclient_response_init(&response);
+	pthread_barrier_wait(w->start);
+	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+		double seconds;
+		switch (idle_sync(&w->device, &response, &seconds)) {
+		case IDLE_SAME: w->same++; break;
+		case IDLE_FAILED: w->failed++; break;
+		case IDLE_NOT_1: w->not_1++; break;
+		case IDLE_DIFFERENT: w->different++; break;
+		}
+		w->requests++;
+		w->seconds += seconds;
+	}
+	easclient_response_cleanup(&response);
+	return NULL;
+}
+
+static void phase_concurrent(void)
+{
+	struct worker *workers = calloc(LOAD_DEVICES, sizeof(*workers));
+	pthread_barrier_t start;
+	atomic_bool stop = false;
+	say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
+	    LOAD_DEVICES, LOAD_USERS, LOAD_DEVICES_PER_USER, LOAD_INBOX_MESSAGES);
+	say_rss("before");
+	double setup = now_seconds();
+	for (unsigned u = 0; u < LOAD_USERS; u++) {
+		char user[16];
+		snprintf(user, sizeof(user), "user%u", u);
+		deliver(user, LOAD_INBOX_MESSAGES);
+		for (unsigned d = 0; d < LOAD_DEVICES_PER_USER; d++) {
+			struct worker *w = &workers[u * LOAD_DEVICES_PER_USER + d];
+			char device_id[16];
+			snprintf(device_id, sizeof(device_id), "LOAD%02u", d);
+			device_open(&w->device, user, device_id);
+			if (sync_to_end(&w->device, FIRST_SYNC_WINDOW, NULL) != LOAD_INBOX_MESSAGES)
+				die("%s: not %d Adds", w->device.name, LOAD_INBOX_MESSAGES);
+			prepare_idle(&w->device);
+		}
+	}
+	say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", now_seconds() - setup);
+	say_rss("after set-up");
+	pthread_barrier_init(&start, NULL, LOAD_DEVICES + 1);
+	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
+		workers[i].start = &start;
+		workers[i].stop = &stop;
+		if (pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]) != 0)
+			die("pthread_create: %s", strerror(errno));
+	}
+	pthread_barrier_wait(&start);
+	double began = now_seconds(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
+	long peak = 0;
+	while (now_seconds() - began < LOAD_SECONDS) {
+		long rss = easd_rss_kb();
+		if (rss > peak)
+			peak = rss;
+		usleep(100 * 1000);
+	}
+	atomic_store(&stop, true);
+	unsigned long requests = 0, same = 0, failed = 0, not_1 = 0, different = 0;
+	double latency = 0;
+	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
+		pthread_join(workers[i].thread, NULL);
+		requests += workers[i].requests;
+		same += workers[i].same;
+		failed += workers[i].failed;
+		not_1 += workers[i].not_1;
+		different += workers[i].different;
+		latency += workers[i].seconds;
+	}
+	double elapsed = now_seconds() - began, cpu_used = easd_cpu_seconds() - cpu;
+	double own_used = own_cpu_seconds() - own_cpu;
+	pthread_barrier_destroy(&start);
+	say("  %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", requests, elapsed,
+	    requests / elapsed, latency * 1e3 / requests);
+	say("  answers: %lu the verified no-change one (Status 1), %lu Status other than 1, %lu Status 1 but different,\n"
+	    "           %lu failed (transport or HTTP status not 200)\n", same, not_1, different, failed);
+	say("  easd CPU: %.1f s over %.1f s (%.2f cores), %.0f us per request; the %d clients: %.2f cores\n",
+	    cpu_used, elapsed, cpu_used / elapsed, cpu_used * 1e6 / requests, LOAD_DEVICES, own_used / elapsed);
+	say("  easd RSS peak under load (sampled every 100 ms) %7ld kB\n", peak);
+	say_rss("after");
+	for (unsigned i = 0; i < LOAD_DEVICES; i++)
+		device_close(&workers[i].device);
+	free(workers);
+}
+
+/* ---- phase 3: initial sync ---- */
+
+static void phase_initial_sync(void)
+{
+	struct device device;
+	say("\n3. initial sync of %d messages, windows of %d (one device)\n", INITIAL_MESSAGES, INITIAL_WINDOW);
+	say_rss("before");
+	double seconds = deliver("initial", INITIAL_MESSAGES);
+	say("  delivered %d messages through the store API in %.2f s\n", INITIAL_MESSAGES, seconds);
+	device_open(&device, "initial", "NEWPHONE");
+	unsigned rounds;
+	double cpu = easd_cpu_seconds(), start = now_seconds();
+	unsigned adds = sync_to_end(&device, INITIAL_WINDOW, &rounds);
+	double elapsed = now_seconds() - start, cpu_used = easd_cpu_seconds() - cpu;
+	if (adds != INITIAL_MESSAGES)
+		die("%s: %u Adds for %d messages", device.name, adds, INITIAL_MESSAGES);
+	say("  SyncKey 0 to no MoreAvailable: %.2f s, %u round trips (SyncKey 0 + %u with items), %.0f messages/s\n",
+	    elapsed, rounds, rounds - 1, adds / elapsed);
+	say("  easd CPU: %.2f s (%.0f us per message, %.1f ms per round trip)\n", cpu_used, cpu_used * 1e6 / adds,
+	    cpu_used * 1e3 / rounds);
+	say_rss("after");
+	device_close(&device);
+}
+
+/* ---- main ---- */
+
+static void cpu_model(char *model, size_t size)
+{
+	char line[256];
+	snprintf(model, size, "unknown CPU");
+	FILE *in = fopen("/proc/cpuinfo", "r");
+	if (in == NULL)
+		return;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		const char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			colon += strspn(colon + 1, " \t") + 1;
+			snprintf(model, size, "%.*s", (int)strcspn(colon, "\n"), colon);
+			break;
+		}
+	}
+	fclose(in);
+}
+
+/* argv[2], else $EASD_BUILD, else BUILD of $(BUILD)/bench/bench_sync, else "build". */
+static void choose_build(int argc, char **argv)
+{
+	char build[512];
+	if (argc > 2) {
+		setenv("EASD_BUILD", argv[2], 1);
+		return;
+	}
+	if (getenv("EASD_BUILD") != NULL)
+		return;
+	const char *tail = strstr(argv[0], "/bench/bench_sync");
+	if (tail != NULL && tail > argv[0] && (size_t)(tail - argv[0]) < sizeof(build)) {
+		snprintf(build, sizeof(build), "%.*s", (int)(tail - argv[0]), argv[0]);
+		setenv("EASD_BUILD", build, 1);
+		return;
+	}
+	setenv("EASD_BUILD", "build", 1);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const users[] = {
+		"big:" PASSWORD, "small:" PASSWORD, "initial:" PASSWORD,
+		"user0:" PASSWORD, "user1:" PASSWORD, "user2:" PASSWORD, "user3:" PASSWORD, "user4:" PASSWORD,
+		"user5:" PASSWORD, "user6:" PASSWORD, "user7:" PASSWORD, "user8:" PASSWORD, "user9:" PASSWORD,
+		NULL,
+	};
+	char model[128];
+	double began = now_seconds();
+	choose_build(argc, argv);
+	buf_init(&report, 0);
+	/* threads = 0: one per core, as a deployment without the key has. */
+	if (e2e_start(&easd, "[http]\nthreads = 0\n", users) < 0)
+		die("cannot start %s/easd", getenv("EASD_BUILD"));
+
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	cpu_model(model, sizeof(model));
+	say("Sync cost on a real easd (make bench: %s)\n", argv[0]);
+	say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld, %s, load average at start %.1f\n",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, sysconf(_SC_NPROCESSORS_ONLN), model,
+	    load_average());
+	say("easd: release build, threads = nproc, SQLite store (WAL, synchronous=FULL), provisioning required;\n"
+	    "      clients (libcurl, keep-alive) on the same machine, sharing the cores; messages of %d bytes,\n"
+	    "      BodyPreference plain text truncated to 200 bytes; easd CPU time from /proc/<pid>/stat\n"
+	    "      (utime + stime, ticks of %.0f ms)\n", MESSAGE_BYTES, 1e3 / (double)sysconf(_SC_CLK_TCK));
+	say_rss("idle after start");
+
+	phase_idle_cost();
+	phase_concurrent();
+	phase_initial_sync();
+
+	int stopped = e2e_stop(&easd);
+	say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", now_seconds() - began,
+	    load_average(), stopped);
+	e2e_cleanup(&easd);
+	int status = 0;
+	if (argc > 1) {
+		FILE *out = fopen(argv[1], "w");
+		if (out == NULL || fwrite(report.data, 1, report.len, out) != report.len || fclose(out) != 0) {
+			fprintf(stderr, "bench_sync: cannot write %s\n", argv[1]);
+			status = 1;
+		}
+	}
+	buf_cleanup(&report);
+	return status;
+}
