@@ -106,13 +106,8 @@ static struct field *field_of(struct operation *op, enum wbxml_tag tag)
 static int read_options(struct wbxml_reader *reader, struct operation *op)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_ITEMOPERATIONS_RANGE) {
 			op->range.given = true;
@@ -126,18 +121,14 @@ static int read_options(struct wbxml_reader *reader, struct operation *op)
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 static int read_operation(struct wbxml_reader *reader, struct operation *op)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		struct field *field = field_of(op, event.tag);
 		int status;
 		if (event.tag == WBXML_ITEMOPERATIONS_OPTIONS) {
@@ -151,6 +142,7 @@ static int read_operation(struct wbxml_reader *reader, struct operation *op)
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 static bool operation_kind_of(enum wbxml_tag tag, enum operation_kind *kind_out)

@@ -25,13 +25,8 @@ static int read_move(struct wbxml_reader *reader, struct move *move)
 {
 	struct wbxml_event event;
 	memset(move, 0, sizeof(*move));
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_MOVE_SRC_MSG_ID)
 			status = eas_read_text(reader, &move->message_id);
@@ -44,6 +39,7 @@ static int read_move(struct wbxml_reader *reader, struct move *move)
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 /*

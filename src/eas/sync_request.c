@@ -21,13 +21,8 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 {
 	struct wbxml_event event;
 	unsigned value = 0;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
 			status = eas_read_number(reader, 8, 0, &value);
@@ -38,6 +33,7 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
@@ -60,13 +56,8 @@ static struct sync_command *add_command(struct eas_request *request, struct sync
 static int read_command(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_SERVER_ID)
 			status = eas_read_text(reader, &command->server_id);
@@ -81,19 +72,15 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 static int read_commands(struct eas_request *request, struct wbxml_reader *reader,
 			 struct sync_collection *collection, const char **reason)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		enum sync_command_kind kind;
 		switch (event.tag) {
 		case WBXML_AIRSYNC_ADD: kind = SYNC_ADD; break;
@@ -114,19 +101,15 @@ static int read_commands(struct eas_request *request, struct wbxml_reader *reade
 		if (read_command(request, reader, command) < 0)
 			return -1;
 	}
+	return more;
 }
 
 static int read_collection(struct eas_request *request, struct wbxml_reader *reader,
 			   struct sync_collection *collection, const char **reason)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		int status;
 		unsigned value = 0;
 		switch (event.tag) {
@@ -152,19 +135,15 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 		if (status < 0)
 			return -1;
 	}
+	return more;
 }
 
 static int read_collections(struct eas_request *request, struct wbxml_reader *reader,
 			    struct sync_request *sync, const char **reason)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more;
+	while ((more = eas_next_child(reader, &event)) > 0) {
 		if (event.tag != WBXML_AIRSYNC_COLLECTION) {
 			if (wbxml_reader_skip(reader) < 0)
 				return -1;
@@ -187,6 +166,7 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 		if (read_collection(request, reader, collection, reason) < 0)
 			return -1;
 	}
+	return more;
 }
 
 int sync_request_parse(struct eas_request *request, struct sync_request *sync, const char **reason)
