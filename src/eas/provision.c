@@ -240,6 +240,29 @@ static bool has_information(const struct store_device_information *i)
 	       i->os_language != NULL || i->phone_number != NULL || i->mobile_operator != NULL;
 }
 
+static void run(struct eas_request *request, const struct eas_command *command, const struct provision_request *p)
+{
+	if (has_information(&p->information) &&
+	    store_device_set_information(request->session, request->device.id, &p->information) != STORE_OK) {
+		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_error");
+		return;
+	}
+	if (p->policies == 0) {
+		/* A bare <Provision/> (after a wipe status) or a wipe acknowledgement. */
+		eas_answer_status(request, command, EAS_STATUS_SUCCESS, NULL);
+		return;
+	}
+	if (!slice_equals_cstr(p->policy_type, POLICY_TYPE)) {
+		request->reason = "policy_type_unknown";
+		write_response(request, p, EAS_POLICY_UNKNOWN_TYPE, 0, false);
+		return;
+	}
+	if (p->has_policy_key)
+		acknowledge(request, p);
+	else
+		download(request, p);
+}
+
 void eas_provision(struct eas_request *request)
 {
 	const struct eas_command *command = eas_command_find("Provision");
@@ -248,23 +271,16 @@ void eas_provision(struct eas_request *request)
 		eas_answer_status(request, command, EAS_PROVISION_PROTOCOL_ERROR, "request_invalid");
 		return;
 	}
-	if (has_information(&p.information) &&
-	    store_device_set_information(request->session, request->device.id, &p.information) != STORE_OK) {
-		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_error");
+	/* Device information and the key it is given commit together, or not at all. */
+	if (store_begin(request->session) != STORE_OK) {
+		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_busy");
 		return;
 	}
-	if (p.policies == 0) {
-		/* A bare <Provision/> (after a wipe status) or a wipe acknowledgement. */
-		eas_answer_status(request, command, EAS_STATUS_SUCCESS, NULL);
-		return;
+	run(request, command, &p);
+	if (request->eas_status != EAS_STATUS_SUCCESS) {
+		store_rollback(request->session);
+	} else if (store_commit(request->session) != STORE_OK) {
+		request->response.len = 0;
+		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_commit_failed");
 	}
-	if (!slice_equals_cstr(p.policy_type, POLICY_TYPE)) {
-		request->reason = "policy_type_unknown";
-		write_response(request, &p, EAS_POLICY_UNKNOWN_TYPE, 0, false);
-		return;
-	}
-	if (p.has_policy_key)
-		acknowledge(request, &p);
-	else
-		download(request, &p);
 }
