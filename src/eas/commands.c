@@ -98,18 +98,6 @@ bool eas_version_supported(unsigned version)
 	return version == 121 || version == 140 || version == 141 || version == 160 || version == 161;
 }
 
-int eas_next_child(struct wbxml_reader *reader, struct wbxml_event *event_out)
-{
-	for (;;) {
-		if (wbxml_reader_next(reader, event_out) < 0 || event_out->type == WBXML_EVENT_DONE)
-			return -1;
-		if (event_out->type == WBXML_EVENT_END)
-			return 0;
-		if (event_out->type == WBXML_EVENT_START)
-			return 1;
-	}
-}
-
 int eas_read_text(struct wbxml_reader *reader, struct slice *text_out)
 {
 	struct wbxml_event event;

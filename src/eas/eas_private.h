@@ -34,13 +34,6 @@ void eas_writer_init(struct eas_request *request, struct wbxml_writer *writer);
 void eas_writer_finish(struct eas_request *request, struct wbxml_writer *writer);
 
 /*
- * The next child element of the element being read: 1 with *event_out its
- * START, 0 at the element's END, -1 when the body does not decode. Text
- * between children is passed over.
- */
-int eas_next_child(struct wbxml_reader *reader, struct wbxml_event *event_out);
-
-/*
  * Reads the text of the element just started (after its START event) up to
  * and including its END; child elements are skipped. *text_out is the last
  * string or opaque piece, empty when there is none. Returns 0 or -1.

@@ -107,7 +107,7 @@ static int read_options(struct wbxml_reader *reader, struct operation *op)
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_ITEMOPERATIONS_RANGE) {
 			op->range.given = true;
@@ -121,14 +121,14 @@ static int read_options(struct wbxml_reader *reader, struct operation *op)
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static int read_operation(struct wbxml_reader *reader, struct operation *op)
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		struct field *field = field_of(op, event.tag);
 		int status;
 		if (event.tag == WBXML_ITEMOPERATIONS_OPTIONS) {
@@ -142,7 +142,7 @@ static int read_operation(struct wbxml_reader *reader, struct operation *op)
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static bool operation_kind_of(enum wbxml_tag tag, enum operation_kind *kind_out)

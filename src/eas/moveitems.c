@@ -26,7 +26,7 @@ static int read_move(struct wbxml_reader *reader, struct move *move)
 	struct wbxml_event event;
 	memset(move, 0, sizeof(*move));
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_MOVE_SRC_MSG_ID)
 			status = eas_read_text(reader, &move->message_id);
@@ -39,7 +39,7 @@ static int read_move(struct wbxml_reader *reader, struct move *move)
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 /*

@@ -22,7 +22,7 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 	struct wbxml_event event;
 	unsigned value = 0;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
 			status = eas_read_number(reader, 8, 0, &value);
@@ -33,7 +33,7 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
@@ -57,7 +57,7 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_SERVER_ID)
 			status = eas_read_text(reader, &command->server_id);
@@ -72,7 +72,7 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static int read_commands(struct eas_request *request, struct wbxml_reader *reader,
@@ -80,7 +80,7 @@ static int read_commands(struct eas_request *request, struct wbxml_reader *reade
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		enum sync_command_kind kind;
 		switch (event.tag) {
 		case WBXML_AIRSYNC_ADD: kind = SYNC_ADD; break;
@@ -101,7 +101,7 @@ static int read_commands(struct eas_request *request, struct wbxml_reader *reade
 		if (read_command(request, reader, command) < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static int read_collection(struct eas_request *request, struct wbxml_reader *reader,
@@ -109,7 +109,7 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		unsigned value = 0;
 		switch (event.tag) {
@@ -135,7 +135,7 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 		if (status < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 static int read_collections(struct eas_request *request, struct wbxml_reader *reader,
@@ -143,7 +143,7 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 {
 	struct wbxml_event event;
 	int more;
-	while ((more = eas_next_child(reader, &event)) > 0) {
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		if (event.tag != WBXML_AIRSYNC_COLLECTION) {
 			if (wbxml_reader_skip(reader) < 0)
 				return -1;
@@ -166,7 +166,7 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 		if (read_collection(request, reader, collection, reason) < 0)
 			return -1;
 	}
-	return more;
+	return more < 0 ? -1 : 0;
 }
 
 int sync_request_parse(struct eas_request *request, struct sync_request *sync, const char **reason)

@@ -65,16 +65,8 @@ static int read_flag(struct wbxml_reader *reader, struct arena *arena, uint8_t *
 {
 	struct wbxml_event event;
 	uint64_t status_value = 0;
-	for (;;) {
-		int status = wbxml_reader_next(reader, &event);
-		if (status < 0)
-			return status;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type == WBXML_EVENT_DONE)
-			return WBXML_ERR_MALFORMED;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more, status;
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		if (event.tag == WBXML_EMAIL_STATUS)
 			status = read_number(reader, arena, 2, &status_value);
 		else
@@ -82,6 +74,8 @@ static int read_flag(struct wbxml_reader *reader, struct arena *arena, uint8_t *
 		if (status < 0)
 			return status;
 	}
+	if (more < 0)
+		return more;
 	*flag_status = (uint8_t)status_value;
 	return 0;
 }
@@ -91,16 +85,8 @@ static int read_categories(struct wbxml_reader *reader, struct arena *arena, con
 {
 	struct wbxml_event event;
 	unsigned count = 0;
-	for (;;) {
-		int status = wbxml_reader_next(reader, &event);
-		if (status < 0)
-			return status;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type == WBXML_EVENT_DONE)
-			return WBXML_ERR_MALFORMED;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more, status;
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		if (event.tag != WBXML_EMAIL_CATEGORY) {
 			status = wbxml_reader_skip(reader);
 		} else {
@@ -112,6 +98,8 @@ static int read_categories(struct wbxml_reader *reader, struct arena *arena, con
 		if (status < 0)
 			return status;
 	}
+	if (more < 0)
+		return more;
 	for (unsigned i = count; i < MAX_CATEGORIES; i++)
 		categories[i] = NULL;
 	return 0;
@@ -125,16 +113,8 @@ int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, stru
 	struct wbxml_event event;
 	uint64_t read = 0;
 	unsigned fields = 0;
-	for (;;) {
-		int status = wbxml_reader_next(reader, &event);
-		if (status < 0)
-			return status;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type == WBXML_EVENT_DONE)
-			return WBXML_ERR_MALFORMED;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int more, status;
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		if (event.tag == WBXML_EMAIL_READ) {
 			status = read_number(reader, arena, 1, &read);
 			next.read = read == 1;
@@ -151,6 +131,8 @@ int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, stru
 		if (status < 0)
 			return status;
 	}
+	if (more < 0)
+		return more;
 	*state = next;
 	if (fields_out != NULL)
 		*fields_out = fields;

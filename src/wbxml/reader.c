@@ -328,6 +328,21 @@ int wbxml_reader_next(struct wbxml_reader *reader, struct wbxml_event *event)
 	}
 }
 
+int wbxml_reader_next_child(struct wbxml_reader *reader, struct wbxml_event *event)
+{
+	for (;;) {
+		int status = wbxml_reader_next(reader, event);
+		if (status < 0)
+			return status;
+		if (event->type == WBXML_EVENT_DONE)
+			return WBXML_ERR_MALFORMED;
+		if (event->type == WBXML_EVENT_END)
+			return 0;
+		if (event->type == WBXML_EVENT_START)
+			return 1;
+	}
+}
+
 int wbxml_reader_skip(struct wbxml_reader *reader)
 {
 	struct wbxml_event event;

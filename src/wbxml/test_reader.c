@@ -329,6 +329,34 @@ static void skip_consumes_subtree(void **state)
 	buf_cleanup(&input);
 }
 
+/* <Sync>text<Collections/><SyncKey>1</SyncKey></Sync>: two children, text passed over. */
+static void next_child_walks_children(void **state)
+{
+	(void)state;
+	static const uint8_t input[] = { 0x03, 0x01, 0x6A, 0x00, 0x45, 0x03, 'x', 0x00, 0x1C,
+					 0x4B, 0x03, '1', 0x00, 0x01, 0x01 };
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	wbxml_reader_init(&reader, input, sizeof(input), NULL);
+	assert_int_equal(wbxml_reader_next(&reader, &event), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), 1);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_COLLECTIONS);
+	assert_int_equal(wbxml_reader_skip(&reader), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), 1);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_SYNC_KEY);
+	assert_int_equal(wbxml_reader_skip(&reader), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), 0);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_SYNC);
+	/* Cut before the END: the error comes through. */
+	wbxml_reader_init(&reader, input, sizeof(input) - 1, NULL);
+	assert_int_equal(wbxml_reader_next(&reader, &event), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), 1);
+	assert_int_equal(wbxml_reader_skip(&reader), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), 1);
+	assert_int_equal(wbxml_reader_skip(&reader), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&reader, &event), WBXML_ERR_TRUNCATED);
+}
+
 /* After a hard error the reader keeps failing the same way. */
 static void error_is_sticky(void **state)
 {
@@ -435,6 +463,7 @@ int main(void)
 		cmocka_unit_test(total_limit_at_and_past),
 		cmocka_unit_test(byte_by_byte_equals_whole),
 		cmocka_unit_test(skip_consumes_subtree),
+		cmocka_unit_test(next_child_walks_children),
 		cmocka_unit_test(error_is_sticky),
 		cmocka_unit_test(writer_switches_page_only_on_change),
 		cmocka_unit_test(writer_errors_are_reported),

@@ -111,6 +111,13 @@ int wbxml_reader_next(struct wbxml_reader *reader, struct wbxml_event *event_out
  * earlier events point into the old address.
  */
 void wbxml_reader_more(struct wbxml_reader *reader, const uint8_t *input, size_t len);
+/*
+ * Inside an element: the next child element. Returns 1 with *event_out its
+ * START, 0 at the element's own END (consumed), or a negative status;
+ * text between children is passed over. Reaching the end of the message
+ * inside an element is WBXML_ERR_MALFORMED.
+ */
+int wbxml_reader_next_child(struct wbxml_reader *reader, struct wbxml_event *event_out);
 /* After a START event: consumes events up to and including its END. */
 int wbxml_reader_skip(struct wbxml_reader *reader);
 /* Number of open elements. */
