@@ -234,7 +234,7 @@ static int advance_state(struct eas_request *request, const struct store_sync_st
 	uint64_t modseq = state->modseq == before ? after : state->modseq;
 	/* Above both keys, as FolderSync does: an old key can never match again. */
 	uint64_t key = (state->sync_key > state->previous_key ? state->sync_key : state->previous_key) + 1;
-	status = store_sync_state_advance(request->session, request->device.id, 0, key, modseq);
+	status = store_sync_state_advance(request->session, request->device.id, 0, key, modseq, NULL);
 	if (status != STORE_OK)
 		return eas_folder_store_failure(status, reason_out);
 	*sync_key_out = key;

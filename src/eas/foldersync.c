@@ -120,7 +120,7 @@ static void full_sync(struct eas_request *request, const struct store_sync_state
 {
 	/* A key above any this device has seen: an old key can never match again. */
 	uint64_t key = (state->sync_key > state->previous_key ? state->sync_key : state->previous_key) + 1;
-	if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq) != STORE_OK) {
+	if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq, NULL) != STORE_OK) {
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;
 	}
@@ -136,7 +136,7 @@ static void incremental_sync(struct eas_request *request, const struct store_syn
 	uint64_t key = state->sync_key;
 	if (modseq > state->modseq) {
 		key++;
-		if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq) != STORE_OK) {
+		if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq, NULL) != STORE_OK) {
 			fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 			return;
 		}
@@ -146,7 +146,8 @@ static void incremental_sync(struct eas_request *request, const struct store_syn
 
 static void repeated_sync(struct eas_request *request, const struct store_sync_state *state, uint64_t modseq)
 {
-	struct store_sync_state next = { state->sync_key + 1, modseq, state->previous_key, state->previous_modseq };
+	struct store_sync_state next = { .sync_key = state->sync_key + 1, .modseq = modseq,
+					 .previous_key = state->previous_key, .previous_modseq = state->previous_modseq };
 	if (store_sync_state_put(request->session, request->device.id, 0, &next) != STORE_OK) {
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;

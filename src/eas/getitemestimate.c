@@ -1,11 +1,11 @@
 /*
  * getitemestimate.c: the GetItemEstimate command (MS-ASCMD 2.2.1.9): how
  * many changes the next Sync of each collection would bring. It reads the
- * collection's state and counts changes after its cursor; it changes
- * nothing. 14.0+ put SyncKey and Options in AirSync; 12.1 puts Class and
+ * collection's state and counts what sync_collect.c would send from it
+ * under the FilterType asked (else the sticky one); it changes nothing. 14.0+ put SyncKey and Options in AirSync; 12.1 puts Class and
  * FilterType beside CollectionId: both are read.
  */
-#include "eas/eas_private.h"
+#include "eas/sync_private.h"
 
 #include <string.h>
 
@@ -19,6 +19,8 @@ enum estimate_status {
 struct estimate {
 	struct slice sync_key, collection_id;
 	int status;
+	bool filter_given;
+	uint8_t filter_type;
 	uint64_t count;
 };
 
@@ -41,7 +43,13 @@ static int read_collection(struct wbxml_reader *reader, struct estimate *estimat
 		else if (event.tag == WBXML_GETITEMESTIMATE_COLLECTION_ID)
 			status = eas_read_text(reader, &estimate->collection_id);
 		else if (event.tag == WBXML_AIRSYNC_OPTIONS)
-			depth++; /* FilterType and Class inside: not used for the count yet */
+			depth++; /* FilterType inside (14.0+) */
+		else if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
+			unsigned value;
+			status = eas_read_number(reader, 8, 0, &value);
+			estimate->filter_type = (uint8_t)value;
+			estimate->filter_given = true;
+		}
 		else
 			status = wbxml_reader_skip(reader);
 		if (status < 0)
@@ -50,12 +58,23 @@ static int read_collection(struct wbxml_reader *reader, struct estimate *estimat
 	return 0;
 }
 
+/* The FilterType the device's last Sync of the folder asked for. */
+static uint8_t sticky_filter(struct eas_request *r, int64_t folder_id)
+{
+	struct sync_settings settings;
+	const char *text;
+	sync_settings_defaults(&settings, r->protocol_version);
+	if (store_sync_settings_get(r->session, r->arena, r->device.id, folder_id, &text) == STORE_OK)
+		sync_settings_decode(text, &settings);
+	return settings.filter_type;
+}
+
 static void estimate_collection(struct eas_request *r, struct estimate *estimate)
 {
 	struct store_folder folder;
 	struct store_sync_state state;
 	int64_t folder_id;
-	uint64_t key, until;
+	uint64_t key;
 	if (eas_folder_id_parse(estimate->collection_id, &folder_id) < 0 ||
 	    store_folder_get(r->session, r->arena, r->user.id, folder_id, &folder) != STORE_OK) {
 		estimate->status = ESTIMATE_INVALID_COLLECTION;
@@ -70,9 +89,9 @@ static void estimate_collection(struct eas_request *r, struct estimate *estimate
 		estimate->status = ESTIMATE_INVALID_SYNC_KEY;
 		return;
 	}
-	/* Tombstones of items the device never saw are counted too: an estimate may be high. */
-	if (store_folder_modseq(r->session, folder_id, &until) != STORE_OK ||
-	    store_item_count_changes(r->session, folder_id, state.modseq, until, &estimate->count) != STORE_OK) {
+	if (!estimate->filter_given)
+		estimate->filter_type = sticky_filter(r, folder_id);
+	if (sync_estimate(r, folder_id, &state, estimate->filter_type, &estimate->count) != STORE_OK) {
 		estimate->status = ESTIMATE_INVALID_COLLECTION;
 		return;
 	}

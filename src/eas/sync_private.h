@@ -6,6 +6,7 @@
 #define EAS_SYNC_PRIVATE_H
 
 #include "eas/eas_private.h"
+#include "guard/limits.h"
 #include "pim/email.h"
 
 /* MS-ASCMD 2.2.3.199: WindowSize is 1 to 512, 100 when absent. */
@@ -44,15 +45,34 @@ enum sync_status {
 	SYNC_STATUS_RETRY = 16,
 };
 
+/* Conflict (MS-ASCMD 2.2.3.34): who wins when both sides changed an item. */
+enum sync_conflict {
+	SYNC_CLIENT_WINS = 0,
+	SYNC_SERVER_WINS = 1,
+};
+
+/*
+ * What a collection asks for besides its commands. The Options part
+ * (filter, conflict, body options) is sticky: kept per device and
+ * collection and used when a request carries no Options. All of it is
+ * kept for the collections of the cached request (empty and Partial Sync).
+ */
+struct sync_settings {
+	unsigned window_size;       /* 0: not given */
+	bool deletes_as_moves;
+	bool get_changes;
+	bool get_changes_given;
+	uint8_t filter_type;        /* FilterType as asked (0: all) */
+	uint8_t conflict;           /* enum sync_conflict */
+	struct pim_email_options options;
+};
+
 struct sync_collection {
 	struct slice sync_key;
 	struct slice collection_id;
-	bool get_changes;
-	bool get_changes_given;
-	unsigned window_size;       /* 0: not given */
-	bool deletes_as_moves;
-	uint8_t filter_type;
-	struct pim_email_options options;
+	bool options_given;
+	bool from_cache;            /* not in the request: taken from the cached one */
+	struct sync_settings settings;
 	struct sync_command *commands;
 	unsigned command_count;
 	unsigned command_capacity;
@@ -67,11 +87,120 @@ struct sync_request {
 	bool wait_given;            /* Wait or HeartbeatInterval */
 };
 
+/* What the server sends in a collection's Commands. */
+enum sync_send_kind {
+	SEND_ADD,
+	SEND_CHANGE,
+	SEND_DELETE,
+	SEND_SOFT_DELETE,           /* left the filter window; the device drops it, the server keeps it */
+};
+
+struct sync_outgoing {
+	enum sync_send_kind kind;
+	struct store_item item;
+};
+
+/* A client command's answer, when there is one (failures, Fetch, Add). */
+struct sync_response {
+	const struct sync_command *command;
+	int status;
+	int64_t item_id;            /* Fetch and Add: the item */
+};
+
+struct sync_context;
+
+/* What one collection of the request comes to. */
+struct sync_result {
+	struct sync_context *ctx;
+	struct sync_collection *collection;
+	int status;
+	const char *reason;
+	struct store_folder folder;
+	uint64_t sync_key;          /* the key to answer */
+	bool key_kept;              /* nothing moved: the client's key stays */
+	uint64_t since;             /* the client's cursor */
+	struct store_cutoff wanted; /* the filter window's oldest item now */
+	struct store_cutoff cutoff; /* the device's window: the state's, then where this response leaves it */
+	bool more_available;
+	struct sync_response *responses;
+	unsigned response_count;
+	uint64_t *echoes;           /* modseqs of the client's own changes */
+	unsigned echo_count;
+	unsigned echo_capacity;
+	struct sync_outgoing *outgoing;
+	unsigned outgoing_count;
+	unsigned outgoing_capacity;
+	unsigned window;
+	uint64_t cursor;            /* the changes up to here are on the device after this response */
+};
+
+struct sync_context {
+	struct eas_request *request;
+	struct sync_request sync;
+	struct sync_result *results;
+	unsigned budget;            /* [14.0+] Sync-level WindowSize left */
+	uint64_t bytes_left;        /* of LIMIT_SYNC_RESPONSE_BYTES */
+};
+
+
 /*
  * Reads the request body. Returns 0, or a Sync status for the whole
  * request (protocol error, too many collections) with *reason_out set.
  */
 int sync_request_parse(struct eas_request *request, struct sync_request *sync_out,
 		       const char **reason_out);
+/* A new collection with the default settings at the end of sync, or NULL past LIMIT_SYNC_COLLECTIONS. */
+struct sync_collection *sync_collection_add(struct eas_request *request, struct sync_request *sync);
+
+/* ---- sync_apply.c: the client's commands ---- */
+
+/* Applies the collection's commands in order; failures become per-item responses. */
+void sync_apply_commands(struct sync_context *ctx, struct sync_result *result);
+/* A change the client made (this request, or MoveItems before): never sent back to it. */
+void sync_add_echo(struct sync_result *result, uint64_t modseq);
+bool sync_is_echo(const struct sync_result *result, uint64_t modseq);
+
+/* ---- sync_collect.c: what the server sends ---- */
+
+/*
+ * Fills result->outgoing: first what the filter window's move brings
+ * (SoftDeletes when it shrank, Adds when it widened), then the changes in
+ * (since, until], at most the window and the byte budget; sets cursor,
+ * cutoff and more_available.
+ */
+int sync_collect(struct sync_context *ctx, struct sync_result *result, uint64_t until);
+/*
+ * What the next Sync from state would send under filter_type, counted
+ * (GetItemEstimate): the window's move and the changes inside the window.
+ * Echoes and tombstones of items the device never had count too: an
+ * estimate may be high, never low.
+ */
+int sync_estimate(struct eas_request *request, int64_t folder_id, const struct store_sync_state *state,
+		  uint8_t filter_type, uint64_t *count_out);
+
+/* ---- sync_settings.c: settings and the cached request as text in the store ---- */
+
+/* The defaults of a collection that says nothing (DeletesAsMoves 1, server wins, all items). */
+void sync_settings_defaults(struct sync_settings *settings, unsigned protocol_version);
+/* Settings as one line of text ("" never: at least the version tag), in arena. */
+const char *sync_settings_encode(struct arena *arena, const struct sync_settings *settings);
+/* Reads what sync_settings_encode wrote over *settings. Returns 0, or -1 (then *settings is unchanged). */
+int sync_settings_decode(const char *text, struct sync_settings *settings);
+/*
+ * The oldest item the filter lets through at time now (FilterType,
+ * MS-ASCMD 2.2.3.68.2) for mail: 1 day to 1 month; 0 and values mail does
+ * not define give the whole folder.
+ */
+struct store_cutoff sync_filter_cutoff(uint8_t filter_type, int64_t now);
+
+/* The cached request (MS-ASCMD 2.2.1.21.1): the Sync-level WindowSize and the collections. */
+struct sync_cache {
+	unsigned window_size;       /* 0: not given */
+	int64_t ids[LIMIT_SYNC_COLLECTIONS];
+	unsigned count;
+};
+const char *sync_cache_encode(struct arena *arena, const struct sync_cache *cache);
+/* Returns 0, or -1 for text it did not write. */
+int sync_cache_decode(const char *text, struct sync_cache *cache);
 
 #endif

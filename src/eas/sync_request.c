@@ -10,24 +10,29 @@
 
 #include "guard/limits.h"
 
-static void options_defaults(struct sync_collection *collection, unsigned protocol_version)
-{
-	memset(collection, 0, sizeof(*collection));
-	collection->deletes_as_moves = true;
-	collection->options.protocol_version = protocol_version;
-}
-
+/* A new Options block replaces the sticky one whole: what it leaves out takes the default. */
 static int read_options(struct wbxml_reader *reader, struct sync_collection *collection)
 {
+	struct sync_settings *settings = &collection->settings;
 	struct wbxml_event event;
 	unsigned value = 0;
 	int more;
+	if (!collection->options_given) {
+		settings->filter_type = 0;
+		settings->conflict = SYNC_SERVER_WINS;
+		memset(&settings->options, 0, sizeof(settings->options));
+		settings->options.protocol_version = collection->settings.options.protocol_version;
+	}
+	collection->options_given = true;
 	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
 			status = eas_read_number(reader, 8, 0, &value);
-			collection->filter_type = (uint8_t)value;
-		} else if ((status = eas_email_option_read(reader, event.tag, &collection->options)) == 0) {
+			settings->filter_type = (uint8_t)value;
+		} else if (event.tag == WBXML_AIRSYNC_CONFLICT) {
+			status = eas_read_number(reader, 1, SYNC_SERVER_WINS, &value);
+			settings->conflict = (uint8_t)value;
+		} else if ((status = eas_email_option_read(reader, event.tag, &settings->options)) == 0) {
 			status = wbxml_reader_skip(reader);
 		}
 		if (status < 0)
@@ -118,15 +123,15 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 		case WBXML_AIRSYNC_GET_CHANGES:
 			/* An empty <GetChanges/> means true (MS-ASCMD 2.2.3.84). */
 			status = eas_read_number(reader, 1, 1, &value);
-			collection->get_changes = value == 1;
-			collection->get_changes_given = true;
+			collection->settings.get_changes = value == 1;
+			collection->settings.get_changes_given = true;
 			break;
 		case WBXML_AIRSYNC_WINDOW_SIZE:
-			status = eas_read_number(reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &collection->window_size);
+			status = eas_read_number(reader, UINT32_MAX, SYNC_DEFAULT_WINDOW, &collection->settings.window_size);
 			break;
 		case WBXML_AIRSYNC_DELETES_AS_MOVES:
 			status = eas_read_number(reader, 1, 1, &value);
-			collection->deletes_as_moves = value == 1;
+			collection->settings.deletes_as_moves = value == 1;
 			break;
 		case WBXML_AIRSYNC_OPTIONS: status = read_options(reader, collection); break;
 		case WBXML_AIRSYNC_COMMANDS: status = read_commands(request, reader, collection, reason); break;
@@ -136,6 +141,24 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 			return -1;
 	}
 	return more < 0 ? -1 : 0;
+}
+
+struct sync_collection *sync_collection_add(struct eas_request *request, struct sync_request *sync)
+{
+	if (sync->collection_count == LIMIT_SYNC_COLLECTIONS)
+		return NULL;
+	if (sync->collection_count == sync->collection_capacity) {
+		unsigned capacity = sync->collection_capacity == 0 ? 8 : sync->collection_capacity * 2;
+		struct sync_collection *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
+		if (sync->collection_count > 0)
+			memcpy(grown, sync->collections, sync->collection_count * sizeof(*grown));
+		sync->collections = grown;
+		sync->collection_capacity = capacity;
+	}
+	struct sync_collection *collection = &sync->collections[sync->collection_count++];
+	memset(collection, 0, sizeof(*collection));
+	sync_settings_defaults(&collection->settings, request->protocol_version);
+	return collection;
 }
 
 static int read_collections(struct eas_request *request, struct wbxml_reader *reader,
@@ -149,20 +172,11 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 				return -1;
 			continue;
 		}
-		if (sync->collection_count == LIMIT_SYNC_COLLECTIONS) {
+		struct sync_collection *collection = sync_collection_add(request, sync);
+		if (collection == NULL) {
 			*reason = "too_many_collections";
 			return -2;
 		}
-		if (sync->collection_count == sync->collection_capacity) {
-			unsigned capacity = sync->collection_capacity == 0 ? 8 : sync->collection_capacity * 2;
-			struct sync_collection *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
-			if (sync->collection_count > 0)
-				memcpy(grown, sync->collections, sync->collection_count * sizeof(*grown));
-			sync->collections = grown;
-			sync->collection_capacity = capacity;
-		}
-		struct sync_collection *collection = &sync->collections[sync->collection_count++];
-		options_defaults(collection, request->protocol_version);
 		if (read_collection(request, reader, collection, reason) < 0)
 			return -1;
 	}

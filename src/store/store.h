@@ -185,24 +185,53 @@ int store_folder_find_type(struct store_session *session, int64_t user_id, int t
 
 /* ---- sync states: per device and collection (0: the folder hierarchy) ---- */
 
+/*
+ * The oldest item of a filter window (FilterType): items from (received,
+ * item_id) on, in that order, are on the device; (0, 0): every item. The
+ * id breaks ties between items received in the same second, so a window
+ * can move item by item.
+ */
+struct store_cutoff {
+	int64_t received;
+	int64_t item_id;
+};
+
 struct store_sync_state {
 	uint64_t sync_key;   /* 0: none yet */
 	uint64_t modseq;
+	struct store_cutoff cutoff;
 	uint64_t previous_key;
 	uint64_t previous_modseq;
+	struct store_cutoff previous_cutoff;
 };
 
 /* STORE_NOT_FOUND when the device never synced the collection. */
 int store_sync_state_get(struct store_session *session, int64_t device, int64_t collection_id,
 			 struct store_sync_state *state_out);
-/* Records a new key; the current one becomes the previous one. */
+/* Records a new key; the current one becomes the previous one. cutoff NULL: no filter. */
 int store_sync_state_advance(struct store_session *session, int64_t device, int64_t collection_id,
-			     uint64_t sync_key, uint64_t modseq);
+			     uint64_t sync_key, uint64_t modseq, const struct store_cutoff *cutoff);
 /* Sets current and previous as given (answering a repeated previous key). */
 int store_sync_state_put(struct store_session *session, int64_t device, int64_t collection_id,
 			 const struct store_sync_state *state);
 /* Forgets the collection's state (SyncKey 0). */
 int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id);
+/*
+ * The collection's sticky settings (Sync Options and the like, kept across
+ * requests): opaque text the caller formats, "" when none were stored.
+ * STORE_NOT_FOUND when the device has no state for the collection.
+ */
+int store_sync_settings_get(struct store_session *session, struct arena *arena, int64_t device,
+			    int64_t collection_id, const char **settings_out);
+int store_sync_settings_put(struct store_session *session, int64_t device, int64_t collection_id,
+			    const char *settings);
+/*
+ * The device's cached Sync request (MS-ASCMD 2.2.1.21.1): what an empty or
+ * Partial request stands for. Opaque text; STORE_NOT_FOUND when none.
+ */
+int store_sync_cache_get(struct store_session *session, struct arena *arena, int64_t device,
+			 const char **cache_out);
+int store_sync_cache_put(struct store_session *session, int64_t device, const char *cache);
 
 /*
  * Changes a device made outside Sync (MoveItems) that its next Sync must
@@ -259,9 +288,32 @@ struct store_item {
 int store_item_changes(struct store_session *session, struct arena *arena, int64_t folder_id,
 		       uint64_t since, uint64_t until, unsigned limit,
 		       bool (*fn)(void *context, const struct store_item *item), void *context);
-/* How many changes store_item_changes would list (GetItemEstimate). */
+/* How many changes store_item_changes would list from cutoff on (GetItemEstimate). */
 int store_item_count_changes(struct store_session *session, int64_t folder_id, uint64_t since,
-			     uint64_t until, uint64_t *count_out);
+			     uint64_t until, const struct store_cutoff *cutoff, uint64_t *count_out);
+
+/*
+ * A filter window moving over what a device had at modseq since: the items
+ * it had (created by then, and live then) whose (received, id) lies in
+ * [from, to).
+ *   STORE_WINDOW_LEAVING: oldest first, tombstones of items deleted after
+ *     since included (the window shrank: the device drops them);
+ *   STORE_WINDOW_ENTERING: newest first, live items only (the window
+ *     widened: the device gets them).
+ * At most limit items (0: no limit); fn may stop the walk by returning false.
+ */
+enum store_window_walk {
+	STORE_WINDOW_LEAVING,
+	STORE_WINDOW_ENTERING,
+};
+int store_item_window(struct store_session *session, struct arena *arena, int64_t folder_id,
+		      enum store_window_walk walk, uint64_t since, const struct store_cutoff *from,
+		      const struct store_cutoff *to, unsigned limit,
+		      bool (*fn)(void *context, const struct store_item *item), void *context);
+/* How many items store_item_window would list. */
+int store_item_count_window(struct store_session *session, int64_t folder_id, enum store_window_walk walk,
+			    uint64_t since, const struct store_cutoff *from, const struct store_cutoff *to,
+			    uint64_t *count_out);
 /* One item (live or tombstone) of the folder. STORE_NOT_FOUND if it never was there. */
 int store_item_get(struct store_session *session, struct arena *arena, int64_t folder_id,
 		   int64_t item_id, struct store_item *item_out);

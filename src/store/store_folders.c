@@ -219,6 +219,12 @@ int store_folder_find_type(struct store_session *session, int64_t user_id, int t
 	return store_query_int64(session, stmt, "find folder", id_out);
 }
 
+static void read_cutoff(sqlite3_stmt *stmt, int column, struct store_cutoff *cutoff)
+{
+	cutoff->received = sqlite3_column_int64(stmt, column);
+	cutoff->item_id = sqlite3_column_int64(stmt, column + 1);
+}
+
 int store_sync_state_get(struct store_session *session, int64_t device, int64_t collection_id,
 			 struct store_sync_state *state_out)
 {
@@ -229,8 +235,10 @@ int store_sync_state_get(struct store_session *session, int64_t device, int64_t 
 	if (rc == SQLITE_ROW) {
 		state_out->sync_key = (uint64_t)sqlite3_column_int64(stmt, 0);
 		state_out->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
-		state_out->previous_key = (uint64_t)sqlite3_column_int64(stmt, 2);
-		state_out->previous_modseq = (uint64_t)sqlite3_column_int64(stmt, 3);
+		read_cutoff(stmt, 2, &state_out->cutoff);
+		state_out->previous_key = (uint64_t)sqlite3_column_int64(stmt, 4);
+		state_out->previous_modseq = (uint64_t)sqlite3_column_int64(stmt, 5);
+		read_cutoff(stmt, 6, &state_out->previous_cutoff);
 	}
 	sqlite3_reset(stmt);
 	if (rc == SQLITE_ROW)
@@ -238,14 +246,21 @@ int store_sync_state_get(struct store_session *session, int64_t device, int64_t 
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get sync state");
 }
 
+static void bind_cutoff(sqlite3_stmt *stmt, int parameter, const struct store_cutoff *cutoff)
+{
+	sqlite3_bind_int64(stmt, parameter, cutoff != NULL ? cutoff->received : 0);
+	sqlite3_bind_int64(stmt, parameter + 1, cutoff != NULL ? cutoff->item_id : 0);
+}
+
 int store_sync_state_advance(struct store_session *session, int64_t device, int64_t collection_id,
-			     uint64_t sync_key, uint64_t modseq)
+			     uint64_t sync_key, uint64_t modseq, const struct store_cutoff *cutoff)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_ADVANCE);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)sync_key);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)modseq);
+	bind_cutoff(stmt, 5, cutoff);
 	return store_run(session, stmt, "advance sync state");
 }
 
@@ -257,8 +272,10 @@ int store_sync_state_put(struct store_session *session, int64_t device, int64_t 
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)state->sync_key);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)state->modseq);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)state->previous_key);
-	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)state->previous_modseq);
+	bind_cutoff(stmt, 5, &state->cutoff);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)state->previous_key);
+	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)state->previous_modseq);
+	bind_cutoff(stmt, 9, &state->previous_cutoff);
 	return store_run(session, stmt, "put sync state");
 }
 
@@ -268,4 +285,52 @@ int store_sync_state_reset(struct store_session *session, int64_t device, int64_
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	return store_run(session, stmt, "reset sync state");
+}
+
+/* The text column of the one row stmt selects, copied into arena. */
+static int query_text(struct store_session *session, struct arena *arena, sqlite3_stmt *stmt, const char *what,
+		      const char **text_out)
+{
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*text_out = store_column_text(arena, stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, what);
+}
+
+int store_sync_settings_get(struct store_session *session, struct arena *arena, int64_t device,
+			    int64_t collection_id, const char **settings_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_SETTINGS_GET);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	return query_text(session, arena, stmt, "get sync settings", settings_out);
+}
+
+int store_sync_settings_put(struct store_session *session, int64_t device, int64_t collection_id,
+			    const char *settings)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_SETTINGS_PUT);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_text(stmt, 3, settings, -1, SQLITE_STATIC);
+	return store_run(session, stmt, "put sync settings");
+}
+
+int store_sync_cache_get(struct store_session *session, struct arena *arena, int64_t device,
+			 const char **cache_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_CACHE_GET);
+	sqlite3_bind_int64(stmt, 1, device);
+	return query_text(session, arena, stmt, "get sync cache", cache_out);
+}
+
+int store_sync_cache_put(struct store_session *session, int64_t device, const char *cache)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_CACHE_PUT);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_text(stmt, 2, cache, -1, SQLITE_STATIC);
+	return store_run(session, stmt, "put sync cache");
 }

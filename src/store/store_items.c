@@ -78,15 +78,10 @@ static void read_item(struct arena *arena, sqlite3_stmt *stmt, struct store_item
 	item->message_id = store_column_text(arena, stmt, 11);
 }
 
-int store_item_changes(struct store_session *session, struct arena *arena, int64_t folder_id,
-		       uint64_t since, uint64_t until, unsigned limit,
-		       bool (*fn)(void *context, const struct store_item *item), void *context)
+/* Calls fn for each item stmt selects (bound already), until it returns false. */
+static int walk_items(struct store_session *session, struct arena *arena, sqlite3_stmt *stmt, const char *what,
+		      bool (*fn)(void *context, const struct store_item *item), void *context)
 {
-	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_CHANGES);
-	sqlite3_bind_int64(stmt, 1, folder_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)until);
-	sqlite3_bind_int64(stmt, 4, limit == 0 ? -1 : (sqlite3_int64)limit);
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_item item;
@@ -97,17 +92,63 @@ int store_item_changes(struct store_session *session, struct arena *arena, int64
 		}
 	}
 	sqlite3_reset(stmt);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(session, "item changes");
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(session, what);
+}
+
+int store_item_changes(struct store_session *session, struct arena *arena, int64_t folder_id,
+		       uint64_t since, uint64_t until, unsigned limit,
+		       bool (*fn)(void *context, const struct store_item *item), void *context)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_CHANGES);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)until);
+	sqlite3_bind_int64(stmt, 4, limit == 0 ? -1 : (sqlite3_int64)limit);
+	return walk_items(session, arena, stmt, "item changes", fn, context);
 }
 
 int store_item_count_changes(struct store_session *session, int64_t folder_id, uint64_t since,
-			     uint64_t until, uint64_t *count_out)
+			     uint64_t until, const struct store_cutoff *cutoff, uint64_t *count_out)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_COUNT_CHANGES);
 	sqlite3_bind_int64(stmt, 1, folder_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)until);
+	sqlite3_bind_int64(stmt, 4, cutoff != NULL ? cutoff->received : 0);
+	sqlite3_bind_int64(stmt, 5, cutoff != NULL ? cutoff->item_id : 0);
 	return store_query_int64(session, stmt, "count changes", (int64_t *)count_out);
+}
+
+static void bind_window(sqlite3_stmt *stmt, int64_t folder_id, uint64_t since, const struct store_cutoff *from,
+			const struct store_cutoff *to)
+{
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
+	sqlite3_bind_int64(stmt, 3, from->received);
+	sqlite3_bind_int64(stmt, 4, from->item_id);
+	sqlite3_bind_int64(stmt, 5, to->received);
+	sqlite3_bind_int64(stmt, 6, to->item_id);
+}
+
+int store_item_window(struct store_session *session, struct arena *arena, int64_t folder_id,
+		      enum store_window_walk walk, uint64_t since, const struct store_cutoff *from,
+		      const struct store_cutoff *to, unsigned limit,
+		      bool (*fn)(void *context, const struct store_item *item), void *context)
+{
+	sqlite3_stmt *stmt = store_statement(session, walk == STORE_WINDOW_LEAVING ? SQL_ITEM_LEAVING : SQL_ITEM_ENTERING);
+	bind_window(stmt, folder_id, since, from, to);
+	sqlite3_bind_int64(stmt, 7, limit == 0 ? -1 : (sqlite3_int64)limit);
+	return walk_items(session, arena, stmt, "window items", fn, context);
+}
+
+int store_item_count_window(struct store_session *session, int64_t folder_id, enum store_window_walk walk,
+			    uint64_t since, const struct store_cutoff *from, const struct store_cutoff *to,
+			    uint64_t *count_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, walk == STORE_WINDOW_LEAVING ? SQL_ITEM_COUNT_LEAVING
+									: SQL_ITEM_COUNT_ENTERING);
+	bind_window(stmt, folder_id, since, from, to);
+	return store_query_int64(session, stmt, "count window", (int64_t *)count_out);
 }
 
 int store_item_get(struct store_session *session, struct arena *arena, int64_t folder_id,

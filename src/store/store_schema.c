@@ -85,6 +85,17 @@ static const char *const migrations[] = {
 	"  folder_id INTEGER NOT NULL,"
 	"  modseq INTEGER NOT NULL,"
 	"  PRIMARY KEY (device_id, folder_id, modseq));",
+	/* 3: filter windows (the oldest item on the device), sticky Sync
+	   settings, and the cached Sync request of empty and Partial requests. */
+	"ALTER TABLE sync_states ADD COLUMN cutoff_received INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sync_states ADD COLUMN cutoff_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sync_states ADD COLUMN previous_cutoff_received INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sync_states ADD COLUMN previous_cutoff_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sync_states ADD COLUMN settings TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX items_received ON items (folder_id, received, id);"
+	"CREATE TABLE sync_cache ("
+	"  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+	"  request TEXT NOT NULL);",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

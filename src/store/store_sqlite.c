@@ -19,6 +19,14 @@
 #define STORE_DEFAULT_SESSIONS 64
 #define STORE_BUSY_TIMEOUT_MS 5000
 
+/* What read_item (store_items.c) reads. */
+#define ITEM_COLUMNS "id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id"
+/* Items a moving filter window passes (store_item_window). */
+#define LEAVING_WHERE "WHERE folder_id = ?1 AND created_modseq <= ?2 AND (deleted = 0 OR modseq > ?2) " \
+		      "AND (received, id) >= (?3, ?4) AND (received, id) < (?5, ?6)"
+#define ENTERING_WHERE "WHERE folder_id = ?1 AND created_modseq <= ?2 AND deleted = 0 " \
+		       "AND (received, id) >= (?3, ?4) AND (received, id) < (?5, ?6)"
+
 /* SQL of every statement; the ids are in store_private.h. */
 static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -48,12 +56,17 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_FOLDER_FIND_TYPE] = "SELECT id FROM folders WHERE user_id = ?1 AND type = ?2 AND deleted = 0 ORDER BY id LIMIT 1",
 	[SQL_FOLDER_BUMP] = "UPDATE folders SET modseq = modseq + 1 WHERE id = ?1 AND user_id = ?2 AND deleted = 0 RETURNING modseq",
 	[SQL_FOLDER_COUNT] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND deleted = 0",
-	[SQL_STATE_GET] = "SELECT sync_key, modseq, previous_key, previous_modseq FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
-	[SQL_STATE_ADVANCE] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4) "
-			       "ON CONFLICT (device_id, collection_id) DO UPDATE SET previous_key = sync_key, previous_modseq = modseq, sync_key = ?3, modseq = ?4"),
-	[SQL_STATE_PUT] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq, previous_key, previous_modseq) "
-			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, collection_id) DO UPDATE SET "
-			   "sync_key = ?3, modseq = ?4, previous_key = ?5, previous_modseq = ?6"),
+	[SQL_STATE_GET] = ("SELECT sync_key, modseq, cutoff_received, cutoff_id, previous_key, previous_modseq, previous_cutoff_received, previous_cutoff_id "
+			   "FROM sync_states WHERE device_id = ?1 AND collection_id = ?2"),
+	[SQL_STATE_ADVANCE] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq, cutoff_received, cutoff_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+			       "ON CONFLICT (device_id, collection_id) DO UPDATE SET previous_key = sync_key, previous_modseq = modseq, "
+			       "previous_cutoff_received = cutoff_received, previous_cutoff_id = cutoff_id, "
+			       "sync_key = ?3, modseq = ?4, cutoff_received = ?5, cutoff_id = ?6"),
+	[SQL_STATE_PUT] = ("INSERT INTO sync_states (device_id, collection_id, sync_key, modseq, cutoff_received, cutoff_id, "
+			   "previous_key, previous_modseq, previous_cutoff_received, previous_cutoff_id) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (device_id, collection_id) DO UPDATE SET "
+			   "sync_key = ?3, modseq = ?4, cutoff_received = ?5, cutoff_id = ?6, "
+			   "previous_key = ?7, previous_modseq = ?8, previous_cutoff_received = ?9, previous_cutoff_id = ?10"),
 	[SQL_STATE_RESET] = "DELETE FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
 	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id) "
 			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -61,17 +74,23 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_SUPPRESS_LIST] = "SELECT modseq FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq > ?3 AND modseq <= ?4",
 	[SQL_SUPPRESS_FORGET] = "DELETE FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq <= ?3",
 	[SQL_FOLDER_MODSEQ] = "SELECT modseq FROM folders WHERE id = ?1",
-	[SQL_ITEM_CHANGES] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
-			      "FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),
-	[SQL_ITEM_COUNT_CHANGES] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3",
-	[SQL_ITEM_GET] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
-			  "FROM items WHERE folder_id = ?1 AND id = ?2"),
+	[SQL_ITEM_CHANGES] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),
+	[SQL_ITEM_COUNT_CHANGES] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 AND (received, id) >= (?4, ?5)",
+	[SQL_ITEM_GET] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND id = ?2"),
 	[SQL_ITEM_CONTENT] = "SELECT content FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "
 				"WHERE folder_id = ?1 AND id = ?2 AND deleted = 0 AND (read != ?3 OR flag_status != ?4 OR categories != ?5)"),
 	[SQL_ITEM_DELETE] = "UPDATE items SET deleted = 1, content = NULL, modseq = ?3 WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_COPY] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id, read, flag_status, categories) "
 			   "SELECT ?3, ?4, ?4, received, size, content, date, message_id, read, flag_status, categories FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0"),
+	[SQL_SETTINGS_GET] = "SELECT settings FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
+	[SQL_SETTINGS_PUT] = "UPDATE sync_states SET settings = ?3 WHERE device_id = ?1 AND collection_id = ?2",
+	[SQL_CACHE_GET] = "SELECT request FROM sync_cache WHERE device_id = ?1",
+	[SQL_CACHE_PUT] = "INSERT INTO sync_cache (device_id, request) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET request = ?2",
+	[SQL_ITEM_LEAVING] = "SELECT " ITEM_COLUMNS " FROM items " LEAVING_WHERE " ORDER BY received, id LIMIT ?7",
+	[SQL_ITEM_ENTERING] = "SELECT " ITEM_COLUMNS " FROM items " ENTERING_WHERE " ORDER BY received DESC, id DESC LIMIT ?7",
+	[SQL_ITEM_COUNT_LEAVING] = "SELECT count(*) FROM items " LEAVING_WHERE,
+	[SQL_ITEM_COUNT_ENTERING] = "SELECT count(*) FROM items " ENTERING_WHERE,
 };
 
 int store_fail(struct store_session *session, const char *what)

@@ -58,10 +58,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 2);
+	assert_int_equal(store_schema_version(f->store), 3);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 2);
+	assert_int_equal(store_schema_version(again), 3);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
@@ -206,8 +206,8 @@ static void sync_state_keeps_the_previous_one(void **state)
 	struct store_sync_state sync;
 	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "DEV2", "Android", "", 1000, &device), STORE_OK);
 	assert_int_equal(store_sync_state_get(f->session, device.id, 0, &sync), STORE_NOT_FOUND);
-	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 1, 9), STORE_OK);
-	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 2, 12), STORE_OK);
+	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 1, 9, NULL), STORE_OK);
+	assert_int_equal(store_sync_state_advance(f->session, device.id, 0, 2, 12, NULL), STORE_OK);
 	assert_int_equal(store_sync_state_get(f->session, device.id, 0, &sync), STORE_OK);
 	assert_int_equal(sync.sync_key, 2);
 	assert_int_equal(sync.modseq, 12);
@@ -320,7 +320,7 @@ static void item_changes_are_a_resumable_cursor(void **state)
 	memset(&page, 0, sizeof(page));
 	uint64_t now;
 	assert_int_equal(store_folder_modseq(f->session, inbox, &now), STORE_OK);
-	assert_int_equal(store_item_count_changes(f->session, inbox, modseq + 1, now, &count), STORE_OK);
+	assert_int_equal(store_item_count_changes(f->session, inbox, modseq + 1, now, NULL, &count), STORE_OK);
 	assert_int_equal(count, 3);
 }
 
