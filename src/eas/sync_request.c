@@ -10,35 +10,45 @@
 
 #include "guard/limits.h"
 
-/* A new Options block replaces the sticky one whole: what it leaves out takes the default. */
+/*
+ * A new Options block replaces the sticky one whole: what it leaves out
+ * takes the default. A second block for the SMS class (14.0+) is read and
+ * dropped: easd keeps no SMS.
+ */
 static int read_options(struct wbxml_reader *reader, struct sync_collection *collection)
 {
-	struct sync_settings *settings = &collection->settings;
+	struct sync_settings settings = collection->settings;
 	struct wbxml_event event;
+	struct slice class = { 0 };
 	unsigned value = 0;
 	int more;
-	if (!collection->options_given) {
-		settings->filter_type = 0;
-		settings->conflict = SYNC_SERVER_WINS;
-		memset(&settings->options, 0, sizeof(settings->options));
-		settings->options.protocol_version = collection->settings.options.protocol_version;
-	}
-	collection->options_given = true;
+	settings.filter_type = 0;
+	settings.conflict = SYNC_SERVER_WINS;
+	memset(&settings.options, 0, sizeof(settings.options));
+	settings.options.protocol_version = collection->settings.options.protocol_version;
 	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
 		int status;
 		if (event.tag == WBXML_AIRSYNC_FILTER_TYPE) {
 			status = eas_read_number(reader, 8, 0, &value);
-			settings->filter_type = (uint8_t)value;
+			settings.filter_type = (uint8_t)value;
 		} else if (event.tag == WBXML_AIRSYNC_CONFLICT) {
 			status = eas_read_number(reader, 1, SYNC_SERVER_WINS, &value);
-			settings->conflict = (uint8_t)value;
-		} else if ((status = eas_email_option_read(reader, event.tag, &settings->options)) == 0) {
+			settings.conflict = (uint8_t)value;
+		} else if (event.tag == WBXML_AIRSYNC_CLASS) {
+			status = eas_read_text(reader, &class);
+		} else if ((status = eas_email_option_read(reader, event.tag, &settings.options)) == 0) {
 			status = wbxml_reader_skip(reader);
 		}
 		if (status < 0)
 			return -1;
 	}
-	return more < 0 ? -1 : 0;
+	if (more < 0)
+		return -1;
+	if (class.len == 3 && memcmp(class.data, "SMS", 3) == 0)
+		return 0;
+	collection->settings = settings;
+	collection->options_given = true;
+	return 0;
 }
 
 static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
