@@ -72,14 +72,22 @@ static void decode_pair(const char *name, const char *value, struct sync_setting
 	}
 }
 
-int sync_settings_decode(const char *text, struct sync_settings *settings)
+/* The text after the version tag, or NULL when text is not ours. */
+static const char *after_version(const char *text)
 {
 	size_t version_len = strlen(SETTINGS_VERSION);
 	if (strncmp(text, SETTINGS_VERSION, version_len) != 0 || (text[version_len] != ' ' && text[version_len] != '\0'))
+		return NULL;
+	return text + version_len;
+}
+
+int sync_settings_decode(const char *text, struct sync_settings *settings)
+{
+	const char *p = after_version(text);
+	if (p == NULL)
 		return -1;
 	struct sync_settings decoded;
 	sync_settings_defaults(&decoded, settings->options.protocol_version);
-	const char *p = text + version_len;
 	while (*p == ' ') {
 		char pair[64];
 		size_t len = strcspn(++p, " ");
@@ -127,11 +135,11 @@ const char *sync_cache_encode(struct arena *arena, const struct sync_cache *cach
 
 int sync_cache_decode(const char *text, struct sync_cache *cache)
 {
-	size_t version_len = strlen(SETTINGS_VERSION);
+	const char *p = after_version(text);
 	memset(cache, 0, sizeof(*cache));
-	if (strncmp(text, SETTINGS_VERSION, version_len) != 0)
+	if (p == NULL)
 		return -1;
-	for (const char *p = text + version_len; *p == ' ';) {
+	while (*p == ' ') {
 		p++;
 		char *end;
 		if (strncmp(p, "w=", 2) == 0) {

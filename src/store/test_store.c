@@ -341,6 +341,59 @@ static void sessions_are_capped(void **state)
 		store_session_release(&held[i]);
 }
 
+/*
+ * Items received at 100, 200, 300, 300, 400 (two in the same second);
+ * a filter window moving over what the device had at a modseq.
+ */
+static void a_filter_window_moves_item_by_item(void **state)
+{
+	struct fixture *f = *state;
+	static const int64_t received[] = { 100, 200, 300, 300, 400 };
+	int64_t inbox, ids[5];
+	uint64_t at, count, deleted_modseq;
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	for (int i = 0; i < 5; i++) {
+		struct store_mail_meta meta = { .received = received[i], .message_id = "" };
+		assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
+	}
+	assert_int_equal(store_folder_modseq(f->session, inbox, &at), STORE_OK);
+	/* Deleted after the device's modseq: it still had it, so it leaves the window too. */
+	assert_int_equal(store_item_delete(f->session, f->alice, inbox, ids[1], &deleted_modseq), STORE_OK);
+	/* The window shrinks from everything to "from 300 on": 100 and 200 leave, oldest first. */
+	struct store_cutoff all = { 0, 0 }, from_300 = { 300, 0 }, after_first_300 = { 300, ids[2] + 1 };
+	struct change_log log = { 0 };
+	assert_int_equal(store_item_window(f->session, f->arena, inbox, STORE_WINDOW_LEAVING, at, &all, &from_300, 0,
+					   log_change, &log), STORE_OK);
+	assert_int_equal(log.count, 2);
+	assert_int_equal(log.ids[0], ids[0]);
+	assert_int_equal(log.ids[1], ids[1]);
+	assert_true(log.deleted[1]);
+	/* The id splits a second: after the first item of 300, only the second of 300 and 400 remain. */
+	struct store_cutoff end = { INT64_MAX, 0 };
+	assert_int_equal(store_item_count_window(f->session, inbox, STORE_WINDOW_LEAVING, at, &after_first_300, &end,
+						 &count), STORE_OK);
+	assert_int_equal(count, 2);
+	/* Widening takes live items only, newest first; items created after the modseq are not the window's. */
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(store_item_window(f->session, f->arena, inbox, STORE_WINDOW_ENTERING, at, &all, &end, 0,
+					   log_change, &log), STORE_OK);
+	assert_int_equal(log.count, 4);
+	assert_int_equal(log.ids[0], ids[4]);
+	assert_int_equal(log.ids[1], ids[3]);
+	assert_int_equal(log.ids[3], ids[0]);
+	assert_int_equal(store_item_count_window(f->session, inbox, STORE_WINDOW_ENTERING, 0, &all, &end,
+						 &count), STORE_OK);
+	assert_int_equal(count, 0);
+	/* A limit stops the walk. */
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(store_item_window(f->session, f->arena, inbox, STORE_WINDOW_ENTERING, at, &all, &end, 1,
+					   log_change, &log), STORE_OK);
+	assert_int_equal(log.count, 1);
+	/* Changes counted from a cutoff skip what is older. */
+	assert_int_equal(store_item_count_changes(f->session, inbox, 0, deleted_modseq, &from_300, &count), STORE_OK);
+	assert_int_equal(count, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(folder_tree_updates_and_recursive_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_policy_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_state_keeps_the_previous_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_filter_window_moves_item_by_item, setup, teardown),
 		cmocka_unit_test_setup_teardown(mail_is_published_at_commit_not_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(item_changes_are_a_resumable_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
