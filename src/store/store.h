@@ -244,6 +244,19 @@ int store_sync_suppress_list(struct store_session *session, int64_t device, int6
 			     void *context);
 int store_sync_suppress_forget(struct store_session *session, int64_t device, int64_t folder_id, uint64_t upto);
 
+/*
+ * ClientId maps (MS-ASCMD 2.2.3.28.2): the item a device's Add created,
+ * by the ClientId it gave, so an Add repeated after a lost answer finds
+ * its item instead of creating a second one. Each map records the key
+ * of the answer that carried it; forget drops those older than a key.
+ */
+int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,
+			 const char *client_id, int64_t *item_id_out);
+int store_client_id_put(struct store_session *session, int64_t device, int64_t collection_id,
+			const char *client_id, int64_t item_id, uint64_t sync_key);
+int store_client_id_forget(struct store_session *session, int64_t device, int64_t collection_id,
+			   uint64_t below_key);
+
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 
 /* What the deliverer knows about a message besides its bytes. */

@@ -334,3 +334,35 @@ int store_sync_cache_put(struct store_session *session, int64_t device, const ch
 	sqlite3_bind_text(stmt, 2, cache, -1, SQLITE_STATIC);
 	return store_run(session, stmt, "put sync cache");
 }
+
+int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,
+			 const char *client_id, int64_t *item_id_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_FIND);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_text(stmt, 3, client_id, -1, SQLITE_STATIC);
+	return store_query_int64(session, stmt, "find client id", item_id_out);
+}
+
+int store_client_id_put(struct store_session *session, int64_t device, int64_t collection_id,
+			const char *client_id, int64_t item_id, uint64_t sync_key)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_PUT);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_text(stmt, 3, client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, item_id);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)sync_key);
+	return store_run(session, stmt, "put client id");
+}
+
+int store_client_id_forget(struct store_session *session, int64_t device, int64_t collection_id,
+			   uint64_t below_key)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_FORGET);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_int64(stmt, 2, collection_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)below_key);
+	return store_run(session, stmt, "forget client ids");
+}
