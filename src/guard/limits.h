@@ -94,6 +94,16 @@
    300,000 tiny parts, each an Attachment element in every Sync carrying it. */
 #define LIMIT_MIME_ATTACHMENTS 500
 
+/* ---- drafts (a Sync Add in Drafts, EAS 16.0+; src/pim/email_draft.c) ---- */
+
+/* Bytes of a draft kept from the request: body, attachment contents and
+   header text together. Attachments go out as base64 (4/3, plus CRLF every
+   76 characters: 1.37 times), so the composed message stays under the
+   default [lmtp] max_message_size (50 MiB): a draft is never larger than a
+   message easd would take from the MTA. The count of attachments is
+   LIMIT_MIME_ATTACHMENTS, the most a stored message lists. */
+#define LIMIT_DRAFT_BYTES (36u * 1024 * 1024)
+
 /* ---- authentication ([auth]) ---- */
 
 /* [auth] cache_seconds: a verified credential is remembered this long. */

@@ -1,7 +1,8 @@
 /*
  * email.h: an e-mail message (the original MIME, as stored) as EAS Email
- * ApplicationData (MS-ASEMAIL, MS-ASAIRS), built with GMime; and the
- * client's changes to a message's flags.
+ * ApplicationData (MS-ASEMAIL, MS-ASAIRS), built with GMime; the
+ * client's changes to a message's flags; and a draft the client creates
+ * (EAS 16.0+), read from its ApplicationData and composed as MIME.
  *
  * Must not: know HTTP or the store. The caller gives the MIME bytes and
  * the per-item state the store keeps (read, flag, categories), and a
@@ -106,5 +107,92 @@ int pim_email_read_change(struct wbxml_reader *reader, struct arena *arena, stru
  */
 void pim_email_write_flags(struct wbxml_writer *writer, const struct pim_email_state *state,
 			   unsigned protocol_version);
+
+/* ---- drafts: a Sync Add in the Drafts folder (EAS 16.0, 16.1) ---- */
+
+/* One attachment a draft adds: airsyncbase:Attachments/Add (MS-ASAIRS 2.2.2.2). */
+struct pim_draft_attachment {
+	const char *client_id;        /* the client's id (MS-ASAIRS 2.2.2.14), never empty */
+	const char *display_name;     /* the file name; "" when not sent */
+	const char *content_type;     /* as sent, "" when not sent; compose checks it */
+	const char *content_id;       /* as sent, "" when not sent */
+	const char *content_location; /* as sent, "" when not sent */
+	struct slice content;         /* the attachment's bytes, in the arena */
+	uint8_t method;               /* MS-ASAIRS 2.2.2.31.1: 1 normal (default), 5 embedded message, 6 OLE */
+	bool is_inline;
+};
+
+/*
+ * A draft as the client sent it. Every string and byte is in the arena
+ * given to pim_email_read_draft (nothing borrows the request body); a
+ * string field not sent is "".
+ */
+struct pim_email_draft {
+	const char *to;                /* email:To, an RFC 5322 address list as typed */
+	const char *cc;                /* email:Cc */
+	const char *bcc;               /* email2:Bcc (Email2 page, token 0x16; 16.0+) */
+	const char *subject;           /* email:Subject */
+	uint8_t importance;            /* email:Importance: 0 low, 1 normal (default), 2 high */
+	uint8_t body_type;             /* 0: no airsyncbase:Body; PIM_BODY_PLAIN or PIM_BODY_HTML */
+	const char *body;              /* airsyncbase:Data of the Body; "" when none */
+	unsigned fields;               /* enum pim_email_field: which of Read, Flag, Categories were sent */
+	bool read;                     /* email:Read; true when not sent (the user wrote it) */
+	uint8_t flag_status;           /* email:Flag Status: 0 none (default), 1 complete, 2 active */
+	const char *categories[8];     /* email:Categories, NULL-terminated when fewer; more are dropped */
+	struct pim_draft_attachment *attachments; /* in the client's order */
+	unsigned attachment_count;
+	const char *invalid_reason;    /* set with PIM_DRAFT_INVALID: static text for the log */
+};
+
+/* pim_email_read_draft's own failure (beside the wbxml statuses). */
+enum pim_draft_status {
+	/* A field is outside the spec or a limit, the rest of the ApplicationData
+	   was read and passed over: answer this item Sync Status 6 (MS-ASCMD
+	   2.2.3.177.17, "error in client/server conversion") and go on with the
+	   request's next command. */
+	PIM_DRAFT_INVALID = -100,
+};
+
+/*
+ * Reads a client's Add ApplicationData for a draft from reader, positioned
+ * just after <ApplicationData>'s START, up to and including its END: To,
+ * Cc, email2:Bcc, Subject, Importance, airsyncbase:Body (Type 1 or 2 and
+ * Data), Read, Flag, Categories, airsyncbase:Attachments/Add. Other
+ * elements (airsyncbase:Attachments/Delete, which has nothing to delete in
+ * an Add, email2:Send misplaced here, read-only fields a client may echo)
+ * are passed over.
+ *
+ * Returns 0 with *draft_out filled; PIM_DRAFT_INVALID when a value is
+ * invalid (a Body Type other than 1 or 2, Importance, Read, IsInline,
+ * Method or Flag Status out of range, an attachment Add without ClientId
+ * or Content, more than LIMIT_MIME_ATTACHMENTS attachments, more than
+ * LIMIT_DRAFT_BYTES kept): the reader is then past ApplicationData's END
+ * and draft_out->invalid_reason says why; or a negative wbxml status when
+ * the WBXML itself is broken (truncated, malformed, a wbxml limit): the
+ * reader is unusable and the request fails as a whole, as for any Sync
+ * whose body does not decode.
+ */
+int pim_email_read_draft(struct wbxml_reader *reader, struct arena *arena, struct pim_email_draft *draft_out);
+
+/*
+ * Composes the draft as an RFC 5322 message with GMime and appends it to
+ * mime_out: From the user's mailbox (from, e.g. "alice@example.com"; NULL,
+ * "" or an address GMime cannot read: no From), To, Cc and Bcc as GMime
+ * reads them (what it cannot read is left out; no recipient at all is fine
+ * for a draft), Subject (RFC 2047-encoded as needed), Date (now, Unix
+ * seconds), a new Message-ID, Importance and X-Priority when not normal;
+ * the body as a text/plain or text/html part in UTF-8 (an empty text/plain
+ * without a body), and with attachments a multipart/mixed whose first part
+ * is the body, then each attachment in the draft's order, base64, always
+ * named (display name, else "attachment-<i>") so that it can never be
+ * taken for the body: attachment i of the draft is attachment i for
+ * pim_email_write's FileReference and pim_email_attachment. An inline one
+ * gets Content-Disposition inline and its Content-ID.
+ *
+ * Returns 0, or -1 when mime_out's ceiling is reached (mime_out may then
+ * hold part of the message). GMime objects are released with the arena.
+ */
+int pim_email_compose_draft(struct arena *arena, const struct pim_email_draft *draft, const char *from,
+			    int64_t now, struct buf *mime_out);
 
 #endif

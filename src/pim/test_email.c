@@ -4,9 +4,11 @@
  * element by element: body choice per BodyPreference (every type, the
  * truncation limit and one past it, AllOrNone, MIMESupport, Preview),
  * header fields, charsets, attachments, broken and hostile MIME, protocol
- * versions; then attachment ranges, the delivery summary and a client's
- * Read/Flag/Categories changes. Every input is an exact-size heap copy so
- * that ASan sees a read past its end.
+ * versions; then attachment ranges, the delivery summary, a client's
+ * Read/Flag/Categories changes, and drafts (EAS 16.x Sync Add): read from
+ * WBXML, composed as MIME and read back through pim_email_write. Every
+ * input is an exact-size heap copy so that ASan sees a read past its end
+ * (drafts: freed before composing, so nothing may borrow it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 
 #include <glib.h>
 
+#include "guard/limits.h"
 #include "pim/email.h"
 #include "testlib.h"
 
@@ -916,6 +919,476 @@ static void truncated_change_is_refused(void **unused)
 	arena_free(&arena);
 }
 
+/* ---- drafts (Sync Add in Drafts, 16.x) ---- */
+
+#define DRAFT(body) "<ApplicationData xmlns=\"AirSync\" xmlns:email=\"Email\" xmlns:email2=\"Email2\" " \
+	"xmlns:airsyncbase=\"AirSyncBase\">" body "</ApplicationData>"
+
+/* Bytes no text encoding would carry unchanged: NUL, CR, LF alone, 8-bit. */
+static const uint8_t draft_binary[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0x00, 0xff, 0xfe,
+					'\r', 0x00, '\n', '\n', '\r', 0x80, 0x7f, 0x00 };
+#define DRAFT_BINARY_BASE64 "iVBORw0KGgoAAP/+DQAKCg2AfwA="
+
+/*
+ * Reads the draft from WBXML given as XML (or as bytes when xml is NULL).
+ * The input is freed before returning: every kept field must be the
+ * arena's. *done_out: the reader ended exactly after ApplicationData.
+ */
+static int read_draft_bytes(struct arena *arena, const uint8_t *bytes, size_t len,
+			    const struct wbxml_limits *limits, struct pim_email_draft *draft, bool *done_out)
+{
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	uint8_t *input = malloc(len);
+	memcpy(input, bytes, len);
+	wbxml_reader_init(&reader, input, len, limits);
+	int status = wbxml_reader_next(&reader, &event);
+	if (status == 0) {
+		assert_int_equal(event.tag, WBXML_AIRSYNC_APPLICATION_DATA);
+		status = pim_email_read_draft(&reader, arena, draft);
+	}
+	if (done_out != NULL)
+		*done_out = wbxml_reader_next(&reader, &event) == 0 && event.type == WBXML_EVENT_DONE;
+	memset(input, 0xAA, len);
+	free(input);
+	return status;
+}
+
+static int read_draft_xml(struct arena *arena, const char *xml, struct pim_email_draft *draft, bool *done_out)
+{
+	struct buf wbxml;
+	struct wbxml_error error;
+	buf_init(&wbxml, 0);
+	if (wbxml_from_xml(xml, strlen(xml), false, &wbxml, &error) != 0)
+		fail_msg("bad test XML: %s %s", error.reason, error.detail);
+	int status = read_draft_bytes(arena, wbxml.data, wbxml.len, NULL, draft, done_out);
+	buf_cleanup(&wbxml);
+	return status;
+}
+
+/* Composes the draft and writes it back as Email ApplicationData (16.1, body of type body_type). */
+static const struct wbxml_node *compose_and_write(struct arena *arena, const struct pim_email_draft *draft,
+						  const char *from, uint8_t body_type, struct message *mime_out)
+{
+	struct buf mime;
+	buf_init(&mime, 0);
+	assert_int_equal(pim_email_compose_draft(arena, draft, from, 1700000000, &mime), 0);
+	*mime_out = (struct message){ malloc(mime.len), mime.len };
+	memcpy(mime_out->data, mime.data, mime.len);
+	buf_cleanup(&mime);
+	struct pim_email_options options = { .protocol_version = 161, .preference_count = 1,
+					     .preferences = { { .type = body_type } } };
+	struct pim_email_state state = default_state();
+	int status;
+	const struct wbxml_node *root = write_item(arena, mime_out, &options, &state, &status);
+	assert_int_equal(status, 0);
+	return root;
+}
+
+/*
+ * The header block of the composed message after a CRLF, NUL-terminated,
+ * so that every field can be looked for as "\r\nName: value\r\n".
+ */
+static char *header_block(const struct message *m)
+{
+	const char *end = g_strstr_len((const char *)m->data, (gssize)m->len, "\r\n\r\n");
+	assert_non_null(end);
+	char *block = g_strndup((const char *)m->data, (gsize)(end - (const char *)m->data + 2));
+	char *headers = g_strconcat("\r\n", block, NULL);
+	g_free(block);
+	return headers;
+}
+
+#define SUBJECT_UTF8 "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac"
+#define HTML_DRAFT "<html><body><p>Caf\xc3\xa9 at <b>noon</b>?</p><img src=\"cid:logo@example\"></body></html>"
+
+static void draft_with_every_field_reads_back(void **unused)
+{
+	(void)unused;
+	const char *xml = DRAFT(
+		"<email:To>\"Bob Smith\" &lt;bob@example.com&gt;; carol@example.org</email:To>"
+		"<email:Cc>dave@example.net</email:Cc>"
+		"<email2:Bcc>eve@example.com, \"Frank, Jr.\" &lt;frank@example.com&gt;</email2:Bcc>"
+		"<email:Subject>" SUBJECT_UTF8 "</email:Subject>"
+		"<email:Importance>2</email:Importance>"
+		"<email:Read>0</email:Read>"
+		"<email:Flag><email:Status>2</email:Status><email:FlagType>Follow up</email:FlagType></email:Flag>"
+		"<email:Categories><email:Category>Red</email:Category><email:Category>Blue</email:Category>"
+		"</email:Categories>"
+		"<airsyncbase:Body><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:EstimatedDataSize>9"
+		"</airsyncbase:EstimatedDataSize><airsyncbase:Data>" "&lt;html&gt;&lt;body&gt;&lt;p&gt;Caf\xc3\xa9 at "
+		"&lt;b&gt;noon&lt;/b&gt;?&lt;/p&gt;&lt;img src=\"cid:logo@example\"&gt;&lt;/body&gt;&lt;/html&gt;"
+		"</airsyncbase:Data></airsyncbase:Body>"
+		"<email2:Send/>"
+		"<airsyncbase:Attachments>"
+		"<airsyncbase:Add><airsyncbase:ClientId>c1</airsyncbase:ClientId>"
+		"<airsyncbase:DisplayName>pixel.png</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
+		"<airsyncbase:ContentType>image/png</airsyncbase:ContentType>"
+		"<airsyncbase:Content wbxml=\"opaque\">" DRAFT_BINARY_BASE64 "</airsyncbase:Content></airsyncbase:Add>"
+		"<airsyncbase:Delete><airsyncbase:FileReference>1:2:0</airsyncbase:FileReference></airsyncbase:Delete>"
+		"<airsyncbase:Add><airsyncbase:ClientId>c2</airsyncbase:ClientId>"
+		"<airsyncbase:DisplayName>Logo \xc3\xbc.txt</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
+		"<airsyncbase:ContentId>&lt;logo@example&gt;</airsyncbase:ContentId>"
+		"<airsyncbase:IsInline>1</airsyncbase:IsInline>"
+		"<airsyncbase:Content>line one\nline two\n</airsyncbase:Content></airsyncbase:Add>"
+		"</airsyncbase:Attachments>");
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	bool done;
+	assert_int_equal(read_draft_xml(arena, xml, &draft, &done), 0);
+	assert_true(done);
+	assert_string_equal(draft.to, "\"Bob Smith\" <bob@example.com>; carol@example.org");
+	assert_string_equal(draft.bcc, "eve@example.com, \"Frank, Jr.\" <frank@example.com>");
+	assert_string_equal(draft.subject, SUBJECT_UTF8);
+	assert_int_equal(draft.importance, 2);
+	assert_int_equal(draft.body_type, PIM_BODY_HTML);
+	assert_string_equal(draft.body, HTML_DRAFT);
+	assert_int_equal(draft.fields, PIM_EMAIL_FIELD_READ | PIM_EMAIL_FIELD_FLAG | PIM_EMAIL_FIELD_CATEGORIES);
+	assert_false(draft.read);
+	assert_int_equal(draft.flag_status, 2);
+	assert_string_equal(draft.categories[0], "Red");
+	assert_string_equal(draft.categories[1], "Blue");
+	assert_null(draft.categories[2]);
+	assert_int_equal(draft.attachment_count, 2);
+	assert_string_equal(draft.attachments[0].client_id, "c1");
+	assert_int_equal(draft.attachments[0].content.len, sizeof(draft_binary));
+	assert_memory_equal(draft.attachments[0].content.data, draft_binary, sizeof(draft_binary));
+	assert_string_equal(draft.attachments[1].client_id, "c2");
+	assert_true(draft.attachments[1].is_inline);
+	assert_null(draft.invalid_reason);
+
+	struct message mime;
+	const struct wbxml_node *root = compose_and_write(arena, &draft, "Alice <alice@example.com>", PIM_BODY_HTML, &mime);
+	const char *name = "every_field";
+	check_text(name, root, WBXML_EMAIL_SUBJECT, SUBJECT_UTF8);
+	check_text(name, root, WBXML_EMAIL_TO, "Bob Smith <bob@example.com>, carol@example.org");
+	check_text(name, root, WBXML_EMAIL_CC, "dave@example.net");
+	check_text(name, root, WBXML_EMAIL_FROM, "Alice <alice@example.com>");
+	check_text(name, root, WBXML_EMAIL_DISPLAY_TO, "Bob Smith; carol@example.org");
+	check_uint(name, root, WBXML_EMAIL_IMPORTANCE, 2);
+	const struct wbxml_node *body = child(root, WBXML_AIRSYNCBASE_BODY);
+	check_uint(name, body, WBXML_AIRSYNCBASE_TYPE, PIM_BODY_HTML);
+	check_text(name, body, WBXML_AIRSYNCBASE_DATA, HTML_DRAFT);
+	check_uint(name, root, WBXML_AIRSYNCBASE_NATIVE_BODY_TYPE, PIM_BODY_HTML);
+	static const struct attachment_expect attachments[] = {
+		{ "pixel.png", "5:7:0", NULL, sizeof(draft_binary), false },
+		{ "Logo \xc3\xbc.txt", "5:7:1", "logo@example", 18, true },
+	};
+	check_attachments(name, root, attachments, COUNT(attachments));
+
+	/* The bytes come back exactly, by the index the draft gave them. */
+	struct buf fetched;
+	uint64_t total;
+	const char *type;
+	buf_init(&fetched, 0);
+	assert_int_equal(pim_email_attachment(arena, mime.data, mime.len, 0, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(fetched.len, sizeof(draft_binary));
+	assert_memory_equal(fetched.data, draft_binary, sizeof(draft_binary));
+	assert_string_equal(type, "image/png");
+	fetched.len = 0;
+	assert_int_equal(pim_email_attachment(arena, mime.data, mime.len, 1, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(fetched.len, 18);
+	assert_memory_equal(fetched.data, "line one\nline two\n", 18);
+	assert_string_equal(type, "application/octet-stream");
+	buf_cleanup(&fetched);
+
+	/* What pim_email_write does not show: Bcc, X-Priority, Date, Message-ID. */
+	char *headers = header_block(&mime);
+	assert_non_null(strstr(headers, "\r\nBcc: eve@example.com, \"Frank, Jr.\" <frank@example.com>\r\n"));
+	assert_non_null(strstr(headers, "\r\nX-Priority: 1 (Highest)\r\n"));
+	assert_non_null(strstr(headers, "\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
+	assert_non_null(strstr(headers, "@example.com>\r\n"));
+	g_free(headers);
+	struct pim_email_summary summary;
+	assert_int_equal(pim_email_summary(arena, mime.data, mime.len, &summary), 0);
+	assert_true(g_str_has_suffix(summary.message_id, "@example.com"));
+	assert_int_equal(summary.date, 1700000000);
+	unload(&mime);
+	arena_free(&arena);
+}
+
+#define PLAIN_DRAFT "Hi Bob,\r\n\r\nSee you at noon. Gr\xc3\xbc\xc3\x9f" "e\r\n-- \r\nAlice\r\n"
+
+static void plain_draft_keeps_its_text(void **unused)
+{
+	(void)unused;
+	const char *xml = DRAFT("<email:To>bob@example.com</email:To><email:Subject>Lunch</email:Subject>"
+				"<airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type><airsyncbase:Data>"
+				PLAIN_DRAFT "</airsyncbase:Data></airsyncbase:Body>");
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	assert_int_equal(read_draft_xml(arena, xml, &draft, NULL), 0);
+	assert_int_equal(draft.fields, 0);
+	assert_true(draft.read);
+	assert_int_equal(draft.importance, 1);
+	struct message mime;
+	const struct wbxml_node *root = compose_and_write(arena, &draft, NULL, PIM_BODY_PLAIN, &mime);
+	check_text("plain", root, WBXML_EMAIL_SUBJECT, "Lunch");
+	check_text("plain", root, WBXML_EMAIL_TO, "bob@example.com");
+	check_text("plain", root, WBXML_EMAIL_FROM, NULL);
+	check_uint("plain", root, WBXML_EMAIL_IMPORTANCE, 1);
+	check_text("plain", child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_DATA, PLAIN_DRAFT);
+	check_uint("plain", root, WBXML_AIRSYNCBASE_NATIVE_BODY_TYPE, PIM_BODY_PLAIN);
+	assert_null(child(root, WBXML_AIRSYNCBASE_ATTACHMENTS));
+	char *headers = header_block(&mime);
+	assert_null(strstr(headers, "X-Priority"));
+	assert_null(strstr(headers, "\r\nFrom:"));
+	assert_non_null(strstr(headers, "charset=utf-8"));
+	g_free(headers);
+	unload(&mime);
+	arena_free(&arena);
+}
+
+/* A group's ";" is its end, not a separator; low importance has its headers. */
+static void group_and_low_importance(void **unused)
+{
+	(void)unused;
+	const char *xml = DRAFT("<email:To>team: ann@example.com, ben@example.com;, cy@example.com</email:To>"
+				"<email:Cc>not an address at all</email:Cc>"
+				"<email:Importance>0</email:Importance>");
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	assert_int_equal(read_draft_xml(arena, xml, &draft, NULL), 0);
+	struct message mime;
+	const struct wbxml_node *root = compose_and_write(arena, &draft, "alice", PIM_BODY_PLAIN, &mime);
+	check_text("group", root, WBXML_EMAIL_TO, "team: ann@example.com, ben@example.com;, cy@example.com");
+	check_text("group", root, WBXML_EMAIL_CC, NULL);
+	check_uint("group", root, WBXML_EMAIL_IMPORTANCE, 0);
+	char *headers = header_block(&mime);
+	assert_non_null(strstr(headers, "\r\nImportance: low\r\n"));
+	g_free(headers);
+	unload(&mime);
+	arena_free(&arena);
+}
+
+/* No field at all is still a message: Date, Message-ID, an empty text/plain body. */
+static void empty_draft_is_a_valid_message(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	bool done;
+	assert_int_equal(read_draft_xml(arena, "<ApplicationData xmlns=\"AirSync\"/>", &draft, &done), 0);
+	assert_true(done);
+	assert_int_equal(draft.body_type, 0);
+	assert_int_equal(draft.attachment_count, 0);
+	struct message mime;
+	const struct wbxml_node *root = compose_and_write(arena, &draft, "", PIM_BODY_PLAIN, &mime);
+	check_text("empty", root, WBXML_EMAIL_SUBJECT, "");
+	check_text("empty", root, WBXML_EMAIL_TO, NULL);
+	check_text("empty", child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_DATA, "");
+	struct pim_email_summary summary;
+	assert_int_equal(pim_email_summary(arena, mime.data, mime.len, &summary), 0);
+	assert_true(g_str_has_suffix(summary.message_id, "@easd.invalid"));
+	assert_int_equal(summary.date, 1700000000);
+	unload(&mime);
+	arena_free(&arena);
+}
+
+struct draft_case {
+	const char *name;
+	const char *xml;
+	int status;
+	const char *reason; /* PIM_DRAFT_INVALID: invalid_reason */
+};
+
+#define ADD(inner) "<airsyncbase:Add>" inner "</airsyncbase:Add>"
+#define ATTACHMENTS(inner) "<airsyncbase:Attachments>" inner "</airsyncbase:Attachments>"
+#define CONTENT "<airsyncbase:Content wbxml=\"opaque\">AAE=</airsyncbase:Content>"
+
+static const struct draft_case draft_cases[] = {
+	{ "draft_body_type_4_is_invalid", DRAFT("<airsyncbase:Body><airsyncbase:Type>4</airsyncbase:Type>"
+						"<airsyncbase:Data>MIME</airsyncbase:Data></airsyncbase:Body>"
+						"<email:Subject>after</email:Subject>"),
+	  PIM_DRAFT_INVALID, "draft_body_type" },
+	{ "draft_body_type_3_is_invalid", DRAFT("<airsyncbase:Body><airsyncbase:Type>3</airsyncbase:Type>"
+						"</airsyncbase:Body>"), PIM_DRAFT_INVALID, "draft_body_type" },
+	{ "draft_body_without_type_is_invalid", DRAFT("<airsyncbase:Body><airsyncbase:Data>x</airsyncbase:Data>"
+						      "</airsyncbase:Body>"), PIM_DRAFT_INVALID, "draft_body_type" },
+	{ "draft_body_type_not_a_number", DRAFT("<airsyncbase:Body><airsyncbase:Type>1x</airsyncbase:Type>"
+						"</airsyncbase:Body>"), PIM_DRAFT_INVALID, "draft_body_type" },
+	{ "draft_body_without_data_is_empty", DRAFT("<airsyncbase:Body><airsyncbase:Type>2</airsyncbase:Type>"
+						    "</airsyncbase:Body>"), 0, NULL },
+	{ "draft_importance_3_is_invalid", DRAFT("<email:Importance>3</email:Importance>"),
+	  PIM_DRAFT_INVALID, "draft_importance" },
+	{ "draft_read_2_is_invalid", DRAFT("<email:Read>2</email:Read>"), PIM_DRAFT_INVALID, "draft_read" },
+	{ "draft_flag_status_3_is_invalid", DRAFT("<email:Flag><email:Status>3</email:Status></email:Flag>"),
+	  PIM_DRAFT_INVALID, "draft_flag_status" },
+	{ "draft_attachment_without_client_id", DRAFT(ATTACHMENTS(ADD(CONTENT))),
+	  PIM_DRAFT_INVALID, "draft_attachment_incomplete" },
+	{ "draft_attachment_without_content", DRAFT(ATTACHMENTS(ADD("<airsyncbase:ClientId>1</airsyncbase:ClientId>"))),
+	  PIM_DRAFT_INVALID, "draft_attachment_incomplete" },
+	{ "draft_attachment_empty_content_is_a_file", DRAFT(ATTACHMENTS(ADD(
+		"<airsyncbase:ClientId>1</airsyncbase:ClientId><airsyncbase:Content/>"))), 0, NULL },
+	{ "draft_attachment_method_7_is_invalid", DRAFT(ATTACHMENTS(ADD(
+		"<airsyncbase:ClientId>1</airsyncbase:ClientId><airsyncbase:Method>7</airsyncbase:Method>" CONTENT))),
+	  PIM_DRAFT_INVALID, "draft_attachment_method" },
+	{ "draft_attachment_is_inline_2_is_invalid", DRAFT(ATTACHMENTS(ADD(
+		"<airsyncbase:ClientId>1</airsyncbase:ClientId><airsyncbase:IsInline>2</airsyncbase:IsInline>" CONTENT))),
+	  PIM_DRAFT_INVALID, "draft_attachment_is_inline" },
+	{ "draft_first_invalid_value_is_the_reason", DRAFT("<email:Read>5</email:Read><email:Importance>9</email:Importance>"),
+	  PIM_DRAFT_INVALID, "draft_read" },
+	{ "draft_unknown_elements_are_skipped", DRAFT("<email:DateReceived>2023-11-14T22:13:20.000Z</email:DateReceived>"
+						      "<email:MessageClass>IPM.Note</email:MessageClass>"
+						      "<email2:ConversationId wbxml=\"opaque\">AAE=</email2:ConversationId>"),
+	  0, NULL },
+	{ "draft_categories_past_eight_dropped", DRAFT("<email:Categories><email:Category>1</email:Category>"
+		"<email:Category>2</email:Category><email:Category>3</email:Category><email:Category>4</email:Category>"
+		"<email:Category>5</email:Category><email:Category>6</email:Category><email:Category>7</email:Category>"
+		"<email:Category>8</email:Category><email:Category>9</email:Category></email:Categories>"), 0, NULL },
+};
+
+/* An invalid value costs the item, never the request: the reader is past ApplicationData. */
+static void draft_case_run(void **state)
+{
+	const struct draft_case *c = *state;
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	bool done;
+	int status = read_draft_xml(arena, c->xml, &draft, &done);
+	if (status != c->status)
+		fail_msg("%s: status %d, want %d (%s)", c->name, status, c->status,
+			 draft.invalid_reason ? draft.invalid_reason : "-");
+	if (!done)
+		fail_msg("%s: the reader did not end after ApplicationData", c->name);
+	if ((c->reason == NULL) != (draft.invalid_reason == NULL) ||
+	    (c->reason != NULL && strcmp(c->reason, draft.invalid_reason) != 0))
+		fail_msg("%s: reason %s, want %s", c->name, draft.invalid_reason ? draft.invalid_reason : "none",
+			 c->reason ? c->reason : "none");
+	if (status == 0) {
+		/* Whatever was read composes into a message the converter reads. */
+		struct message mime;
+		compose_and_write(arena, &draft, NULL, PIM_BODY_PLAIN, &mime);
+		unload(&mime);
+	}
+	arena_free(&arena);
+}
+
+/* Writes an ApplicationData of count attachments of size bytes each, the content in pieces of piece bytes. */
+static void write_attachments(struct buf *out, unsigned count, size_t size, size_t piece)
+{
+	struct wbxml_writer writer;
+	uint8_t *content = calloc(1, piece > 0 ? piece : 1);
+	wbxml_writer_init(&writer, out);
+	wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+	wbxml_writer_start(&writer, WBXML_AIRSYNCBASE_ATTACHMENTS);
+	for (unsigned i = 0; i < count; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "%u", i);
+		wbxml_writer_start(&writer, WBXML_AIRSYNCBASE_ADD);
+		wbxml_writer_element_cstr(&writer, WBXML_AIRSYNCBASE_CLIENT_ID, id);
+		wbxml_writer_start(&writer, WBXML_AIRSYNCBASE_CONTENT);
+		for (size_t done = 0; done < size; done += piece)
+			wbxml_writer_opaque(&writer, content, size - done < piece ? size - done : piece);
+		wbxml_writer_end(&writer);
+		wbxml_writer_end(&writer);
+	}
+	wbxml_writer_end(&writer);
+	wbxml_writer_end(&writer);
+	assert_int_equal(wbxml_writer_finish(&writer, NULL), 0);
+	free(content);
+}
+
+/* LIMIT_MIME_ATTACHMENTS attachments are a draft; one more is invalid. */
+static void draft_attachment_count_limit(void **unused)
+{
+	(void)unused;
+	for (unsigned extra = 0; extra < 2; extra++) {
+		struct arena *arena = arena_new(0);
+		struct buf wbxml;
+		struct pim_email_draft draft;
+		bool done;
+		buf_init(&wbxml, 0);
+		write_attachments(&wbxml, LIMIT_MIME_ATTACHMENTS + extra, 3, 3);
+		int status = read_draft_bytes(arena, wbxml.data, wbxml.len, NULL, &draft, &done);
+		assert_true(done);
+		if (extra == 0) {
+			assert_int_equal(status, 0);
+			assert_int_equal(draft.attachment_count, LIMIT_MIME_ATTACHMENTS);
+			assert_string_equal(draft.attachments[LIMIT_MIME_ATTACHMENTS - 1].client_id, "499");
+			struct message mime;
+			const struct wbxml_node *root = compose_and_write(arena, &draft, NULL, PIM_BODY_PLAIN, &mime);
+			assert_int_equal(count_children(child(root, WBXML_AIRSYNCBASE_ATTACHMENTS), WBXML_AIRSYNCBASE_ATTACHMENT),
+					 LIMIT_MIME_ATTACHMENTS);
+			unload(&mime);
+		} else {
+			assert_int_equal(status, PIM_DRAFT_INVALID);
+			assert_string_equal(draft.invalid_reason, "draft_too_many_attachments");
+		}
+		buf_cleanup(&wbxml);
+		arena_free(&arena);
+	}
+}
+
+/*
+ * LIMIT_DRAFT_BYTES of content are kept, one byte more is invalid. The
+ * content comes in 1 MiB pieces, below the reader's string limit, and the
+ * pieces are joined.
+ */
+static void draft_byte_limit(void **unused)
+{
+	(void)unused;
+	const struct wbxml_limits limits = { .max_total = (size_t)64 * 1024 * 1024 };
+	for (unsigned extra = 0; extra < 2; extra++) {
+		struct arena *arena = arena_new(0);
+		struct buf wbxml;
+		struct pim_email_draft draft;
+		bool done;
+		buf_init(&wbxml, 0);
+		write_attachments(&wbxml, 1, LIMIT_DRAFT_BYTES - 1 + extra, 1024 * 1024);
+		/* One byte of ClientId is kept too: the content fills the rest. */
+		int status = read_draft_bytes(arena, wbxml.data, wbxml.len, &limits, &draft, &done);
+		assert_true(done);
+		if (extra == 0) {
+			assert_int_equal(status, 0);
+			assert_int_equal(draft.attachments[0].content.len, LIMIT_DRAFT_BYTES - 1);
+		} else {
+			assert_int_equal(status, PIM_DRAFT_INVALID);
+			assert_string_equal(draft.invalid_reason, "draft_too_large");
+		}
+		buf_cleanup(&wbxml);
+		arena_free(&arena);
+	}
+}
+
+/* Cut anywhere, a draft is an error (never a crash, a leak or a partial success). */
+static void truncated_draft_is_refused(void **unused)
+{
+	(void)unused;
+	const char *xml = DRAFT("<email:To>bob@example.com</email:To><airsyncbase:Body><airsyncbase:Type>1"
+				"</airsyncbase:Type><airsyncbase:Data>Hi</airsyncbase:Data></airsyncbase:Body>"
+				ATTACHMENTS(ADD("<airsyncbase:ClientId>1</airsyncbase:ClientId>" CONTENT)));
+	struct buf wbxml;
+	buf_init(&wbxml, 0);
+	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &wbxml, NULL), 0);
+	struct arena *arena = arena_new(0);
+	for (size_t cut = 5; cut < wbxml.len; cut++) {
+		struct pim_email_draft draft;
+		int status = read_draft_bytes(arena, wbxml.data, cut, NULL, &draft, NULL);
+		if (status >= 0)
+			fail_msg("cut at %zu of %zu: status %d", cut, wbxml.len, status);
+		assert_true(status != PIM_DRAFT_INVALID);
+	}
+	struct pim_email_draft draft;
+	assert_int_equal(read_draft_bytes(arena, wbxml.data, wbxml.len, NULL, &draft, NULL), 0);
+	arena_free(&arena);
+	buf_cleanup(&wbxml);
+}
+
+/* mime_out's ceiling fails the compose instead of growing past it. */
+static void draft_compose_respects_the_ceiling(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	assert_int_equal(read_draft_xml(arena, DRAFT("<email:Subject>x</email:Subject>"), &draft, NULL), 0);
+	struct buf small;
+	buf_init(&small, 64);
+	assert_int_equal(pim_email_compose_draft(arena, &draft, NULL, 0, &small), -1);
+	buf_cleanup(&small);
+	arena_free(&arena);
+}
+
 /* ---- the runner ---- */
 
 #define CASE(function) cmocka_unit_test(function)
@@ -939,8 +1412,17 @@ int main(void)
 		CASE(listed_sizes_match_fetched_sizes),
 		CASE(summary_gives_id_subject_and_date),
 		CASE(truncated_change_is_refused),
+		CASE(draft_with_every_field_reads_back),
+		CASE(plain_draft_keeps_its_text),
+		CASE(group_and_low_importance),
+		CASE(empty_draft_is_a_valid_message),
+		CASE(draft_attachment_count_limit),
+		CASE(draft_byte_limit),
+		CASE(truncated_draft_is_refused),
+		CASE(draft_compose_respects_the_ceiling),
 	};
-	size_t count = COUNT(fixed) + COUNT(body_cases) + COUNT(range_cases) + COUNT(change_cases);
+	size_t count = COUNT(fixed) + COUNT(body_cases) + COUNT(range_cases) + COUNT(change_cases) +
+		       COUNT(draft_cases);
 	struct CMUnitTest *tests = calloc(count, sizeof(*tests));
 	size_t n = COUNT(fixed);
 	memcpy(tests, fixed, sizeof(fixed));
@@ -951,6 +1433,9 @@ int main(void)
 	for (size_t i = 0; i < COUNT(change_cases); i++)
 		tests[n++] = (struct CMUnitTest){ change_cases[i].name, change_case_run, NULL, NULL,
 						   (void *)&change_cases[i] };
+	for (size_t i = 0; i < COUNT(draft_cases); i++)
+		tests[n++] = (struct CMUnitTest){ draft_cases[i].name, draft_case_run, NULL, NULL,
+						   (void *)&draft_cases[i] };
 	int failed = _cmocka_run_group_tests("email", tests, count, NULL, NULL);
 	free(tests);
 	return failed;
