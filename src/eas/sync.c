@@ -104,6 +104,9 @@ static int advance(struct sync_context *ctx, struct sync_result *result, const s
 	} else {
 		status = store_sync_state_advance(r->session, r->device.id, result->folder.id, result->sync_key,
 						  result->cursor, &result->cutoff);
+		/* ClientIds of answers before this one: the device has those answers. */
+		if (status == STORE_OK)
+			status = store_client_id_forget(r->session, r->device.id, result->folder.id, result->sync_key);
 	}
 	if (status == STORE_OK)
 		status = store_sync_suppress_forget(r->session, r->device.id, result->folder.id, result->cursor);
@@ -262,10 +265,12 @@ static void write_responses(struct sync_context *ctx, struct wbxml_writer *write
 		const struct sync_response *response = &result->responses[i];
 		const struct sync_command *command = response->command;
 		wbxml_writer_start(writer, tags[command->kind]);
-		if (command->kind == SYNC_ADD)
+		if (command->kind == SYNC_ADD) {
 			wbxml_writer_element_string(writer, WBXML_AIRSYNC_CLIENT_ID, command->client_id.data,
 						    command->client_id.len);
-		else
+			if (response->status == SYNC_STATUS_SUCCESS)
+				eas_server_id_write(writer, WBXML_AIRSYNC_SERVER_ID, result->folder.id, response->item_id);
+		} else
 			wbxml_writer_element_string(writer, WBXML_AIRSYNC_SERVER_ID, command->server_id.data,
 						    command->server_id.len);
 		wbxml_writer_element_uint(writer, WBXML_AIRSYNC_STATUS, (uint64_t)response->status);

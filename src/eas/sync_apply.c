@@ -7,11 +7,14 @@
  *
  * Applying is idempotent, so a request repeated after a lost answer does
  * no harm: a change that sets what is already there writes nothing (and is
- * no conflict), a delete that finds a tombstone succeeds.
+ * no conflict), a delete that finds a tombstone succeeds, an Add whose
+ * ClientId created an item before answers that item's ServerId again.
  */
 #include "eas/sync_private.h"
 
 #include <string.h>
+
+#include "guard/limits.h"
 
 static void add_response(struct sync_context *ctx, struct sync_result *result,
 			 const struct sync_command *command, int status, int64_t item_id)
@@ -120,14 +123,80 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
 }
 
+/* The item an earlier answer's Add of this ClientId created, if it is still there. */
+static bool added_before(struct sync_context *ctx, struct sync_result *result, const char *client_id,
+			 int64_t *item_id_out)
+{
+	struct eas_request *r = ctx->request;
+	struct store_item item;
+	return store_client_id_find(r->session, r->device.id, result->folder.id, client_id, item_id_out) == STORE_OK &&
+	       store_item_get(r->session, r->arena, result->folder.id, *item_id_out, &item) == STORE_OK && !item.deleted;
+}
+
+/* Stores the composed draft with the flags the client gave; the changes are the client's own. */
+static int store_draft(struct sync_context *ctx, struct sync_result *result, const struct pim_email_draft *draft,
+		       const struct buf *mime, int64_t *item_id_out)
+{
+	struct eas_request *r = ctx->request;
+	struct pim_email_summary summary;
+	struct store_item item;
+	uint64_t modseq;
+	pim_email_summary(r->arena, mime->data, mime->len, &summary);
+	struct store_mail_meta meta = { .received = r->now, .date = r->now, .message_id = summary.message_id };
+	struct pim_email_state flags = { .read = draft->read, .flag_status = draft->flag_status };
+	memcpy(flags.categories, draft->categories, sizeof(flags.categories));
+	int status = store_mail_add(r->session, r->user.id, result->folder.id, mime->data, mime->len, &meta, item_id_out);
+	if (status == STORE_OK)
+		status = store_item_get(r->session, r->arena, result->folder.id, *item_id_out, &item);
+	if (status != STORE_OK)
+		return status;
+	sync_add_echo(result, item.modseq);
+	status = store_item_set_flags(r->session, r->user.id, result->folder.id, item.id, flags.read,
+				      flags.flag_status, joined_categories(r->arena, &flags), &modseq);
+	if (status == STORE_OK)
+		sync_add_echo(result, modseq);
+	return status;
+}
+
+/*
+ * Add: a draft, the only mail a client may create (16.0+, in Drafts;
+ * MS-ASCMD 2.2.3.7.2). The ClientId map makes a repeated Add find its
+ * item; it is kept with the key of this answer.
+ */
+static void add_draft(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)
+{
+	struct eas_request *r = ctx->request;
+	int64_t item_id;
+	if (r->protocol_version < 160 || result->folder.type != STORE_FOLDER_DRAFTS || command->draft == NULL ||
+	    command->draft_invalid != NULL || command->client_id.len == 0 || command->client_id.len > LIMIT_CLIENT_ID_BYTES) {
+		add_response(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0);
+		return;
+	}
+	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
+	if (added_before(ctx, result, client_id, &item_id)) {
+		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, item_id);
+		return;
+	}
+	struct buf mime;
+	buf_init(&mime, LIMIT_MESSAGE_BYTES_DEFAULT);
+	int status = STORE_ERROR;
+	if (pim_email_compose_draft(r->arena, command->draft, r->user.name, r->now, &mime) == 0)
+		status = store_draft(ctx, result, command->draft, &mime, &item_id);
+	buf_cleanup(&mime);
+	if (status == STORE_OK)
+		status = store_client_id_put(r->session, r->device.id, result->folder.id, client_id, item_id,
+					     result->sync_key + 1);
+	add_response(ctx, result, command, status == STORE_OK ? SYNC_STATUS_SUCCESS : SYNC_STATUS_SERVER_ERROR,
+		     status == STORE_OK ? item_id : 0);
+}
+
 static void apply_command(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)
 {
 	struct eas_request *r = ctx->request;
 	struct store_item item;
 	int64_t item_id;
 	if (command->kind == SYNC_ADD) {
-		/* Email Add is only for Drafts in 16.x; not served yet. */
-		add_response(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0);
+		add_draft(ctx, result, command);
 		return;
 	}
 	if (eas_server_id_parse(command->server_id, result->folder.id, &item_id) < 0 ||

@@ -25,6 +25,8 @@ struct sync_command {
 	enum sync_command_kind kind;
 	struct slice server_id;
 	struct slice client_id;     /* Add */
+	struct pim_email_draft *draft; /* Add: the ApplicationData, NULL when there was none */
+	const char *draft_invalid;  /* Add: why the draft was refused (Status 6), NULL when fine */
 	bool has_change;            /* Change: the ApplicationData was read */
 	struct pim_email_state change;
 	unsigned changed_fields;    /* enum pim_email_field: which fields the client sent */

@@ -68,6 +68,18 @@ static struct sync_command *add_command(struct eas_request *request, struct sync
 	return command;
 }
 
+/* A bad draft is one item's Status 6; only WBXML that does not decode fails the request. */
+static int read_draft(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
+{
+	command->draft = arena_calloc(request->arena, 1, sizeof(*command->draft));
+	int status = pim_email_read_draft(reader, request->arena, command->draft);
+	if (status == PIM_DRAFT_INVALID) {
+		command->draft_invalid = command->draft->invalid_reason;
+		return 0;
+	}
+	return status;
+}
+
 static int read_command(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
 {
 	struct wbxml_event event;
@@ -81,7 +93,8 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_CHANGE) {
 			command->has_change = true;
 			status = pim_email_read_change(reader, request->arena, &command->change, &command->changed_fields);
-		}
+		} else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_ADD && command->draft == NULL)
+			status = read_draft(request, reader, command);
 		else
 			status = wbxml_reader_skip(reader);
 		if (status < 0)

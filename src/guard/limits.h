@@ -59,6 +59,8 @@
 #define LIMIT_SYNC_COLLECTIONS 100
 /* Client commands in one collection of one Sync: a bulk contact upload is a few thousand. */
 #define LIMIT_SYNC_COMMANDS 20000
+/* A ClientId (MS-ASCMD 2.2.3.28.2: at most 64 characters); a longer one gets Status 6. */
+#define LIMIT_CLIENT_ID_BYTES 64
 /* Bytes of items one Sync response aims at; past it the rest waits for the
    next request (MoreAvailable). One item is always sent, however large. */
 #define LIMIT_SYNC_RESPONSE_BYTES (16u * 1024 * 1024)

@@ -511,6 +511,86 @@ static void large_messages_are_paged_by_size(void **state)
 	assert_true(rounds >= 2);
 }
 
+/* A device of 16.1, which may create drafts (MS-ASCMD 2.2.3.7.2). */
+static struct easclient *device_161(struct fixture *f, const char *id)
+{
+	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", id);
+	options.protocol_version = 161;
+	struct easclient *client = easclient_new(&options);
+	assert_int_equal(easclient_provision(client, NULL), 0);
+	return client;
+}
+
+/* The draft Add of drafts_are_added_once, as inner XML of <Commands>. */
+static void draft_add(char *out, size_t size, const char *client_id, const char *subject)
+{
+	snprintf(out, size,
+		 "<Add><ClientId>%s</ClientId><ApplicationData xmlns:email=\"Email\" xmlns:email2=\"Email2\" "
+		 "xmlns:airsyncbase=\"AirSyncBase\"><email:To>bob@example.org</email:To>"
+		 "<email2:Bcc>carol@example.org</email2:Bcc><email:Subject>%s</email:Subject>"
+		 "<airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type><airsyncbase:Data>Draft body.</airsyncbase:Data>"
+		 "</airsyncbase:Body><email:Flag><email:Status>2</email:Status></email:Flag></ApplicationData></Add>",
+		 client_id, subject);
+}
+
+/*
+ * 16.1 drafts: the Add answers the new ServerId; the same Add repeated with
+ * the previous key (its answer lost) answers the same ServerId and stores
+ * nothing twice; another device gets the draft; Adds outside Drafts or
+ * from 14.1 get Status 6.
+ */
+static void drafts_are_added_once(void **state)
+{
+	struct fixture *f = *state;
+	char drafts[24], add[1024];
+	struct easclient *laptop = device_161(f, "LAPTOP161");
+	snprintf(drafts, sizeof(drafts), "%s", folder_of_type(f, "3"));
+	const char *zero = text(f, sync(f, laptop, drafts, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
+	draft_add(add, sizeof(add), "c1", "Plans for Friday");
+	struct wbxml_node *root = sync(f, laptop, drafts, zero, 100, add);
+	const struct wbxml_node *answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_non_null(answer);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_CLIENT_ID), "c1");
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_STATUS), "1");
+	const char *server_id = text(f, answer, WBXML_AIRSYNC_SERVER_ID);
+	assert_non_null(server_id);
+	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS)); /* not echoed */
+	/* The answer was lost: the same request again. */
+	root = sync(f, laptop, drafts, zero, 100, add);
+	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_SERVER_ID), server_id);
+	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS));
+	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	/* One draft, with its fields, on another device. */
+	const char *phone_zero = text(f, sync(f, f->phone, drafts, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, drafts, phone_zero, 100, NULL);
+	const char *phone_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	assert_int_equal(easclient_count(easclient_find(root, WBXML_AIRSYNC_COMMANDS), WBXML_AIRSYNC_ADD), 1);
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_SERVER_ID), server_id);
+	assert_string_equal(text(f, root, WBXML_EMAIL_SUBJECT), "Plans for Friday");
+	assert_non_null(strstr(text(f, root, WBXML_EMAIL_TO), "bob@example.org"));
+	assert_string_equal(text(f, root, WBXML_EMAIL_STATUS), "2");
+	assert_non_null(strstr(text(f, root, WBXML_AIRSYNCBASE_DATA), "Draft body."));
+	/* A new ClientId is a new draft; the laptop's next request goes on from its key. */
+	draft_add(add, sizeof(add), "c2", "Second");
+	root = sync(f, laptop, drafts, key, 100, add);
+	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_STATUS), "1");
+	assert_string_not_equal(text(f, answer, WBXML_AIRSYNC_SERVER_ID), server_id);
+	/* Mail cannot be added to the Inbox, nor by a 14.1 device. */
+	const char *inbox_zero = text(f, sync(f, laptop, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
+	draft_add(add, sizeof(add), "c3", "Not here");
+	root = sync(f, laptop, f->inbox, inbox_zero, 100, add);
+	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_STATUS), "6");
+	assert_null(easclient_find(answer, WBXML_AIRSYNC_SERVER_ID));
+	draft_add(add, sizeof(add), "c4", "From 14.1");
+	root = sync(f, f->phone, drafts, phone_key, 100, add);
+	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_STATUS), "6");
+	easclient_free(&laptop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(getitemestimate_counts_what_sync_would_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(moveitems_statuses_and_no_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(large_messages_are_paged_by_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(drafts_are_added_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
