@@ -720,7 +720,7 @@ static void conflicting_change_gets_7_and_the_servers_version(void **state)
 	root = sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
 	fprintf(stderr, "phone: %u [%s]\n", f->empty_responses - empty, commands_of(f, root));
 	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), NULL);
-	fprintf(stderr, "tablet: %u [%s]\n", f->empty_responses - empty, commands_of(f, root));
+	fprintf(stderr, "tablet: %u [%s] status %s key %s was %s\n", f->empty_responses - empty, commands_of(f, root), text(f, root, WBXML_AIRSYNC_STATUS), key_of(f, root), tablet_key);
 	assert_int_equal(f->empty_responses, empty + 2);
 }
 
