@@ -59,11 +59,11 @@ static void add_suppressed(void *context, uint64_t modseq)
 	sync_add_echo(context, modseq);
 }
 
-/* Changes the device made outside Sync (MoveItems), known to it already. */
-static int load_suppressed(struct sync_context *ctx, struct sync_result *result, uint64_t until)
+/* Changes the device made outside Sync (MoveItems) after its cursor, known to it already. */
+static int load_suppressed(struct sync_context *ctx, struct sync_result *result)
 {
 	struct eas_request *r = ctx->request;
-	return store_sync_suppress_list(r->session, r->device.id, result->folder.id, result->since, until,
+	return store_sync_suppress_list(r->session, r->device.id, result->folder.id, result->since, INT64_MAX,
 					add_suppressed, result);
 }
 
@@ -123,14 +123,14 @@ static void run_collection(struct sync_context *ctx, struct sync_result *result,
 	result->cutoff = mode == MODE_REPLAY ? state->previous_cutoff : state->cutoff;
 	result->sync_key = state->sync_key;
 	result->cursor = result->since;
-	int status = store_folder_modseq(r->session, result->folder.id, &until);
-	if (status == STORE_OK)
-		status = load_suppressed(ctx, result, until);
+	/* The folder's end is read after the commands, so the cursor passes the device's own changes. */
+	int status = load_suppressed(ctx, result);
 	if (status == STORE_OK) {
 		sync_apply_commands(ctx, result);
-		if (!settings->get_changes_given || settings->get_changes)
-			status = sync_collect(ctx, result, until);
+		status = store_folder_modseq(r->session, result->folder.id, &until);
 	}
+	if (status == STORE_OK && (!settings->get_changes_given || settings->get_changes))
+		status = sync_collect(ctx, result, until);
 	/* An idle collection keeps its key; a replay always gets a new one. */
 	bool moved = result->cursor != result->since || result->outgoing_count > 0 ||
 		     result->collection->command_count > 0;

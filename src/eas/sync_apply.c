@@ -25,25 +25,42 @@ static void add_response(struct sync_context *ctx, struct sync_result *result,
 	result->responses[result->response_count++] = (struct sync_response){ command, status, item_id };
 }
 
+/* Appends value to a growing array of the request's arena. */
+static void append_int64(struct sync_result *result, int64_t **array, unsigned *count, unsigned *capacity,
+			 int64_t value)
+{
+	if (*count == *capacity) {
+		unsigned grown_capacity = *capacity == 0 ? 16 : *capacity * 2;
+		int64_t *grown = arena_alloc(result->ctx->request->arena, grown_capacity * sizeof(*grown));
+		if (*count > 0)
+			memcpy(grown, *array, *count * sizeof(*grown));
+		*array = grown;
+		*capacity = grown_capacity;
+	}
+	(*array)[(*count)++] = value;
+}
+
+static bool contains_int64(const int64_t *array, unsigned count, int64_t value)
+{
+	for (unsigned i = 0; i < count; i++)
+		if (array[i] == value)
+			return true;
+	return false;
+}
+
 void sync_add_echo(struct sync_result *result, uint64_t modseq)
 {
-	if (result->echo_count == result->echo_capacity) {
-		unsigned capacity = result->echo_capacity == 0 ? 16 : result->echo_capacity * 2;
-		uint64_t *grown = arena_alloc(result->ctx->request->arena, capacity * sizeof(*grown));
-		if (result->echo_count > 0)
-			memcpy(grown, result->echoes, result->echo_count * sizeof(*grown));
-		result->echoes = grown;
-		result->echo_capacity = capacity;
-	}
-	result->echoes[result->echo_count++] = modseq;
+	append_int64(result, (int64_t **)&result->echoes, &result->echo_count, &result->echo_capacity, (int64_t)modseq);
 }
 
 bool sync_is_echo(const struct sync_result *result, uint64_t modseq)
 {
-	for (unsigned i = 0; i < result->echo_count; i++)
-		if (result->echoes[i] == modseq)
-			return true;
-	return false;
+	return contains_int64((const int64_t *)result->echoes, result->echo_count, (int64_t)modseq);
+}
+
+bool sync_is_own_item(const struct sync_result *result, int64_t item_id)
+{
+	return contains_int64(result->own_items, result->own_count, item_id);
 }
 
 /* Categories as the store keeps them: newline-separated, in arena. */
@@ -62,14 +79,14 @@ static const char *joined_categories(struct arena *arena, const struct pim_email
 }
 
 /*
- * The server changed the item after the device last saw it. With "server
- * wins" (the default) the client's change is refused with Status 7 and the
- * server's version goes out with the changes.
+ * Whether the device has the item as it is: no change since its cursor
+ * but its own. Only then is its change an echo not to send back; else the
+ * item goes out whole with the changes, so the device also learns what the
+ * server changed beside it.
  */
-static bool server_wins(const struct sync_result *result, const struct store_item *item)
+static bool device_is_current(const struct sync_result *result, const struct store_item *item)
 {
-	return result->collection->settings.conflict == SYNC_SERVER_WINS && item->modseq > result->since &&
-	       !sync_is_echo(result, item->modseq);
+	return item->modseq <= result->since || sync_is_echo(result, item->modseq);
 }
 
 static void change_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command,
@@ -85,23 +102,24 @@ static void change_item(struct sync_context *ctx, struct sync_result *result, co
 		flag_status = command->change.flag_status;
 	if (command->changed_fields & PIM_EMAIL_FIELD_CATEGORIES)
 		categories = joined_categories(r->arena, &command->change);
-	bool same = read == item->read && flag_status == item->flag_status && strcmp(categories, item->categories) == 0;
-	if (same) {
-		/* What the device asks is already there (also a repeated request):
-		   whatever last changed the item, the device now has it. */
-		sync_add_echo(result, item->modseq);
+	bool current = device_is_current(result, item);
+	/* What the device asks is already there (also a repeated request): no write, no conflict. */
+	if (read == item->read && flag_status == item->flag_status && strcmp(categories, item->categories) == 0) {
+		if (current)
+			sync_add_echo(result, item->modseq);
 		return;
 	}
-	if (server_wins(result, item)) {
+	/* Server wins (the default): the change is refused, the server's version goes out. */
+	if (!current && result->collection->settings.conflict == SYNC_SERVER_WINS) {
 		add_response(ctx, result, command, SYNC_STATUS_CONFLICT, 0);
 		return;
 	}
 	uint64_t modseq;
 	if (store_item_set_flags(r->session, r->user.id, result->folder.id, item->id, read, flag_status, categories,
-				 &modseq) == STORE_OK)
-		sync_add_echo(result, modseq);
-	else
+				 &modseq) != STORE_OK)
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
+	else if (current)
+		sync_add_echo(result, modseq);
 }
 
 static void delete_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command,
@@ -123,24 +141,33 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
 }
 
-/* The item an earlier answer's Add of this ClientId created, if it is still there. */
+/*
+ * The item an earlier answer's Add of this ClientId created, if it is
+ * still there. If it has not changed since that answer the device has it
+ * as it is; else the changes send it (as a Change: it is the device's own).
+ */
 static bool added_before(struct sync_context *ctx, struct sync_result *result, const char *client_id,
 			 int64_t *item_id_out)
 {
 	struct eas_request *r = ctx->request;
+	struct store_client_id map;
 	struct store_item item;
-	return store_client_id_find(r->session, r->device.id, result->folder.id, client_id, item_id_out) == STORE_OK &&
-	       store_item_get(r->session, r->arena, result->folder.id, *item_id_out, &item) == STORE_OK && !item.deleted;
+	if (store_client_id_find(r->session, r->device.id, result->folder.id, client_id, &map) != STORE_OK ||
+	    store_item_get(r->session, r->arena, result->folder.id, map.item_id, &item) != STORE_OK || item.deleted)
+		return false;
+	if (item.modseq == map.modseq)
+		sync_add_echo(result, item.modseq);
+	*item_id_out = item.id;
+	return true;
 }
 
-/* Stores the composed draft with the flags the client gave; the changes are the client's own. */
+/* Stores the composed draft with the flags the client gave; *modseq_out: the item's last change, the client's own. */
 static int store_draft(struct sync_context *ctx, struct sync_result *result, const struct pim_email_draft *draft,
-		       const struct buf *mime, int64_t *item_id_out)
+		       const struct buf *mime, int64_t *item_id_out, uint64_t *modseq_out)
 {
 	struct eas_request *r = ctx->request;
 	struct pim_email_summary summary;
 	struct store_item item;
-	uint64_t modseq;
 	pim_email_summary(r->arena, mime->data, mime->len, &summary);
 	struct store_mail_meta meta = { .received = r->now, .date = r->now, .message_id = summary.message_id };
 	struct pim_email_state flags = { .read = draft->read, .flag_status = draft->flag_status };
@@ -152,10 +179,18 @@ static int store_draft(struct sync_context *ctx, struct sync_result *result, con
 		return status;
 	sync_add_echo(result, item.modseq);
 	status = store_item_set_flags(r->session, r->user.id, result->folder.id, item.id, flags.read,
-				      flags.flag_status, joined_categories(r->arena, &flags), &modseq);
+				      flags.flag_status, joined_categories(r->arena, &flags), modseq_out);
 	if (status == STORE_OK)
-		sync_add_echo(result, modseq);
+		sync_add_echo(result, *modseq_out);
 	return status;
+}
+
+static bool draft_allowed(const struct eas_request *r, const struct sync_result *result,
+			  const struct sync_command *command)
+{
+	return r->protocol_version >= 160 && result->folder.type == STORE_FOLDER_DRAFTS && command->draft != NULL &&
+	       command->draft_invalid == NULL && command->client_id.len > 0 &&
+	       command->client_id.len <= LIMIT_CLIENT_ID_BYTES;
 }
 
 /*
@@ -166,28 +201,32 @@ static int store_draft(struct sync_context *ctx, struct sync_result *result, con
 static void add_draft(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)
 {
 	struct eas_request *r = ctx->request;
-	int64_t item_id;
-	if (r->protocol_version < 160 || result->folder.type != STORE_FOLDER_DRAFTS || command->draft == NULL ||
-	    command->draft_invalid != NULL || command->client_id.len == 0 || command->client_id.len > LIMIT_CLIENT_ID_BYTES) {
+	struct store_client_id map = { 0 };
+	if (!draft_allowed(r, result, command)) {
 		add_response(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0);
 		return;
 	}
 	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
-	if (added_before(ctx, result, client_id, &item_id)) {
-		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, item_id);
+	if (added_before(ctx, result, client_id, &map.item_id)) {
+		append_int64(result, &result->own_items, &result->own_count, &result->own_capacity, map.item_id);
+		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
 		return;
 	}
 	struct buf mime;
 	buf_init(&mime, LIMIT_MESSAGE_BYTES_DEFAULT);
 	int status = STORE_ERROR;
 	if (pim_email_compose_draft(r->arena, command->draft, r->user.name, r->now, &mime) == 0)
-		status = store_draft(ctx, result, command->draft, &mime, &item_id);
+		status = store_draft(ctx, result, command->draft, &mime, &map.item_id, &map.modseq);
 	buf_cleanup(&mime);
 	if (status == STORE_OK)
-		status = store_client_id_put(r->session, r->device.id, result->folder.id, client_id, item_id,
+		status = store_client_id_put(r->session, r->device.id, result->folder.id, client_id, &map,
 					     result->sync_key + 1);
-	add_response(ctx, result, command, status == STORE_OK ? SYNC_STATUS_SUCCESS : SYNC_STATUS_SERVER_ERROR,
-		     status == STORE_OK ? item_id : 0);
+	if (status != STORE_OK) {
+		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	append_int64(result, &result->own_items, &result->own_count, &result->own_capacity, map.item_id);
+	add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
 }
 
 static void apply_command(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)

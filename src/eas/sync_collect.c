@@ -115,7 +115,7 @@ static bool take_change(void *context, const struct store_item *item)
 {
 	struct sync_result *result = context;
 	bool inside = in_window(item, &result->cutoff);
-	bool device_has = item->created_modseq <= result->since && inside;
+	bool device_has = (item->created_modseq <= result->since || sync_is_own_item(result, item->id)) && inside;
 	if (sync_is_echo(result, item->modseq) || (!device_has && (item->deleted || !inside))) {
 		result->cursor = item->modseq;
 		return true;

@@ -129,6 +129,9 @@ struct sync_result {
 	uint64_t *echoes;           /* modseqs of the client's own changes */
 	unsigned echo_count;
 	unsigned echo_capacity;
+	int64_t *own_items;         /* items the client's Adds made: never sent back as an Add */
+	unsigned own_count;
+	unsigned own_capacity;
 	struct sync_outgoing *outgoing;
 	unsigned outgoing_count;
 	unsigned outgoing_capacity;
@@ -161,6 +164,8 @@ void sync_apply_commands(struct sync_context *ctx, struct sync_result *result);
 /* A change the client made (this request, or MoveItems before): never sent back to it. */
 void sync_add_echo(struct sync_result *result, uint64_t modseq);
 bool sync_is_echo(const struct sync_result *result, uint64_t modseq);
+/* An item the client's Add made (its answer may have been lost): the device has it. */
+bool sync_is_own_item(const struct sync_result *result, int64_t item_id);
 
 /* ---- sync_collect.c: what the server sends ---- */
 

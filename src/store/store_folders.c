@@ -336,24 +336,33 @@ int store_sync_cache_put(struct store_session *session, int64_t device, const ch
 }
 
 int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,
-			 const char *client_id, int64_t *item_id_out)
+			 const char *client_id, struct store_client_id *map_out)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_FIND);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	sqlite3_bind_text(stmt, 3, client_id, -1, SQLITE_STATIC);
-	return store_query_int64(session, stmt, "find client id", item_id_out);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		map_out->item_id = sqlite3_column_int64(stmt, 0);
+		map_out->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find client id");
 }
 
 int store_client_id_put(struct store_session *session, int64_t device, int64_t collection_id,
-			const char *client_id, int64_t item_id, uint64_t sync_key)
+			const char *client_id, const struct store_client_id *map, uint64_t sync_key)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_PUT);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	sqlite3_bind_text(stmt, 3, client_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, item_id);
+	sqlite3_bind_int64(stmt, 4, map->item_id);
 	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)sync_key);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)map->modseq);
 	return store_run(session, stmt, "put client id");
 }
 

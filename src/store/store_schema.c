@@ -86,12 +86,14 @@ static const char *const migrations[] = {
 	"  modseq INTEGER NOT NULL,"
 	"  PRIMARY KEY (device_id, folder_id, modseq));",
 	/* 3: filter windows (the oldest item on the device), sticky Sync
-	   settings, and the cached Sync request of empty and Partial requests. */
+	   settings, the cached Sync request of empty and Partial requests, and
+	   the item's modseq the answer to an Add left the device at. */
 	"ALTER TABLE sync_states ADD COLUMN cutoff_received INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sync_states ADD COLUMN cutoff_id INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sync_states ADD COLUMN previous_cutoff_received INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sync_states ADD COLUMN previous_cutoff_id INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sync_states ADD COLUMN settings TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE client_ids ADD COLUMN modseq INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX items_received ON items (folder_id, received, id);"
 	"CREATE TABLE sync_cache ("
 	"  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
