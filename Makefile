@@ -140,8 +140,10 @@ fuzz-build:
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
-# A target's dictionary is fuzz/<first word of its name>.dict, when there is one.
-fuzz_dict = d=fuzz/$${t\#fuzz_}; d=$${d%%_*}.dict; dict=; [ -f $$d ] && dict=-dict=$$d
+# A target's dictionary is fuzz/<its name>.dict, else fuzz/<first word of its
+# name>.dict, when there is one (fuzz_email_draft reads WBXML, not MIME).
+fuzz_dict = d=fuzz/$${t\#fuzz_}; [ -f $$d.dict ] && d=$$d.dict || d=$${d%%_*}.dict; \
+	dict=; [ -f $$d ] && dict=-dict=$$d
 
 # Replays each corpus, then fuzzes briefly; a crash fails the check.
 fuzz-check: fuzz-build

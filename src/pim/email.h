@@ -187,7 +187,10 @@ int pim_email_read_draft(struct wbxml_reader *reader, struct arena *arena, struc
  * named (display name, else "attachment-<i>") so that it can never be
  * taken for the body: attachment i of the draft is attachment i for
  * pim_email_write's FileReference and pim_email_attachment. An inline one
- * gets Content-Disposition inline and its Content-ID.
+ * gets Content-Disposition inline and its Content-ID. In every header
+ * field a control character becomes a space (no forged header or part),
+ * and in an address list a ";" outside quotes separates like "," (unless
+ * the list has a group).
  *
  * Returns 0, or -1 when mime_out's ceiling is reached (mime_out may then
  * hold part of the message). GMime objects are released with the arena.

@@ -330,6 +330,29 @@ static const char *utf8(struct arena *arena, const char *s)
 }
 
 /*
+ * Text for a header field: UTF-8 with every control character (C0 and
+ * DEL) made a space. GMime 3.2 writes a parameter value (a file name)
+ * with its CR and LF as they are, so a DisplayName holding "\r\n\r\n"
+ * ended the part's header block and its text became the content: a
+ * device could forge headers and parts. No header value needs a control
+ * character; RFC 5322 folding is GMime's job.
+ */
+static const char *header_text(struct arena *arena, const char *s)
+{
+	const char *clean = utf8(arena, s);
+	size_t len = strlen(clean), i = 0;
+	while (i < len && (unsigned char)clean[i] >= 0x20 && clean[i] != 0x7f)
+		i++;
+	if (i == len)
+		return clean;
+	char *out = arena_strndup(arena, clean, len);
+	for (; i < len; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+	return out;
+}
+
+/*
  * Outlook and Exchange separate recipients with ";" (MS-ASEMAIL To: "one
  * or more ... separated by commas", but devices copy what the user typed),
  * and GMime reads ";" as the end of a group and drops what follows. So a
@@ -384,7 +407,7 @@ static void add_addresses(struct arena *arena, InternetAddressList *to, const ch
 {
 	if (text == NULL || text[0] == '\0')
 		return;
-	InternetAddressList *parsed = internet_address_list_parse(NULL, commas(arena, utf8(arena, text)));
+	InternetAddressList *parsed = internet_address_list_parse(NULL, commas(arena, header_text(arena, text)));
 	if (parsed == NULL)
 		return;
 	internet_address_list_append(to, parsed);
@@ -457,7 +480,7 @@ static GMimeContentType *attachment_type(struct arena *arena, const char *given)
 {
 	GMimeContentType *type = NULL;
 	if (given[0] != '\0')
-		type = g_mime_content_type_parse(NULL, utf8(arena, given));
+		type = g_mime_content_type_parse(NULL, header_text(arena, given));
 	if (type != NULL && (g_mime_content_type_is_type(type, "message", "*") ||
 			     g_mime_content_type_is_type(type, "multipart", "*") ||
 			     g_mime_content_type_get_media_type(type) == NULL ||
@@ -490,19 +513,19 @@ static GMimeObject *attachment_part(struct arena *arena, const struct pim_draft_
 	/* Named always: email_mime.c's walk takes an unnamed inline text part
 	   for the body, which would shift every later FileReference. */
 	char fallback[32];
-	const char *name = utf8(arena, a->display_name);
+	const char *name = header_text(arena, a->display_name);
 	if (name[0] == '\0') {
 		g_snprintf(fallback, sizeof(fallback), "attachment-%u", index);
 		name = fallback;
 	}
 	g_mime_part_set_filename(part, name);
 	if (a->content_id[0] != '\0') {
-		const char *id = bare_content_id(arena, utf8(arena, a->content_id));
+		const char *id = bare_content_id(arena, header_text(arena, a->content_id));
 		if (id[0] != '\0')
 			g_mime_object_set_content_id(object, id);
 	}
 	if (a->content_location[0] != '\0')
-		g_mime_part_set_content_location(part, utf8(arena, a->content_location));
+		g_mime_part_set_content_location(part, header_text(arena, a->content_location));
 	g_mime_part_set_content(part, content_over(arena, a->content.data, a->content.len));
 	/* Base64 whatever the type: bytes come back exactly (quoted-printable
 	   would let CRLF conversion change line ends). */
@@ -535,7 +558,7 @@ int pim_email_compose_draft(struct arena *arena, const struct pim_email_draft *d
 	add_addresses(arena, g_mime_message_get_to(message), draft->to);
 	add_addresses(arena, g_mime_message_get_cc(message), draft->cc);
 	add_addresses(arena, g_mime_message_get_bcc(message), draft->bcc);
-	g_mime_message_set_subject(message, utf8(arena, draft->subject), "utf-8");
+	g_mime_message_set_subject(message, header_text(arena, draft->subject), "utf-8");
 	GDateTime *date = g_date_time_new_from_unix_utc(now);
 	if (date != NULL) {
 		g_mime_message_set_date(message, date);

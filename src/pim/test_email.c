@@ -1185,6 +1185,38 @@ static void empty_draft_is_a_valid_message(void **unused)
 	arena_free(&arena);
 }
 
+/*
+ * CR and LF in a header value would end the header block: GMime writes a
+ * file name's as they are. They become spaces, and the forged part stays
+ * the attachment's name. (XML reads each CRLF as one LF.)
+ */
+static void header_injection_is_neutralised(void **unused)
+{
+	(void)unused;
+	const char *xml = DRAFT("<email:Subject>Hi\r\nBcc: spy@example.com</email:Subject>"
+				"<airsyncbase:Attachments><airsyncbase:Add><airsyncbase:ClientId>1</airsyncbase:ClientId>"
+				"<airsyncbase:DisplayName>a.txt\r\n\r\n--forged\r\nContent-Type: text/html\r\n\r\n"
+				"</airsyncbase:DisplayName><airsyncbase:ContentId>x\r\nX-Evil: 1</airsyncbase:ContentId>"
+				"<airsyncbase:Content>bytes</airsyncbase:Content></airsyncbase:Add></airsyncbase:Attachments>");
+	struct arena *arena = arena_new(0);
+	struct pim_email_draft draft;
+	assert_int_equal(read_draft_xml(arena, xml, &draft, NULL), 0);
+	struct message mime;
+	const struct wbxml_node *root = compose_and_write(arena, &draft, NULL, PIM_BODY_PLAIN, &mime);
+	check_text("injection", root, WBXML_EMAIL_SUBJECT, "Hi Bcc: spy@example.com");
+	static const struct attachment_expect attachments[] = {
+		{ "a.txt  --forged Content-Type: text/html  ", "5:7:0", "x X-Evil: 1", 5, false },
+	};
+	check_attachments("injection", root, attachments, COUNT(attachments));
+	char *headers = header_block(&mime);
+	assert_null(strstr(headers, "\r\nBcc:"));
+	g_free(headers);
+	assert_null(g_strstr_len((const char *)mime.data, (gssize)mime.len, "\r\nX-Evil"));
+	assert_null(g_strstr_len((const char *)mime.data, (gssize)mime.len, "\r\n--forged"));
+	unload(&mime);
+	arena_free(&arena);
+}
+
 struct draft_case {
 	const char *name;
 	const char *xml;
@@ -1416,6 +1448,7 @@ int main(void)
 		CASE(plain_draft_keeps_its_text),
 		CASE(group_and_low_importance),
 		CASE(empty_draft_is_a_valid_message),
+		CASE(header_injection_is_neutralised),
 		CASE(draft_attachment_count_limit),
 		CASE(draft_byte_limit),
 		CASE(truncated_draft_is_refused),
