@@ -59,6 +59,8 @@
 #define LIMIT_SYNC_COLLECTIONS 100
 /* Client commands in one collection of one Sync: a bulk contact upload is a few thousand. */
 #define LIMIT_SYNC_COMMANDS 20000
+/* One value of a client's Change of a message (Read, Flag, a category); longer is a protocol error. */
+#define LIMIT_CHANGE_VALUE_BYTES 4096
 /* A ClientId (MS-ASCMD 2.2.3.28.2: at most 64 characters); a longer one gets Status 6. */
 #define LIMIT_CLIENT_ID_BYTES 64
 /* Bytes of items one Sync response aims at; past it the rest waits for the

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "guard/limits.h"
+
 /* Categories kept per message (struct pim_email_state has room for 8). */
 #define MAX_CATEGORIES 8
 
@@ -21,27 +23,35 @@
 static int read_text(struct wbxml_reader *reader, struct arena *arena, struct slice *text_out)
 {
 	struct wbxml_event event;
-	*text_out = SLICE_EMPTY;
+	struct buf joined;
+	int status;
+	/* Pieces are gathered once on the heap: a value sent as millions of
+	   one-byte strings costs its length, not its length squared. */
+	buf_init(&joined, LIMIT_CHANGE_VALUE_BYTES);
 	for (;;) {
-		int status = wbxml_reader_next(reader, &event);
-		if (status < 0)
-			return status;
+		if ((status = wbxml_reader_next(reader, &event)) < 0)
+			break;
 		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type == WBXML_EVENT_DONE)
-			return WBXML_ERR_MALFORMED;
-		if (event.type == WBXML_EVENT_START) {
-			if ((status = wbxml_reader_skip(reader)) < 0)
-				return status;
-		} else if (text_out->len == 0) {
-			*text_out = event.data;
-		} else {
-			uint8_t *joined = arena_alloc(arena, text_out->len + event.data.len);
-			memcpy(joined, text_out->data, text_out->len);
-			memcpy(joined + text_out->len, event.data.data, event.data.len);
-			*text_out = (struct slice){ joined, text_out->len + event.data.len };
+			break;
+		if (event.type == WBXML_EVENT_DONE) {
+			status = WBXML_ERR_MALFORMED;
+			break;
 		}
+		if (event.type == WBXML_EVENT_START)
+			status = wbxml_reader_skip(reader);
+		else if (buf_append(&joined, event.data.data, event.data.len) < 0)
+			status = WBXML_ERR_LIMIT;
+		if (status < 0)
+			break;
 	}
+	*text_out = SLICE_EMPTY;
+	if (status == 0 && joined.len > 0) {
+		uint8_t *copy = arena_alloc(arena, joined.len);
+		memcpy(copy, joined.data, joined.len);
+		*text_out = (struct slice){ copy, joined.len };
+	}
+	buf_cleanup(&joined);
+	return status;
 }
 
 /* An element holding a number from 0 to max. */

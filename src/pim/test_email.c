@@ -919,6 +919,47 @@ static void truncated_change_is_refused(void **unused)
 	arena_free(&arena);
 }
 
+/*
+ * A category sent as many one-byte strings is joined at the cost of its
+ * length; past LIMIT_CHANGE_VALUE_BYTES the change is refused, not kept.
+ */
+static void change_values_in_pieces_are_bounded(void **unused)
+{
+	(void)unused;
+	struct arena *arena = arena_new(0);
+	for (size_t pieces = LIMIT_CHANGE_VALUE_BYTES; pieces <= LIMIT_CHANGE_VALUE_BYTES + 1; pieces++) {
+		struct buf wbxml;
+		struct wbxml_writer writer;
+		struct wbxml_reader reader;
+		struct wbxml_event event;
+		buf_init(&wbxml, 0);
+		wbxml_writer_init(&writer, &wbxml);
+		wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+		wbxml_writer_start(&writer, WBXML_EMAIL_CATEGORIES);
+		wbxml_writer_start(&writer, WBXML_EMAIL_CATEGORY);
+		for (size_t i = 0; i < pieces; i++)
+			wbxml_writer_string(&writer, "x", 1);
+		wbxml_writer_end(&writer);
+		wbxml_writer_end(&writer);
+		wbxml_writer_end(&writer);
+		assert_int_equal(wbxml_writer_finish(&writer, NULL), 0);
+		wbxml_reader_init(&reader, wbxml.data, wbxml.len, NULL);
+		assert_int_equal(wbxml_reader_next(&reader, &event), 0);
+		struct pim_email_state item = default_state();
+		unsigned fields = 0;
+		int status = pim_email_read_change(&reader, arena, &item, &fields);
+		if (pieces <= LIMIT_CHANGE_VALUE_BYTES) {
+			assert_int_equal(status, 0);
+			assert_int_equal(strlen(item.categories[0]), pieces);
+		} else {
+			assert_int_equal(status, WBXML_ERR_LIMIT);
+			assert_null(item.categories[0]);
+		}
+		buf_cleanup(&wbxml);
+	}
+	arena_free(&arena);
+}
+
 /* ---- drafts (Sync Add in Drafts, 16.x) ---- */
 
 #define DRAFT(body) "<ApplicationData xmlns=\"AirSync\" xmlns:email=\"Email\" xmlns:email2=\"Email2\" " \
@@ -1444,6 +1485,7 @@ int main(void)
 		CASE(listed_sizes_match_fetched_sizes),
 		CASE(summary_gives_id_subject_and_date),
 		CASE(truncated_change_is_refused),
+		CASE(change_values_in_pieces_are_bounded),
 		CASE(draft_with_every_field_reads_back),
 		CASE(plain_draft_keeps_its_text),
 		CASE(group_and_low_importance),
