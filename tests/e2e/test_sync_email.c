@@ -16,166 +16,28 @@
 #include <string.h>
 #include <time.h>
 
-#include "e2e.h"
-#include "store/store.h"
+#include "e2e_mail.h"
 
-static const char *const users[] = { "alice:correct horse", NULL };
-
-struct fixture {
-	struct e2e_server server;
-	struct easclient *phone;
-	struct easclient *tablet;
-	struct easclient_response response;
-	struct arena *arena;
-	char inbox[24];
-	char trash[24];
-	unsigned empty_responses;
-};
-
-/* Puts count messages into alice's Inbox the way LMTP does, numbered from first. */
-static void deliver(struct fixture *f, unsigned first, unsigned count)
-{
-	char path[300], error[256], message[512], message_id[64];
-	struct store *store;
-	struct store_user user;
-	int64_t inbox;
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
-	assert_int_equal(store_folder_find_type(session, user.id, STORE_FOLDER_INBOX, &inbox), STORE_OK);
-	assert_int_equal(store_begin(session), STORE_OK);
-	for (unsigned i = first; i < first + count; i++) {
-		snprintf(message_id, sizeof(message_id), "m%u@example.org", i);
-		int n = snprintf(message, sizeof(message),
-				 "From: Bob <bob@example.org>\r\nTo: alice@localhost\r\nSubject: Message %u\r\n"
-				 "Message-ID: <%s>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nBody of %u.\r\n",
-				 i, message_id, i);
-		struct store_mail_meta meta = { .received = time(NULL), .message_id = message_id };
-		assert_int_equal(store_mail_add(session, user.id, inbox, (const uint8_t *)message, (size_t)n, &meta, NULL), STORE_OK);
-	}
-	assert_int_equal(store_commit(session), STORE_OK);
-	store_session_release(&session);
-	store_close(&store);
-}
-
-static const char *folder_of_type(struct fixture *f, const char *type)
-{
-	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
-	assert_int_equal(easclient_post_xml(f->phone, "FolderSync", xml, &f->response), 0);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
-	for (const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next)
-		if (strcmp(easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, f->arena), type) == 0)
-			return easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, f->arena);
-	fail_msg("no folder of type %s", type);
-	return NULL;
-}
-
-static struct easclient *device(struct fixture *f, const char *id)
-{
-	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", id);
-	struct easclient *client = easclient_new(&options);
-	assert_int_equal(easclient_provision(client, NULL), 0);
-	return client;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (e2e_start(&f->server, NULL, users) < 0)
-		return -1;
-	f->arena = arena_new(0);
-	easclient_response_init(&f->response);
-	f->phone = device(f, "PHONE1");
-	f->tablet = device(f, "TABLET1");
-	snprintf(f->inbox, sizeof(f->inbox), "%s", folder_of_type(f, "2"));
-	snprintf(f->trash, sizeof(f->trash), "%s", folder_of_type(f, "4"));
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	easclient_free(&f->phone);
-	easclient_free(&f->tablet);
-	easclient_response_cleanup(&f->response);
-	arena_free(&f->arena);
-	int stopped = e2e_stop(&f->server);
-	e2e_cleanup(&f->server);
-	free(f);
-	return stopped == 0 ? 0 : -1;
-}
-
-/*
- * An empty response (MS-ASCMD 2.2.1.21.2): nothing changed and the device
- * keeps its key. Returned as the answer it stands for, and counted.
- */
-static struct wbxml_node *nothing_to_say(struct fixture *f, const char *key, const char *folder)
-{
-	char xml[512];
-	struct buf wbxml;
-	struct wbxml_node *root = NULL;
-	f->empty_responses++;
-	snprintf(xml, sizeof(xml),
-		 "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>"
-		 "<Status>1</Status></Collection></Collections></Sync>", key, folder);
-	buf_init(&wbxml, 0);
-	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &wbxml, NULL), 0);
-	/* The tree may point into its input: the bytes live in the arena. */
-	uint8_t *bytes = arena_alloc(f->arena, wbxml.len);
-	memcpy(bytes, wbxml.data, wbxml.len);
-	assert_int_equal(wbxml_tree_parse(f->arena, bytes, wbxml.len, NULL, &root, NULL), 0);
-	buf_cleanup(&wbxml);
-	return root;
-}
-
-/* One collection's Sync; commands is inner XML of <Commands> or NULL. */
-static struct wbxml_node *sync(struct fixture *f, struct easclient *client, const char *folder, const char *key,
+/* One Sync with small plain-text bodies; commands is inner XML of <Commands> or NULL. */
+static struct wbxml_node *sync(struct e2e_mail *f, struct easclient *client, const char *folder, const char *key,
 			       unsigned window, const char *commands)
 {
-	char xml[8192];
-	snprintf(xml, sizeof(xml),
-		 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection>"
-		 "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>%s<WindowSize>%u</WindowSize>"
-		 "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
-		 "<airsyncbase:TruncationSize>200</airsyncbase:TruncationSize></airsyncbase:BodyPreference></Options>"
-		 "%s%s%s</Collection></Collections></Sync>",
-		 key, folder, strcmp(key, "0") != 0 ? "<GetChanges/>" : "", window,
-		 commands != NULL ? "<Commands>" : "", commands != NULL ? commands : "", commands != NULL ? "</Commands>" : "");
-	assert_int_equal(easclient_post_xml(client, "Sync", xml, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	if (f->response.body.len == 0)
-		return nothing_to_say(f, key, folder);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
-	assert_non_null(root);
-	return root;
+	return e2e_mail_sync(f, client, folder, key, window, E2E_MAIL_BODY_PREFERENCE, commands);
 }
 
-static const char *text(struct fixture *f, const struct wbxml_node *root, enum wbxml_tag tag)
+/* Puts count messages into alice's Inbox the way LMTP does, numbered from first. */
+static void deliver(struct e2e_mail *f, unsigned first, unsigned count)
+{
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "m", first, count);
+}
+
+static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum wbxml_tag tag)
 {
 	return easclient_find_text(root, tag, f->arena);
 }
 
-/* The item's Message-ID, looked up in the store by ServerId "folder:item". */
-static const char *message_id_of(struct fixture *f, const char *server_id)
-{
-	char path[300], error[256];
-	struct store *store;
-	struct store_item item;
-	long long folder, id;
-	assert_int_equal(sscanf(server_id, "%lld:%lld", &folder, &id), 2);
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_item_get(session, f->arena, folder, id, &item), STORE_OK);
-	store_session_release(&session);
-	store_close(&store);
-	return item.message_id;
-}
-
 /* Syncs until no MoreAvailable, recording every Added Message-ID; returns the last key. */
-static char *sync_all(struct fixture *f, const char *key, unsigned window, char **seen, unsigned *count,
+static char *sync_all(struct e2e_mail *f, const char *key, unsigned window, char **seen, unsigned *count,
 		      unsigned deliver_between)
 {
 	char *current = strdup(key);
@@ -188,7 +50,8 @@ static char *sync_all(struct fixture *f, const char *key, unsigned window, char 
 		     commands != NULL && adds == 0; commands = NULL)
 			for (const struct wbxml_node *add = commands->first_child; add != NULL; add = add->next) {
 				assert_int_equal(add->tag, WBXML_AIRSYNC_ADD);
-				seen[(*count)++] = strdup(message_id_of(f, text(f, add, WBXML_AIRSYNC_SERVER_ID)));
+				struct store_item item = e2e_mail_item(f, text(f, add, WBXML_AIRSYNC_SERVER_ID));
+				seen[(*count)++] = strdup(item.message_id);
 				adds++;
 			}
 		assert_true(adds <= window);
@@ -223,7 +86,7 @@ static void assert_unique(char **seen, unsigned count)
 
 static void initial_sync_of_1000_messages_in_windows(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 1000);
 	struct wbxml_node *root = sync(f, f->phone, f->inbox, "0", 100, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
@@ -245,7 +108,7 @@ static void initial_sync_of_1000_messages_in_windows(void **state)
 
 static void paging_while_mail_arrives_skips_and_repeats_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 300);
 	struct wbxml_node *root = sync(f, f->phone, f->inbox, "0", 50, NULL);
 	char **seen = calloc(1000, sizeof(char *));
@@ -260,7 +123,7 @@ static void paging_while_mail_arrives_skips_and_repeats_nothing(void **state)
 	free(key);
 }
 
-static const char *first_server_id(struct fixture *f, const struct wbxml_node *root)
+static const char *first_server_id(struct e2e_mail *f, const struct wbxml_node *root)
 {
 	const struct wbxml_node *add = easclient_find(root, WBXML_AIRSYNC_ADD);
 	assert_non_null(add);
@@ -269,7 +132,7 @@ static const char *first_server_id(struct fixture *f, const struct wbxml_node *r
 
 static void repeated_sync_key_gives_the_same_items_again(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 5);
 	const char *zero = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	struct wbxml_node *first = sync(f, f->phone, f->inbox, zero, 100, NULL);
@@ -287,7 +150,7 @@ static void repeated_sync_key_gives_the_same_items_again(void **state)
 }
 
 /* Both devices synced to the end; returns their keys. */
-static void both_synced(struct fixture *f, const char **phone_key, const char **tablet_key)
+static void both_synced(struct e2e_mail *f, const char **phone_key, const char **tablet_key)
 {
 	const char *p = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	const char *t = text(f, sync(f, f->tablet, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
@@ -297,7 +160,7 @@ static void both_synced(struct fixture *f, const char **phone_key, const char **
 
 static void flag_on_one_device_appears_on_the_other(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	deliver(f, 0, 3);
 	both_synced(f, &phone_key, &tablet_key);
@@ -322,7 +185,7 @@ static void flag_on_one_device_appears_on_the_other(void **state)
 /* GetChanges 0: the change is applied now, and still not sent back later. */
 static void own_change_without_getchanges_is_not_echoed_later(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	deliver(f, 0, 3);
 	both_synced(f, &phone_key, &tablet_key);
@@ -345,7 +208,7 @@ static void own_change_without_getchanges_is_not_echoed_later(void **state)
 
 static void delete_on_one_device_removes_it_from_the_other(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	deliver(f, 0, 3);
 	both_synced(f, &phone_key, &tablet_key);
@@ -366,7 +229,7 @@ static void delete_on_one_device_removes_it_from_the_other(void **state)
 
 static void unknown_key_collection_and_item_get_their_status(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 1);
 	struct wbxml_node *root = sync(f, f->phone, f->inbox, "424242", 100, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "3");
@@ -386,17 +249,9 @@ static void unknown_key_collection_and_item_get_their_status(void **state)
 	assert_int_equal(easclient_count(root, WBXML_AIRSYNC_ADD), 1);
 }
 
-static void empty_sync_without_cache_gets_13(void **state)
-{
-	struct fixture *f = *state;
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
-	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "13");
-}
-
 static void getitemestimate_counts_what_sync_would_send(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 7);
 	const char *key = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	char xml[512];
@@ -415,7 +270,7 @@ static void getitemestimate_counts_what_sync_would_send(void **state)
 
 static void moveitems_statuses_and_no_echo(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver(f, 0, 2);
 	const char *key = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	struct wbxml_node *root = sync(f, f->phone, f->inbox, key, 100, NULL);
@@ -454,19 +309,11 @@ static void moveitems_statuses_and_no_echo(void **state)
 }
 
 /* Twenty messages of 1 MB into the Inbox. */
-static void deliver_large(struct fixture *f)
+static void deliver_large(struct e2e_mail *f)
 {
-	char path[300], error[256], message_id[64];
-	struct store *store;
-	struct store_user user;
-	int64_t inbox;
+	char message_id[64];
 	size_t size = 1024 * 1024;
 	char *message = malloc(size);
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
-	assert_int_equal(store_folder_find_type(session, user.id, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	for (unsigned i = 0; i < 20; i++) {
 		int n = snprintf(message, size, "Subject: Large %u\r\n\r\n", i);
 		memset(message + n, 'a' + (char)(i % 26), size - (size_t)n);
@@ -475,32 +322,23 @@ static void deliver_large(struct fixture *f)
 			message[at + 1] = '\n';
 		}
 		snprintf(message_id, sizeof(message_id), "large%u@example.org", i);
-		struct store_mail_meta meta = { .received = time(NULL), .message_id = message_id };
-		assert_int_equal(store_mail_add(session, user.id, inbox, (const uint8_t *)message, size, &meta, NULL), STORE_OK);
+		e2e_mail_add(f, STORE_FOLDER_INBOX, message, size, message_id, time(NULL));
 	}
-	store_session_release(&session);
-	store_close(&store);
 	free(message);
 }
 
 /* A window of large untruncated messages stops near LIMIT_SYNC_RESPONSE_BYTES (16 MB). */
 static void large_messages_are_paged_by_size(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	deliver_large(f);
 	const char *key = text(f, sync(f, f->phone, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
+	static const char untruncated[] =
+		"<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:BodyPreference>";
 	unsigned total = 0, rounds = 0;
 	for (bool more = true; more; rounds++) {
-		char xml[1024];
-		snprintf(xml, sizeof(xml),
-			 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection>"
-			 "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId><GetChanges/><WindowSize>100</WindowSize>"
-			 "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
-			 "</airsyncbase:BodyPreference></Options></Collection></Collections></Sync>", key, f->inbox);
-		assert_int_equal(easclient_post_xml(f->phone, "Sync", xml, &f->response), 0);
-		assert_int_equal(f->response.http_status, 200);
+		struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, untruncated, NULL);
 		assert_true(f->response.body.len < 20u * 1024 * 1024);
-		struct wbxml_node *root = easclient_parse(&f->response, f->arena);
 		unsigned adds = easclient_count(root, WBXML_AIRSYNC_ADD);
 		assert_true(adds >= 1 && adds <= 16);
 		total += adds;
@@ -509,16 +347,6 @@ static void large_messages_are_paged_by_size(void **state)
 	}
 	assert_int_equal(total, 20);
 	assert_true(rounds >= 2);
-}
-
-/* A device of 16.1, which may create drafts (MS-ASCMD 2.2.3.7.2). */
-static struct easclient *device_161(struct fixture *f, const char *id)
-{
-	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", id);
-	options.protocol_version = 161;
-	struct easclient *client = easclient_new(&options);
-	assert_int_equal(easclient_provision(client, NULL), 0);
-	return client;
 }
 
 /* The draft Add of drafts_are_added_once, as inner XML of <Commands>. */
@@ -541,10 +369,11 @@ static void draft_add(char *out, size_t size, const char *client_id, const char 
  */
 static void drafts_are_added_once(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	char drafts[24], add[1024];
-	struct easclient *laptop = device_161(f, "LAPTOP161");
-	snprintf(drafts, sizeof(drafts), "%s", folder_of_type(f, "3"));
+	/* 16.1 may create drafts (MS-ASCMD 2.2.3.7.2). */
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	snprintf(drafts, sizeof(drafts), "%s", e2e_mail_folder_of_type(f, "3"));
 	const char *zero = text(f, sync(f, laptop, drafts, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	draft_add(add, sizeof(add), "c1", "Plans for Friday");
 	struct wbxml_node *root = sync(f, laptop, drafts, zero, 100, add);
@@ -594,18 +423,17 @@ static void drafts_are_added_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(initial_sync_of_1000_messages_in_windows, setup, teardown),
-		cmocka_unit_test_setup_teardown(paging_while_mail_arrives_skips_and_repeats_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(repeated_sync_key_gives_the_same_items_again, setup, teardown),
-		cmocka_unit_test_setup_teardown(flag_on_one_device_appears_on_the_other, setup, teardown),
-		cmocka_unit_test_setup_teardown(own_change_without_getchanges_is_not_echoed_later, setup, teardown),
-		cmocka_unit_test_setup_teardown(delete_on_one_device_removes_it_from_the_other, setup, teardown),
-		cmocka_unit_test_setup_teardown(unknown_key_collection_and_item_get_their_status, setup, teardown),
-		cmocka_unit_test_setup_teardown(empty_sync_without_cache_gets_13, setup, teardown),
-		cmocka_unit_test_setup_teardown(getitemestimate_counts_what_sync_would_send, setup, teardown),
-		cmocka_unit_test_setup_teardown(moveitems_statuses_and_no_echo, setup, teardown),
-		cmocka_unit_test_setup_teardown(large_messages_are_paged_by_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(drafts_are_added_once, setup, teardown),
+		E2E_MAIL_CASE(initial_sync_of_1000_messages_in_windows),
+		E2E_MAIL_CASE(paging_while_mail_arrives_skips_and_repeats_nothing),
+		E2E_MAIL_CASE(repeated_sync_key_gives_the_same_items_again),
+		E2E_MAIL_CASE(flag_on_one_device_appears_on_the_other),
+		E2E_MAIL_CASE(own_change_without_getchanges_is_not_echoed_later),
+		E2E_MAIL_CASE(delete_on_one_device_removes_it_from_the_other),
+		E2E_MAIL_CASE(unknown_key_collection_and_item_get_their_status),
+		E2E_MAIL_CASE(getitemestimate_counts_what_sync_would_send),
+		E2E_MAIL_CASE(moveitems_statuses_and_no_echo),
+		E2E_MAIL_CASE(large_messages_are_paged_by_size),
+		E2E_MAIL_CASE(drafts_are_added_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

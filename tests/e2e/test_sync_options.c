@@ -13,217 +13,29 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "e2e.h"
-#include "store/store.h"
+#include "e2e_mail.h"
 
-#define DAY 86400
-
-/* Keeps Adds small; every Options block of these tests carries it. */
-#define BODY_PREFERENCE                                                                                              \
-	"<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"                                         \
-	"<airsyncbase:TruncationSize>200</airsyncbase:TruncationSize></airsyncbase:BodyPreference>"
-
-static const char *const users[] = { "alice:correct horse", NULL };
-
-struct fixture {
-	struct e2e_server server;
-	struct easclient *phone;
-	struct easclient *tablet;
-	struct easclient_response response;
-	struct arena *arena;
-	char inbox[24];
-	char trash[24];
-	unsigned empty_responses;
-};
-
-static char *format(struct fixture *f, const char *pattern, ...) __attribute__((format(printf, 2, 3)));
-
-/* printf into the fixture's arena. */
-static char *format(struct fixture *f, const char *pattern, ...)
+/* Puts one message per age (in days) into alice's Inbox: Message-ID "<prefix>-<age>d@example.org". */
+static void deliver(struct e2e_mail *f, const char *prefix, const unsigned *ages, unsigned count)
 {
-	va_list args;
-	va_start(args, pattern);
-	int len = vsnprintf(NULL, 0, pattern, args);
-	va_end(args);
-	assert_true(len >= 0);
-	char *text = arena_alloc(f->arena, (size_t)len + 1);
-	va_start(args, pattern);
-	vsnprintf(text, (size_t)len + 1, pattern, args);
-	va_end(args);
-	return text;
-}
-
-/*
- * Puts one message per age into alice's folder of that type the way LMTP
- * does, Message-ID "<prefix>-<age>d@example.org". An age of N days is
- * received N days less an hour ago, so that it is well inside an N-day
- * window and well outside an (N-1)-day one whatever second easd reads its
- * clock; age 0 is now.
- */
-static void deliver_aged(struct fixture *f, int folder_type, const char *prefix, const unsigned *ages,
-			 unsigned count)
-{
-	char path[300], error[256], message[512], message_id[64];
-	struct store *store;
-	struct store_user user;
-	int64_t folder;
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
-	assert_int_equal(store_folder_find_type(session, user.id, folder_type, &folder), STORE_OK);
-	assert_int_equal(store_begin(session), STORE_OK);
-	int64_t now = time(NULL);
-	for (unsigned i = 0; i < count; i++) {
-		snprintf(message_id, sizeof(message_id), "%s-%ud@example.org", prefix, ages[i]);
-		int n = snprintf(message, sizeof(message),
-				 "From: Bob <bob@example.org>\r\nTo: alice@localhost\r\nSubject: %u days old\r\n"
-				 "Message-ID: <%s>\r\n\r\nBody of %s.\r\n", ages[i], message_id, message_id);
-		int64_t received = ages[i] == 0 ? now : now - (int64_t)ages[i] * DAY + 3600;
-		struct store_mail_meta meta = { .received = received, .message_id = message_id };
-		assert_int_equal(store_mail_add(session, user.id, folder, (const uint8_t *)message, (size_t)n, &meta, NULL),
-				 STORE_OK);
-	}
-	assert_int_equal(store_commit(session), STORE_OK);
-	store_session_release(&session);
-	store_close(&store);
-}
-
-static void deliver(struct fixture *f, const char *prefix, const unsigned *ages, unsigned count)
-{
-	deliver_aged(f, STORE_FOLDER_INBOX, prefix, ages, count);
-}
-
-static const char *folder_of_type(struct fixture *f, const char *type)
-{
-	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
-	assert_int_equal(easclient_post_xml(f->phone, "FolderSync", xml, &f->response), 0);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
-	for (const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next)
-		if (strcmp(easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, f->arena), type) == 0)
-			return easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, f->arena);
-	fail_msg("no folder of type %s", type);
-	return NULL;
-}
-
-static struct easclient *device(struct fixture *f, const char *id)
-{
-	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", id);
-	struct easclient *client = easclient_new(&options);
-	assert_int_equal(easclient_provision(client, NULL), 0);
-	return client;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (e2e_start(&f->server, NULL, users) < 0)
-		return -1;
-	f->arena = arena_new(0);
-	easclient_response_init(&f->response);
-	f->phone = device(f, "PHONE1");
-	f->tablet = device(f, "TABLET1");
-	snprintf(f->inbox, sizeof(f->inbox), "%s", folder_of_type(f, "2"));
-	snprintf(f->trash, sizeof(f->trash), "%s", folder_of_type(f, "4"));
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	easclient_free(&f->phone);
-	easclient_free(&f->tablet);
-	easclient_response_cleanup(&f->response);
-	arena_free(&f->arena);
-	int stopped = e2e_stop(&f->server);
-	e2e_cleanup(&f->server);
-	free(f);
-	return stopped == 0 ? 0 : -1;
+	e2e_mail_deliver_aged(f, STORE_FOLDER_INBOX, prefix, ages, count);
 }
 
 /* Options with a FilterType (as sent: it may be malformed). */
-static const char *filter(struct fixture *f, const char *filter_type)
+static const char *filter(struct e2e_mail *f, const char *filter_type)
 {
-	return format(f, "<FilterType>%s</FilterType>" BODY_PREFERENCE, filter_type);
+	return e2e_mail_format(f, "<FilterType>%s</FilterType>" E2E_MAIL_BODY_PREFERENCE, filter_type);
 }
 
-/*
- * One <Collection>: options is the inner XML of <Options> (NULL: no
- * Options element, the sticky ones apply), commands that of <Commands>.
- */
-static const char *collection(struct fixture *f, const char *folder, const char *key, unsigned window,
-			      const char *options, const char *commands)
-{
-	return format(f,
-		      "<Collection><SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>%s<WindowSize>%u</WindowSize>"
-		      "%s%s%s%s%s%s</Collection>",
-		      key, folder, strcmp(key, "0") != 0 ? "<GetChanges/>" : "", window,
-		      options != NULL ? "<Options>" : "", options != NULL ? options : "", options != NULL ? "</Options>" : "",
-		      commands != NULL ? "<Commands>" : "", commands != NULL ? commands : "",
-		      commands != NULL ? "</Commands>" : "");
-}
-
-/* A Sync of those collections (and after them, e.g. <Partial/>); NULL for an empty response, counted. */
-static struct wbxml_node *post_sync(struct fixture *f, struct easclient *client, const char *collections,
-				    const char *after)
-{
-	const char *xml = format(f,
-				 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\" xmlns:email=\"Email\">"
-				 "<Collections>%s</Collections>%s</Sync>", collections, after != NULL ? after : "");
-	assert_int_equal(easclient_post_xml(client, "Sync", xml, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	if (f->response.body.len == 0) {
-		f->empty_responses++;
-		return NULL;
-	}
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
-	assert_non_null(root);
-	return root;
-}
-
-/*
- * An empty response (MS-ASCMD 2.2.1.21.2): nothing changed and the device
- * keeps its key. Returned as the answer it stands for.
- */
-static struct wbxml_node *nothing_to_say(struct fixture *f, const char *key, const char *folder)
-{
-	const char *xml = format(f,
-				 "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>%s</SyncKey>"
-				 "<CollectionId>%s</CollectionId><Status>1</Status></Collection></Collections></Sync>",
-				 key, folder);
-	struct buf wbxml;
-	struct wbxml_node *root = NULL;
-	buf_init(&wbxml, 0);
-	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &wbxml, NULL), 0);
-	/* The tree may point into its input: the bytes live in the arena. */
-	uint8_t *bytes = arena_alloc(f->arena, wbxml.len);
-	memcpy(bytes, wbxml.data, wbxml.len);
-	assert_int_equal(wbxml_tree_parse(f->arena, bytes, wbxml.len, NULL, &root, NULL), 0);
-	buf_cleanup(&wbxml);
-	return root;
-}
-
-/* One collection's Sync (see collection()). */
-static struct wbxml_node *sync(struct fixture *f, struct easclient *client, const char *folder, const char *key,
-			       unsigned window, const char *options, const char *commands)
-{
-	struct wbxml_node *root = post_sync(f, client, collection(f, folder, key, window, options, commands), NULL);
-	return root != NULL ? root : nothing_to_say(f, key, folder);
-}
-
-static const char *text(struct fixture *f, const struct wbxml_node *root, enum wbxml_tag tag)
+static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum wbxml_tag tag)
 {
 	return easclient_find_text(root, tag, f->arena);
 }
 
 /* A direct child's text, or NULL (Status exists at several depths). */
-static const char *child_text(struct fixture *f, const struct wbxml_node *node, enum wbxml_tag tag)
+static const char *child_text(struct e2e_mail *f, const struct wbxml_node *node, enum wbxml_tag tag)
 {
 	for (const struct wbxml_node *child = node->first_child; child != NULL; child = child->next)
 		if (child->tag == tag)
@@ -232,7 +44,7 @@ static const char *child_text(struct fixture *f, const struct wbxml_node *node, 
 }
 
 /* The response's Collection for that folder, or NULL. */
-static const struct wbxml_node *collection_of(struct fixture *f, const struct wbxml_node *root, const char *folder)
+static const struct wbxml_node *collection_of(struct e2e_mail *f, const struct wbxml_node *root, const char *folder)
 {
 	const struct wbxml_node *collections = easclient_find(root, WBXML_AIRSYNC_COLLECTIONS);
 	assert_non_null(collections);
@@ -244,27 +56,10 @@ static const struct wbxml_node *collection_of(struct fixture *f, const struct wb
 	return NULL;
 }
 
-/* The item, looked up in the store by ServerId "folder:item". */
-static struct store_item item_of(struct fixture *f, const char *server_id)
-{
-	char path[300], error[256];
-	struct store *store;
-	struct store_item item;
-	long long folder, id;
-	assert_int_equal(sscanf(server_id, "%lld:%lld", &folder, &id), 2);
-	snprintf(path, sizeof(path), "%s/data", f->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
-	struct store_session *session = store_session_acquire(store);
-	assert_int_equal(store_item_get(session, f->arena, folder, id, &item), STORE_OK);
-	store_session_release(&session);
-	store_close(&store);
-	return item;
-}
-
 /* The item's Message-ID without "@example.org": "first-2d". */
-static const char *message_id_of(struct fixture *f, const char *server_id)
+static const char *message_id_of(struct e2e_mail *f, const char *server_id)
 {
-	const char *message_id = item_of(f, server_id).message_id;
+	const char *message_id = e2e_mail_item(f, server_id).message_id;
 	const char *at = strchr(message_id, '@');
 	return arena_strndup(f->arena, message_id, at != NULL ? (size_t)(at - message_id) : strlen(message_id));
 }
@@ -273,7 +68,7 @@ static const char *message_id_of(struct fixture *f, const char *server_id)
  * The Commands under node (a response or one of its collections) as
  * "Add first-1d, SoftDelete first-5d", in the order sent; "" for none.
  */
-static const char *commands_of(struct fixture *f, const struct wbxml_node *node)
+static const char *commands_of(struct e2e_mail *f, const struct wbxml_node *node)
 {
 	const struct wbxml_node *commands = easclient_find(node, WBXML_AIRSYNC_COMMANDS);
 	const char *list = "";
@@ -286,13 +81,14 @@ static const char *commands_of(struct fixture *f, const struct wbxml_node *node)
 				   : command->tag == WBXML_AIRSYNC_SOFT_DELETE ? "SoftDelete" : "?";
 		const char *server_id = text(f, command, WBXML_AIRSYNC_SERVER_ID);
 		assert_non_null(server_id);
-		list = format(f, "%s%s%s %s", list, list[0] != '\0' ? ", " : "", kind, message_id_of(f, server_id));
+		list = e2e_mail_format(f, "%s%s%s %s", list, list[0] != '\0' ? ", " : "", kind,
+				       message_id_of(f, server_id));
 	}
 	return list;
 }
 
 /* The ServerId of the command that carries that message, or NULL. */
-static const char *server_id_of(struct fixture *f, const struct wbxml_node *root, const char *message_id)
+static const char *server_id_of(struct e2e_mail *f, const struct wbxml_node *root, const char *message_id)
 {
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
 	for (const struct wbxml_node *command = commands != NULL ? commands->first_child : NULL; command != NULL;
@@ -304,7 +100,7 @@ static const char *server_id_of(struct fixture *f, const struct wbxml_node *root
 	return NULL;
 }
 
-static const char *key_of(struct fixture *f, const struct wbxml_node *node)
+static const char *key_of(struct e2e_mail *f, const struct wbxml_node *node)
 {
 	return text(f, node, WBXML_AIRSYNC_SYNC_KEY);
 }
@@ -315,13 +111,13 @@ static bool more_available(const struct wbxml_node *node)
 }
 
 /* SyncKey 0 then one Sync under options; returns the response of the second. */
-static struct wbxml_node *first_sync(struct fixture *f, struct easclient *client, const char *folder,
+static struct wbxml_node *first_sync(struct e2e_mail *f, struct easclient *client, const char *folder,
 				     const char *options)
 {
-	struct wbxml_node *root = sync(f, client, folder, "0", 100, options, NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, client, folder, "0", 100, options, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS));
-	root = sync(f, client, folder, key_of(f, root), 100, options, NULL);
+	root = e2e_mail_sync(f, client, folder, key_of(f, root), 100, options, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_false(more_available(root));
 	return root;
@@ -330,7 +126,7 @@ static struct wbxml_node *first_sync(struct fixture *f, struct easclient *client
 static const unsigned six_ages[] = { 1, 2, 5, 10, 20, 40 };
 
 /* 1a: ages 1 to 40 days, synced with FilterType 3 (1 week); returns the key. */
-static const char *synced_for_a_week(struct fixture *f)
+static const char *synced_for_a_week(struct e2e_mail *f)
 {
 	deliver(f, "first", six_ages, 6);
 	struct wbxml_node *root = first_sync(f, f->phone, f->inbox, filter(f, "3"));
@@ -339,9 +135,9 @@ static const char *synced_for_a_week(struct fixture *f)
 }
 
 /* 1b: narrowed to FilterType 1 (1 day); returns the response. */
-static struct wbxml_node *narrowed_to_a_day(struct fixture *f, const char *key)
+static struct wbxml_node *narrowed_to_a_day(struct e2e_mail *f, const char *key)
 {
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, key, 100, filter(f, "1"), NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "1"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	/* MS-ASCMD 2.2.3.169: out of the window, oldest first; nothing else. */
 	assert_string_equal(commands_of(f, root), "SoftDelete first-5d, SoftDelete first-2d");
@@ -354,17 +150,17 @@ static struct wbxml_node *narrowed_to_a_day(struct fixture *f, const char *key)
 
 static void filter_type_week_sends_only_the_last_week(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *key = synced_for_a_week(f);
 	/* Nothing more under the same filter: the older ones stay away. */
 	unsigned empty = f->empty_responses;
-	sync(f, f->phone, f->inbox, key, 100, filter(f, "3"), NULL);
+	e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "3"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 }
 
 static void narrower_filter_soft_deletes_what_left_the_window(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *key = synced_for_a_week(f);
 	struct wbxml_node *root = narrowed_to_a_day(f, key);
 	const char *two_days = server_id_of(f, root, "first-2d");
@@ -373,9 +169,9 @@ static void narrower_filter_soft_deletes_what_left_the_window(void **state)
 	root = narrowed_to_a_day(f, key);
 	assert_string_equal(server_id_of(f, root, "first-2d"), two_days);
 	/* Soft: the server keeps the message, and a Fetch still brings it. */
-	assert_false(item_of(f, two_days).deleted);
-	root = sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "1"),
-		    format(f, "<Fetch><ServerId>%s</ServerId></Fetch>", two_days));
+	assert_false(e2e_mail_item(f, two_days).deleted);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "1"),
+			     e2e_mail_format(f, "<Fetch><ServerId>%s</ServerId></Fetch>", two_days));
 	const struct wbxml_node *fetch = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_FETCH);
 	assert_non_null(fetch);
 	assert_string_equal(text(f, fetch, WBXML_AIRSYNC_SERVER_ID), two_days);
@@ -386,9 +182,9 @@ static void narrower_filter_soft_deletes_what_left_the_window(void **state)
 
 static void wider_filter_brings_them_back_once_newest_first(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *key = key_of(f, narrowed_to_a_day(f, synced_for_a_week(f)));
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, key, 100, filter(f, "0"), NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "0"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root),
 			    "Add first-2d, Add first-5d, Add first-10d, Add first-20d, Add first-40d");
@@ -396,22 +192,22 @@ static void wider_filter_brings_them_back_once_newest_first(void **state)
 	/* Whole items, as any Add. */
 	assert_int_equal(easclient_count(root, WBXML_AIRSYNC_APPLICATION_DATA), 5);
 	unsigned empty = f->empty_responses;
-	root = sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 }
 
 static void filter_month_after_day_stops_at_the_month(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *key = key_of(f, narrowed_to_a_day(f, synced_for_a_week(f)));
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, key, 100, filter(f, "5"), NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "5"), NULL);
 	assert_string_equal(commands_of(f, root), "Add first-2d, Add first-5d, Add first-10d, Add first-20d");
 }
 
 /* 1d: five messages leave under WindowSize 2; one arrives meanwhile. */
 static void leaving_items_are_paged_by_window_size(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	static const unsigned ages[] = { 0, 2, 5, 10, 20, 40 };
 	static const unsigned fresh[] = { 0 };
 	deliver(f, "first", ages, 6);
@@ -419,51 +215,52 @@ static void leaving_items_are_paged_by_window_size(void **state)
 	assert_int_equal(easclient_count(root, WBXML_AIRSYNC_ADD), 6);
 	const char *key = key_of(f, root);
 
-	root = sync(f, f->phone, f->inbox, key, 2, filter(f, "1"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key, 2, filter(f, "1"), NULL);
 	assert_string_equal(commands_of(f, root), "SoftDelete first-40d, SoftDelete first-20d");
 	assert_true(more_available(root));
 	deliver(f, "late", fresh, 1);
-	root = sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
 	assert_string_equal(commands_of(f, root), "SoftDelete first-10d, SoftDelete first-5d");
 	assert_true(more_available(root));
 	/* The window's move first, then the changes. */
-	root = sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
 	assert_string_equal(commands_of(f, root), "SoftDelete first-2d, Add late-0d");
 	assert_false(more_available(root));
 	unsigned empty = f->empty_responses;
-	sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
+	e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 2, filter(f, "1"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 }
 
 /* 1e: a Sync without Options keeps the FilterType of the last one that had them. */
 static void filter_type_is_sticky_without_options(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	static const unsigned ages[] = { 0, 3 };
 	deliver(f, "first", ages, 2);
 	struct wbxml_node *root = first_sync(f, f->phone, f->inbox, filter(f, "1"));
 	assert_string_equal(commands_of(f, root), "Add first-0d");
 	deliver(f, "late", ages, 2);
-	root = sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root), "Add late-0d");
 	/* Still 1 day: no SoftDelete of what the device has, no Add of the old. */
 	const char *key = key_of(f, root);
 	unsigned empty = f->empty_responses;
-	root = sync(f, f->phone, f->inbox, key, 100, NULL, NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, NULL, NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 	/* The older ones were only filtered: widening brings both, newest first. */
-	root = sync(f, f->phone, f->inbox, key, 100, filter(f, "0"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "0"), NULL);
 	assert_string_equal(commands_of(f, root), "Add late-3d, Add first-3d");
 }
 
-static const char *estimate(struct fixture *f, const char *key, const char *options)
+static const char *estimate(struct e2e_mail *f, const char *key, const char *options)
 {
-	const char *xml = format(f,
-				 "<GetItemEstimate xmlns=\"GetItemEstimate\" xmlns:airsync=\"AirSync\"><Collections>"
-				 "<Collection><airsync:SyncKey>%s</airsync:SyncKey><CollectionId>%s</CollectionId>%s"
-				 "</Collection></Collections></GetItemEstimate>",
-				 key, f->inbox, options != NULL ? options : "");
+	const char *xml =
+		e2e_mail_format(f,
+				"<GetItemEstimate xmlns=\"GetItemEstimate\" xmlns:airsync=\"AirSync\"><Collections>"
+				"<Collection><airsync:SyncKey>%s</airsync:SyncKey><CollectionId>%s</CollectionId>%s"
+				"</Collection></Collections></GetItemEstimate>",
+				key, f->inbox, options != NULL ? options : "");
 	assert_int_equal(easclient_post_xml(f->phone, "GetItemEstimate", xml, &f->response), 0);
 	assert_int_equal(f->response.http_status, 200);
 	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
@@ -474,16 +271,17 @@ static const char *estimate(struct fixture *f, const char *key, const char *opti
 	return text(f, response, WBXML_GETITEMESTIMATE_ESTIMATE);
 }
 
-static const char *estimate_filter(struct fixture *f, const char *key, const char *filter_type)
+static const char *estimate_filter(struct e2e_mail *f, const char *key, const char *filter_type)
 {
-	return estimate(f, key, format(f, "<airsync:Options><airsync:FilterType>%s</airsync:FilterType></airsync:Options>",
-				       filter_type));
+	const char *options = e2e_mail_format(f, "<airsync:Options><airsync:FilterType>%s</airsync:FilterType>"
+					      "</airsync:Options>", filter_type);
+	return estimate(f, key, options);
 }
 
 /* 1f: the estimate under a FilterType counts what leaves and what comes inside it. */
 static void getitemestimate_honours_the_filter_type(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	static const unsigned late[] = { 0, 5 };
 	deliver(f, "first", six_ages, 6);
 	const char *key = key_of(f, first_sync(f, f->phone, f->inbox, filter(f, "0")));
@@ -496,7 +294,7 @@ static void getitemestimate_honours_the_filter_type(void **state)
 	/* 1 week: 10, 20, 40 leave; both new are inside. */
 	assert_string_equal(estimate_filter(f, key, "3"), "5");
 	/* Estimating changed nothing, and the Sync sends what was counted. */
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, key, 100, filter(f, "1"), NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, filter(f, "1"), NULL);
 	assert_string_equal(commands_of(f, root),
 			    "SoftDelete first-40d, SoftDelete first-20d, SoftDelete first-10d, SoftDelete first-5d, "
 			    "SoftDelete first-2d, Add late-0d");
@@ -509,37 +307,47 @@ static void getitemestimate_honours_the_filter_type(void **state)
 /* 2a */
 static void empty_sync_without_cached_request_gets_13(void **state)
 {
-	struct fixture *f = *state;
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	struct e2e_mail *f = *state;
+	struct wbxml_node *root = e2e_mail_post_sync(f, f->phone, NULL, NULL);
 	assert_non_null(root);
 	assert_int_equal(root->tag, WBXML_AIRSYNC_SYNC);
 	/* Request level: Sync's own Status, no Collections. */
 	assert_string_equal(child_text(f, root, WBXML_AIRSYNC_STATUS), "13");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_COLLECTIONS));
 	/* An ordinary Sync still works. */
-	root = sync(f, f->phone, f->inbox, "0", 100, filter(f, "0"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, "0", 100, filter(f, "0"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 }
 
+/* root's Inbox collection, which must have Status 1 and exactly those commands (see commands_of). */
+static const struct wbxml_node *inbox_answered(struct e2e_mail *f, const struct wbxml_node *root, const char *commands)
+{
+	const struct wbxml_node *in = collection_of(f, root, f->inbox);
+	assert_non_null(in);
+	assert_string_equal(child_text(f, in, WBXML_AIRSYNC_STATUS), "1");
+	assert_string_equal(commands_of(f, in), commands);
+	return in;
+}
+
 /* A Sync of Inbox and Deleted Items together, to the end; their keys out. */
-static void both_folders_synced(struct fixture *f, const char **inbox_key, const char **trash_key)
+static void both_folders_synced(struct e2e_mail *f, const char **inbox_key, const char **trash_key)
 {
 	const char *options = filter(f, "0");
-	struct wbxml_node *root = post_sync(f, f->phone,
-					    format(f, "%s%s", collection(f, f->inbox, "0", 100, options, NULL),
-						   collection(f, f->trash, "0", 100, options, NULL)), NULL);
+	struct wbxml_node *root =
+		e2e_mail_post_sync(f, f->phone,
+				   e2e_mail_format(f, "%s%s", e2e_mail_collection(f, f->inbox, "0", 100, options, NULL),
+						   e2e_mail_collection(f, f->trash, "0", 100, options, NULL)),
+				   NULL);
 	assert_non_null(root);
 	const char *inbox = key_of(f, collection_of(f, root, f->inbox));
 	const char *trash = key_of(f, collection_of(f, root, f->trash));
-	root = post_sync(f, f->phone,
-			 format(f, "%s%s", collection(f, f->inbox, inbox, 100, options, NULL),
-				collection(f, f->trash, trash, 100, options, NULL)), NULL);
+	root = e2e_mail_post_sync(f, f->phone,
+				  e2e_mail_format(f, "%s%s",
+						  e2e_mail_collection(f, f->inbox, inbox, 100, options, NULL),
+						  e2e_mail_collection(f, f->trash, trash, 100, options, NULL)),
+				  NULL);
 	assert_non_null(root);
-	const struct wbxml_node *in = collection_of(f, root, f->inbox);
-	assert_string_equal(child_text(f, in, WBXML_AIRSYNC_STATUS), "1");
-	assert_string_equal(commands_of(f, in), "Add first-0d");
+	const struct wbxml_node *in = inbox_answered(f, root, "Add first-0d");
 	*inbox_key = key_of(f, in);
 	const struct wbxml_node *trash_collection = collection_of(f, root, f->trash);
 	assert_non_null(trash_collection);
@@ -551,24 +359,17 @@ static const unsigned fresh_one[] = { 0 };
 /* 2b */
 static void empty_sync_repeats_the_cached_request(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *inbox_key, *trash_key;
 	deliver(f, "first", fresh_one, 1);
 	both_folders_synced(f, &inbox_key, &trash_key);
 	/* Nothing new: an empty answer to the empty request. */
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	assert_int_equal(f->response.body.len, 0);
+	assert_null(e2e_mail_post_sync(f, f->phone, NULL, NULL));
 	/* New mail: the empty request stands for both collections at their current keys. */
 	deliver(f, "late", fresh_one, 1);
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	struct wbxml_node *root = e2e_mail_post_sync(f, f->phone, NULL, NULL);
 	assert_non_null(root);
-	const struct wbxml_node *in = collection_of(f, root, f->inbox);
-	assert_non_null(in);
-	assert_string_equal(child_text(f, in, WBXML_AIRSYNC_STATUS), "1");
-	assert_string_equal(commands_of(f, in), "Add late-0d");
+	const struct wbxml_node *in = inbox_answered(f, root, "Add late-0d");
 	const char *new_key = key_of(f, in);
 	assert_string_not_equal(new_key, inbox_key);
 	/* Deleted Items had nothing: when listed, it keeps its key. */
@@ -581,25 +382,22 @@ static void empty_sync_repeats_the_cached_request(void **state)
 	assert_non_null(easclient_find(in, WBXML_AIRSYNCBASE_BODY));
 	/* The new key goes on. */
 	unsigned empty = f->empty_responses;
-	sync(f, f->phone, f->inbox, new_key, 100, filter(f, "0"), NULL);
+	e2e_mail_sync(f, f->phone, f->inbox, new_key, 100, filter(f, "0"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 }
 
 /* 2c */
 static void partial_sync_adds_the_cached_collections(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *inbox_key, *trash_key;
 	deliver(f, "first", fresh_one, 1);
 	both_folders_synced(f, &inbox_key, &trash_key);
 	deliver(f, "late", fresh_one, 1);
-	struct wbxml_node *root = post_sync(f, f->phone, collection(f, f->trash, trash_key, 100, filter(f, "0"), NULL),
-					    "<Partial/>");
+	struct wbxml_node *root = e2e_mail_post_sync(
+		f, f->phone, e2e_mail_collection(f, f->trash, trash_key, 100, filter(f, "0"), NULL), "<Partial/>");
 	assert_non_null(root);
-	const struct wbxml_node *in = collection_of(f, root, f->inbox);
-	assert_non_null(in);
-	assert_string_equal(child_text(f, in, WBXML_AIRSYNC_STATUS), "1");
-	assert_string_equal(commands_of(f, in), "Add late-0d");
+	const struct wbxml_node *in = inbox_answered(f, root, "Add late-0d");
 	const char *new_key = key_of(f, in);
 	assert_string_not_equal(new_key, inbox_key);
 	const struct wbxml_node *trash = collection_of(f, root, f->trash);
@@ -607,12 +405,9 @@ static void partial_sync_adds_the_cached_collections(void **state)
 	assert_string_equal(child_text(f, trash, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, trash), "");
 	/* The cache still holds both: an empty request now has nothing to say. */
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-	assert_int_equal(f->response.body.len, 0);
+	assert_null(e2e_mail_post_sync(f, f->phone, NULL, NULL));
 	deliver(f, "later", fresh_one, 1);
-	assert_int_equal(easclient_post(f->phone, "Sync", NULL, 0, NULL, &f->response), 0);
-	root = easclient_parse(&f->response, f->arena);
+	root = e2e_mail_post_sync(f, f->phone, NULL, NULL);
 	assert_non_null(root);
 	in = collection_of(f, root, f->inbox);
 	assert_non_null(in);
@@ -622,22 +417,24 @@ static void partial_sync_adds_the_cached_collections(void **state)
 /* 2d */
 static void idle_collections_get_an_empty_response_and_keep_their_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *inbox_key, *trash_key;
 	deliver(f, "first", fresh_one, 1);
 	both_folders_synced(f, &inbox_key, &trash_key);
 	const char *options = filter(f, "0");
 	unsigned empty = f->empty_responses;
-	assert_null(post_sync(f, f->phone,
-			      format(f, "%s%s", collection(f, f->inbox, inbox_key, 100, options, NULL),
-				     collection(f, f->trash, trash_key, 100, options, NULL)), NULL));
+	assert_null(e2e_mail_post_sync(f, f->phone,
+				       e2e_mail_format(f, "%s%s",
+						       e2e_mail_collection(f, f->inbox, inbox_key, 100, options, NULL),
+						       e2e_mail_collection(f, f->trash, trash_key, 100, options, NULL)),
+				       NULL));
 	assert_int_equal(f->response.body.len, 0);
 	assert_int_equal(f->empty_responses, empty + 1);
 	/* The same keys still work, each alone. */
-	sync(f, f->phone, f->trash, trash_key, 100, options, NULL);
+	e2e_mail_sync(f, f->phone, f->trash, trash_key, 100, options, NULL);
 	assert_int_equal(f->empty_responses, empty + 2);
 	deliver(f, "late", fresh_one, 1);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, inbox_key, 100, options, NULL);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, inbox_key, 100, options, NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root), "Add late-0d");
 }
@@ -645,7 +442,7 @@ static void idle_collections_get_an_empty_response_and_keep_their_keys(void **st
 /* ---- Conflict ---- */
 
 /* Both devices synced over three fresh messages; their keys out, the phone's ServerId of the first. */
-static const char *both_devices_synced(struct fixture *f, const char **phone_key, const char **tablet_key)
+static const char *both_devices_synced(struct e2e_mail *f, const char **phone_key, const char **tablet_key)
 {
 	static const unsigned ages[] = { 0, 1, 2 };
 	deliver(f, "first", ages, 3);
@@ -659,30 +456,31 @@ static const char *both_devices_synced(struct fixture *f, const char **phone_key
 	return id;
 }
 
-static const char *change_read(struct fixture *f, const char *id, const char *read)
+static const char *change_read(struct e2e_mail *f, const char *id, const char *read)
 {
-	return format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Read>%s</email:Read>"
-		      "</ApplicationData></Change>", id, read);
+	return e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Read>%s</email:Read>"
+			       "</ApplicationData></Change>", id, read);
 }
 
-static const char *change_flag(struct fixture *f, const char *id, const char *status)
+static const char *change_flag(struct e2e_mail *f, const char *id, const char *status)
 {
-	return format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Flag><email:Status>%s</email:Status>"
-		      "</email:Flag></ApplicationData></Change>", id, status);
+	return e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Flag>"
+			       "<email:Status>%s</email:Status></email:Flag></ApplicationData></Change>", id, status);
 }
 
 /* The tablet flags the message; returns its new key. */
-static const char *tablet_flags(struct fixture *f, const char *tablet_key, const char *id)
+static const char *tablet_flags(struct e2e_mail *f, const char *tablet_key, const char *id)
 {
-	struct wbxml_node *root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), change_flag(f, id, "2"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), change_flag(f, id, "2"));
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
-	assert_int_equal(item_of(f, id).flag_status, 2);
+	assert_int_equal(e2e_mail_item(f, id).flag_status, 2);
 	return key_of(f, root);
 }
 
 /* The Response to a change of id: Status 7 and the server's version in Commands. */
-static void assert_server_won(struct fixture *f, const struct wbxml_node *root, const char *id)
+static void assert_server_won(struct e2e_mail *f, const struct wbxml_node *root, const char *id)
 {
 	const struct wbxml_node *inbox = collection_of(f, root, f->inbox);
 	assert_non_null(inbox);
@@ -701,7 +499,7 @@ static void assert_server_won(struct fixture *f, const struct wbxml_node *root, 
 	assert_string_equal(text(f, change, WBXML_EMAIL_READ), "0");
 	assert_string_equal(text(f, change, WBXML_EMAIL_STATUS), "2");
 	/* The server's item is as the tablet left it. */
-	struct store_item item = item_of(f, id);
+	struct store_item item = e2e_mail_item(f, id);
 	assert_false(item.read);
 	assert_int_equal(item.flag_status, 2);
 }
@@ -709,20 +507,21 @@ static void assert_server_won(struct fixture *f, const struct wbxml_node *root, 
 /* 3, default: server wins. */
 static void conflicting_change_gets_7_and_the_servers_version(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
 	tablet_key = tablet_flags(f, tablet_key, id);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_read(f, id, "1"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_read(f, id, "1"));
 	assert_server_won(f, root, id);
 	/* The phone now has the server's version: nothing more for it. */
 	unsigned empty = f->empty_responses;
-	sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
+	e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 	/* Nothing for the tablet either. (Its own flag change lies past the
 	   cursor of the request that made it, so this answer may pass it under
 	   a new key, with no command.) */
-	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), NULL);
+	root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root), "");
 }
@@ -730,18 +529,19 @@ static void conflicting_change_gets_7_and_the_servers_version(void **state)
 /* 3, Conflict 0: client wins. */
 static void client_wins_applies_the_conflicting_change(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
 	tablet_key = tablet_flags(f, tablet_key, id);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, phone_key, 100,
-				       "<Conflict>0</Conflict>" BODY_PREFERENCE, change_read(f, id, "1"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>0</Conflict>" E2E_MAIL_BODY_PREFERENCE,
+			      change_read(f, id, "1"));
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
-	struct store_item item = item_of(f, id);
+	struct store_item item = e2e_mail_item(f, id);
 	assert_true(item.read);
 	/* The tablet gets the phone's read flag (beside its own flag). */
-	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), NULL);
+	root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), NULL);
 	assert_string_equal(commands_of(f, root), "Change first-0d");
 	const struct wbxml_node *change = easclient_find(root, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, change, WBXML_EMAIL_READ), "1");
@@ -749,7 +549,7 @@ static void client_wins_applies_the_conflicting_change(void **state)
 }
 
 /* The flag status a Change of id carries in root's Commands, or NULL when none. */
-static const char *changed_flag(struct fixture *f, const struct wbxml_node *root, const char *id)
+static const char *changed_flag(struct e2e_mail *f, const struct wbxml_node *root, const char *id)
 {
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
 	for (const struct wbxml_node *command = commands != NULL ? commands->first_child : NULL; command != NULL;
@@ -770,16 +570,17 @@ static const char *changed_flag(struct fixture *f, const struct wbxml_node *root
  */
 static void client_wins_still_sends_the_servers_other_fields(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
 	tablet_flags(f, tablet_key, id);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, phone_key, 100,
-				       "<Conflict>0</Conflict>" BODY_PREFERENCE, change_read(f, id, "1"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>0</Conflict>" E2E_MAIL_BODY_PREFERENCE,
+			      change_read(f, id, "1"));
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
 	const char *flag = changed_flag(f, root, id);
 	if (flag == NULL)
-		flag = changed_flag(f, sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL), id);
+		flag = changed_flag(f, e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL), id);
 	assert_non_null(flag);
 	assert_string_equal(flag, "2");
 }
@@ -787,20 +588,21 @@ static void client_wins_still_sends_the_servers_other_fields(void **state)
 /* 3: the phone asks for what the server already has (Flag 2). */
 static void change_identical_to_the_servers_is_no_conflict(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
 	tablet_flags(f, tablet_key, id);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_flag(f, id, "2"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_flag(f, id, "2"));
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
 	/* easd keeps no per-field history: the tablet's change may have carried
 	   more than the flag, so the item goes out whole, with the server's values. */
 	const char *flag = changed_flag(f, root, id);
 	assert_true(flag == NULL || strcmp(flag, "2") == 0);
-	assert_int_equal(item_of(f, id).flag_status, 2);
+	assert_int_equal(e2e_mail_item(f, id).flag_status, 2);
 	unsigned empty = f->empty_responses;
-	sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
+	e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, filter(f, "0"), NULL);
 	assert_int_equal(f->empty_responses, empty + 1);
 }
 
@@ -811,19 +613,22 @@ static void change_identical_to_the_servers_is_no_conflict(void **state)
  */
 static void identical_change_still_sends_the_servers_other_fields(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
-	const char *both = format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Read>1</email:Read>"
-				  "<email:Flag><email:Status>2</email:Status></email:Flag></ApplicationData></Change>", id);
-	struct wbxml_node *root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), both);
+	const char *both = e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData>"
+					   "<email:Read>1</email:Read>"
+					   "<email:Flag><email:Status>2</email:Status></email:Flag>"
+					   "</ApplicationData></Change>", id);
+	struct wbxml_node *root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "0"), both);
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
-	root = sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_flag(f, id, "2"));
+	root = e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_flag(f, id, "2"));
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
 	const struct wbxml_node *change = easclient_find(root, WBXML_AIRSYNC_CHANGE);
 	if (change == NULL)
-		change = easclient_find(sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL), WBXML_AIRSYNC_CHANGE);
+		change = easclient_find(e2e_mail_sync(f, f->phone, f->inbox, key_of(f, root), 100, NULL, NULL),
+					WBXML_AIRSYNC_CHANGE);
 	assert_non_null(change);
 	assert_string_equal(text(f, change, WBXML_AIRSYNC_SERVER_ID), id);
 	assert_string_equal(text(f, change, WBXML_EMAIL_READ), "1");
@@ -838,7 +643,7 @@ static void identical_change_still_sends_the_servers_other_fields(void **state)
  */
 static void filter_type_out_of_range_means_all_items(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	static const unsigned ages[] = { 1, 10, 40, 200 };
 	deliver(f, "first", ages, 4);
 	struct wbxml_node *root = first_sync(f, f->phone, f->inbox, filter(f, "9"));
@@ -848,65 +653,65 @@ static void filter_type_out_of_range_means_all_items(void **state)
 	assert_string_equal(commands_of(f, root), "Add first-1d, Add first-10d, Add first-40d, Add first-200d");
 	const char *tablet_key = key_of(f, root);
 	/* 7 (6 months, calendar only) keeps the 200-day-old one. */
-	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "7"), NULL);
+	root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "7"), NULL);
 	assert_string_equal(commands_of(f, root), "");
 	tablet_key = key_of(f, root);
-	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "99999999999999999999999"), NULL);
+	root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "99999999999999999999999"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root), "");
 	tablet_key = key_of(f, root);
-	root = sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "-1"), NULL);
+	root = e2e_mail_sync(f, f->tablet, f->inbox, tablet_key, 100, filter(f, "-1"), NULL);
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 	assert_string_equal(commands_of(f, root), "");
 	/* GetItemEstimate reads it the same way. */
 	assert_string_equal(estimate_filter(f, phone_key, "9"), "0");
 	assert_string_equal(estimate_filter(f, phone_key, "1"), "3");
 	/* And an ordinary filter still works on. */
-	root = sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "1"), NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "1"), NULL);
 	assert_string_equal(commands_of(f, root), "SoftDelete first-200d, SoftDelete first-40d, SoftDelete first-10d");
 }
 
 /* Conflict is 0 or 1 (MS-ASCMD 2.2.3.34); anything else is the default, server wins. */
 static void conflict_out_of_range_means_server_wins(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e_mail *f = *state;
 	const char *phone_key, *tablet_key;
 	const char *id = both_devices_synced(f, &phone_key, &tablet_key);
 	tablet_flags(f, tablet_key, id);
-	struct wbxml_node *root = sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>5</Conflict>" BODY_PREFERENCE,
-				       change_read(f, id, "1"));
+	struct wbxml_node *root =
+		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>5</Conflict>" E2E_MAIL_BODY_PREFERENCE,
+			      change_read(f, id, "1"));
 	assert_server_won(f, root, id);
 	/* Not a number: the same. The lost answer is repeated under the old key. */
-	root = sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>yes</Conflict>" BODY_PREFERENCE,
-		    change_read(f, id, "1"));
+	root = e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, "<Conflict>yes</Conflict>" E2E_MAIL_BODY_PREFERENCE,
+			     change_read(f, id, "1"));
 	assert_server_won(f, root, id);
 	/* The stored Conflict is the default too: without Options, still server wins. */
-	root = sync(f, f->phone, f->inbox, phone_key, 100, NULL, change_read(f, id, "1"));
+	root = e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, NULL, change_read(f, id, "1"));
 	assert_server_won(f, root, id);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(filter_type_week_sends_only_the_last_week, setup, teardown),
-		cmocka_unit_test_setup_teardown(narrower_filter_soft_deletes_what_left_the_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(wider_filter_brings_them_back_once_newest_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(filter_month_after_day_stops_at_the_month, setup, teardown),
-		cmocka_unit_test_setup_teardown(leaving_items_are_paged_by_window_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(filter_type_is_sticky_without_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(getitemestimate_honours_the_filter_type, setup, teardown),
-		cmocka_unit_test_setup_teardown(empty_sync_without_cached_request_gets_13, setup, teardown),
-		cmocka_unit_test_setup_teardown(empty_sync_repeats_the_cached_request, setup, teardown),
-		cmocka_unit_test_setup_teardown(partial_sync_adds_the_cached_collections, setup, teardown),
-		cmocka_unit_test_setup_teardown(idle_collections_get_an_empty_response_and_keep_their_keys, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(conflicting_change_gets_7_and_the_servers_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(client_wins_applies_the_conflicting_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(client_wins_still_sends_the_servers_other_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(change_identical_to_the_servers_is_no_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(identical_change_still_sends_the_servers_other_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(filter_type_out_of_range_means_all_items, setup, teardown),
-		cmocka_unit_test_setup_teardown(conflict_out_of_range_means_server_wins, setup, teardown),
+		E2E_MAIL_CASE(filter_type_week_sends_only_the_last_week),
+		E2E_MAIL_CASE(narrower_filter_soft_deletes_what_left_the_window),
+		E2E_MAIL_CASE(wider_filter_brings_them_back_once_newest_first),
+		E2E_MAIL_CASE(filter_month_after_day_stops_at_the_month),
+		E2E_MAIL_CASE(leaving_items_are_paged_by_window_size),
+		E2E_MAIL_CASE(filter_type_is_sticky_without_options),
+		E2E_MAIL_CASE(getitemestimate_honours_the_filter_type),
+		E2E_MAIL_CASE(empty_sync_without_cached_request_gets_13),
+		E2E_MAIL_CASE(empty_sync_repeats_the_cached_request),
+		E2E_MAIL_CASE(partial_sync_adds_the_cached_collections),
+		E2E_MAIL_CASE(idle_collections_get_an_empty_response_and_keep_their_keys),
+		E2E_MAIL_CASE(conflicting_change_gets_7_and_the_servers_version),
+		E2E_MAIL_CASE(client_wins_applies_the_conflicting_change),
+		E2E_MAIL_CASE(client_wins_still_sends_the_servers_other_fields),
+		E2E_MAIL_CASE(change_identical_to_the_servers_is_no_conflict),
+		E2E_MAIL_CASE(identical_change_still_sends_the_servers_other_fields),
+		E2E_MAIL_CASE(filter_type_out_of_range_means_all_items),
+		E2E_MAIL_CASE(conflict_out_of_range_means_server_wins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

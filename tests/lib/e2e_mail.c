@@ -1,0 +1,245 @@
+/* e2e_mail.c: see e2e_mail.h. */
+#include "e2e_mail.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DAY 86400
+
+static const char *const users[] = { "alice:correct horse", NULL };
+
+int e2e_mail_setup(void **state)
+{
+	struct e2e_mail *mail = calloc(1, sizeof(*mail));
+	if (e2e_start(&mail->server, NULL, users) < 0) {
+		free(mail);
+		return -1;
+	}
+	mail->arena = arena_new(0);
+	easclient_response_init(&mail->response);
+	mail->phone = e2e_mail_device(mail, "PHONE1", 0);
+	mail->tablet = e2e_mail_device(mail, "TABLET1", 0);
+	snprintf(mail->inbox, sizeof(mail->inbox), "%s", e2e_mail_folder_of_type(mail, "2"));
+	snprintf(mail->trash, sizeof(mail->trash), "%s", e2e_mail_folder_of_type(mail, "4"));
+	*state = mail;
+	return 0;
+}
+
+int e2e_mail_teardown(void **state)
+{
+	struct e2e_mail *mail = *state;
+	easclient_free(&mail->phone);
+	easclient_free(&mail->tablet);
+	easclient_response_cleanup(&mail->response);
+	arena_free(&mail->arena);
+	int stopped = e2e_stop(&mail->server);
+	e2e_cleanup(&mail->server);
+	free(mail);
+	return stopped == 0 ? 0 : -1;
+}
+
+struct easclient *e2e_mail_device(struct e2e_mail *mail, const char *device_id, unsigned protocol_version)
+{
+	struct easclient_options options = e2e_client_options(&mail->server, "alice", "correct horse", device_id);
+	if (protocol_version != 0)
+		options.protocol_version = protocol_version;
+	struct easclient *client = easclient_new(&options);
+	assert_int_equal(easclient_provision(client, NULL), 0);
+	return client;
+}
+
+const char *e2e_mail_folder_of_type(struct e2e_mail *mail, const char *type)
+{
+	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
+	assert_int_equal(easclient_post_xml(mail->phone, "FolderSync", xml, &mail->response), 0);
+	struct wbxml_node *root = easclient_parse(&mail->response, mail->arena);
+	const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD);
+	for (; add != NULL; add = add->next)
+		if (strcmp(easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, mail->arena), type) == 0)
+			return easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, mail->arena);
+	fail_msg("no folder of type %s", type);
+	return NULL;
+}
+
+char *e2e_mail_format(struct e2e_mail *mail, const char *pattern, ...)
+{
+	va_list args;
+	va_start(args, pattern);
+	int len = vsnprintf(NULL, 0, pattern, args);
+	va_end(args);
+	assert_true(len >= 0);
+	char *text = arena_alloc(mail->arena, (size_t)len + 1);
+	va_start(args, pattern);
+	vsnprintf(text, (size_t)len + 1, pattern, args);
+	va_end(args);
+	return text;
+}
+
+/* easd's store opened beside the running server, as easctl does. */
+static struct store *store_of(const struct e2e_mail *mail)
+{
+	char path[300], error[256];
+	struct store *store;
+	snprintf(path, sizeof(path), "%s/data", mail->server.dir);
+	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
+	return store;
+}
+
+/* A transaction on alice's folder of folder_type, for mailbox_add. */
+struct mailbox {
+	struct store *store;
+	struct store_session *session;
+	int64_t user_id;
+	int64_t folder_id;
+};
+
+static void mailbox_open(struct e2e_mail *mail, int folder_type, struct mailbox *box)
+{
+	struct store_user user;
+	box->store = store_of(mail);
+	box->session = store_session_acquire(box->store);
+	assert_int_equal(store_user_find(box->session, mail->arena, "alice", &user), STORE_OK);
+	box->user_id = user.id;
+	assert_int_equal(store_folder_find_type(box->session, user.id, folder_type, &box->folder_id), STORE_OK);
+	assert_int_equal(store_begin(box->session), STORE_OK);
+}
+
+static void mailbox_add(struct mailbox *box, const void *mime, size_t len, const char *message_id, int64_t received)
+{
+	struct store_mail_meta meta = { .received = received, .message_id = message_id };
+	assert_int_equal(store_mail_add(box->session, box->user_id, box->folder_id, mime, len, &meta, NULL), STORE_OK);
+}
+
+/* A short message that names itself in its subject and body. */
+static void mailbox_add_small(struct mailbox *box, const char *message_id, int64_t received)
+{
+	char message[512];
+	int n = snprintf(message, sizeof(message),
+			 "From: Bob <bob@example.org>\r\nTo: alice@localhost\r\nSubject: Message %s\r\n"
+			 "Message-ID: <%s>\r\n\r\nBody of %s.\r\n", message_id, message_id, message_id);
+	mailbox_add(box, message, (size_t)n, message_id, received);
+}
+
+static void mailbox_commit(struct mailbox *box)
+{
+	assert_int_equal(store_commit(box->session), STORE_OK);
+	store_session_release(&box->session);
+	store_close(&box->store);
+}
+
+void e2e_mail_add(struct e2e_mail *mail, int folder_type, const void *mime, size_t len, const char *message_id,
+		  int64_t received)
+{
+	struct mailbox box;
+	mailbox_open(mail, folder_type, &box);
+	mailbox_add(&box, mime, len, message_id, received);
+	mailbox_commit(&box);
+}
+
+void e2e_mail_deliver(struct e2e_mail *mail, int folder_type, const char *prefix, unsigned first, unsigned count)
+{
+	char message_id[64];
+	struct mailbox box;
+	mailbox_open(mail, folder_type, &box);
+	for (unsigned i = first; i < first + count; i++) {
+		snprintf(message_id, sizeof(message_id), "%s%u@example.org", prefix, i);
+		mailbox_add_small(&box, message_id, time(NULL));
+	}
+	mailbox_commit(&box);
+}
+
+void e2e_mail_deliver_aged(struct e2e_mail *mail, int folder_type, const char *prefix, const unsigned *ages_in_days,
+			   unsigned count)
+{
+	char message_id[64];
+	struct mailbox box;
+	int64_t now = time(NULL);
+	mailbox_open(mail, folder_type, &box);
+	for (unsigned i = 0; i < count; i++) {
+		unsigned age = ages_in_days[i];
+		snprintf(message_id, sizeof(message_id), "%s-%ud@example.org", prefix, age);
+		mailbox_add_small(&box, message_id, age == 0 ? now : now - (int64_t)age * DAY + 3600);
+	}
+	mailbox_commit(&box);
+}
+
+struct store_item e2e_mail_item(struct e2e_mail *mail, const char *server_id)
+{
+	struct store_item item;
+	long long folder, id;
+	assert_int_equal(sscanf(server_id, "%lld:%lld", &folder, &id), 2);
+	struct store *store = store_of(mail);
+	struct store_session *session = store_session_acquire(store);
+	assert_int_equal(store_item_get(session, mail->arena, folder, id, &item), STORE_OK);
+	store_session_release(&session);
+	store_close(&store);
+	return item;
+}
+
+const char *e2e_mail_collection(struct e2e_mail *mail, const char *folder, const char *key, unsigned window,
+				const char *options, const char *commands)
+{
+	return e2e_mail_format(mail,
+			       "<Collection><SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>%s"
+			       "<WindowSize>%u</WindowSize>%s%s%s%s%s%s</Collection>",
+			       key, folder, strcmp(key, "0") != 0 ? "<GetChanges/>" : "", window,
+			       options != NULL ? "<Options>" : "", options != NULL ? options : "",
+			       options != NULL ? "</Options>" : "", commands != NULL ? "<Commands>" : "",
+			       commands != NULL ? commands : "", commands != NULL ? "</Commands>" : "");
+}
+
+struct wbxml_node *e2e_mail_post_sync(struct e2e_mail *mail, struct easclient *client, const char *collections,
+				      const char *after)
+{
+	if (collections == NULL) {
+		assert_int_equal(easclient_post(client, "Sync", NULL, 0, NULL, &mail->response), 0);
+	} else {
+		const char *xml = e2e_mail_format(mail,
+						  "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\""
+						  " xmlns:email=\"Email\"><Collections>%s</Collections>%s</Sync>",
+						  collections, after != NULL ? after : "");
+		assert_int_equal(easclient_post_xml(client, "Sync", xml, &mail->response), 0);
+	}
+	assert_int_equal(mail->response.http_status, 200);
+	if (mail->response.body.len == 0) {
+		mail->empty_responses++;
+		return NULL;
+	}
+	struct wbxml_node *root = easclient_parse(&mail->response, mail->arena);
+	assert_non_null(root);
+	return root;
+}
+
+struct wbxml_node *e2e_mail_empty_answer(struct e2e_mail *mail, const char *key, const char *folder)
+{
+	const char *xml = e2e_mail_format(mail,
+					  "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>%s</SyncKey>"
+					  "<CollectionId>%s</CollectionId><Status>1</Status>"
+					  "</Collection></Collections></Sync>",
+					  key, folder);
+	struct buf wbxml;
+	struct wbxml_node *root = NULL;
+	buf_init(&wbxml, 0);
+	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &wbxml, NULL), 0);
+	/* The tree may point into its input: the bytes live in the arena. */
+	uint8_t *bytes = arena_alloc(mail->arena, wbxml.len);
+	memcpy(bytes, wbxml.data, wbxml.len);
+	assert_int_equal(wbxml_tree_parse(mail->arena, bytes, wbxml.len, NULL, &root, NULL), 0);
+	buf_cleanup(&wbxml);
+	return root;
+}
+
+struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client, const char *folder, const char *key,
+				 unsigned window, const char *options, const char *commands)
+{
+	const char *collection = e2e_mail_collection(mail, folder, key, window, options, commands);
+	struct wbxml_node *root = e2e_mail_post_sync(mail, client, collection, NULL);
+	return root != NULL ? root : e2e_mail_empty_answer(mail, key, folder);
+}

@@ -1,0 +1,95 @@
+/*
+ * e2e_mail: the fixture of the end-to-end tests of Sync on mail folders
+ * (test_sync_email, test_sync_options): a real easd with user alice and two
+ * provisioned devices, mail put into her folders behind easd's back, and
+ * Sync requests built from XML. Every helper asserts with cmocka, so it
+ * may only be called inside a test, setup or teardown; what it returns
+ * lives in the fixture's arena until teardown.
+ */
+#ifndef E2E_MAIL_H
+#define E2E_MAIL_H
+
+#include <stdint.h>
+
+#include "e2e.h"
+#include "store/store.h"
+
+/* Plain-text bodies cut to 200 bytes keep Adds small: inner XML of <Options>. */
+#define E2E_MAIL_BODY_PREFERENCE                                                                                     \
+	"<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"                                         \
+	"<airsyncbase:TruncationSize>200</airsyncbase:TruncationSize></airsyncbase:BodyPreference>"
+
+struct e2e_mail {
+	struct e2e_server server;
+	struct easclient *phone;             /* PHONE1 and TABLET1: alice's, provisioned, default version */
+	struct easclient *tablet;
+	struct easclient_response response;  /* the last one any helper received */
+	struct arena *arena;
+	char inbox[24];                      /* CollectionIds of Inbox and Deleted Items */
+	char trash[24];
+	unsigned empty_responses;            /* Syncs answered with an empty body */
+};
+
+/*
+ * cmocka setup and teardown: *state is a struct e2e_mail with easd running.
+ * Setup returns -1 when easd does not start; teardown returns -1 when it
+ * did not stop cleanly.
+ */
+int e2e_mail_setup(void **state);
+int e2e_mail_teardown(void **state);
+/* A cmocka test run on a fresh fixture (needs cmocka.h). */
+#define E2E_MAIL_CASE(test) cmocka_unit_test_setup_teardown(test, e2e_mail_setup, e2e_mail_teardown)
+
+/* A provisioned device of alice; protocol_version 0 is easclient's default. The caller frees it. */
+struct easclient *e2e_mail_device(struct e2e_mail *mail, const char *device_id, unsigned protocol_version);
+/* The ServerId of alice's folder of that FolderSync Type ("2" Inbox, "3" Drafts, "4" Deleted Items). */
+const char *e2e_mail_folder_of_type(struct e2e_mail *mail, const char *type);
+
+/* printf into the arena. */
+char *e2e_mail_format(struct e2e_mail *mail, const char *pattern, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Stores one message (whole MIME text) into alice's folder of folder_type
+ * (STORE_FOLDER_*) the way LMTP does, committed before returning.
+ */
+void e2e_mail_add(struct e2e_mail *mail, int folder_type, const void *mime, size_t len, const char *message_id,
+		  int64_t received);
+/* count small messages received now, Message-IDs "<prefix><n>@example.org" for n from first, in one commit. */
+void e2e_mail_deliver(struct e2e_mail *mail, int folder_type, const char *prefix, unsigned first, unsigned count);
+/*
+ * One small message per age, Message-ID "<prefix>-<age>d@example.org", in
+ * one commit. An age of N days is received N days less an hour ago, so that
+ * it is well inside an N-day window and well outside an (N-1)-day one
+ * whatever second easd reads its clock; age 0 is now.
+ */
+void e2e_mail_deliver_aged(struct e2e_mail *mail, int folder_type, const char *prefix, const unsigned *ages_in_days,
+			   unsigned count);
+/* The stored item of a ServerId "folder:item"; its strings live in the arena. */
+struct store_item e2e_mail_item(struct e2e_mail *mail, const char *server_id);
+
+/*
+ * One <Collection> of a Sync request: options is the inner XML of
+ * <Options> (NULL: no Options element, the sticky ones apply), commands
+ * that of <Commands> (NULL: none). GetChanges unless key is "0".
+ */
+const char *e2e_mail_collection(struct e2e_mail *mail, const char *folder, const char *key, unsigned window,
+				const char *options, const char *commands);
+/*
+ * Posts a Sync of those collections (then after, e.g. "<Partial/>", or
+ * NULL), asserting HTTP 200. The prefixes airsyncbase and email are
+ * declared. collections NULL posts no body at all, which asks for the
+ * cached request again (MS-ASCMD 2.2.1.21.1). Returns the response, or
+ * NULL for an empty one (counted).
+ */
+struct wbxml_node *e2e_mail_post_sync(struct e2e_mail *mail, struct easclient *client, const char *collections,
+				      const char *after);
+/*
+ * What an empty Sync response stands for (MS-ASCMD 2.2.1.21.2): the
+ * collection, its key unchanged, Status 1 and no commands, as a tree.
+ */
+struct wbxml_node *e2e_mail_empty_answer(struct e2e_mail *mail, const char *key, const char *folder);
+/* One collection's Sync (see e2e_mail_collection); an empty response comes back as e2e_mail_empty_answer. */
+struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client, const char *folder, const char *key,
+				 unsigned window, const char *options, const char *commands);
+
+#endif
