@@ -269,6 +269,19 @@ int store_item_get(struct store_session *session, struct arena *arena, int64_t f
 int store_item_content(struct store_session *session, struct arena *arena, int64_t folder_id,
 		       int64_t item_id, struct slice *content_out);
 /*
+ * The content read by ranges, for messages too large to copy whole: its
+ * size, and len bytes of it from offset copied into dst. Neither loads
+ * the rest of the content. STORE_NOT_FOUND when the item is not a live
+ * item of the folder (never was, deleted or moved away since);
+ * STORE_ERROR when [offset, offset + len) is not inside the content.
+ * Each call stands alone (no handle stays open), so a caller may give the
+ * session back between two reads.
+ */
+int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t *size_out);
+int store_item_content_read(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t offset, void *dst, size_t len);
+/*
  * Sets read, flag and categories of a live item. A change that sets what is
  * already there writes nothing (a repeated request does not churn modseqs).
  * *modseq_out gets the item's modseq after the call.

@@ -11,6 +11,8 @@
  */
 #include "store/store_private.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Takes the folder's next modseq (in the open transaction). */
@@ -144,6 +146,51 @@ int store_item_content(struct store_session *session, struct arena *arena, int64
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "item content");
+}
+
+int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t *size_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_CONTENT_SIZE);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_int64(stmt, 2, item_id);
+	return store_query_int64(session, stmt, "item content size", (int64_t *)size_out);
+}
+
+/*
+ * SQLite's incremental BLOB I/O (read-only) copies just the pages holding
+ * the range, where a SELECT would load the whole value. The size query
+ * first checks the item is still a live item of the folder: a blob handle
+ * knows only the row id. The handle is closed before returning, so no
+ * read transaction outlives the call.
+ */
+int store_item_content_read(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t offset, void *dst, size_t len)
+{
+	uint64_t size;
+	int status = store_item_content_size(session, folder_id, item_id, &size);
+	if (status != STORE_OK)
+		return status;
+	if (offset > size || len > size - offset || size > INT_MAX) {
+		snprintf(session->error, sizeof(session->error), "item content read: %llu bytes at %llu of %llu",
+			 (unsigned long long)len, (unsigned long long)offset, (unsigned long long)size);
+		return STORE_ERROR;
+	}
+	if (len == 0)
+		return STORE_OK;
+	sqlite3_blob *blob;
+	if (sqlite3_blob_open(session->db, "main", "items", "content", item_id, 0, &blob) != SQLITE_OK) {
+		/* Deleted between the two steps: its content is NULL now, which no blob handle opens. */
+		status = store_fail(session, "item content open");
+		return store_item_content_size(session, folder_id, item_id, &size) == STORE_NOT_FOUND ? STORE_NOT_FOUND
+												       : status;
+	}
+	int rc = sqlite3_blob_read(blob, dst, (int)len, (int)offset);
+	sqlite3_blob_close(blob);
+	/* SQLITE_ABORT: the row changed between the two steps (deleted meanwhile). */
+	if (rc == SQLITE_ABORT)
+		return STORE_NOT_FOUND;
+	return rc == SQLITE_OK ? STORE_OK : store_fail(session, "item content read");
 }
 
 struct flags_change {

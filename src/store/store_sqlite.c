@@ -67,6 +67,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_ITEM_GET] = ("SELECT id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id "
 			  "FROM items WHERE folder_id = ?1 AND id = ?2"),
 	[SQL_ITEM_CONTENT] = "SELECT content FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
+	/* length() of a BLOB reads the record header only, not the content's overflow pages. */
+	[SQL_ITEM_CONTENT_SIZE] = "SELECT length(content) FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "
 				"WHERE folder_id = ?1 AND id = ?2 AND deleted = 0 AND (read != ?3 OR flag_status != ?4 OR categories != ?5)"),
 	[SQL_ITEM_DELETE] = "UPDATE items SET deleted = 1, content = NULL, modseq = ?3 WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
