@@ -714,8 +714,10 @@ static void range_case_run(void **state)
 	struct buf out;
 	uint64_t total = 12345;
 	const char *content_type = NULL;
+	struct pim_source source;
+	pim_source_memory(&source, m.data, m.len);
 	buf_init(&out, c->ceiling);
-	int status = pim_email_attachment(arena, m.data, m.len, c->index, c->start, c->end, &out, &total,
+	int status = pim_email_attachment(arena, &source, c->index, c->start, c->end, &out, &total,
 					  &content_type);
 	if (status != c->status)
 		fail_msg("%s: status %d, want %d", c->name, status, c->status);
@@ -748,8 +750,10 @@ static void listed_sizes_match_fetched_sizes(void **unused)
 			uint64_t total;
 			const char *type;
 			char size[24];
+			struct pim_source source;
+			pim_source_memory(&source, m.data, m.len);
 			buf_init(&out, 0);
-			assert_int_equal(pim_email_attachment(arena, m.data, m.len, i, 0, UINT64_MAX, &out, &total, &type), 0);
+			assert_int_equal(pim_email_attachment(arena, &source, i, 0, UINT64_MAX, &out, &total, &type), 0);
 			assert_int_equal(out.len, total);
 			snprintf(size, sizeof(size), "%llu", (unsigned long long)total);
 			check_text(fixtures[f], a, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, size);

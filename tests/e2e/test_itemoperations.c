@@ -848,6 +848,10 @@ static void assert_range_part(struct fixture *f, const struct multipart *m, unsi
 	assert_pattern(m->part[p], m->length[p], first);
 }
 
+/*
+ * The last attachment Fetch of a request is streamed, past LIMIT_FETCH_BYTES;
+ * the ones before it are built in memory, under that limit and the budget.
+ */
 static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **state)
 {
 	struct fixture *f = *state;
@@ -860,7 +864,7 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	snprintf(reference, sizeof(reference), "%s:0", big);
 	struct multipart m;
 
-	/* One byte past LIMIT_FETCH_BYTES whole: Status 11; a range of exactly the limit is served. */
+	/* In memory, one byte past LIMIT_FETCH_BYTES whole: Status 11; streamed, a range of exactly the limit. */
 	fetch_attachment_xml(xml, sizeof(xml), reference, NULL);
 	range_xml(one, sizeof(one), reference, 1, limit);
 	strcat(xml, one);
@@ -871,18 +875,27 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	assert_range_part(f, &m, 1, 1, limit);
 	assert_true(log_has(f, "\t200\t11\t", "attachment_too_large"));
 
-	/* A range one byte longer than the limit is cut to it (best effort, 2.2.3.143.2). */
+	/* In memory, a range one byte longer than the limit is cut to it (best effort, 2.2.3.143.2);
+	   streamed, it is not, and the whole attachment comes too. */
 	range_xml(xml, sizeof(xml), reference, 0, limit);
+	fetch_attachment_xml(one, sizeof(one), reference, NULL);
+	strcat(xml, one);
 	post_operations(f, client, xml);
 	split_multipart(f, &m);
 	parse_part0(f, &m);
 	assert_range_part(f, &m, 0, 0, limit - 1);
+	assert_string_equal(answer_status(f, 1), "1");
+	assert_int_equal(m.length[2], limit + 1);
+	assert_pattern(m.part[2], m.length[2], 0);
 
-	/* The response's budget: the second range gets exactly what is left, the third nothing. */
+	/* The response's budget: the second range gets exactly what is left, the third nothing;
+	   the streamed fourth does not draw on it. */
 	range_xml(xml, sizeof(xml), reference, 0, limit - 1);
 	range_xml(one, sizeof(one), reference, 0, budget - limit - 1);
 	strcat(xml, one);
 	range_xml(one, sizeof(one), reference, 0, 0);
+	strcat(xml, one);
+	range_xml(one, sizeof(one), reference, 5, 9);
 	strcat(xml, one);
 	post_operations(f, client, xml);
 	split_multipart(f, &m);
@@ -890,6 +903,7 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	assert_range_part(f, &m, 0, 0, limit - 1);
 	assert_range_part(f, &m, 1, 0, budget - limit - 1);
 	assert_string_equal(answer_status(f, 2), "11");
+	assert_range_part(f, &m, 3, 5, 9);
 	assert_true(log_has(f, "\t200\t11\t", "response_bytes_spent"));
 	easclient_free(&client);
 	ordinary_request_succeeds(f);
