@@ -2,13 +2,17 @@
  * content.c: a stored message read by ranges for pim/, and an attachment
  * streamed into a response as it is sent.
  *
- * The stream holds no store session between two windows: the store has
- * few connections (64 by default) and a phone on a slow link takes
- * minutes over 100 MB. Each window takes a session, reads the next raw
+ * The stream holds no store session while the client is behind: the
+ * store has few connections (64 by default) and a phone on a slow link
+ * takes minutes over 100 MB. A window takes a session, reads the next raw
  * bytes of the attachment's encoded range in the stored message, and
- * gives the session back; a persistent decoder carries the transfer
- * encoding's state from one window to the next. The parse that located
- * the range happened once, in the handler.
+ * keeps the session only while http/ says the connection drains as fast
+ * as it is fed (the next window is asked for at once); reading on through
+ * the same session is what keeps SQLite's place in the content (see
+ * store_item_content_read), reopening it per window costs quadratic page
+ * reads. A persistent decoder carries the transfer encoding's state from
+ * one window to the next. The parse that located the range happened once,
+ * in the handler.
  *
  * Owns: the stream's state and buffers, in the request's arena. Must not:
  * parse MIME (pim/ located the range) or talk HTTP (http/ pulls).
@@ -54,6 +58,7 @@ int eas_content_source(struct eas_request *request, struct arena *arena, int64_t
 
 struct content_stream {
 	struct eas_request *request;
+	struct store_session *session; /* held between windows only while the client keeps up */
 	struct eas_stream stream;
 	struct buf around;          /* the body before the payload, then after it */
 	size_t mark;                /* where in around the payload goes */
@@ -120,14 +125,14 @@ static int refill(struct content_stream *s)
 		r->reason = "attachment_changed";
 		return -1;
 	}
-	struct store_session *session = store_session_acquire(r->server->store);
-	if (session == NULL) {
+	if (s->session == NULL)
+		s->session = store_session_acquire(r->server->store);
+	if (s->session == NULL) {
 		r->reason = "store_sessions_exhausted";
 		return -1;
 	}
-	int status = store_item_content_read(session, s->payload.folder_id, s->payload.item_id, s->raw_position,
+	int status = store_item_content_read(s->session, s->payload.folder_id, s->payload.item_id, s->raw_position,
 					     s->window, n);
-	store_session_release(&session);
 	if (status != STORE_OK) {
 		/* Deleted or moved since the handler located the attachment. */
 		r->reason = status == STORE_NOT_FOUND ? "attachment_gone" : "store_error";
@@ -147,9 +152,8 @@ static size_t copy_out(uint8_t *dst, size_t max, const uint8_t *from, size_t len
 }
 
 /* Before the payload, the payload, after it: one segment per call. */
-static ssize_t stream_read(void *context, uint64_t position, uint8_t *dst, size_t max)
+static ssize_t read_segment(struct content_stream *s, uint64_t position, uint8_t *dst, size_t max)
 {
-	struct content_stream *s = context;
 	if (position < s->mark)
 		return (ssize_t)copy_out(dst, max, s->around.data + position, s->mark - (size_t)position);
 	if (position - s->mark >= s->payload_bytes) {
@@ -162,6 +166,22 @@ static ssize_t stream_read(void *context, uint64_t position, uint8_t *dst, size_
 	size_t n = copy_out(dst, max, s->pending.data + s->pending_given, s->pending.len - s->pending_given);
 	s->pending_given += n;
 	return (ssize_t)n;
+}
+
+static ssize_t stream_read(void *context, uint64_t position, uint8_t *dst, size_t max, bool drained)
+{
+	struct content_stream *s = context;
+	ssize_t n = read_segment(s, position, dst, max);
+	if (!drained || n < 0)
+		store_session_release(&s->session);
+	return n;
+}
+
+/* The request's end (complete, cut or abandoned) gives back a session still held. */
+static void release_session(void *context)
+{
+	struct content_stream *s = context;
+	store_session_release(&s->session);
 }
 
 static void cleanup_buf(void *b)
@@ -185,6 +205,7 @@ void eas_content_stream(struct eas_request *request, size_t mark, const struct e
 	s->window = arena_alloc(arena, CONTENT_WINDOW);
 	buf_init(&s->pending, 0);
 	arena_on_free(arena, cleanup_buf, &s->pending);
+	arena_on_free(arena, release_session, s);
 	s->stream = (struct eas_stream){ .length = s->around.len + s->payload_bytes, .read = stream_read, .context = s };
 	request->stream = &s->stream;
 }

@@ -38,11 +38,14 @@ struct eas_stream {
 	uint64_t length;  /* bytes of the whole body */
 	/*
 	 * Copies the next bytes of the body, at most max, into dst; position
-	 * is how many were given before. Returns how many (> 0), or -1 when
-	 * the body cannot be finished (request->reason says why; the
-	 * connection is then cut).
+	 * is how many were given before. drained: the connection has room for
+	 * more at once, so the next call follows immediately and what the
+	 * stream holds between calls may be kept until then; otherwise the
+	 * client is behind and the next call may be minutes away. Returns
+	 * how many (> 0), or -1 when the body cannot be finished
+	 * (request->reason says why; the connection is then cut).
 	 */
-	ssize_t (*read)(void *context, uint64_t position, uint8_t *dst, size_t max);
+	ssize_t (*read)(void *context, uint64_t position, uint8_t *dst, size_t max, bool drained);
 	void *context;    /* in the request's arena */
 };
 

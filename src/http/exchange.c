@@ -12,6 +12,7 @@
 #include "http/http_private.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,11 +366,28 @@ static void gzip_response(struct http_exchange *x)
  * thread; it stops calling once the request has ended, before
  * http_exchange_end frees the arena the stream lives in.
  */
+/*
+ * Whether the socket can take more at once (the kernel's own "writable":
+ * free send buffer at least half of what is queued): then MHD asks for
+ * the next block as soon as this one is written, and the stream may keep
+ * what it holds (a store session) until then. When the client is behind,
+ * the socket fills and this turns false before MHD stops asking. Unknown
+ * counts as no: holding too little costs time, too long a session.
+ */
+static bool connection_drained(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info == NULL)
+		return false;
+	struct pollfd socket = { .fd = info->connect_fd, .events = POLLOUT };
+	return poll(&socket, 1, 0) == 1 && (socket.revents & POLLOUT) != 0;
+}
+
 static ssize_t read_stream(void *cls, uint64_t position, char *dst, size_t max)
 {
 	struct http_exchange *x = cls;
 	struct eas_stream *stream = x->request.stream;
-	ssize_t n = stream->read(stream->context, position, (uint8_t *)dst, max);
+	ssize_t n = stream->read(stream->context, position, (uint8_t *)dst, max, connection_drained(x->connection));
 	if (n < 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD cuts the connection; the log line has the reason */
 	x->bytes_out += (uint64_t)n;
@@ -464,6 +482,7 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 		eas_add_header(&x->request, "Retry-After", "30");
 		return answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
 	}
+	x->connection = connection;
 	eas_dispatch(&x->request);
 	/* A streamed body takes a session per window of its own; this one is done. */
 	store_session_release(&x->request.session);

@@ -274,8 +274,9 @@ int store_item_content(struct store_session *session, struct arena *arena, int64
  * the rest of the content. STORE_NOT_FOUND when the item is not a live
  * item of the folder (never was, deleted or moved away since);
  * STORE_ERROR when [offset, offset + len) is not inside the content.
- * Each call stands alone (no handle stays open), so a caller may give the
- * session back between two reads.
+ * Consecutive reads of one item on a session are cheap (SQLite keeps its
+ * place in the content); until the session begins a transaction or is
+ * given back, it reads the database as of the first of them.
  */
 int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
 			    uint64_t *size_out);

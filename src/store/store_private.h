@@ -73,6 +73,10 @@ struct store_session {
 	unsigned change_count;
 	bool changes_overflowed;
 	char error[256];
+	/* The last item content read by ranges, kept open for the next read
+	   (store_content_close_blob says why and when it closes). */
+	sqlite3_blob *blob;
+	int64_t blob_item;
 	struct store_session *next_free;
 };
 
@@ -106,6 +110,8 @@ void store_note_change(struct store_session *session, int64_t user_id, int64_t f
 /* Runs fn in a transaction of its own unless one is already open. */
 int store_in_transaction(struct store_session *session, int (*fn)(struct store_session *, void *),
 			 void *context);
+/* Closes the session's open content blob, if any (before a transaction or giving the session back). */
+void store_content_close_blob(struct store_session *session);
 /* Creates the default folders of a new user (in the open transaction). */
 int store_folders_create_defaults(struct store_session *session, int64_t user_id);
 

@@ -257,6 +257,7 @@ void store_session_release(struct store_session **session_ptr)
 		return;
 	if (session->in_transaction)
 		store_rollback(session);
+	store_content_close_blob(session);
 	struct store *store = session->store;
 	pthread_mutex_lock(&store->lock);
 	session->next_free = store->free_sessions;
@@ -278,6 +279,7 @@ void store_set_change_listener(struct store *store, store_change_fn *listener, v
 
 int store_begin(struct store_session *session)
 {
+	store_content_close_blob(session);
 	int status = store_run(session, store_statement(session, SQL_BEGIN), "begin");
 	if (status == STORE_OK) {
 		session->in_transaction = true;
@@ -301,6 +303,7 @@ void store_note_change(struct store_session *session, int64_t user_id, int64_t f
 
 int store_commit(struct store_session *session)
 {
+	store_content_close_blob(session);
 	int status = store_run(session, store_statement(session, SQL_COMMIT), "commit");
 	if (status != STORE_OK) {
 		store_rollback(session);
@@ -323,6 +326,7 @@ void store_rollback(struct store_session *session)
 {
 	if (!session->in_transaction)
 		return;
+	store_content_close_blob(session);
 	store_run(session, store_statement(session, SQL_ROLLBACK), "rollback");
 	session->in_transaction = false;
 	session->change_count = 0;
