@@ -20,6 +20,7 @@
 
 #include <glib.h>
 
+#include "guard/limits.h"
 #include "pim/email.h"
 #include "testlib.h"
 
@@ -1060,6 +1061,53 @@ static void truncated_body_of_a_huge_part_reads_only_its_start(void **unused)
 	unload(&m);
 }
 
+/* A one-part 7bit message whose body is size bytes of digits. */
+static struct message plain_body_message(size_t size)
+{
+	static const char head[] = "From: a@example.org\r\nSubject: Edge\r\nContent-Type: text/plain\r\n\r\n";
+	struct message m = { malloc(sizeof(head) - 1 + size), sizeof(head) - 1 + size };
+	memcpy(m.data, head, sizeof(head) - 1);
+	for (size_t i = 0; i < size; i++)
+		m.data[sizeof(head) - 1 + i] = (uint8_t)('0' + i % 10);
+	return m;
+}
+
+/*
+ * LIMIT_MIME_EXACT_SIZE_BYTES: a part of exactly that many encoded bytes
+ * is decoded whole for its size (the parse's pass and the body's), one
+ * byte more and the truncated body stops after its first window.
+ */
+static void exact_size_limit_decides_whether_a_body_is_decoded_whole(void **unused)
+{
+	(void)unused;
+	static const struct { size_t size; bool whole; } cases[] = {
+		{ LIMIT_MIME_EXACT_SIZE_BYTES, true },
+		{ LIMIT_MIME_EXACT_SIZE_BYTES + 1, false },
+	};
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		struct message m = plain_body_message(cases[i].size);
+		struct counted_source counted = { .data = m.data };
+		struct pim_source source = { .size = m.len, .read = counted_read, .context = &counted };
+		struct pim_email_options options = { .protocol_version = 161,
+						     .preferences = { { .type = 1, .truncation_size = 10 } },
+						     .preference_count = 1 };
+		struct arena *arena = arena_new(0);
+		struct buf out;
+		write_bytes(arena, &m, &source, &options, &out);
+		bool whole = counted.bytes_read >= 2 * cases[i].size;
+		if (whole != cases[i].whole)
+			fail_msg("%zu bytes: read %llu", cases[i].size, (unsigned long long)counted.bytes_read);
+		struct wbxml_node *root;
+		assert_int_equal(wbxml_tree_parse(arena, out.data, out.len, NULL, &root, NULL), 0);
+		char size[24];
+		snprintf(size, sizeof(size), "%zu", cases[i].size);
+		check_text("edge", child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, size);
+		buf_cleanup(&out);
+		arena_free(&arena);
+		unload(&m);
+	}
+}
+
 /* An attachment's encoded range, decoded window by window (as ItemOperations streams it), is the attachment. */
 static void located_attachments_decode_window_by_window(void **unused)
 {
@@ -1128,6 +1176,7 @@ int main(void)
 		CASE(source_gives_the_same_item_as_memory),
 		CASE(truncated_body_of_a_huge_part_reads_only_its_start),
 		CASE(located_attachments_decode_window_by_window),
+		CASE(exact_size_limit_decides_whether_a_body_is_decoded_whole),
 	};
 	size_t count = COUNT(fixed) + COUNT(body_cases) + COUNT(range_cases) + COUNT(change_cases);
 	struct CMUnitTest *tests = calloc(count, sizeof(*tests));
