@@ -10,7 +10,10 @@
  *   2. the same inline (Data in base64);
  *   3. a Range of its last 10 MB, inline;
  *   4. ItemOperations Fetch of the message, body truncated to 1 KB;
- *   5. Sync (SyncKey 0, then the window) with the same truncation.
+ *   5. Sync (SyncKey 0, then the window) with the same truncation;
+ *   6. the last 10 MB by Range, multipart, read by a slow client (a 16 KB
+ *      receive buffer, 64 KB every 20 ms, about 3 MB/s): easd gives its
+ *      store session back between windows, and what that costs in CPU.
  *
  * The message (a short text body and the attachment in base64, 137 MB) is
  * put into the store through the store API while easd runs, as LMTP would
@@ -20,13 +23,16 @@
  * without BUILD_DIR, $EASD_BUILD, else the directory this program was
  * built into, else "build".
  */
+#include <arpa/inet.h>
 #include <glib.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -421,6 +427,65 @@ static void sync_item(int64_t folder)
 	easclient_free(&client);
 }
 
+/* The request over a plain socket, read slowly; returns the body's bytes received. */
+static size_t slow_request(const char *reference, const char *range, uint32_t policy_key)
+{
+	char xml[1024], head[1024];
+	struct buf body;
+	buf_init(&body, 0);
+	fetch_xml(xml, sizeof(xml), reference, range);
+	if (wbxml_from_xml(xml, strlen(xml), false, &body, NULL) != 0)
+		die("slow: cannot encode the request");
+	gchar *credentials = g_base64_encode((const guchar *)"alice:" PASSWORD, strlen("alice:" PASSWORD));
+	int n = snprintf(head, sizeof(head),
+			 "POST /Microsoft-Server-ActiveSync?Cmd=ItemOperations&User=alice&DeviceId=BENCHSLOW&DeviceType=bench "
+			 "HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nMS-ASProtocolVersion: 14.1\r\n"
+			 "X-MS-PolicyKey: %u\r\nMS-ASAcceptMultiPart: T\r\nContent-Type: application/vnd.ms-sync.wbxml\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 credentials, policy_key, body.len);
+	g_free(credentials);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 16 * 1024;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(easd.port) };
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0 || write(fd, head, (size_t)n) != n ||
+	    write(fd, body.data, body.len) != (ssize_t)body.len)
+		die("slow: cannot send the request");
+	buf_cleanup(&body);
+	static char chunk[64 * 1024];
+	size_t received = 0;
+	ssize_t got;
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
+		received += (size_t)got;
+		usleep(20 * 1000);
+	}
+	close(fd);
+	return received;
+}
+
+static void fetch_slowly(const char *reference)
+{
+	struct easclient *client = client_new("BENCHSLOW", true);
+	struct sampler sampler;
+	struct measure m;
+	char range[64], check[96];
+	snprintf(range, sizeof(range), "%u-%u", ATTACHMENT_BYTES - RANGE_BYTES, ATTACHMENT_BYTES - 1);
+	m.before_kb = easd_rss_kb();
+	double cpu = easd_cpu_seconds(), start = now_seconds();
+	sampler_start(&sampler);
+	size_t received = slow_request(reference, range, easclient_policy_key(client));
+	m.peak_kb = sampler_stop(&sampler);
+	m.seconds = now_seconds() - start;
+	m.cpu = easd_cpu_seconds() - cpu;
+	m.after_kb = easd_rss_kb();
+	if (received < RANGE_BYTES)
+		die("slow: %zu bytes received", received);
+	snprintf(check, sizeof(check), "%zu bytes received (headers and multipart included)", received);
+	say_measure("6. last 10 MB by Range, slow client", &m, check);
+	easclient_free(&client);
+}
+
 /* argv[2], else $EASD_BUILD, else BUILD of $(BUILD)/bench/bench_fetch, else "build". */
 static void choose_build(int argc, char **argv)
 {
@@ -471,6 +536,7 @@ int main(int argc, char **argv)
 	fetch_inline("3. last 10 MB by Range, inline", reference, range, ATTACHMENT_BYTES - RANGE_BYTES, RANGE_BYTES);
 	fetch_item(folder, item);
 	sync_item(folder);
+	fetch_slowly(reference);
 	int stopped = e2e_stop(&easd);
 	say("\nwhole run: %.0f s; easd stopped with status %d\n", now_seconds() - began, stopped);
 	e2e_cleanup(&easd);
