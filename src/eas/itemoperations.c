@@ -486,7 +486,7 @@ static int extract(struct context *ctx, struct arena *scratch, const struct oper
 static int streamed_range(const struct operation *op, uint64_t total, uint64_t *first_out, uint64_t *length_out,
 			  const char **reason)
 {
-	uint64_t first = 0, last = total > 0 ? total - 1 : 0;
+	uint64_t first, last;
 	if (!op->range.given) {
 		if (total > LIMIT_FETCH_STREAM_BYTES) {
 			*reason = "attachment_too_large";
