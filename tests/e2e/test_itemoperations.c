@@ -1003,6 +1003,28 @@ static void large_attachment_is_streamed_as_the_last_part(void **state)
 	ordinary_request_succeeds(f);
 }
 
+/* A streamed body is sent as it is made, never gzipped, even to a client that asks for gzip. */
+static void streamed_attachment_is_not_gzipped(void **state)
+{
+	struct fixture *f = *state;
+	char reference[64], xml[512];
+	deliver_large(f, reference, sizeof(reference));
+	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", "GZIP1");
+	options.accept_gzip = true;
+	struct easclient *client = easclient_new(&options);
+	assert_int_equal(easclient_provision(client, NULL), 0);
+	fetch_attachment_xml(xml, sizeof(xml), reference, "0-99999");
+	item_operations(f, client, xml);
+	assert_null(easclient_header(&f->response, f->arena, "Content-Encoding"));
+	size_t len;
+	uint8_t *bytes = data_bytes(f, answer(f, 0), &len);
+	assert_int_equal(len, 100000);
+	assert_pattern(bytes, len, 0);
+	g_free(bytes);
+	easclient_free(&client);
+	ordinary_request_succeeds(f);
+}
+
 /* A plain TCP connection with a small receive buffer, so easd stops writing until it is read. */
 static int connect_slow(struct fixture *f)
 {
@@ -1115,6 +1137,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fetch_byte_limits_cut_ranges_and_refuse_whole_attachments, setup, teardown),
 		cmocka_unit_test_setup_teardown(large_attachment_is_streamed_inline_whole_and_by_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(large_attachment_is_streamed_as_the_last_part, setup, teardown),
+		cmocka_unit_test_setup_teardown(streamed_attachment_is_not_gzipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(attachment_deleted_mid_stream_cuts_the_response, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
