@@ -172,11 +172,13 @@ $(BUILD)/bench/%: bench/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS) -lpthread
 
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_wbxml $(BUILD)/bench/bench_auth $(BUILD)/bench/bench_sync
+	$(MAKE) all $(BUILD)/bench/bench_wbxml $(BUILD)/bench/bench_auth $(BUILD)/bench/bench_sync \
+		$(BUILD)/bench/bench_fetch
 	$(BUILD)/bench/bench_wbxml bench/results/wbxml.txt
 	$(BUILD)/bench/bench_auth bench/results/auth.txt
 	bench/bench_http.sh $(BUILD) bench/results/http.txt
 	$(BUILD)/bench/bench_sync bench/results/sync.txt
+	$(BUILD)/bench/bench_fetch bench/results/fetch.txt
 
 clean:
 	rm -rf build

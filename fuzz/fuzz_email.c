@@ -74,8 +74,10 @@ static void fetch(struct arena *arena, const uint8_t *data, size_t size, unsigne
 	struct buf out;
 	uint64_t total;
 	const char *type;
+	struct pim_source source;
+	pim_source_memory(&source, data, size);
 	buf_init(&out, 0);
-	if (pim_email_attachment(arena, data, size, index, 3, 40, &out, &total, &type) == 0) {
+	if (pim_email_attachment(arena, &source, index, 3, 40, &out, &total, &type) == 0) {
 		uint64_t want = total > 40 ? 38 : total > 3 ? total - 3 : 0;
 		if (out.len != want || type == NULL)
 			__builtin_trap();

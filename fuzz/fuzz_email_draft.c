@@ -57,8 +57,10 @@ static void check_composed(struct arena *arena, const struct pim_email_draft *dr
 		uint64_t total;
 		const char *type;
 		const struct slice content = draft->attachments[0].content;
+		struct pim_source source;
+		pim_source_memory(&source, mime.data, mime.len);
 		buf_init(&fetched, 0);
-		if (pim_email_attachment(arena, mime.data, mime.len, 0, 0, UINT64_MAX, &fetched, &total, &type) != 0 ||
+		if (pim_email_attachment(arena, &source, 0, 0, UINT64_MAX, &fetched, &total, &type) != 0 ||
 		    fetched.len != content.len || (content.len > 0 && memcmp(fetched.data, content.data, content.len) != 0))
 			__builtin_trap();
 		buf_cleanup(&fetched);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "store/store.h"
@@ -25,6 +26,27 @@ struct eas_server {
 struct eas_header {
 	const char *name;
 	const char *value;
+};
+
+/*
+ * A response body produced while it is sent, for bodies too large to hold
+ * (an attachment's bytes). http/ asks for them in order, a window at a
+ * time, from the connection's thread, and never after the request ended;
+ * it sends them without gzip.
+ */
+struct eas_stream {
+	uint64_t length;  /* bytes of the whole body */
+	/*
+	 * Copies the next bytes of the body, at most max, into dst; position
+	 * is how many were given before. drained: the connection has room for
+	 * more at once, so the next call follows immediately and what the
+	 * stream holds between calls may be kept until then; otherwise the
+	 * client is behind and the next call may be minutes away. Returns
+	 * how many (> 0), or -1 when the body cannot be finished
+	 * (request->reason says why; the connection is then cut).
+	 */
+	ssize_t (*read)(void *context, uint64_t position, uint8_t *dst, size_t max, bool drained);
+	void *context;    /* in the request's arena */
 };
 
 struct eas_request {
@@ -54,6 +76,7 @@ struct eas_request {
 	int eas_status;            /* 0: none */
 	const char *reason;        /* snake_case word for the log, NULL when fine */
 	struct buf response;       /* WBXML body; empty: no body */
+	struct eas_stream *stream; /* set: the body, streamed; response is then empty */
 	const char *response_type; /* NULL: application/vnd.ms-sync.wbxml when non-empty */
 	struct eas_header headers[EAS_MAX_RESPONSE_HEADERS];
 	unsigned header_count;

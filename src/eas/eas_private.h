@@ -78,6 +78,38 @@ uint64_t eas_email_estimated_bytes(const struct pim_email_options *options, uint
 void eas_email_state(struct arena *arena, int64_t folder_id, const struct store_item *item,
 		     struct pim_email_state *state_out);
 
+/* ---- content.c: a stored message read by ranges, an attachment streamed ---- */
+
+struct pim_source;
+
+/*
+ * A pim_source reading the live item through request->session (which
+ * must be held while pim/ reads), its state in arena. Returns a store
+ * status: STORE_NOT_FOUND for a tombstone.
+ */
+int eas_content_source(struct eas_request *request, struct arena *arena, int64_t folder_id, int64_t item_id,
+		       struct pim_source *source_out);
+
+/* An attachment to stream: where its encoded bytes are, and which decoded bytes to send. */
+struct eas_content_payload {
+	int64_t folder_id, item_id;
+	uint64_t encoded_start, encoded_end; /* in the stored message (pim_attachment) */
+	int encoding;
+	uint64_t first, length;              /* decoded bytes sent */
+	bool base64;                         /* inline Data: sent as base64 */
+};
+
+/* Bytes the payload takes in the body. */
+uint64_t eas_content_payload_bytes(const struct eas_content_payload *payload);
+/*
+ * Turns the response into a stream: request->response up to mark, the
+ * payload, then the rest of request->response. The buffer passes to the
+ * stream; request->response is left empty. If the item goes away or a
+ * session cannot be had while it is sent, the body is cut short and the
+ * log line gives the reason (attachment_gone, store_sessions_exhausted).
+ */
+void eas_content_stream(struct eas_request *request, size_t mark, const struct eas_content_payload *payload);
+
 /* Provision check before a command: 0, or the status that sends the device to Provision. */
 int eas_policy_status(const struct eas_request *request);
 

@@ -20,6 +20,19 @@
  * time; the fetched bytes of one response stop at
  * LIMIT_FETCH_RESPONSE_BYTES.
  *
+ * Messages are read by ranges (eas_content_source), never copied whole.
+ * The last attachment Fetch of a request is streamed: its bytes are not
+ * in the response when the handler returns but read from the store and
+ * decoded a window at a time while it is sent (content.c), so a 100 MB
+ * attachment costs no memory and LIMIT_FETCH_BYTES does not apply to it
+ * (LIMIT_FETCH_STREAM_BYTES does). Earlier attachment Fetches of the same
+ * request are built in memory under LIMIT_FETCH_BYTES and the budget. The
+ * last one is chosen because its bytes then come last in a multipart body
+ * (the streamed part is the last part) and nothing that would need
+ * memory follows it. A forwarded message (message/rfc822) is written anew
+ * by GMime, not a range of the stored bytes, so it is always built in
+ * memory.
+ *
  * Multipart (MS-ASCMD 2.2.1.10.1, asked for with MS-ASAcceptMultiPart: T
  * or the query's Options bit): part 0 is the WBXML; each attachment's
  * bytes are a part of their own and Part names it where Data would be.
@@ -76,6 +89,10 @@ struct part {
 
 struct context {
 	struct eas_request *request;
+	const struct operation *streamed_op; /* the last attachment Fetch, or NULL */
+	bool streaming;                      /* its payload was located: the response streams it */
+	struct eas_content_payload payload;
+	size_t payload_mark;                 /* inline: where in the WBXML its Data goes */
 	struct wbxml_writer writer;
 	struct operation *operations;
 	unsigned operation_count, operation_capacity;
@@ -261,7 +278,7 @@ static void write_field(struct wbxml_writer *writer, enum wbxml_tag tag, const s
 struct item_fetch {
 	struct store_folder folder;
 	struct store_item item;
-	struct slice mime;
+	struct pim_source source;
 };
 
 static int check_item(struct context *ctx, struct arena *scratch, const struct operation *op,
@@ -286,7 +303,7 @@ static int check_item(struct context *ctx, struct arena *scratch, const struct o
 		*reason = "response_bytes_spent";
 		return OPERATION_TOO_LARGE;
 	}
-	if ((status = store_item_content(r->session, scratch, folder_id, item_id, &fetch->mime)) != STORE_OK)
+	if ((status = eas_content_source(r, scratch, folder_id, item_id, &fetch->source)) != STORE_OK)
 		return store_failure(status, OPERATION_NOT_FOUND, reason);
 	*reason = NULL;
 	return OPERATION_SUCCESS;
@@ -312,7 +329,7 @@ static void fetch_item(struct context *ctx, const struct operation *op)
 		wbxml_writer_element_cstr(writer, WBXML_AIRSYNC_CLASS, "Email");
 		wbxml_writer_start(writer, WBXML_ITEMOPERATIONS_PROPERTIES);
 		/* Like Sync: content that gives no message still gives its flags. */
-		if (pim_email_write(writer, scratch, fetch.mime.data, fetch.mime.len, &op->options, &state) < 0)
+		if (pim_email_write_source(writer, scratch, &fetch.source, &op->options, &state) < 0)
 			pim_email_write_flags(writer, &state, r->protocol_version);
 		wbxml_writer_end(writer);
 	}
@@ -362,13 +379,21 @@ struct attachment {
 	const char *content_type;
 	uint64_t total;              /* the attachment's decoded size */
 	uint64_t first, length;      /* the bytes returned */
-	struct buf data;             /* inline: those bytes; multipart: empty */
+	struct buf data;             /* inline: those bytes; multipart and streamed: empty */
 	unsigned part;               /* multipart: the part holding them */
+	bool streamed;               /* the bytes are ctx->payload, sent after the handler */
 };
 
-/* The message the FileReference names, in scratch. Returns a status. */
+/* Where the FileReference points. */
+struct reference {
+	int64_t folder_id, item_id;
+	unsigned index;
+	struct pim_source source;    /* the message, read through the request's session */
+};
+
+/* The message the FileReference names, read from the store (state in scratch). Returns a status. */
 static int load_message(struct context *ctx, struct arena *scratch, const struct operation *op,
-			unsigned *index_out, struct slice *mime_out, const char **reason)
+			struct reference *ref, const char **reason)
 {
 	struct eas_request *r = ctx->request;
 	struct store_folder folder;
@@ -377,7 +402,7 @@ static int load_message(struct context *ctx, struct arena *scratch, const struct
 	int status;
 	/* MS-ASAIRS FileReference: an empty one gets Status 15 too. */
 	*reason = "file_reference_invalid";
-	if (parse_file_reference(op->file_reference.text, &folder_id, &item_id, index_out) < 0)
+	if (parse_file_reference(op->file_reference.text, &folder_id, &item_id, &ref->index) < 0)
 		return OPERATION_INVALID_ATTACHMENT;
 	*reason = "attachment_unknown";
 	if ((status = store_folder_get(r->session, scratch, r->user.id, folder_id, &folder)) != STORE_OK ||
@@ -385,8 +410,10 @@ static int load_message(struct context *ctx, struct arena *scratch, const struct
 		return store_failure(status, OPERATION_INVALID_ATTACHMENT, reason);
 	if (item.deleted)
 		return OPERATION_INVALID_ATTACHMENT;
-	if ((status = store_item_content(r->session, scratch, folder_id, item_id, mime_out)) != STORE_OK)
+	if ((status = eas_content_source(r, scratch, folder_id, item_id, &ref->source)) != STORE_OK)
 		return store_failure(status, OPERATION_INVALID_ATTACHMENT, reason);
+	ref->folder_id = folder_id;
+	ref->item_id = item_id;
 	return OPERATION_SUCCESS;
 }
 
@@ -416,15 +443,15 @@ static int wanted_range(struct context *ctx, const struct operation *op, uint64_
 }
 
 /* Decodes the attachment into out (the parts in a multipart response). Returns a status. */
-static int extract(struct context *ctx, struct arena *scratch, const struct operation *op, struct slice mime,
-		   unsigned index, struct buf *out, struct attachment *a, const char **reason)
+static int extract(struct context *ctx, struct arena *scratch, const struct operation *op,
+		   const struct reference *ref, struct buf *out, struct attachment *a, const char **reason)
 {
 	uint64_t last;
 	int status = wanted_range(ctx, op, &a->first, &last, reason);
 	if (status != OPERATION_SUCCESS)
 		return status;
 	size_t before = out->len;
-	if (pim_email_attachment(scratch, mime.data, mime.len, index, a->first, last, out, &a->total,
+	if (pim_email_attachment(scratch, &ref->source, ref->index, a->first, last, out, &a->total,
 				 &a->content_type) < 0) {
 		*reason = "attachment_unknown";
 		status = OPERATION_INVALID_ATTACHMENT;
@@ -451,16 +478,85 @@ static int extract(struct context *ctx, struct arena *scratch, const struct oper
 	return OPERATION_SUCCESS;
 }
 
+/*
+ * The streamed Fetch's range of a total-byte attachment: the whole, or the
+ * Range asked for, cut to the attachment and to LIMIT_FETCH_STREAM_BYTES.
+ * Returns a status; *length_out may be 0 (an empty attachment).
+ */
+static int streamed_range(const struct operation *op, uint64_t total, uint64_t *first_out, uint64_t *length_out,
+			  const char **reason)
+{
+	uint64_t first, last;
+	if (!op->range.given) {
+		if (total > LIMIT_FETCH_STREAM_BYTES) {
+			*reason = "attachment_too_large";
+			return OPERATION_TOO_LARGE;
+		}
+		*first_out = 0;
+		*length_out = total;
+		return OPERATION_SUCCESS;
+	}
+	if (parse_range(op->range.text, &first, &last) < 0) {
+		*reason = "range_invalid";
+		return OPERATION_INVALID_RANGE;
+	}
+	if (first >= total) {
+		*reason = "range_past_end";
+		return OPERATION_INVALID_RANGE;
+	}
+	if (last >= total)
+		last = total - 1;
+	if (last - first >= LIMIT_FETCH_STREAM_BYTES)
+		last = first + LIMIT_FETCH_STREAM_BYTES - 1;
+	*first_out = first;
+	*length_out = last - first + 1;
+	return OPERATION_SUCCESS;
+}
+
+/*
+ * The streamed Fetch: the attachment is located and counted (one decoding
+ * pass, nothing kept), and its bytes left for content.c to send. One that
+ * is not a range of the stored bytes is built in memory like the others.
+ */
+static int locate_streamed(struct context *ctx, struct arena *scratch, const struct operation *op,
+			   const struct reference *ref, struct attachment *a, const char **reason)
+{
+	struct pim_attachment found;
+	if (pim_email_attachment_find(scratch, &ref->source, ref->index, &found) < 0) {
+		*reason = "attachment_unknown";
+		return OPERATION_INVALID_ATTACHMENT;
+	}
+	if (!found.streamable)
+		return extract(ctx, scratch, op, ref, ctx->multipart ? &ctx->parts : &a->data, a, reason);
+	a->content_type = arena_strndup(ctx->request->arena, found.content_type, strlen(found.content_type));
+	a->total = found.size;
+	int status = streamed_range(op, found.size, &a->first, &a->length, reason);
+	if (status != OPERATION_SUCCESS)
+		return status;
+	a->streamed = true;
+	/* No attachment part follows: this is the request's last attachment Fetch. */
+	if (ctx->multipart)
+		a->part = ctx->part_count + 1;
+	ctx->streaming = true;
+	ctx->payload = (struct eas_content_payload){
+		.folder_id = ref->folder_id, .item_id = ref->item_id,
+		.encoded_start = found.encoded_start, .encoded_end = found.encoded_end, .encoding = found.encoding,
+		.first = a->first, .length = a->length, .base64 = !ctx->multipart,
+	};
+	return OPERATION_SUCCESS;
+}
+
 static int check_attachment(struct context *ctx, struct arena *scratch, const struct operation *op,
 			    struct attachment *a, const char **reason)
 {
-	struct slice mime;
-	unsigned index;
-	int status = load_message(ctx, scratch, op, &index, &mime, reason);
+	struct reference ref;
+	int status = load_message(ctx, scratch, op, &ref, reason);
 	if (status != OPERATION_SUCCESS)
 		return status;
 	*reason = NULL;
-	return extract(ctx, scratch, op, mime, index, ctx->multipart ? &ctx->parts : &a->data, a, reason);
+	if (op == ctx->streamed_op)
+		return locate_streamed(ctx, scratch, op, &ref, a, reason);
+	return extract(ctx, scratch, op, &ref, ctx->multipart ? &ctx->parts : &a->data, a, reason);
 }
 
 /* Data is a string holding the bytes in base64 (MS-ASCMD 2.2.3.39.2). */
@@ -499,10 +595,15 @@ static void write_attachment(struct context *ctx, const struct operation *op, co
 		wbxml_writer_element_cstr(writer, WBXML_ITEMOPERATIONS_RANGE, range);
 	}
 	wbxml_writer_element_uint(writer, WBXML_ITEMOPERATIONS_TOTAL, a->total);
-	if (ctx->multipart)
+	if (ctx->multipart) {
 		wbxml_writer_element_uint(writer, WBXML_ITEMOPERATIONS_PART, a->part);
-	else
+	} else if (a->streamed) {
+		wbxml_writer_start(writer, WBXML_ITEMOPERATIONS_DATA);
+		ctx->payload_mark = wbxml_writer_string_slot(writer);
+		wbxml_writer_end(writer);
+	} else {
 		write_base64(writer, WBXML_ITEMOPERATIONS_DATA, &a->data);
+	}
 	wbxml_writer_end(writer);
 }
 
@@ -720,18 +821,20 @@ static void put_le32(uint8_t *p, size_t value)
 		p[i] = (uint8_t)(value >> (8 * i));
 }
 
-_Static_assert(LIMIT_RESPONSE_BYTES <= INT32_MAX, "multipart offsets are 32-bit signed integers");
+_Static_assert((uint64_t)LIMIT_RESPONSE_BYTES + LIMIT_FETCH_STREAM_BYTES <= INT32_MAX,
+	       "multipart offsets are 32-bit signed integers");
 
 /*
  * The multipart body (MS-ASCMD 2.2.1.10.1.1): PartsCount, then Offset and
  * Length of each part, as 32-bit little-endian integers, then the parts;
  * part 0 is the WBXML. Built in place in ctx->parts, which then becomes
- * the response, so the attachments' bytes are never copied twice.
+ * the response, so the attachments' bytes are never copied twice. A
+ * streamed payload is the last part: listed here, sent after the rest.
  */
 static void assemble_multipart(struct context *ctx)
 {
 	struct eas_request *r = ctx->request;
-	size_t count = 1 + ctx->part_count;
+	size_t count = 1 + ctx->part_count + (ctx->streaming ? 1 : 0);
 	size_t header = 4 + 8 * count;
 	size_t wbxml = r->response.len;
 	if (buf_reserve(&ctx->parts, header + wbxml) < 0) {
@@ -750,6 +853,10 @@ static void assemble_multipart(struct context *ctx)
 		put_le32(body + 12 + 8 * i, header + wbxml + ctx->part_list[i].offset);
 		put_le32(body + 16 + 8 * i, ctx->part_list[i].length);
 	}
+	if (ctx->streaming) {
+		put_le32(body + 12 + 8 * ctx->part_count, header + wbxml + ctx->parts.len);
+		put_le32(body + 16 + 8 * ctx->part_count, (size_t)ctx->payload.length);
+	}
 	ctx->parts.len += header + wbxml;
 	buf_cleanup(&r->response);
 	r->response = ctx->parts;
@@ -764,6 +871,9 @@ static void finish(struct context *ctx)
 	if (ctx->multipart && r->response.len > 0)
 		assemble_multipart(ctx);
 	buf_cleanup(&ctx->parts);
+	/* An empty response failed to encode (or assemble): nothing to stream into. */
+	if (ctx->streaming && r->response.len > 0)
+		eas_content_stream(r, ctx->multipart ? r->response.len : ctx->payload_mark, &ctx->payload);
 	if (r->eas_status == 0)
 		r->eas_status = OPERATION_SUCCESS;
 }
@@ -787,6 +897,9 @@ void eas_itemoperations(struct eas_request *request)
 		return;
 	}
 	ctx.part_list = arena_calloc(request->arena, ctx.operation_count + 1, sizeof(*ctx.part_list));
+	for (unsigned i = 0; i < ctx.operation_count; i++)
+		if (ctx.operations[i].kind == OPERATION_FETCH && ctx.operations[i].file_reference.given)
+			ctx.streamed_op = &ctx.operations[i];
 	wbxml_writer_element_uint(&ctx.writer, WBXML_ITEMOPERATIONS_STATUS, OPERATION_SUCCESS);
 	if (ctx.operation_count > 0)
 		wbxml_writer_start(&ctx.writer, WBXML_ITEMOPERATIONS_RESPONSE);

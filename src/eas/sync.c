@@ -219,20 +219,26 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 		collection_fail(result, SYNC_STATUS_SERVER_ERROR, "store_error");
 }
 
-/* Add and Fetch carry the whole item; a Change of a message only its flags. */
+/*
+ * Add and Fetch carry the whole item, read from the store by ranges (a
+ * truncated body reads about its truncation size); a Change of a message
+ * only its flags. Each item has its own scratch arena, so a window of
+ * large messages does not pile up their read buffers and GMime objects.
+ */
 static void write_application_data(struct sync_context *ctx, struct wbxml_writer *writer,
 				   const struct sync_result *result, const struct store_item *item, bool whole)
 {
 	struct eas_request *r = ctx->request;
+	struct arena *scratch = arena_new(0);
 	struct pim_email_state state;
-	struct slice mime;
-	eas_email_state(r->arena, result->folder.id, item, &state);
+	struct pim_source source;
+	eas_email_state(scratch, result->folder.id, item, &state);
 	wbxml_writer_start(writer, WBXML_AIRSYNC_APPLICATION_DATA);
-	if (!whole ||
-	    store_item_content(r->session, r->arena, result->folder.id, item->id, &mime) != STORE_OK ||
-	    pim_email_write(writer, r->arena, mime.data, mime.len, &result->collection->settings.options, &state) < 0)
+	if (!whole || eas_content_source(r, scratch, result->folder.id, item->id, &source) != STORE_OK ||
+	    pim_email_write_source(writer, scratch, &source, &result->collection->settings.options, &state) < 0)
 		pim_email_write_flags(writer, &state, r->protocol_version);
 	wbxml_writer_end(writer);
+	arena_free(&scratch);
 }
 
 static void write_commands(struct sync_context *ctx, struct wbxml_writer *writer, const struct sync_result *result)

@@ -75,7 +75,8 @@
    device fetches a few bodies or attachments at a time, and each Fetch
    parses a whole stored message, so the count bounds the CPU a request takes. */
 #define LIMIT_ITEMOPERATIONS_OPERATIONS 100
-/* Decoded bytes one attachment Fetch returns. A message of the default
+/* Decoded bytes an attachment Fetch other than the streamed one (below)
+   returns: those are built in memory. A message of the default
    [lmtp] max_message_size (50 MiB) carries at most about 37 MiB of
    base64-encoded attachment (57 bytes per 78-byte line), so every
    attachment of such a message is fetchable whole: mail clients fetch
@@ -84,6 +85,13 @@
    2.2.3.143.2: best effort). Inline it is 53 MiB of base64, well inside
    LIMIT_RESPONSE_BYTES. */
 #define LIMIT_FETCH_BYTES (40u * 1024 * 1024)
+/* Decoded bytes of the one attachment an ItemOperations response streams
+   (the last attachment Fetch of the request): read from the store a window
+   at a time while sent, so it costs no memory, and a whole 100 MB
+   attachment is fetchable. The bound is the multipart form's: part
+   lengths and offsets are 32-bit signed (MS-ASCMD 2.2.1.10.1.1), and the
+   rest of the response takes at most LIMIT_RESPONSE_BYTES. */
+#define LIMIT_FETCH_STREAM_BYTES (1024u * 1024 * 1024)
 /* Fetched bytes (attachments decoded, items as estimated for Sync) one
    ItemOperations response carries; a Fetch past it gets Status 11 unless it
    is the first. Base64 makes it 85 MiB, inside LIMIT_RESPONSE_BYTES. */
@@ -94,6 +102,11 @@
 /* Multiparts nested deeper are not walked: their parts are neither body nor
    attachments. Real mail nests 4 or 5 deep; GMime stops at 1024. */
 #define LIMIT_MIME_DEPTH 32
+/* Encoded bytes of a part past which its EstimatedDataSize is guessed from
+   the encoded size, and a truncated body stops decoding once it has its
+   TruncationSize: a Sync must not decode a 100 MB part for one number.
+   Smaller parts are decoded whole for an exact figure (about a millisecond). */
+#define LIMIT_MIME_EXACT_SIZE_BYTES (1024u * 1024)
 /* Attachments listed (and fetchable) per message: a 50 MB message could hold
    300,000 tiny parts, each an Attachment element in every Sync carrying it. */
 #define LIMIT_MIME_ATTACHMENTS 500

@@ -12,6 +12,7 @@
 #include "http/http_private.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,9 @@
 #define EAS_PATH "/Microsoft-Server-ActiveSync"
 /* Smaller responses are not worth a gzip header and the CPU. */
 #define HTTP_GZIP_MIN 1024
+/* A streamed body is asked for this much at a time: MHD holds one such
+   buffer per streamed response, so this bounds what a download costs. */
+#define HTTP_STREAM_BLOCK (64 * 1024)
 
 static int64_t clock_ms(clockid_t clock)
 {
@@ -357,9 +361,59 @@ static void gzip_response(struct http_exchange *x)
 	eas_add_header(&x->request, "Vary", "Accept-Encoding");
 }
 
+/*
+ * MHD pulls a streamed body through this, in order, from the connection's
+ * thread; it stops calling once the request has ended, before
+ * http_exchange_end frees the arena the stream lives in.
+ */
+/*
+ * Whether the socket can take more at once (the kernel's own "writable":
+ * free send buffer at least half of what is queued): then MHD asks for
+ * the next block as soon as this one is written, and the stream may keep
+ * what it holds (a store session) until then. When the client is behind,
+ * the socket fills and this turns false before MHD stops asking. Unknown
+ * counts as no: holding too little costs time, too long a session.
+ */
+static bool connection_drained(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info == NULL)
+		return false;
+	struct pollfd socket = { .fd = info->connect_fd, .events = POLLOUT };
+	return poll(&socket, 1, 0) == 1 && (socket.revents & POLLOUT) != 0;
+}
+
+static ssize_t read_stream(void *cls, uint64_t position, char *dst, size_t max)
+{
+	struct http_exchange *x = cls;
+	struct eas_stream *stream = x->request.stream;
+	ssize_t n = stream->read(stream->context, position, (uint8_t *)dst, max, connection_drained(x->connection));
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD cuts the connection; the log line has the reason */
+	x->bytes_out += (uint64_t)n;
+	return n;
+}
+
+/* Not gzipped: compressing would need the whole body, or a deflate state per download. */
+static enum MHD_Result answer_stream(struct http_exchange *x, struct MHD_Connection *connection)
+{
+	struct eas_request *r = &x->request;
+	struct MHD_Response *response = MHD_create_response_from_callback(r->stream->length, HTTP_STREAM_BLOCK,
+									   read_stream, x, NULL);
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				r->response_type != NULL ? r->response_type : "application/vnd.ms-sync.wbxml");
+	for (unsigned i = 0; i < r->header_count; i++)
+		MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
+	enum MHD_Result result = MHD_queue_response(connection, r->http_status, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
 static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connection *connection)
 {
 	struct eas_request *r = &x->request;
+	if (r->stream != NULL)
+		return answer_stream(x, connection);
 	if (r->response.len == 0)
 		return answer_empty(x, connection, r->http_status, NULL);
 	if (x->want_gzip && r->response.len >= HTTP_GZIP_MIN && r->response.len <= UINT32_MAX)
@@ -428,7 +482,10 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 		eas_add_header(&x->request, "Retry-After", "30");
 		return answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
 	}
+	x->connection = connection;
 	eas_dispatch(&x->request);
+	/* A streamed body takes a session per window of its own; this one is done. */
+	store_session_release(&x->request.session);
 	return answer_command(x, connection);
 }
 

@@ -33,6 +33,7 @@ struct http_exchange {
 	bool want_gzip;
 	struct buf body;
 	struct eas_request request;
+	struct MHD_Connection *connection; /* for a streamed body: the socket's state */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 };

@@ -239,7 +239,7 @@ static void write_attachment(struct wbxml_writer *writer, struct arena *arena, G
 	write_text(writer, arena, WBXML_AIRSYNCBASE_DISPLAY_NAME, name);
 	wbxml_writer_element_cstr(writer, WBXML_AIRSYNCBASE_FILE_REFERENCE, reference);
 	wbxml_writer_element_uint(writer, WBXML_AIRSYNCBASE_METHOD, 1); /* 2.2.2.31: normal attachment */
-	wbxml_writer_element_uint(writer, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, pim_attachment_size(arena, object));
+	wbxml_writer_element_uint(writer, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, pim_part_size_estimate(arena, object));
 	if (content_id != NULL)
 		write_text(writer, arena, WBXML_AIRSYNCBASE_CONTENT_ID, content_id);
 	if (content_id != NULL && !marked)
@@ -273,11 +273,11 @@ static const char *message_class(const struct pim_message *m)
  * protocol version lacks (Categories, ConversationId, Preview before 14.0)
  * are left out.
  */
-int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
-		    const struct pim_email_options *options, const struct pim_email_state *state)
+static int write_message(struct wbxml_writer *writer, struct arena *arena, GMimeStream *stream,
+			 const struct pim_email_options *options, const struct pim_email_state *state)
 {
 	struct pim_message m;
-	if (pim_message_parse(arena, mime, len, &m) < 0)
+	if (pim_message_parse(arena, stream, &m) < 0)
 		return -1;
 	uint8_t version_bit = pim_version_bit(options->protocol_version);
 	GMimeMessage *message = m.message;
@@ -295,7 +295,7 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
 	wbxml_writer_element_uint(writer, WBXML_EMAIL_IMPORTANCE, importance(GMIME_OBJECT(message)));
 	wbxml_writer_element_uint(writer, WBXML_EMAIL_READ, state->read ? 1 : 0);
 	write_attachments(writer, arena, &m, state->file_reference_prefix);
-	pim_write_body(writer, arena, &m, mime, len, options);
+	pim_write_body(writer, arena, &m, options);
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_MESSAGE_CLASS, message_class(&m));
 	/* MS-ASEMAIL InternetCPID: every string we send is UTF-8, code page 65001. */
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_INTERNET_CPID, "65001");
@@ -308,4 +308,20 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
 	if (pim_has_tag(version_bit, WBXML_EMAIL_CATEGORIES))
 		write_categories(writer, arena, state);
 	return 0;
+}
+
+int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
+		    const struct pim_email_options *options, const struct pim_email_state *state)
+{
+	if (len == 0)
+		return -1;
+	return write_message(writer, arena, pim_memory_stream(arena, mime, len), options, state);
+}
+
+int pim_email_write_source(struct wbxml_writer *writer, struct arena *arena, const struct pim_source *source,
+			   const struct pim_email_options *options, const struct pim_email_state *state)
+{
+	if (source->size == 0)
+		return -1;
+	return write_message(writer, arena, pim_source_stream(arena, source), options, state);
 }

@@ -4,9 +4,10 @@
  * client's changes to a message's flags; and a draft the client creates
  * (EAS 16.0+), read from its ApplicationData and composed as MIME.
  *
- * Must not: know HTTP or the store. The caller gives the MIME bytes and
- * the per-item state the store keeps (read, flag, categories), and a
- * writer positioned inside <ApplicationData>.
+ * Must not: know HTTP or the store. The caller gives the MIME bytes (in
+ * memory, or as a pim_source read by ranges) and the per-item state the
+ * store keeps (read, flag, categories), and a writer positioned inside
+ * <ApplicationData>.
  */
 #ifndef PIM_EMAIL_H
 #define PIM_EMAIL_H
@@ -54,6 +55,22 @@ struct pim_email_state {
 };
 
 /*
+ * A message read by ranges, so that it need not be in memory whole: read
+ * copies len bytes from offset (inside [0, size)) into dst and returns 0,
+ * or -1 when it cannot (the message then reads as cut short there).
+ * GMime keeps each part as a range of the source, and decodes only what
+ * is asked for. The source and its context must outlive the arena's use.
+ */
+struct pim_source {
+	uint64_t size;
+	int (*read)(void *context, uint64_t offset, void *dst, size_t len);
+	void *context;
+};
+
+/* A source reading mime[0..len), which must outlive it (tests, fuzzing). */
+void pim_source_memory(struct pim_source *source, const uint8_t *mime, size_t len);
+
+/*
  * Writes the Email elements of the message into writer (To, Cc, From,
  * Subject, ReplyTo, DateReceived, DisplayTo, Importance, Read,
  * MessageClass, InternetCPID, ContentClass, Flag, Categories,
@@ -64,6 +81,13 @@ struct pim_email_state {
  */
 int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
 		    const struct pim_email_options *options, const struct pim_email_state *state);
+/*
+ * The same from a source: only the parts' headers and what the body
+ * options need are read (a truncated body reads about its truncation
+ * size of a large part), a window at a time.
+ */
+int pim_email_write_source(struct wbxml_writer *writer, struct arena *arena, const struct pim_source *source,
+			   const struct pim_email_options *options, const struct pim_email_state *state);
 
 /*
  * One attachment by its index (as numbered in FileReference): the decoded
@@ -71,9 +95,37 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
  * appended to out, its full decoded size and content type. Returns 0, or
  * -1 when there is no such attachment.
  */
-int pim_email_attachment(struct arena *arena, const uint8_t *mime, size_t len, unsigned index,
+int pim_email_attachment(struct arena *arena, const struct pim_source *source, unsigned index,
 			 uint64_t range_start, uint64_t range_end, struct buf *out,
 			 uint64_t *total_out, const char **content_type_out);
+
+/*
+ * An attachment located for streaming: its encoded bytes are
+ * [encoded_start, encoded_end) of the source, in a transfer encoding a
+ * pim_decoder undoes, so they can be read and decoded a window at a time
+ * later, without parsing the message again.
+ */
+struct pim_attachment {
+	const char *content_type;   /* in the arena */
+	uint64_t size;              /* decoded bytes (one decoding pass, nothing kept) */
+	bool streamable;            /* false: a forwarded message, which GMime writes anew */
+	uint64_t encoded_start, encoded_end;
+	int encoding;               /* for pim_decoder_new */
+};
+
+/* Attachment index of the source. Returns 0, or -1 when there is no such attachment. */
+int pim_email_attachment_find(struct arena *arena, const struct pim_source *source, unsigned index,
+			      struct pim_attachment *out);
+
+/* Undoes a transfer encoding window by window; its state lives in the arena. */
+struct pim_decoder;
+struct pim_decoder *pim_decoder_new(struct arena *arena, int encoding);
+/*
+ * Decodes the next len encoded bytes (final: the last ones; what the
+ * decoder held back is flushed). The result is valid until the next call;
+ * it may be empty.
+ */
+struct slice pim_decoder_step(struct pim_decoder *decoder, const uint8_t *in, size_t len, bool final);
 
 /* Fields the store indexes at delivery. Strings in arena; missing ones empty. */
 struct pim_email_summary {

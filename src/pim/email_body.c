@@ -7,7 +7,8 @@
  * Every body is produced by streaming the part through sinks; only the
  * bytes that will be sent are kept (the first TruncationSize bytes, or the
  * whole body when untruncated, once), and the MIME type is the stored
- * bytes themselves, never decoded.
+ * bytes themselves, never decoded. A truncated body of a large part is
+ * decoded only as far as its truncation size.
  *
  * Must not: parse MIME (email_mime.c does) or write anything but Body.
  */
@@ -25,11 +26,12 @@
 
 /* ---- sinks ---- */
 
-/* Keeps the first keep bytes and counts them all. */
+/* Keeps the first keep bytes and counts them all, or with stop_when_full stops once it has them. */
 struct collect {
 	struct pim_sink sink;
 	struct buf data;
 	size_t keep;
+	bool stop_when_full;
 	uint64_t total;
 };
 
@@ -41,7 +43,7 @@ static int collect_write(struct pim_sink *sink, const char *data, size_t len)
 		size_t n = len < c->keep - c->data.len ? len : c->keep - c->data.len;
 		(void)buf_append(&c->data, data, n); /* no ceiling: only out-of-memory fails, and aborts */
 	}
-	return 0;
+	return c->stop_when_full && c->data.len == c->keep ? 1 : 0;
 }
 
 static void cleanup_buf(void *b)
@@ -284,6 +286,14 @@ static int text_to_html(struct arena *arena, GMimePart *plain, struct pim_sink *
 	return next->write(next, tail, sizeof(tail) - 1);
 }
 
+/* The part a text type is made from (as produce_text chooses), or NULL. */
+static GMimePart *source_part(const struct pim_message *m, uint8_t type)
+{
+	if (type == PIM_BODY_PLAIN)
+		return m->plain != NULL ? m->plain : m->html;
+	return m->html != NULL ? m->html : m->plain;
+}
+
 /* Streams the body in a text type into sink. Returns 1 when the sink stopped it. */
 static int produce_text(struct arena *arena, const struct pim_message *m, uint8_t type, struct pim_sink *sink)
 {
@@ -301,7 +311,7 @@ static int produce_text(struct arena *arena, const struct pim_message *m, uint8_
 
 struct body {
 	uint8_t type;
-	struct buf *storage; /* holds data for the text types; released once written */
+	struct buf *storage; /* holds data; released once written */
 	const uint8_t *data;
 	size_t len;          /* bytes of data to send */
 	uint64_t total;      /* EstimatedDataSize: the whole body */
@@ -330,11 +340,32 @@ static bool can_produce(const struct pim_message *m, uint8_t type, const struct 
 }
 
 /*
+ * The first keep bytes of the message as stored (all of them when keep is
+ * 0): the MIME type is the stored bytes themselves, never decoded.
+ */
+static void read_mime(struct arena *arena, GMimeStream *stream, size_t keep, struct body *out)
+{
+	struct collect *c = collect_new(arena, keep > 0 ? keep : SIZE_MAX);
+	char chunk[PIM_CHUNK];
+	ssize_t n;
+	g_mime_stream_reset(stream);
+	while (c->data.len < c->keep && (n = g_mime_stream_read(stream, chunk, sizeof(chunk))) > 0)
+		collect_write(&c->sink, chunk, (size_t)n);
+	out->storage = &c->data;
+	out->data = c->data.data;
+	out->len = c->data.len;
+	out->total = (uint64_t)g_mime_stream_length(stream);
+}
+
+/*
  * The body in the preference's type, cut to its TruncationSize (the MIME
  * type falls back to the legacy MIMETruncation when the preference has
  * none). One byte past the limit is kept to find a character boundary.
+ * A truncated body of a large part stops decoding there, and its size is
+ * the part's estimate (pim_part_size_estimate): what a truncated body of a
+ * 100 MB part costs is its truncation size.
  */
-static void make_body(struct arena *arena, const struct pim_message *m, const uint8_t *mime, size_t len,
+static void make_body(struct arena *arena, const struct pim_message *m,
 		      const struct pim_body_preference *preference, const struct pim_email_options *options,
 		      struct body *out)
 {
@@ -343,17 +374,20 @@ static void make_body(struct arena *arena, const struct pim_message *m, const ui
 	if (preference->type == PIM_BODY_MIME) {
 		if (limit == 0)
 			limit = options->mime_truncation;
-		out->storage = NULL;
-		out->data = mime;
-		out->total = len;
-		out->len = len;
+		read_mime(arena, m->stream, limit > 0 ? limit + 1 : 0, out);
 	} else {
+		GMimePart *part = source_part(m, preference->type);
 		struct collect *c = collect_new(arena, limit > 0 ? limit + 1 : SIZE_MAX);
+		c->stop_when_full = limit > 0 && part != NULL && pim_part_is_large(part);
 		produce_text(arena, m, preference->type, &c->sink);
 		out->storage = &c->data;
 		out->data = c->data.data;
 		out->total = c->total;
 		out->len = c->data.len;
+		if (c->stop_when_full && c->data.len == c->keep) {
+			uint64_t estimate = pim_part_size_estimate(arena, GMIME_OBJECT(part));
+			out->total = estimate > c->total ? estimate : c->total;
+		}
 	}
 	out->truncated = limit > 0 && out->total > limit;
 	if (limit > 0)
@@ -431,7 +465,7 @@ static void write_body(struct wbxml_writer *writer, struct arena *arena, const s
  * under the first preference's TruncationSize.
  */
 void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
-		    const uint8_t *mime, size_t len, const struct pim_email_options *options)
+		    const struct pim_email_options *options)
 {
 	static const struct pim_body_preference plain = { .type = PIM_BODY_PLAIN };
 	uint8_t version_bit = pim_version_bit(options->protocol_version);
@@ -448,7 +482,7 @@ void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const stru
 		const struct pim_body_preference *preference = &preferences[i];
 		if (!can_produce(message, preference->type, options))
 			continue;
-		make_body(arena, message, mime, len, preference, options, &body);
+		make_body(arena, message, preference, options, &body);
 		if (!(preference->all_or_none && body.truncated)) {
 			write_body(writer, arena, message, &body, true, preference->preview, version_bit);
 			release(&body);
@@ -467,7 +501,7 @@ void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const stru
 	struct pim_body_preference fallback = preferences[0];
 	fallback.type = PIM_BODY_PLAIN;
 	fallback.all_or_none = false;
-	make_body(arena, message, mime, len, &fallback, options, &body);
+	make_body(arena, message, &fallback, options, &body);
 	write_body(writer, arena, message, &body, true, fallback.preview, version_bit);
 	release(&body);
 }

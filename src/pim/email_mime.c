@@ -186,13 +186,13 @@ static void walk_parts(struct arena *arena, struct pim_message *m)
  * device still gets an item: everything becomes its plain text body
  * (undeclared charset, read as UTF-8 or Latin-1), a substream, not a copy.
  */
-static GMimeMessage *headless_message(struct arena *arena, GMimeStream *stream, size_t len)
+static GMimeMessage *headless_message(struct arena *arena, GMimeStream *stream)
 {
 	GMimeMessage *message = g_mime_message_new(FALSE);
 	pim_arena_unref(arena, message);
 	GMimeTextPart *part = g_mime_text_part_new();
 	pim_arena_unref(arena, part);
-	GMimeStream *content = g_mime_stream_substream(stream, 0, (gint64)len);
+	GMimeStream *content = g_mime_stream_substream(stream, 0, g_mime_stream_length(stream));
 	pim_arena_unref(arena, content);
 	GMimeDataWrapper *wrapper = g_mime_data_wrapper_new_with_stream(content, GMIME_CONTENT_ENCODING_DEFAULT);
 	pim_arena_unref(arena, wrapper);
@@ -202,34 +202,46 @@ static GMimeMessage *headless_message(struct arena *arena, GMimeStream *stream, 
 }
 
 /*
- * The parser reads the caller's bytes in place: a GByteArray wraps them
- * (the stream does not own it, so neither frees them) and GMime's
- * persistent stream mode keeps each part as a substream of it rather than
- * a copy. Nothing writes to the stream, so the const bytes stay untouched.
+ * A GByteArray wraps the caller's bytes (the stream does not own it, so
+ * neither frees them). Nothing writes to the stream, so the const bytes
+ * stay untouched.
  */
-static GMimeMessage *parse_message(struct arena *arena, const uint8_t *mime, size_t len)
+GMimeStream *pim_memory_stream(struct arena *arena, const uint8_t *mime, size_t len)
 {
-	if (len == 0 || len > G_MAXUINT)
-		return NULL;
 	pim_init();
 	GByteArray *array = g_byte_array_new_take((guint8 *)(uintptr_t)mime, len);
 	arena_on_free(arena, release_array, array);
 	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(array);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	pim_arena_unref(arena, stream);
+	return stream;
+}
+
+/*
+ * Persistent stream mode: each part's content is kept as a substream of
+ * the message's stream rather than copied, so parsing a 100 MB message
+ * costs its headers, and a part's bytes are read only when decoded.
+ */
+static GMimeMessage *parse_message(struct arena *arena, GMimeStream *stream)
+{
+	gint64 len = g_mime_stream_length(stream);
+	if (len <= 0 || len > G_MAXUINT)
+		return NULL;
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	pim_arena_unref(arena, parser);
+	g_mime_parser_set_persist_stream(parser, TRUE);
 	GMimeMessage *message = g_mime_parser_construct_message(parser, NULL);
 	if (message == NULL)
-		return headless_message(arena, stream, len);
+		return headless_message(arena, stream);
 	pim_arena_unref(arena, message);
 	return message;
 }
 
-int pim_message_parse(struct arena *arena, const uint8_t *mime, size_t len, struct pim_message *out)
+int pim_message_parse(struct arena *arena, GMimeStream *stream, struct pim_message *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->message = parse_message(arena, mime, len);
+	out->stream = stream;
+	out->message = parse_message(arena, stream);
 	if (out->message == NULL)
 		return -1;
 	walk_parts(arena, out);
@@ -342,21 +354,56 @@ uint64_t pim_attachment_size(struct arena *arena, GMimeObject *object)
 	return GMIME_STREAM_NULL(counter)->written;
 }
 
+/* The part's transfer-encoded bytes as stored, or NULL. */
+static GMimeStream *encoded_stream(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	return content != NULL ? g_mime_data_wrapper_get_stream(content) : NULL;
+}
+
+bool pim_part_is_large(GMimePart *part)
+{
+	GMimeStream *stream = encoded_stream(part);
+	return stream != NULL && g_mime_stream_length(stream) > (gint64)LIMIT_MIME_EXACT_SIZE_BYTES;
+}
+
+uint64_t pim_part_size_estimate(struct arena *arena, GMimeObject *object)
+{
+	if (!GMIME_IS_PART(object) || !pim_part_is_large(GMIME_PART(object)))
+		return pim_attachment_size(arena, object);
+	GMimePart *part = GMIME_PART(object);
+	uint64_t encoded = (uint64_t)g_mime_stream_length(encoded_stream(part));
+	/* RFC 2045 6.8: 76 characters and CRLF carry 57 bytes. */
+	if (g_mime_data_wrapper_get_encoding(g_mime_part_get_content(part)) == GMIME_CONTENT_ENCODING_BASE64)
+		return encoded / 78 * 57;
+	return encoded;
+}
+
 /* ---- the calls of email.h that need no writer ---- */
 
-int pim_email_attachment(struct arena *arena, const uint8_t *mime, size_t len, unsigned index,
-			 uint64_t range_start, uint64_t range_end, struct buf *out,
-			 uint64_t *total_out, const char **content_type_out)
+/* The source's message and its attachment index, with its content type. NULL when there is none. */
+static GMimeObject *find_attachment(struct arena *arena, const struct pim_source *source, unsigned index,
+				    const char **content_type_out)
 {
 	struct pim_message m;
-	*total_out = 0;
 	*content_type_out = "";
-	if (pim_message_parse(arena, mime, len, &m) < 0 || index >= m.attachment_count)
-		return -1;
+	if (pim_message_parse(arena, pim_source_stream(arena, source), &m) < 0 || index >= m.attachment_count)
+		return NULL;
 	GMimeObject *object = m.attachments[index];
 	char *type = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(object));
 	*content_type_out = pim_utf8_copy(arena, type);
 	g_free(type);
+	return object;
+}
+
+int pim_email_attachment(struct arena *arena, const struct pim_source *source, unsigned index,
+			 uint64_t range_start, uint64_t range_end, struct buf *out,
+			 uint64_t *total_out, const char **content_type_out)
+{
+	*total_out = 0;
+	GMimeObject *object = find_attachment(arena, source, index, content_type_out);
+	if (object == NULL)
+		return -1;
 	GMimeStream *stream = attachment_stream(arena, object);
 	if (stream == NULL)
 		return 0;
@@ -375,13 +422,29 @@ int pim_email_attachment(struct arena *arena, const uint8_t *mime, size_t len, u
 	return 0;
 }
 
+int pim_email_attachment_find(struct arena *arena, const struct pim_source *source, unsigned index,
+			      struct pim_attachment *out)
+{
+	memset(out, 0, sizeof(*out));
+	GMimeObject *object = find_attachment(arena, source, index, &out->content_type);
+	if (object == NULL)
+		return -1;
+	out->size = pim_attachment_size(arena, object);
+	GMimeStream *encoded = GMIME_IS_PART(object) ? encoded_stream(GMIME_PART(object)) : NULL;
+	if (encoded != NULL && pim_source_range(encoded, &out->encoded_start, &out->encoded_end)) {
+		out->streamable = true;
+		out->encoding = g_mime_data_wrapper_get_encoding(g_mime_part_get_content(GMIME_PART(object)));
+	}
+	return 0;
+}
+
 int pim_email_summary(struct arena *arena, const uint8_t *mime, size_t len,
 		      struct pim_email_summary *summary_out)
 {
 	summary_out->message_id = "";
 	summary_out->subject = "";
 	summary_out->date = 0;
-	GMimeMessage *message = parse_message(arena, mime, len);
+	GMimeMessage *message = len > 0 ? parse_message(arena, pim_memory_stream(arena, mime, len)) : NULL;
 	if (message == NULL)
 		return -1;
 	summary_out->message_id = pim_utf8_copy(arena, g_mime_message_get_message_id(message));

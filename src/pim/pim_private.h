@@ -31,6 +31,7 @@ enum pim_smime {
 
 /* A parsed message; every object is released when the arena is freed. */
 struct pim_message {
+	GMimeStream *stream;       /* the whole message as stored */
 	GMimeMessage *message;
 	GMimePart *plain;          /* the text/plain body part, or NULL */
 	GMimePart *html;           /* the text/html body part, or NULL */
@@ -41,13 +42,20 @@ struct pim_message {
 
 /* Calls g_mime_init (and xmlInitParser) once per process. */
 void pim_init(void);
+/* mime[0..len) as a stream, without a copy (the bytes must outlive the arena's use). */
+GMimeStream *pim_memory_stream(struct arena *arena, const uint8_t *mime, size_t len);
+/* The source as a stream (email_stream.c); substreams read through the same window. */
+GMimeStream *pim_source_stream(struct arena *arena, const struct pim_source *source);
+/* Whether stream is a pim_source_stream, and then its bounds in the source. */
+bool pim_source_range(GMimeStream *stream, uint64_t *start_out, uint64_t *end_out);
 /*
- * Parses mime[0..len) without copying it (the bytes must outlive the
- * arena's use of the message) and walks its parts. Bytes GMime cannot
- * read as a message become a headerless message with them as its plain
- * text. Returns 0, or -1 for no bytes at all (or more than 4 GB).
+ * Parses the message in stream with GMime's persistent stream mode (each
+ * part's content stays a substream, never a copy) and walks its parts.
+ * Bytes GMime cannot read as a message become a headerless message with
+ * them as its plain text. Returns 0, or -1 for no bytes at all (or more
+ * than 4 GB).
  */
-int pim_message_parse(struct arena *arena, const uint8_t *mime, size_t len, struct pim_message *out);
+int pim_message_parse(struct arena *arena, GMimeStream *stream, struct pim_message *out);
 /* g_object_unref(object) when the arena is freed. */
 void pim_arena_unref(struct arena *arena, void *object);
 /* A valid UTF-8 copy of s in the arena ("" for NULL): bad bytes are read as Latin-1. */
@@ -67,8 +75,17 @@ struct pim_sink {
  * between characters. Returns 1 when the sink stopped it, else 0.
  */
 int pim_part_text(struct arena *arena, GMimePart *part, struct pim_sink *sink);
-/* Decoded size of an attachment (bytes pim_email_attachment would give). */
+/* Decoded size of an attachment (bytes pim_email_attachment would give): one decoding pass. */
 uint64_t pim_attachment_size(struct arena *arena, GMimeObject *object);
+/*
+ * Decoded size of a part guessed from its encoded size when that is past
+ * LIMIT_MIME_EXACT_SIZE_BYTES (base64 as 57 bytes per 78-byte line), else
+ * exact. For EstimatedDataSize, which MS-ASAIRS lets be an estimate: a
+ * Sync should not decode a 100 MB part to say how large it is.
+ */
+uint64_t pim_part_size_estimate(struct arena *arena, GMimeObject *object);
+/* Whether the part's encoded content is past LIMIT_MIME_EXACT_SIZE_BYTES. */
+bool pim_part_is_large(GMimePart *part);
 
 /* The element's version bit for a protocol version (121, 140, ...). */
 uint8_t pim_version_bit(unsigned protocol_version);
@@ -80,6 +97,6 @@ bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag);
  * (MS-ASAIRS 2.2.2.9, 2.2.2.3.2), and airsyncbase:NativeBodyType.
  */
 void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
-		    const uint8_t *mime, size_t len, const struct pim_email_options *options);
+		    const struct pim_email_options *options);
 
 #endif

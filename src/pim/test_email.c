@@ -717,8 +717,10 @@ static void range_case_run(void **state)
 	struct buf out;
 	uint64_t total = 12345;
 	const char *content_type = NULL;
+	struct pim_source source;
+	pim_source_memory(&source, m.data, m.len);
 	buf_init(&out, c->ceiling);
-	int status = pim_email_attachment(arena, m.data, m.len, c->index, c->start, c->end, &out, &total,
+	int status = pim_email_attachment(arena, &source, c->index, c->start, c->end, &out, &total,
 					  &content_type);
 	if (status != c->status)
 		fail_msg("%s: status %d, want %d", c->name, status, c->status);
@@ -751,8 +753,10 @@ static void listed_sizes_match_fetched_sizes(void **unused)
 			uint64_t total;
 			const char *type;
 			char size[24];
+			struct pim_source source;
+			pim_source_memory(&source, m.data, m.len);
 			buf_init(&out, 0);
-			assert_int_equal(pim_email_attachment(arena, m.data, m.len, i, 0, UINT64_MAX, &out, &total, &type), 0);
+			assert_int_equal(pim_email_attachment(arena, &source, i, 0, UINT64_MAX, &out, &total, &type), 0);
 			assert_int_equal(out.len, total);
 			snprintf(size, sizeof(size), "%llu", (unsigned long long)total);
 			check_text(fixtures[f], a, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, size);
@@ -1121,13 +1125,15 @@ static void draft_with_every_field_reads_back(void **unused)
 	struct buf fetched;
 	uint64_t total;
 	const char *type;
+	struct pim_source source;
+	pim_source_memory(&source, mime.data, mime.len);
 	buf_init(&fetched, 0);
-	assert_int_equal(pim_email_attachment(arena, mime.data, mime.len, 0, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(pim_email_attachment(arena, &source, 0, 0, UINT64_MAX, &fetched, &total, &type), 0);
 	assert_int_equal(fetched.len, sizeof(draft_binary));
 	assert_memory_equal(fetched.data, draft_binary, sizeof(draft_binary));
 	assert_string_equal(type, "image/png");
 	fetched.len = 0;
-	assert_int_equal(pim_email_attachment(arena, mime.data, mime.len, 1, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(pim_email_attachment(arena, &source, 1, 0, UINT64_MAX, &fetched, &total, &type), 0);
 	assert_int_equal(fetched.len, 18);
 	assert_memory_equal(fetched.data, "line one\nline two\n", 18);
 	assert_string_equal(type, "application/octet-stream");
@@ -1462,6 +1468,235 @@ static void draft_compose_respects_the_ceiling(void **unused)
 	arena_free(&arena);
 }
 
+/* ---- read from a pim_source (the store's ranges) ---- */
+
+/* A source over bytes in memory that counts what it is asked for, in windows of at most window_max. */
+struct counted_source {
+	const uint8_t *data;
+	uint64_t bytes_read;
+	uint64_t reads;
+};
+
+static int counted_read(void *context, uint64_t offset, void *dst, size_t len)
+{
+	struct counted_source *c = context;
+	memcpy(dst, c->data + offset, len);
+	c->bytes_read += len;
+	c->reads++;
+	return 0;
+}
+
+/* The WBXML pim_email_write or pim_email_write_source makes of m (source NULL: the former). */
+static void write_bytes(struct arena *arena, const struct message *m, const struct pim_source *source,
+			const struct pim_email_options *options, struct buf *out)
+{
+	struct pim_email_state state = default_state();
+	struct wbxml_writer writer;
+	buf_init(out, 0);
+	wbxml_writer_init(&writer, out);
+	wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+	if (source != NULL)
+		assert_int_equal(pim_email_write_source(&writer, arena, source, options, &state), 0);
+	else
+		assert_int_equal(pim_email_write(&writer, arena, m->data, m->len, options, &state), 0);
+	wbxml_writer_end(&writer);
+	assert_int_equal(wbxml_writer_finish(&writer, NULL), 0);
+}
+
+static void source_gives_the_same_item_as_memory(void **unused)
+{
+	(void)unused;
+	static const char *const fixtures[] = { "plain.eml", "alternative.eml", "attachments.eml", "forward.eml",
+						"smime_signed.eml", "broken_boundary.eml", "garbage.eml",
+						"no_headers.eml", "latin1.eml", "html_only.eml", "nul.eml" };
+	static const struct pim_email_options option_sets[] = {
+		{ .protocol_version = 161 },
+		{ .protocol_version = 161, .preferences = { { .type = 2, .truncation_size = 20, .preview = 50 } },
+		  .preference_count = 1 },
+		{ .protocol_version = 141, .preferences = { { .type = 4, .truncation_size = 100 } }, .preference_count = 1,
+		  .mime_support = 2 },
+		{ .protocol_version = 141, .preferences = { { .type = 4 } }, .preference_count = 1, .mime_support = 2 },
+	};
+	for (size_t f = 0; f < COUNT(fixtures); f++) {
+		struct message m = load(fixtures[f]);
+		for (size_t o = 0; o < COUNT(option_sets); o++) {
+			struct arena *arena = arena_new(0);
+			struct pim_source source;
+			struct buf from_memory, from_source;
+			pim_source_memory(&source, m.data, m.len);
+			write_bytes(arena, &m, NULL, &option_sets[o], &from_memory);
+			write_bytes(arena, &m, &source, &option_sets[o], &from_source);
+			if (from_memory.len != from_source.len || memcmp(from_memory.data, from_source.data, from_memory.len) != 0)
+				fail_msg("%s, options %zu: the source gives other WBXML", fixtures[f], o);
+			buf_cleanup(&from_memory);
+			buf_cleanup(&from_source);
+			arena_free(&arena);
+		}
+		unload(&m);
+	}
+}
+
+/* A message whose plain text body is size bytes of "0123456789...", in base64. */
+static struct message huge_body_message(size_t size)
+{
+	char *text = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		text[i] = (char)('0' + i % 10);
+	char *encoded = g_base64_encode((const guchar *)text, size);
+	free(text);
+	static const char head[] = "From: a@example.org\r\nSubject: Huge\r\nMIME-Version: 1.0\r\n"
+				   "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+	size_t encoded_len = strlen(encoded);
+	struct buf b;
+	buf_init(&b, 0);
+	buf_append_cstr(&b, head);
+	for (size_t i = 0; i < encoded_len; i += 76) {
+		buf_append(&b, encoded + i, encoded_len - i < 76 ? encoded_len - i : 76);
+		buf_append_cstr(&b, "\r\n");
+	}
+	g_free(encoded);
+	struct message m = { malloc(b.len), b.len };
+	memcpy(m.data, b.data, b.len);
+	buf_cleanup(&b);
+	return m;
+}
+
+/*
+ * A truncated body of a 20 MB part decodes about its truncation size. The
+ * parse reads every byte once (a MIME parser must scan for the end of a
+ * part) but keeps none; the body then reads one window, not the part
+ * again, and the EstimatedDataSize is the encoded size, estimated (within
+ * 3 % of the real one). The arena holds kilobytes.
+ */
+static void truncated_body_of_a_huge_part_reads_only_its_start(void **unused)
+{
+	(void)unused;
+	const size_t size = 20u * 1024 * 1024;
+	struct message m = huge_body_message(size);
+	struct counted_source counted = { .data = m.data };
+	struct pim_source source = { .size = m.len, .read = counted_read, .context = &counted };
+	struct pim_email_options options = { .protocol_version = 161,
+					     .preferences = { { .type = 1, .truncation_size = 100 } },
+					     .preference_count = 1 };
+	struct pim_email_state state = default_state();
+	struct arena *arena = arena_new(0);
+	struct buf out;
+	struct wbxml_writer writer;
+	struct wbxml_node *root;
+	buf_init(&out, 0);
+	wbxml_writer_init(&writer, &out);
+	wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+	assert_int_equal(pim_email_write_source(&writer, arena, &source, &options, &state), 0);
+	wbxml_writer_end(&writer);
+	assert_int_equal(wbxml_writer_finish(&writer, NULL), 0);
+	assert_int_equal(wbxml_tree_parse(arena, out.data, out.len, NULL, &root, NULL), 0);
+	const struct wbxml_node *body = child(root, WBXML_AIRSYNCBASE_BODY);
+	check_text("huge", body, WBXML_AIRSYNCBASE_TRUNCATED, "1");
+	check_bytes("huge", body, WBXML_AIRSYNCBASE_DATA,
+		    "0123456789012345678901234567890123456789012345678901234567890123456789"
+		    "012345678901234567890123456789", 100);
+	const struct wbxml_node *estimated = child(body, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE);
+	assert_non_null(estimated);
+	uint64_t estimate = strtoull(arena_strndup(arena, estimated->text.data, estimated->text.len), NULL, 10);
+	assert_true(estimate > size / 100 * 97 && estimate < size / 100 * 103);
+	if (counted.bytes_read > m.len + 1024 * 1024)
+		fail_msg("read %llu bytes of %zu", (unsigned long long)counted.bytes_read, m.len);
+	if (arena_used(arena) > 1024 * 1024)
+		fail_msg("the arena holds %zu bytes", arena_used(arena));
+	buf_cleanup(&out);
+	arena_free(&arena);
+	unload(&m);
+}
+
+/* A one-part 7bit message whose body is size bytes of digits. */
+static struct message plain_body_message(size_t size)
+{
+	static const char head[] = "From: a@example.org\r\nSubject: Edge\r\nContent-Type: text/plain\r\n\r\n";
+	struct message m = { malloc(sizeof(head) - 1 + size), sizeof(head) - 1 + size };
+	memcpy(m.data, head, sizeof(head) - 1);
+	for (size_t i = 0; i < size; i++)
+		m.data[sizeof(head) - 1 + i] = (uint8_t)('0' + i % 10);
+	return m;
+}
+
+/*
+ * LIMIT_MIME_EXACT_SIZE_BYTES: a part of exactly that many encoded bytes
+ * is decoded whole for its size (the parse's pass and the body's), one
+ * byte more and the truncated body stops after its first window.
+ */
+static void exact_size_limit_decides_whether_a_body_is_decoded_whole(void **unused)
+{
+	(void)unused;
+	static const struct { size_t size; bool whole; } cases[] = {
+		{ LIMIT_MIME_EXACT_SIZE_BYTES, true },
+		{ LIMIT_MIME_EXACT_SIZE_BYTES + 1, false },
+	};
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		struct message m = plain_body_message(cases[i].size);
+		struct counted_source counted = { .data = m.data };
+		struct pim_source source = { .size = m.len, .read = counted_read, .context = &counted };
+		struct pim_email_options options = { .protocol_version = 161,
+						     .preferences = { { .type = 1, .truncation_size = 10 } },
+						     .preference_count = 1 };
+		struct arena *arena = arena_new(0);
+		struct buf out;
+		write_bytes(arena, &m, &source, &options, &out);
+		bool whole = counted.bytes_read >= 2 * cases[i].size;
+		if (whole != cases[i].whole)
+			fail_msg("%zu bytes: read %llu", cases[i].size, (unsigned long long)counted.bytes_read);
+		struct wbxml_node *root;
+		assert_int_equal(wbxml_tree_parse(arena, out.data, out.len, NULL, &root, NULL), 0);
+		char size[24];
+		snprintf(size, sizeof(size), "%zu", cases[i].size);
+		check_text("edge", child(root, WBXML_AIRSYNCBASE_BODY), WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, size);
+		buf_cleanup(&out);
+		arena_free(&arena);
+		unload(&m);
+	}
+}
+
+/* An attachment's encoded range, decoded window by window (as ItemOperations streams it), is the attachment. */
+static void located_attachments_decode_window_by_window(void **unused)
+{
+	(void)unused;
+	static const char *const fixtures[] = { "attachments.eml", "smime_signed.eml", "broken_boundary.eml" };
+	static const size_t windows[] = { 1, 3, 7, 4096 };
+	for (size_t f = 0; f < COUNT(fixtures); f++) {
+		struct message m = load(fixtures[f]);
+		struct pim_source source;
+		pim_source_memory(&source, m.data, m.len);
+		struct arena *arena = arena_new(0);
+		struct pim_attachment found;
+		for (unsigned index = 0; pim_email_attachment_find(arena, &source, index, &found) == 0; index++) {
+			struct buf whole;
+			uint64_t total;
+			const char *type;
+			buf_init(&whole, 0);
+			assert_int_equal(pim_email_attachment(arena, &source, index, 0, UINT64_MAX, &whole, &total, &type), 0);
+			assert_int_equal(found.size, total);
+			assert_string_equal(found.content_type, type);
+			assert_true(found.streamable);
+			for (size_t w = 0; w < COUNT(windows); w++) {
+				struct pim_decoder *decoder = pim_decoder_new(arena, found.encoding);
+				struct buf decoded;
+				buf_init(&decoded, 0);
+				for (uint64_t at = found.encoded_start; at < found.encoded_end; at += windows[w]) {
+					size_t n = found.encoded_end - at < windows[w] ? (size_t)(found.encoded_end - at)
+										: windows[w];
+					struct slice out = pim_decoder_step(decoder, m.data + at, n, at + n == found.encoded_end);
+					buf_append(&decoded, out.data, out.len);
+				}
+				if (decoded.len != whole.len || memcmp(decoded.data, whole.data, whole.len) != 0)
+					fail_msg("%s attachment %u, windows of %zu: other bytes", fixtures[f], index, windows[w]);
+				buf_cleanup(&decoded);
+			}
+			buf_cleanup(&whole);
+		}
+		arena_free(&arena);
+		unload(&m);
+	}
+}
+
 /* ---- the runner ---- */
 
 #define CASE(function) cmocka_unit_test(function)
@@ -1495,6 +1730,10 @@ int main(void)
 		CASE(draft_byte_limit),
 		CASE(truncated_draft_is_refused),
 		CASE(draft_compose_respects_the_ceiling),
+		CASE(source_gives_the_same_item_as_memory),
+		CASE(truncated_body_of_a_huge_part_reads_only_its_start),
+		CASE(located_attachments_decode_window_by_window),
+		CASE(exact_size_limit_decides_whether_a_body_is_decoded_whole),
 	};
 	size_t count = COUNT(fixed) + COUNT(body_cases) + COUNT(range_cases) + COUNT(change_cases) +
 		       COUNT(draft_cases);

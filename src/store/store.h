@@ -335,9 +335,20 @@ int store_item_count_window(struct store_session *session, int64_t folder_id, en
 /* One item (live or tombstone) of the folder. STORE_NOT_FOUND if it never was there. */
 int store_item_get(struct store_session *session, struct arena *arena, int64_t folder_id,
 		   int64_t item_id, struct store_item *item_out);
-/* The item's content (a copy in arena). STORE_NOT_FOUND for tombstones. */
-int store_item_content(struct store_session *session, struct arena *arena, int64_t folder_id,
-		       int64_t item_id, struct slice *content_out);
+/*
+ * The item's content (the message as stored) read by ranges, so a large
+ * one is never copied whole: its size, and len bytes of it from offset
+ * copied into dst. Neither loads the rest of the content. STORE_NOT_FOUND when the item is not a live
+ * item of the folder (never was, deleted or moved away since);
+ * STORE_ERROR when [offset, offset + len) is not inside the content.
+ * Consecutive reads of one item on a session are cheap (SQLite keeps its
+ * place in the content); until the session begins a transaction or is
+ * given back, it reads the database as of the first of them.
+ */
+int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t *size_out);
+int store_item_content_read(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t offset, void *dst, size_t len);
 /*
  * Sets read, flag and categories of a live item. A change that sets what is
  * already there writes nothing (a repeated request does not churn modseqs).

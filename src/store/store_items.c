@@ -11,6 +11,8 @@
  */
 #include "store/store_private.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Takes the folder's next modseq (in the open transaction). */
@@ -166,25 +168,82 @@ int store_item_get(struct store_session *session, struct arena *arena, int64_t f
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get item");
 }
 
-int store_item_content(struct store_session *session, struct arena *arena, int64_t folder_id,
-		       int64_t item_id, struct slice *content_out)
+int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t *size_out)
 {
-	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_CONTENT);
+	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_CONTENT_SIZE);
 	sqlite3_bind_int64(stmt, 1, folder_id);
 	sqlite3_bind_int64(stmt, 2, item_id);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
-		const void *blob = sqlite3_column_blob(stmt, 0);
-		uint8_t *copy = arena_alloc(arena, len + 1);
-		if (len > 0)
-			memcpy(copy, blob, len);
-		*content_out = (struct slice){ copy, len };
+	return store_query_int64(session, stmt, "item content size", (int64_t *)size_out);
+}
+
+/*
+ * The blob handle stays open on the session for the next read of the same
+ * item. SQLite finds an offset in a large value by walking its chain of
+ * overflow pages from the start, and keeps the pages it found only in an
+ * open handle: reopening it for each 64 KB window of a 137 MB message
+ * would read pages quadratically (a minute of system time per fetch).
+ *
+ * An open handle is an open read transaction, so the session sees the
+ * database as it was when the handle opened: it is closed before a write
+ * transaction, at commit and rollback, and when the session is given
+ * back, which a streamed response does between its bursts (content.c).
+ */
+void store_content_close_blob(struct store_session *session)
+{
+	if (session->blob == NULL)
+		return;
+	sqlite3_blob_close(session->blob);
+	session->blob = NULL;
+	session->blob_item = 0;
+}
+
+static int open_blob(struct store_session *session, int64_t item_id)
+{
+	if (session->blob != NULL && session->blob_item == item_id)
+		return SQLITE_OK;
+	store_content_close_blob(session);
+	int rc = sqlite3_blob_open(session->db, "main", "items", "content", item_id, 0, &session->blob);
+	if (rc != SQLITE_OK) {
+		session->blob = NULL; /* sqlite3_blob_open may leave a handle to nothing */
+		return rc;
 	}
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
+	session->blob_item = item_id;
+	return SQLITE_OK;
+}
+
+/*
+ * SQLite's incremental BLOB I/O (read-only) copies just the pages holding
+ * the range, where a SELECT would load the whole value. The size query
+ * first checks the item is still a live item of the folder: a blob handle
+ * knows only the row id.
+ */
+int store_item_content_read(struct store_session *session, int64_t folder_id, int64_t item_id,
+			    uint64_t offset, void *dst, size_t len)
+{
+	uint64_t size;
+	int status = store_item_content_size(session, folder_id, item_id, &size);
+	if (status != STORE_OK)
+		return status;
+	if (offset > size || len > size - offset || size > INT_MAX) {
+		snprintf(session->error, sizeof(session->error), "item content read: %llu bytes at %llu of %llu",
+			 (unsigned long long)len, (unsigned long long)offset, (unsigned long long)size);
+		return STORE_ERROR;
+	}
+	if (len == 0)
 		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "item content");
+	if (open_blob(session, item_id) != SQLITE_OK) {
+		/* Deleted between the two steps: its content is NULL now, which no blob handle opens. */
+		status = store_fail(session, "item content open");
+		return store_item_content_size(session, folder_id, item_id, &size) == STORE_NOT_FOUND ? STORE_NOT_FOUND
+												       : status;
+	}
+	int rc = sqlite3_blob_read(session->blob, dst, (int)len, (int)offset);
+	if (rc == SQLITE_OK)
+		return STORE_OK;
+	store_content_close_blob(session);
+	/* SQLITE_ABORT: the row changed through this connection since the handle opened. */
+	return rc == SQLITE_ABORT ? STORE_NOT_FOUND : store_fail(session, "item content read");
 }
 
 struct flags_change {

@@ -48,7 +48,7 @@ enum statement_id {
 	SQL_ITEM_CHANGES,
 	SQL_ITEM_COUNT_CHANGES,
 	SQL_ITEM_GET,
-	SQL_ITEM_CONTENT,
+	SQL_ITEM_CONTENT_SIZE,
 	SQL_ITEM_SET_FLAGS,
 	SQL_ITEM_DELETE,
 	SQL_ITEM_COPY,
@@ -83,6 +83,10 @@ struct store_session {
 	unsigned change_count;
 	bool changes_overflowed;
 	char error[256];
+	/* The last item content read by ranges, kept open for the next read
+	   (store_content_close_blob says why and when it closes). */
+	sqlite3_blob *blob;
+	int64_t blob_item;
 	struct store_session *next_free;
 };
 
@@ -116,6 +120,8 @@ void store_note_change(struct store_session *session, int64_t user_id, int64_t f
 /* Runs fn in a transaction of its own unless one is already open. */
 int store_in_transaction(struct store_session *session, int (*fn)(struct store_session *, void *),
 			 void *context);
+/* Closes the session's open content blob, if any (before a transaction or giving the session back). */
+void store_content_close_blob(struct store_session *session);
 /* Creates the default folders of a new user (in the open transaction). */
 int store_folders_create_defaults(struct store_session *session, int64_t user_id);
 

@@ -77,7 +77,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_ITEM_CHANGES] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),
 	[SQL_ITEM_COUNT_CHANGES] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 AND (received, id) >= (?4, ?5)",
 	[SQL_ITEM_GET] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND id = ?2"),
-	[SQL_ITEM_CONTENT] = "SELECT content FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
+	/* length() of a BLOB reads the record header only, not the content's overflow pages. */
+	[SQL_ITEM_CONTENT_SIZE] = "SELECT length(content) FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "
 				"WHERE folder_id = ?1 AND id = ?2 AND deleted = 0 AND (read != ?3 OR flag_status != ?4 OR categories != ?5)"),
 	[SQL_ITEM_DELETE] = "UPDATE items SET deleted = 1, content = NULL, modseq = ?3 WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
@@ -278,6 +279,7 @@ void store_session_release(struct store_session **session_ptr)
 		return;
 	if (session->in_transaction)
 		store_rollback(session);
+	store_content_close_blob(session);
 	struct store *store = session->store;
 	pthread_mutex_lock(&store->lock);
 	session->next_free = store->free_sessions;
@@ -299,6 +301,7 @@ void store_set_change_listener(struct store *store, store_change_fn *listener, v
 
 int store_begin(struct store_session *session)
 {
+	store_content_close_blob(session);
 	int status = store_run(session, store_statement(session, SQL_BEGIN), "begin");
 	if (status == STORE_OK) {
 		session->in_transaction = true;
@@ -322,6 +325,7 @@ void store_note_change(struct store_session *session, int64_t user_id, int64_t f
 
 int store_commit(struct store_session *session)
 {
+	store_content_close_blob(session);
 	int status = store_run(session, store_statement(session, SQL_COMMIT), "commit");
 	if (status != STORE_OK) {
 		store_rollback(session);
@@ -344,6 +348,7 @@ void store_rollback(struct store_session *session)
 {
 	if (!session->in_transaction)
 		return;
+	store_content_close_blob(session);
 	store_run(session, store_statement(session, SQL_ROLLBACK), "rollback");
 	session->in_transaction = false;
 	session->change_count = 0;

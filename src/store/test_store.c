@@ -309,10 +309,13 @@ static void item_changes_are_a_resumable_cursor(void **state)
 	assert_false(item.deleted);
 	assert_int_equal(store_item_get(f->session, f->arena, inbox, ids[3], &item), STORE_OK);
 	assert_true(item.deleted);
-	struct slice content;
-	assert_int_equal(store_item_content(f->session, f->arena, inbox, ids[3], &content), STORE_NOT_FOUND);
-	assert_int_equal(store_item_content(f->session, f->arena, trash, moved, &content), STORE_OK);
-	assert_int_equal(content.len, 1);
+	uint64_t size;
+	uint8_t content;
+	assert_int_equal(store_item_content_size(f->session, inbox, ids[3], &size), STORE_NOT_FOUND);
+	assert_int_equal(store_item_content_size(f->session, trash, moved, &size), STORE_OK);
+	assert_int_equal(size, 1);
+	assert_int_equal(store_item_content_read(f->session, trash, moved, 0, &content, 1), STORE_OK);
+	assert_int_equal(content, 'm');
 	uint64_t count;
 	assert_int_equal(store_folder_count(f->session, inbox, &count), STORE_OK);
 	assert_int_equal(count, 4);
@@ -322,6 +325,42 @@ static void item_changes_are_a_resumable_cursor(void **state)
 	assert_int_equal(store_folder_modseq(f->session, inbox, &now), STORE_OK);
 	assert_int_equal(store_item_count_changes(f->session, inbox, modseq + 1, now, NULL, &count), STORE_OK);
 	assert_int_equal(count, 3);
+}
+
+static void item_content_reads_by_ranges(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mail_meta meta = { .received = 100, .message_id = "" };
+	int64_t inbox, trash, id, moved;
+	uint64_t size;
+	uint8_t bytes[5000], got[5000];
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
+	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_DELETED, &trash), STORE_OK);
+	assert_int_equal(store_mail_add(f->session, f->alice, inbox, bytes, sizeof(bytes), &meta, &id), STORE_OK);
+	assert_int_equal(store_item_content_size(f->session, inbox, id, &size), STORE_OK);
+	assert_int_equal(size, sizeof(bytes));
+	/* Ranges at the start, inside, up to the very end, and empty at the end. */
+	static const struct { uint64_t offset; size_t len; } ranges[] = { { 0, 1 }, { 1000, 3000 }, { 4999, 1 },
+									   { 0, 5000 }, { 5000, 0 } };
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		assert_int_equal(store_item_content_read(f->session, inbox, id, ranges[i].offset, got, ranges[i].len),
+				 STORE_OK);
+		assert_memory_equal(got, bytes + ranges[i].offset, ranges[i].len);
+	}
+	/* One byte past the end, or an offset past it, is refused. */
+	assert_int_equal(store_item_content_read(f->session, inbox, id, 4999, got, 2), STORE_ERROR);
+	assert_int_equal(store_item_content_read(f->session, inbox, id, 5001, got, 0), STORE_ERROR);
+	/* Another folder's id, a moved item and a deleted one are not found. */
+	assert_int_equal(store_item_content_read(f->session, trash, id, 0, got, 1), STORE_NOT_FOUND);
+	assert_int_equal(store_item_move(f->session, f->alice, inbox, id, trash, &moved, NULL, NULL), STORE_OK);
+	assert_int_equal(store_item_content_size(f->session, inbox, id, &size), STORE_NOT_FOUND);
+	assert_int_equal(store_item_content_read(f->session, inbox, id, 0, got, 1), STORE_NOT_FOUND);
+	assert_int_equal(store_item_content_read(f->session, trash, moved, 10, got, 10), STORE_OK);
+	assert_memory_equal(got, bytes + 10, 10);
+	assert_int_equal(store_item_delete(f->session, f->alice, trash, moved, NULL), STORE_OK);
+	assert_int_equal(store_item_content_read(f->session, trash, moved, 0, got, 1), STORE_NOT_FOUND);
 }
 
 static void sessions_are_capped(void **state)
@@ -407,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_filter_window_moves_item_by_item, setup, teardown),
 		cmocka_unit_test_setup_teardown(mail_is_published_at_commit_not_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(item_changes_are_a_resumable_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(item_content_reads_by_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

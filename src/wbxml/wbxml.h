@@ -150,6 +150,13 @@ void wbxml_writer_end(struct wbxml_writer *writer);
 /* Inline string content. A NUL inside the bytes is an error. */
 void wbxml_writer_string(struct wbxml_writer *writer, const void *data, size_t len);
 void wbxml_writer_opaque(struct wbxml_writer *writer, const void *data, size_t len);
+/*
+ * Inline string content written later, outside the buffer (a body
+ * streamed as the response is sent): writes an empty string and returns
+ * the offset in out where its bytes belong, between STR_I and the
+ * terminating NUL. Whoever inserts them there must send no NUL.
+ */
+size_t wbxml_writer_string_slot(struct wbxml_writer *writer);
 /* <Tag>data</Tag>, or <Tag/> when len is 0. */
 void wbxml_writer_element_string(struct wbxml_writer *writer, enum wbxml_tag tag,
 				 const void *data, size_t len);

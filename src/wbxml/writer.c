@@ -100,6 +100,14 @@ void wbxml_writer_string(struct wbxml_writer *writer, const void *data, size_t l
 	put_byte(writer, 0x00);
 }
 
+size_t wbxml_writer_string_slot(struct wbxml_writer *writer)
+{
+	put_byte(writer, 0x03);
+	size_t slot = writer->out->len;
+	put_byte(writer, 0x00);
+	return slot;
+}
+
 void wbxml_writer_opaque(struct wbxml_writer *writer, const void *data, size_t len)
 {
 	if (len > UINT32_MAX) {

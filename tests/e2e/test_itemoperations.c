@@ -1,7 +1,8 @@
 /*
  * test_itemoperations.c: ItemOperations against a real easd: Fetch of an
  * item by ServerId and of an attachment by FileReference (whole, in
- * ranges, inline and multipart, at the byte limits), EmptyFolderContents
+ * ranges, inline and multipart, at the byte limits; several MB streamed,
+ * and cut short when the item goes away meanwhile), EmptyFolderContents
  * with and without DeleteSubFolders (seen through Sync and FolderSync),
  * the conversation Move, and hostile requests getting per-operation
  * statuses, each followed by an ordinary request that succeeds.
@@ -12,8 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <glib.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -207,7 +212,7 @@ static void fetch_item_xml(char *xml, size_t size, const char *folder, const cha
 
 static void fetch_attachment_xml(char *xml, size_t size, const char *reference, const char *range)
 {
-	char options[96] = "";
+	char options[160] = "";
 	if (range != NULL)
 		snprintf(options, sizeof(options), "<Options><Range>%s</Range></Options>", range);
 	snprintf(xml, size,
@@ -848,6 +853,10 @@ static void assert_range_part(struct fixture *f, const struct multipart *m, unsi
 	assert_pattern(m->part[p], m->length[p], first);
 }
 
+/*
+ * The last attachment Fetch of a request is streamed, past LIMIT_FETCH_BYTES;
+ * the ones before it are built in memory, under that limit and the budget.
+ */
 static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **state)
 {
 	struct fixture *f = *state;
@@ -860,7 +869,7 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	snprintf(reference, sizeof(reference), "%s:0", big);
 	struct multipart m;
 
-	/* One byte past LIMIT_FETCH_BYTES whole: Status 11; a range of exactly the limit is served. */
+	/* In memory, one byte past LIMIT_FETCH_BYTES whole: Status 11; streamed, a range of exactly the limit. */
 	fetch_attachment_xml(xml, sizeof(xml), reference, NULL);
 	range_xml(one, sizeof(one), reference, 1, limit);
 	strcat(xml, one);
@@ -871,18 +880,27 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	assert_range_part(f, &m, 1, 1, limit);
 	assert_true(log_has(f, "\t200\t11\t", "attachment_too_large"));
 
-	/* A range one byte longer than the limit is cut to it (best effort, 2.2.3.143.2). */
+	/* In memory, a range one byte longer than the limit is cut to it (best effort, 2.2.3.143.2);
+	   streamed, it is not, and the whole attachment comes too. */
 	range_xml(xml, sizeof(xml), reference, 0, limit);
+	fetch_attachment_xml(one, sizeof(one), reference, NULL);
+	strcat(xml, one);
 	post_operations(f, client, xml);
 	split_multipart(f, &m);
 	parse_part0(f, &m);
 	assert_range_part(f, &m, 0, 0, limit - 1);
+	assert_string_equal(answer_status(f, 1), "1");
+	assert_int_equal(m.length[2], limit + 1);
+	assert_pattern(m.part[2], m.length[2], 0);
 
-	/* The response's budget: the second range gets exactly what is left, the third nothing. */
+	/* The response's budget: the second range gets exactly what is left, the third nothing;
+	   the streamed fourth does not draw on it. */
 	range_xml(xml, sizeof(xml), reference, 0, limit - 1);
 	range_xml(one, sizeof(one), reference, 0, budget - limit - 1);
 	strcat(xml, one);
 	range_xml(one, sizeof(one), reference, 0, 0);
+	strcat(xml, one);
+	range_xml(one, sizeof(one), reference, 5, 9);
 	strcat(xml, one);
 	post_operations(f, client, xml);
 	split_multipart(f, &m);
@@ -890,7 +908,206 @@ static void fetch_byte_limits_cut_ranges_and_refuse_whole_attachments(void **sta
 	assert_range_part(f, &m, 0, 0, limit - 1);
 	assert_range_part(f, &m, 1, 0, budget - limit - 1);
 	assert_string_equal(answer_status(f, 2), "11");
+	assert_range_part(f, &m, 3, 5, 9);
 	assert_true(log_has(f, "\t200\t11\t", "response_bytes_spent"));
+	easclient_free(&client);
+	ordinary_request_succeeds(f);
+}
+
+/* ---- streamed attachments (several MB, read from the store window by window) ---- */
+
+/* Not a multiple of the 64 KB windows, nor of 3 (base64) or 57 (a base64 line). */
+#define LARGE_SIZE (5u * 1024 * 1024 + 12345)
+
+static void deliver_large(struct fixture *f, char *reference, size_t size)
+{
+	char server_id[48];
+	char *mime = message_with_attachment(LARGE_SIZE);
+	deliver(f, f->inbox, mime, server_id, sizeof(server_id));
+	free(mime);
+	snprintf(reference, size, "%s:0", server_id);
+}
+
+static void streamed_inline(struct fixture *f, const char *reference, const char *range, size_t first,
+			    size_t length)
+{
+	char xml[512], total[24];
+	fetch_attachment_xml(xml, sizeof(xml), reference, range);
+	item_operations(f, f->phone, xml);
+	assert_string_equal(answer_status(f, 0), "1");
+	snprintf(total, sizeof(total), "%u", LARGE_SIZE);
+	assert_string_equal(text(f, answer(f, 0), WBXML_ITEMOPERATIONS_TOTAL), total);
+	size_t len;
+	uint8_t *bytes = data_bytes(f, answer(f, 0), &len);
+	assert_int_equal(len, length);
+	assert_pattern(bytes, len, first);
+	g_free(bytes);
+}
+
+static void large_attachment_is_streamed_inline_whole_and_by_range(void **state)
+{
+	struct fixture *f = *state;
+	char reference[64], range[64], bytes_out[64];
+	deliver_large(f, reference, sizeof(reference));
+	streamed_inline(f, reference, NULL, 0, LARGE_SIZE);
+	/* The access log counts the bytes as sent, once the response is complete. */
+	snprintf(bytes_out, sizeof(bytes_out), "\t%zu\t", f->response.body.len);
+	assert_true(e2e_log_has(&f->server, (const char *const[]){ "\tItemOperations\t", "\t200\t1\t", bytes_out, NULL }));
+	/* A Range at the end, running past it: cut to the last byte. */
+	snprintf(range, sizeof(range), "%u-%u", LARGE_SIZE - 70000, LARGE_SIZE + 5000);
+	streamed_inline(f, reference, range, LARGE_SIZE - 70000, 70000);
+	snprintf(range, sizeof(range), "%u-%u", LARGE_SIZE - 70000, LARGE_SIZE - 1);
+	assert_string_equal(text(f, answer(f, 0), WBXML_ITEMOPERATIONS_RANGE), range);
+	/* Past the end: Status 8, as for an attachment built in memory. */
+	snprintf(range, sizeof(range), "%u-%u", LARGE_SIZE, LARGE_SIZE + 10);
+	char xml[512];
+	fetch_attachment_xml(xml, sizeof(xml), reference, range);
+	item_operations(f, f->phone, xml);
+	assert_string_equal(answer_status(f, 0), "8");
+	ordinary_request_succeeds(f);
+}
+
+static void large_attachment_is_streamed_as_the_last_part(void **state)
+{
+	struct fixture *f = *state;
+	struct easclient *client = device(f, "alice", "correct horse", "MULTI5", true, false);
+	char reference[64], xml[2048], one[512], range[64];
+	deliver_large(f, reference, sizeof(reference));
+	/* A small attachment in memory, then the large one streamed, then an item after it. */
+	fetch_attachment_xml(xml, sizeof(xml), f->file_reference, "0-99");
+	fetch_attachment_xml(one, sizeof(one), reference, NULL);
+	strcat(xml, one);
+	fetch_item_xml(one, sizeof(one), f->inbox, f->plain, plain_text_preference);
+	strcat(xml, one);
+	post_operations(f, client, xml);
+	struct multipart m;
+	split_multipart(f, &m);
+	assert_int_equal(m.count, 3);
+	parse_part0(f, &m);
+	assert_string_equal(text(f, answer(f, 0), WBXML_ITEMOPERATIONS_PART), "1");
+	assert_int_equal(m.length[1], 100);
+	assert_pattern(m.part[1], m.length[1], 0);
+	assert_string_equal(text(f, answer(f, 1), WBXML_ITEMOPERATIONS_PART), "2");
+	assert_int_equal(m.length[2], LARGE_SIZE);
+	assert_pattern(m.part[2], m.length[2], 0);
+	assert_string_equal(answer_status(f, 2), "1");
+	assert_non_null(strstr(text(f, answer(f, 2), WBXML_AIRSYNCBASE_DATA), "Body of message 1."));
+	/* A Range at the end. */
+	snprintf(range, sizeof(range), "%u-%u", LARGE_SIZE - 100000, LARGE_SIZE - 1);
+	fetch_attachment_xml(xml, sizeof(xml), reference, range);
+	post_operations(f, client, xml);
+	split_multipart(f, &m);
+	parse_part0(f, &m);
+	assert_range_part(f, &m, 0, LARGE_SIZE - 100000, LARGE_SIZE - 1);
+	easclient_free(&client);
+	ordinary_request_succeeds(f);
+}
+
+/* A streamed body is sent as it is made, never gzipped, even to a client that asks for gzip. */
+static void streamed_attachment_is_not_gzipped(void **state)
+{
+	struct fixture *f = *state;
+	char reference[64], xml[512];
+	deliver_large(f, reference, sizeof(reference));
+	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", "GZIP1");
+	options.accept_gzip = true;
+	struct easclient *client = easclient_new(&options);
+	assert_int_equal(easclient_provision(client, NULL), 0);
+	fetch_attachment_xml(xml, sizeof(xml), reference, "0-99999");
+	item_operations(f, client, xml);
+	assert_null(easclient_header(&f->response, f->arena, "Content-Encoding"));
+	size_t len;
+	uint8_t *bytes = data_bytes(f, answer(f, 0), &len);
+	assert_int_equal(len, 100000);
+	assert_pattern(bytes, len, 0);
+	g_free(bytes);
+	easclient_free(&client);
+	ordinary_request_succeeds(f);
+}
+
+/* A plain TCP connection with a small receive buffer, so easd stops writing until it is read. */
+static int connect_slow(struct fixture *f)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 16 * 1024;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(f->server.port) };
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+	return fd;
+}
+
+/* Sends an ItemOperations request for the attachment as device SLOW1 (provisioned by policy_client). */
+static void send_fetch(int fd, const char *reference, uint32_t policy_key)
+{
+	char xml[1024], head[1024];
+	struct buf body;
+	buf_init(&body, 0);
+	snprintf(xml, sizeof(xml),
+		 "<ItemOperations xmlns=\"ItemOperations\" xmlns:airsyncbase=\"AirSyncBase\"><Fetch><Store>Mailbox</Store>"
+		 "<airsyncbase:FileReference>%s</airsyncbase:FileReference></Fetch></ItemOperations>",
+		 reference);
+	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &body, NULL), 0);
+	gchar *credentials = g_base64_encode((const guchar *)"alice:correct horse", 19);
+	int n = snprintf(head, sizeof(head),
+			 "POST /Microsoft-Server-ActiveSync?Cmd=ItemOperations&User=alice&DeviceId=SLOW1&DeviceType=test "
+			 "HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nMS-ASProtocolVersion: 14.1\r\n"
+			 "X-MS-PolicyKey: %u\r\nContent-Type: application/vnd.ms-sync.wbxml\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n",
+			 credentials, policy_key, body.len);
+	g_free(credentials);
+	assert_int_equal(write(fd, head, (size_t)n), n);
+	assert_int_equal(write(fd, body.data, body.len), (ssize_t)body.len);
+	buf_cleanup(&body);
+}
+
+static void delete_item(struct fixture *f, const char *server_id)
+{
+	char path[300], error[256];
+	struct store *store;
+	struct store_user user;
+	snprintf(path, sizeof(path), "%s/data", f->server.dir);
+	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
+	struct store_session *session = store_session_acquire(store);
+	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
+	int64_t folder = strtoll(server_id, NULL, 10);
+	int64_t item = strtoll(strchr(server_id, ':') + 1, NULL, 10);
+	assert_int_equal(store_item_delete(session, user.id, folder, item, NULL), STORE_OK);
+	store_session_release(&session);
+	store_close(&store);
+}
+
+/*
+ * The item deleted while its attachment is being sent: easd gives no
+ * bytes it no longer has, cuts the response short, and logs why.
+ */
+static void attachment_deleted_mid_stream_cuts_the_response(void **state)
+{
+	struct fixture *f = *state;
+	char server_id[48], reference[64];
+	char *mime = message_with_attachment(20u * 1024 * 1024);
+	deliver(f, f->inbox, mime, server_id, sizeof(server_id));
+	free(mime);
+	snprintf(reference, sizeof(reference), "%s:0", server_id);
+	struct easclient *client = device(f, "alice", "correct horse", "SLOW1", false, false);
+	int fd = connect_slow(f);
+	send_fetch(fd, reference, easclient_policy_key(client));
+	char buffer[65536];
+	ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+	assert_true(n > 0);
+	buffer[n] = '\0';
+	assert_non_null(strstr(buffer, "200"));
+	const char *length = strcasestr(buffer, "Content-Length:");
+	assert_non_null(length);
+	uint64_t declared = strtoull(length + 15, NULL, 10);
+	usleep(200 * 1000); /* easd fills the socket buffers and waits */
+	delete_item(f, server_id);
+	uint64_t received = (uint64_t)n;
+	while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+		received += (uint64_t)n;
+	close(fd);
+	assert_true(received < declared);
+	assert_true(log_has(f, "\t200\t1\t", "attachment_gone"));
 	easclient_free(&client);
 	ordinary_request_succeeds(f);
 }
@@ -918,6 +1135,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(conversation_move_gets_action_not_supported, setup, teardown),
 		cmocka_unit_test_setup_teardown(operations_at_the_limit_are_served_one_past_gets_status_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(fetch_byte_limits_cut_ranges_and_refuse_whole_attachments, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_attachment_is_streamed_inline_whole_and_by_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_attachment_is_streamed_as_the_last_part, setup, teardown),
+		cmocka_unit_test_setup_teardown(streamed_attachment_is_not_gzipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(attachment_deleted_mid_stream_cuts_the_response, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
