@@ -75,10 +75,11 @@ static int load_suppressed(struct sync_context *ctx, struct sync_result *result)
 static int remember_echoes(struct sync_context *ctx, struct sync_result *result)
 {
 	struct eas_request *r = ctx->request;
-	for (unsigned i = 0; i < result->echo_count; i++) {
-		if (result->echoes[i] <= result->cursor)
+	for (unsigned i = 0; i < result->echoes.capacity; i++) {
+		int64_t modseq = result->echoes.slots[i];
+		if (modseq == 0 || (uint64_t)modseq <= result->cursor)
 			continue;
-		int status = store_sync_suppress_add(r->session, r->device.id, result->folder.id, result->echoes[i]);
+		int status = store_sync_suppress_add(r->session, r->device.id, result->folder.id, (uint64_t)modseq);
 		if (status != STORE_OK)
 			return status;
 	}

@@ -25,42 +25,61 @@ static void add_response(struct sync_context *ctx, struct sync_result *result,
 	result->responses[result->response_count++] = (struct sync_response){ command, status, item_id };
 }
 
-/* Appends value to a growing array of the request's arena. */
-static void append_int64(struct sync_result *result, int64_t **array, unsigned *count, unsigned *capacity,
-			 int64_t value)
+/* Fibonacci hashing: ids are sequential, the multiplier spreads them over the slots. */
+static unsigned id_slot(int64_t id, unsigned capacity)
 {
-	if (*count == *capacity) {
-		unsigned grown_capacity = *capacity == 0 ? 16 : *capacity * 2;
-		int64_t *grown = arena_alloc(result->ctx->request->arena, grown_capacity * sizeof(*grown));
-		if (*count > 0)
-			memcpy(grown, *array, *count * sizeof(*grown));
-		*array = grown;
-		*capacity = grown_capacity;
-	}
-	(*array)[(*count)++] = value;
+	return (unsigned)(((uint64_t)id * 0x9E3779B97F4A7C15u) >> 32) & (capacity - 1);
 }
 
-static bool contains_int64(const int64_t *array, unsigned count, int64_t value)
+static void id_set_place(int64_t *slots, unsigned capacity, int64_t id)
 {
-	for (unsigned i = 0; i < count; i++)
-		if (array[i] == value)
+	unsigned i = id_slot(id, capacity);
+	while (slots[i] != 0 && slots[i] != id)
+		i = (i + 1) & (capacity - 1);
+	slots[i] = id;
+}
+
+void sync_id_set_add(struct arena *arena, struct sync_id_set *set, int64_t id)
+{
+	if (sync_id_set_has(set, id))
+		return;
+	/* At most half full, so a probe ends soon. */
+	if ((set->count + 1) * 2 > set->capacity) {
+		unsigned capacity = set->capacity == 0 ? 32 : set->capacity * 2;
+		int64_t *slots = arena_calloc(arena, capacity, sizeof(*slots));
+		for (unsigned i = 0; i < set->capacity; i++)
+			if (set->slots[i] != 0)
+				id_set_place(slots, capacity, set->slots[i]);
+		set->slots = slots;
+		set->capacity = capacity;
+	}
+	id_set_place(set->slots, set->capacity, id);
+	set->count++;
+}
+
+bool sync_id_set_has(const struct sync_id_set *set, int64_t id)
+{
+	if (set->capacity == 0)
+		return false;
+	for (unsigned i = id_slot(id, set->capacity); set->slots[i] != 0; i = (i + 1) & (set->capacity - 1))
+		if (set->slots[i] == id)
 			return true;
 	return false;
 }
 
 void sync_add_echo(struct sync_result *result, uint64_t modseq)
 {
-	append_int64(result, (int64_t **)&result->echoes, &result->echo_count, &result->echo_capacity, (int64_t)modseq);
+	sync_id_set_add(result->ctx->request->arena, &result->echoes, (int64_t)modseq);
 }
 
 bool sync_is_echo(const struct sync_result *result, uint64_t modseq)
 {
-	return contains_int64((const int64_t *)result->echoes, result->echo_count, (int64_t)modseq);
+	return sync_id_set_has(&result->echoes, (int64_t)modseq);
 }
 
 bool sync_is_own_item(const struct sync_result *result, int64_t item_id)
 {
-	return contains_int64(result->own_items, result->own_count, item_id);
+	return sync_id_set_has(&result->own_items, item_id);
 }
 
 /* Categories as the store keeps them: newline-separated, in arena. */
@@ -208,7 +227,7 @@ static void add_draft(struct sync_context *ctx, struct sync_result *result, cons
 	}
 	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
 	if (added_before(ctx, result, client_id, &map.item_id)) {
-		append_int64(result, &result->own_items, &result->own_count, &result->own_capacity, map.item_id);
+		sync_id_set_add(r->arena, &result->own_items, map.item_id);
 		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
 		return;
 	}
@@ -225,7 +244,7 @@ static void add_draft(struct sync_context *ctx, struct sync_result *result, cons
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
 		return;
 	}
-	append_int64(result, &result->own_items, &result->own_count, &result->own_capacity, map.item_id);
+	sync_id_set_add(r->arena, &result->own_items, map.item_id);
 	add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
 }
 

@@ -102,6 +102,17 @@ struct sync_outgoing {
 	struct store_item item;
 };
 
+/*
+ * A set of positive ids (modseqs, item ids) in the request's arena,
+ * hashed: a bulk request of thousands of changes looks each one up many
+ * times. slots[i] == 0 is a free slot.
+ */
+struct sync_id_set {
+	int64_t *slots;
+	unsigned count;
+	unsigned capacity;          /* a power of two, or 0 */
+};
+
 /* A client command's answer, when there is one (failures, Fetch, Add). */
 struct sync_response {
 	const struct sync_command *command;
@@ -126,12 +137,8 @@ struct sync_result {
 	bool more_available;
 	struct sync_response *responses;
 	unsigned response_count;
-	uint64_t *echoes;           /* modseqs of the client's own changes */
-	unsigned echo_count;
-	unsigned echo_capacity;
-	int64_t *own_items;         /* items the client's Adds made: never sent back as an Add */
-	unsigned own_count;
-	unsigned own_capacity;
+	struct sync_id_set echoes;  /* modseqs of the client's own changes */
+	struct sync_id_set own_items; /* items the client's Adds made: never sent back as an Add */
 	struct sync_outgoing *outgoing;
 	unsigned outgoing_count;
 	unsigned outgoing_capacity;
@@ -162,6 +169,8 @@ struct sync_collection *sync_collection_add(struct eas_request *request, struct 
 /* Applies the collection's commands in order; failures become per-item responses. */
 void sync_apply_commands(struct sync_context *ctx, struct sync_result *result);
 /* A change the client made (this request, or MoveItems before): never sent back to it. */
+void sync_id_set_add(struct arena *arena, struct sync_id_set *set, int64_t id);
+bool sync_id_set_has(const struct sync_id_set *set, int64_t id);
 void sync_add_echo(struct sync_result *result, uint64_t modseq);
 bool sync_is_echo(const struct sync_result *result, uint64_t modseq);
 /* An item the client's Add made (its answer may have been lost): the device has it. */

@@ -1,4 +1,4 @@
-/* test_sync_settings.c: sticky Sync settings and the cached request as text, and the filter cutoffs. */
+/* test_sync_parts.c: the Sync engine's pieces: settings and the cached request as text, filter cutoffs, id sets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,26 @@ static void filter_cutoffs_are_the_mail_windows(void **state)
 	assert_int_equal(sync_filter_cutoff(5, 1000).received, 0);
 }
 
+/* Thousands of ids, sequential and scattered, through several growths: each found, nothing else. */
+static void id_set_holds_exactly_what_was_added(void **state)
+{
+	(void)state;
+	struct arena *arena = arena_new(0);
+	struct sync_id_set set = { 0 };
+	assert_false(sync_id_set_has(&set, 1));
+	for (int64_t id = 1; id <= 5000; id++) {
+		sync_id_set_add(arena, &set, id * 7);
+		sync_id_set_add(arena, &set, id * 7); /* twice: kept once */
+	}
+	sync_id_set_add(arena, &set, INT64_MAX);
+	assert_int_equal(set.count, 5001);
+	assert_true(set.count * 2 <= set.capacity);
+	for (int64_t id = 1; id <= 35000; id++)
+		assert_int_equal(sync_id_set_has(&set, id), id % 7 == 0);
+	assert_true(sync_id_set_has(&set, INT64_MAX));
+	arena_free(&arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +136,7 @@ int main(void)
 		cmocka_unit_test(foreign_text_is_refused_and_changes_nothing),
 		cmocka_unit_test(cache_survives_the_round_trip),
 		cmocka_unit_test(filter_cutoffs_are_the_mail_windows),
+		cmocka_unit_test(id_set_holds_exactly_what_was_added),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
