@@ -335,10 +335,12 @@ static void write_response(struct sync_context *ctx)
 	for (unsigned i = 0; i < ctx->sync.collection_count; i++) {
 		const struct sync_result *result = &ctx->results[i];
 		write_collection(ctx, &writer, result);
-		/* The log shows the first collection that did not succeed. */
+		/* The log shows the first collection that did not succeed, else the first item. */
 		if (result->status != SYNC_STATUS_SUCCESS && r->eas_status <= SYNC_STATUS_SUCCESS) {
 			r->eas_status = result->status;
 			r->reason = result->reason;
+		} else if (result->item_reason != NULL && r->reason == NULL) {
+			r->reason = result->item_reason;
 		}
 	}
 	wbxml_writer_end(&writer);

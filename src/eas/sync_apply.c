@@ -16,9 +16,22 @@
 
 #include "guard/limits.h"
 
+/* The log's word for an item that failed, so an administrator sees which device sends what. */
+static const char *item_reason(int status)
+{
+	switch (status) {
+	case SYNC_STATUS_CONVERSION_ERROR: return "item_invalid";
+	case SYNC_STATUS_CONFLICT: return "item_conflict";
+	case SYNC_STATUS_NOT_FOUND: return "item_not_found";
+	default: return "item_failed";
+	}
+}
+
 static void add_response(struct sync_context *ctx, struct sync_result *result,
 			 const struct sync_command *command, int status, int64_t item_id)
 {
+	if (status != SYNC_STATUS_SUCCESS && result->item_reason == NULL)
+		result->item_reason = item_reason(status);
 	if (result->responses == NULL)
 		result->responses = arena_calloc(ctx->request->arena, result->collection->command_count,
 						 sizeof(*result->responses));

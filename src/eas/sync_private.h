@@ -137,6 +137,7 @@ struct sync_result {
 	bool more_available;
 	struct sync_response *responses;
 	unsigned response_count;
+	const char *item_reason;    /* the log's word for the first item that failed, NULL if none */
 	struct sync_id_set echoes;  /* modseqs of the client's own changes */
 	struct sync_id_set own_items; /* items the client's Adds made: never sent back as an Add */
 	struct sync_outgoing *outgoing;
