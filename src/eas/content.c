@@ -61,8 +61,8 @@ int eas_content_source(struct eas_request *request, struct arena *arena, int64_t
  * fell behind): SQLite then walks the content's overflow pages from the
  * start to the offset, a cost per reopening that grows with the offset.
  * Reading 1 MB per reopening cuts that walk 16-fold (a slow client's last
- * 10 MB of a 137 MB message: 4.5 s of easd CPU with 64 KB windows, 0.3 s
- * with these) for about 2.5 MB of buffers, touched only once a client
+ * 10 MB of a 143 MB message: 4.5 s of easd CPU with 64 KB windows, 0.3 to
+ * 0.6 s with these) for about 2.5 MB of buffers, touched only once a client
  * has fallen behind (the first window is an ordinary one).
  */
 #define CONTENT_REOPEN_WINDOW (1024 * 1024)

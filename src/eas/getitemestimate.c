@@ -2,12 +2,16 @@
  * getitemestimate.c: the GetItemEstimate command (MS-ASCMD 2.2.1.9): how
  * many changes the next Sync of each collection would bring. It reads the
  * collection's state and counts what sync_collect.c would send from it
- * under the FilterType asked (else the sticky one); it changes nothing. 14.0+ put SyncKey and Options in AirSync; 12.1 puts Class and
+ * under the FilterType asked (else the sticky one); it changes nothing.
+ *
+ * 14.0+ put SyncKey and Options in AirSync; 12.1 puts Class and
  * FilterType beside CollectionId: both are read.
  */
 #include "eas/sync_private.h"
 
 #include <string.h>
+
+#include "guard/limits.h"
 
 enum estimate_status {
 	ESTIMATE_SUCCESS = 1,
@@ -113,6 +117,7 @@ static void write_estimate(struct wbxml_writer *writer, const struct estimate *e
 
 void eas_getitemestimate(struct eas_request *request)
 {
+	unsigned collections = 0;
 	struct wbxml_reader reader;
 	struct wbxml_event event;
 	struct wbxml_writer writer;
@@ -124,6 +129,11 @@ void eas_getitemestimate(struct eas_request *request)
 			break;
 		if (event.type != WBXML_EVENT_START || event.tag != WBXML_GETITEMESTIMATE_COLLECTION)
 			continue;
+		/* Each costs a few counts over the folder: as many as a Sync may name, the rest unanswered. */
+		if (++collections > LIMIT_SYNC_COLLECTIONS) {
+			request->reason = "too_many_collections";
+			break;
+		}
 		struct estimate estimate;
 		if (read_collection(&reader, &estimate) < 0)
 			break;

@@ -897,9 +897,13 @@ void eas_itemoperations(struct eas_request *request)
 		return;
 	}
 	ctx.part_list = arena_calloc(request->arena, ctx.operation_count + 1, sizeof(*ctx.part_list));
+	/* The last attachment Fetch that nothing after it may delete: the stream
+	   reads the message after the transaction, while it is sent. */
 	for (unsigned i = 0; i < ctx.operation_count; i++)
 		if (ctx.operations[i].kind == OPERATION_FETCH && ctx.operations[i].file_reference.given)
 			ctx.streamed_op = &ctx.operations[i];
+		else if (ctx.operations[i].kind == OPERATION_EMPTY_FOLDER_CONTENTS)
+			ctx.streamed_op = NULL;
 	wbxml_writer_element_uint(&ctx.writer, WBXML_ITEMOPERATIONS_STATUS, OPERATION_SUCCESS);
 	if (ctx.operation_count > 0)
 		wbxml_writer_start(&ctx.writer, WBXML_ITEMOPERATIONS_RESPONSE);

@@ -122,6 +122,7 @@ static void run_collection(struct sync_context *ctx, struct sync_result *result,
 	uint64_t until;
 	result->since = mode == MODE_REPLAY ? state->previous_modseq : state->modseq;
 	result->cutoff = mode == MODE_REPLAY ? state->previous_cutoff : state->cutoff;
+	result->client_key = mode == MODE_REPLAY ? state->previous_key : state->sync_key;
 	result->sync_key = state->sync_key;
 	result->cursor = result->since;
 	/* The folder's end is read after the commands, so the cursor passes the device's own changes. */

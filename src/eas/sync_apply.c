@@ -99,7 +99,8 @@ bool sync_is_own_item(const struct sync_result *result, int64_t item_id)
 static const char *joined_categories(struct arena *arena, const struct pim_email_state *change)
 {
 	struct buf joined;
-	buf_init(&joined, 4096);
+	/* Each category is at most LIMIT_CHANGE_VALUE_BYTES (the readers refuse longer): all fit. */
+	buf_init(&joined, 8 * (LIMIT_CHANGE_VALUE_BYTES + 1));
 	for (unsigned i = 0; i < 8 && change->categories[i] != NULL; i++) {
 		if (i > 0)
 			buf_append_byte(&joined, '\n');
@@ -178,19 +179,24 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
  * still there. If it has not changed since that answer the device has it
  * as it is; else the changes send it (as a Change: it is the device's own).
  */
-static bool added_before(struct sync_context *ctx, struct sync_result *result, const char *client_id,
-			 int64_t *item_id_out)
+static int added_before(struct sync_context *ctx, struct sync_result *result, const char *client_id,
+			int64_t *item_id_out)
 {
 	struct eas_request *r = ctx->request;
 	struct store_client_id map;
 	struct store_item item;
-	if (store_client_id_find(r->session, r->device.id, result->folder.id, client_id, &map) != STORE_OK ||
-	    store_item_get(r->session, r->arena, result->folder.id, map.item_id, &item) != STORE_OK || item.deleted)
-		return false;
+	int status = store_client_id_find(r->session, r->device.id, result->folder.id, client_id, result->client_key,
+					  &map);
+	if (status == STORE_OK)
+		status = store_item_get(r->session, r->arena, result->folder.id, map.item_id, &item);
+	if (status != STORE_OK)
+		return status;
+	if (item.deleted)
+		return STORE_NOT_FOUND;
 	if (item.modseq == map.modseq)
 		sync_add_echo(result, item.modseq);
 	*item_id_out = item.id;
-	return true;
+	return STORE_OK;
 }
 
 /* Stores the composed draft with the flags the client gave; *modseq_out: the item's last change, the client's own. */
@@ -239,16 +245,18 @@ static void add_draft(struct sync_context *ctx, struct sync_result *result, cons
 		return;
 	}
 	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
-	if (added_before(ctx, result, client_id, &map.item_id)) {
+	int status = added_before(ctx, result, client_id, &map.item_id);
+	if (status == STORE_OK) {
 		sync_id_set_add(r->arena, &result->own_items, map.item_id);
 		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
 		return;
 	}
 	struct buf mime;
 	buf_init(&mime, LIMIT_MESSAGE_BYTES_DEFAULT);
-	int status = STORE_ERROR;
-	if (pim_email_compose_draft(r->arena, command->draft, r->user.name, r->now, &mime) == 0)
-		status = store_draft(ctx, result, command->draft, &mime, &map.item_id, &map.modseq);
+	if (status == STORE_NOT_FOUND) /* else the store fails: no second draft on a guess */
+		status = pim_email_compose_draft(r->arena, command->draft, r->user.name, r->now, &mime) == 0
+				 ? store_draft(ctx, result, command->draft, &mime, &map.item_id, &map.modseq)
+				 : STORE_ERROR;
 	buf_cleanup(&mime);
 	if (status == STORE_OK)
 		status = store_client_id_put(r->session, r->device.id, result->folder.id, client_id, &map,

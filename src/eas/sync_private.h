@@ -1,6 +1,9 @@
 /*
- * sync_private.h: the Sync command's request model, shared by its two files:
- * sync_request.c reads the WBXML into it, sync.c runs it.
+ * sync_private.h: what the Sync engine's files share: the request model
+ * (sync_request.c reads the WBXML into it), the per-collection result
+ * (sync.c runs the request, sync_apply.c applies the client's commands,
+ * sync_collect.c picks what goes out) and the settings kept between
+ * requests (sync_settings.c). GetItemEstimate counts with it too.
  */
 #ifndef EAS_SYNC_PRIVATE_H
 #define EAS_SYNC_PRIVATE_H
@@ -129,6 +132,7 @@ struct sync_result {
 	int status;
 	const char *reason;
 	struct store_folder folder;
+	uint64_t client_key;        /* the key the client sent */
 	uint64_t sync_key;          /* the key to answer */
 	bool key_kept;              /* nothing moved: the client's key stays */
 	uint64_t since;             /* the client's cursor */

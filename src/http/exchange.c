@@ -12,7 +12,9 @@
 #include "http/http_private.h"
 
 #include <netinet/in.h>
-#include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,32 +364,37 @@ static void gzip_response(struct http_exchange *x)
 }
 
 /*
+ * Whether the send buffer has room for the block about to be made, twice
+ * over (TLS records, the kernel's own accounting): then the kernel takes
+ * it whole, MHD asks for the next one at once, and the stream may keep
+ * what it holds (a store session) until then. A client that stops
+ * reading fills the buffer, and the stream lets go at the next block
+ * instead of holding a session for as long as the client dawdles. Unknown
+ * counts as no: holding too little costs time, too long a session.
+ */
+static bool connection_drained(struct MHD_Connection *connection, size_t block)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int queued = 0, capacity = 0;
+	socklen_t len = sizeof(capacity);
+	if (info == NULL || ioctl(info->connect_fd, SIOCOUTQ, &queued) < 0 ||
+	    getsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &capacity, &len) < 0)
+		return false;
+	/* SO_SNDBUF reports twice the bytes the kernel queues (the rest is its bookkeeping). */
+	int room = capacity / 2 - queued;
+	return room > 0 && (size_t)room >= 2 * block;
+}
+
+/*
  * MHD pulls a streamed body through this, in order, from the connection's
  * thread; it stops calling once the request has ended, before
  * http_exchange_end frees the arena the stream lives in.
  */
-/*
- * Whether the socket can take more at once (the kernel's own "writable":
- * free send buffer at least half of what is queued): then MHD asks for
- * the next block as soon as this one is written, and the stream may keep
- * what it holds (a store session) until then. When the client is behind,
- * the socket fills and this turns false before MHD stops asking. Unknown
- * counts as no: holding too little costs time, too long a session.
- */
-static bool connection_drained(struct MHD_Connection *connection)
-{
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (info == NULL)
-		return false;
-	struct pollfd socket = { .fd = info->connect_fd, .events = POLLOUT };
-	return poll(&socket, 1, 0) == 1 && (socket.revents & POLLOUT) != 0;
-}
-
 static ssize_t read_stream(void *cls, uint64_t position, char *dst, size_t max)
 {
 	struct http_exchange *x = cls;
 	struct eas_stream *stream = x->request.stream;
-	ssize_t n = stream->read(stream->context, position, (uint8_t *)dst, max, connection_drained(x->connection));
+	ssize_t n = stream->read(stream->context, position, (uint8_t *)dst, max, connection_drained(x->connection, max));
 	if (n < 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD cuts the connection; the log line has the reason */
 	x->bytes_out += (uint64_t)n;

@@ -177,7 +177,10 @@ static int read_categories(struct draft_reader *d)
 			status = wbxml_reader_skip(d->reader);
 		if (status < 0)
 			return status;
-		if (category[0] != '\0')
+		/* As long as a Change may set one (email_change.c), so both keep the same. */
+		if (strlen(category) > LIMIT_CHANGE_VALUE_BYTES)
+			invalid(d, "draft_category_too_long");
+		else if (category[0] != '\0')
 			d->draft->categories[count++] = category;
 	}
 	if (more < 0)

@@ -249,14 +249,16 @@ int store_sync_suppress_forget(struct store_session *session, int64_t device, in
  * by the ClientId it gave, so an Add repeated after a lost answer finds
  * its item instead of creating a second one; modseq is the item's as the
  * device had it then. Each map records the key of the answer that carried
- * it; forget drops those older than a key.
+ * it; find looks only at answers after the key the device sent (those it
+ * did not get: a ClientId is unique only within a request), forget drops
+ * those older than a key.
  */
 struct store_client_id {
 	int64_t item_id;
 	uint64_t modseq;
 };
 int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,
-			 const char *client_id, struct store_client_id *map_out);
+			 const char *client_id, uint64_t after_key, struct store_client_id *map_out);
 int store_client_id_put(struct store_session *session, int64_t device, int64_t collection_id,
 			const char *client_id, const struct store_client_id *map, uint64_t sync_key);
 int store_client_id_forget(struct store_session *session, int64_t device, int64_t collection_id,

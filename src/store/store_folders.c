@@ -336,12 +336,13 @@ int store_sync_cache_put(struct store_session *session, int64_t device, const ch
 }
 
 int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,
-			 const char *client_id, struct store_client_id *map_out)
+			 const char *client_id, uint64_t after_key, struct store_client_id *map_out)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_CLIENT_ID_FIND);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, collection_id);
 	sqlite3_bind_text(stmt, 3, client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)after_key);
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		map_out->item_id = sqlite3_column_int64(stmt, 0);

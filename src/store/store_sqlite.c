@@ -92,7 +92,7 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_ITEM_ENTERING] = "SELECT " ITEM_COLUMNS " FROM items " ENTERING_WHERE " ORDER BY received DESC, id DESC LIMIT ?7",
 	[SQL_ITEM_COUNT_LEAVING] = "SELECT count(*) FROM items " LEAVING_WHERE,
 	[SQL_ITEM_COUNT_ENTERING] = "SELECT count(*) FROM items " ENTERING_WHERE,
-	[SQL_CLIENT_ID_FIND] = "SELECT item_id, modseq FROM client_ids WHERE device_id = ?1 AND collection_id = ?2 AND client_id = ?3",
+	[SQL_CLIENT_ID_FIND] = "SELECT item_id, modseq FROM client_ids WHERE device_id = ?1 AND collection_id = ?2 AND client_id = ?3 AND sync_key > ?4",
 	[SQL_CLIENT_ID_PUT] = ("INSERT INTO client_ids (device_id, collection_id, client_id, item_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 			       "ON CONFLICT (device_id, collection_id, client_id) DO UPDATE SET item_id = ?4, sync_key = ?5, modseq = ?6"),
 	[SQL_CLIENT_ID_FORGET] = "DELETE FROM client_ids WHERE device_id = ?1 AND collection_id = ?2 AND sync_key < ?3",

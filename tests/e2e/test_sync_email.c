@@ -400,12 +400,17 @@ static void drafts_are_added_once(void **state)
 	assert_non_null(strstr(text(f, root, WBXML_EMAIL_TO), "bob@example.org"));
 	assert_string_equal(text(f, root, WBXML_EMAIL_STATUS), "2");
 	assert_non_null(strstr(text(f, root, WBXML_AIRSYNCBASE_DATA), "Draft body."));
-	/* A new ClientId is a new draft; the laptop's next request goes on from its key. */
-	draft_add(add, sizeof(add), "c2", "Second");
+	/* A ClientId is unique only within a request: the next request's "c1" is a new draft. */
+	draft_add(add, sizeof(add), "c1", "Second");
 	root = sync(f, laptop, drafts, key, 100, add);
 	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
 	assert_string_equal(text(f, answer, WBXML_AIRSYNC_STATUS), "1");
-	assert_string_not_equal(text(f, answer, WBXML_AIRSYNC_SERVER_ID), server_id);
+	const char *second_id = text(f, answer, WBXML_AIRSYNC_SERVER_ID);
+	assert_string_not_equal(second_id, server_id);
+	/* And that answer lost: its own Add is found again, not the first draft. */
+	root = sync(f, laptop, drafts, key, 100, add);
+	answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, answer, WBXML_AIRSYNC_SERVER_ID), second_id);
 	/* Mail cannot be added to the Inbox, nor by a 14.1 device. */
 	const char *inbox_zero = text(f, sync(f, laptop, f->inbox, "0", 100, NULL), WBXML_AIRSYNC_SYNC_KEY);
 	draft_add(add, sizeof(add), "c3", "Not here");
