@@ -407,6 +407,8 @@ static enum MHD_Result answer_stream(struct http_exchange *x, struct MHD_Connect
 	struct eas_request *r = &x->request;
 	struct MHD_Response *response = MHD_create_response_from_callback(r->stream->length, HTTP_STREAM_BLOCK,
 									   read_stream, x, NULL);
+	if (response == NULL)
+		return MHD_NO; /* out of memory in MHD: the connection is closed */
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
 				r->response_type != NULL ? r->response_type : "application/vnd.ms-sync.wbxml");
 	for (unsigned i = 0; i < r->header_count; i++)

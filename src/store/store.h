@@ -214,8 +214,6 @@ int store_sync_state_advance(struct store_session *session, int64_t device, int6
 /* Sets current and previous as given (answering a repeated previous key). */
 int store_sync_state_put(struct store_session *session, int64_t device, int64_t collection_id,
 			 const struct store_sync_state *state);
-/* Forgets the collection's state (SyncKey 0). */
-int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id);
 /*
  * The collection's sticky settings (Sync Options and the like, kept across
  * requests): opaque text the caller formats, "" when none were stored.

@@ -279,14 +279,6 @@ int store_sync_state_put(struct store_session *session, int64_t device, int64_t 
 	return store_run(session, stmt, "put sync state");
 }
 
-int store_sync_state_reset(struct store_session *session, int64_t device, int64_t collection_id)
-{
-	sqlite3_stmt *stmt = store_statement(session, SQL_STATE_RESET);
-	sqlite3_bind_int64(stmt, 1, device);
-	sqlite3_bind_int64(stmt, 2, collection_id);
-	return store_run(session, stmt, "reset sync state");
-}
-
 /* The text column of the one row stmt selects, copied into arena. */
 static int query_text(struct store_session *session, struct arena *arena, sqlite3_stmt *stmt, const char *what,
 		      const char **text_out)

@@ -67,7 +67,6 @@ static const char *const statement_sql[SQL_COUNT_] = {
 			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (device_id, collection_id) DO UPDATE SET "
 			   "sync_key = ?3, modseq = ?4, cutoff_received = ?5, cutoff_id = ?6, "
 			   "previous_key = ?7, previous_modseq = ?8, previous_cutoff_received = ?9, previous_cutoff_id = ?10"),
-	[SQL_STATE_RESET] = "DELETE FROM sync_states WHERE device_id = ?1 AND collection_id = ?2",
 	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id) "
 			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"),
 	[SQL_SUPPRESS_ADD] = "INSERT OR IGNORE INTO sync_suppress (device_id, folder_id, modseq) VALUES (?1, ?2, ?3)",
