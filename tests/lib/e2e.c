@@ -155,13 +155,26 @@ int e2e_stop(struct e2e_server *server)
 {
 	if (server->pid <= 0)
 		return -1;
-	int status;
+	int status = 0;
 	kill(server->pid, SIGTERM);
-	pid_t pid = waitpid(server->pid, &status, 0);
+	pid_t pid;
+	while ((pid = waitpid(server->pid, &status, 0)) < 0 && errno == EINTR)
+		continue;
 	server->pid = 0;
-	if (pid < 0 || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	if (pid >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* Say how it ended, with easd's last words, before the directory goes. */
+	if (pid < 0)
+		fprintf(stderr, "e2e: waitpid: %s\n", strerror(errno));
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "e2e: easd ended by signal %d (%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		fprintf(stderr, "e2e: easd exited with status %d\n", WEXITSTATUS(status));
+	char command[400];
+	snprintf(command, sizeof(command), "tail -n 20 '%s/easd.stderr' >&2", server->dir);
+	if (system(command) != 0)
+		fprintf(stderr, "e2e: no easd.stderr\n");
+	return pid < 0 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
 }
 
 void e2e_cleanup(struct e2e_server *server)
