@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,16 +162,35 @@ uint16_t http_server_port(const struct http_server *server)
 	return server->port;
 }
 
+/*
+ * Closes the listening socket under MHD, so new connections are refused
+ * at once instead of left unanswered in the backlog while the requests in
+ * flight finish. Not MHD_quiesce_daemon: with a thread pool on epoll,
+ * libmicrohttpd 0.9.75 races its own workers there (a worker that wakes
+ * first takes the socket out of its epoll set, and quiesce then panics:
+ * "Failed to remove listen FD from epoll set"). Putting an unbound socket
+ * on the listener's number closes the listening one (epoll forgets it by
+ * itself) and leaves MHD a descriptor of its own to close at stop.
+ */
+static void refuse_new_connections(struct MHD_Daemon *daemon)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_LISTEN_FD);
+	if (info == NULL || info->listen_fd == MHD_INVALID_SOCKET)
+		return;
+	int placeholder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (placeholder < 0)
+		return;
+	if (dup3(placeholder, info->listen_fd, O_CLOEXEC) < 0)
+		fprintf(stderr, "easd: cannot close the listening socket: %s\n", strerror(errno));
+	close(placeholder);
+}
+
 void http_server_stop(struct http_server **server_ptr, unsigned grace_seconds)
 {
 	struct http_server *server = *server_ptr;
 	if (server == NULL)
 		return;
-	/* The listening socket is ours after quiesce: closing it now refuses new
-	   connections at once instead of leaving them unanswered in the backlog. */
-	MHD_socket listener = MHD_quiesce_daemon(server->daemon);
-	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
+	refuse_new_connections(server->daemon);
 	for (unsigned waited = 0; waited < grace_seconds * 10; waited++) {
 		const union MHD_DaemonInfo *info =
 			MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
