@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "procstat.h"
 #include "store/store.h"
 
 #define PASSWORD "bench password"
@@ -76,43 +77,17 @@ static void say(const char *format, ...)
 	fflush(stdout);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* easd's VmRSS in kB, from /proc/<pid>/status. */
+/* easd's VmRSS in kB. */
 static long easd_rss_kb(void)
 {
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)easd.pid);
-	FILE *in = fopen(path, "r");
-	if (in == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(in);
-	return kb;
+	return procstat_rss_kb(easd.pid);
 }
 
 /* easd's CPU time (utime + stime) in seconds. */
 static double easd_cpu_seconds(void)
 {
-	char path[64];
-	unsigned long utime = 0, stime = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)easd.pid);
-	FILE *in = fopen(path, "r");
-	if (in == NULL)
-		return 0;
-	/* Field 2 is "(easd)", without spaces; utime and stime are fields 14 and 15. */
-	if (fscanf(in, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-		utime = stime = 0;
-	fclose(in);
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	double seconds = procstat_cpu_seconds(easd.pid);
+	return seconds < 0 ? 0 : seconds;
 }
 
 /* ---- the peak RSS while a request runs ---- */
@@ -256,12 +231,12 @@ static void post_measured(struct easclient *client, const char *command, const c
 {
 	struct sampler sampler;
 	m->before_kb = easd_rss_kb();
-	double cpu = easd_cpu_seconds(), start = now_seconds();
+	double cpu = easd_cpu_seconds(), start = procstat_now();
 	sampler_start(&sampler);
 	if (easclient_post_xml(client, command, xml, response) != 0 || response->http_status != 200)
 		die("%s: HTTP %ld", command, response->http_status);
 	m->peak_kb = sampler_stop(&sampler);
-	m->seconds = now_seconds() - start;
+	m->seconds = procstat_now() - start;
 	m->cpu = easd_cpu_seconds() - cpu;
 	usleep(200 * 1000);
 	m->after_kb = easd_rss_kb();
@@ -472,11 +447,11 @@ static void fetch_slowly(const char *reference)
 	char range[64], check[96];
 	snprintf(range, sizeof(range), "%u-%u", ATTACHMENT_BYTES - RANGE_BYTES, ATTACHMENT_BYTES - 1);
 	m.before_kb = easd_rss_kb();
-	double cpu = easd_cpu_seconds(), start = now_seconds();
+	double cpu = easd_cpu_seconds(), start = procstat_now();
 	sampler_start(&sampler);
 	size_t received = slow_request(reference, range, easclient_policy_key(client));
 	m.peak_kb = sampler_stop(&sampler);
-	m.seconds = now_seconds() - start;
+	m.seconds = procstat_now() - start;
 	m.cpu = easd_cpu_seconds() - cpu;
 	m.after_kb = easd_rss_kb();
 	if (received < RANGE_BYTES)
@@ -508,7 +483,7 @@ int main(int argc, char **argv)
 	static const char *const users[] = { "alice:" PASSWORD, NULL };
 	buf_init(&report, 0);
 	choose_build(argc, argv);
-	double began = now_seconds();
+	double began = procstat_now();
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -523,10 +498,10 @@ int main(int argc, char **argv)
 	int64_t folder, item;
 	size_t size;
 	say("  easd RSS idle after start %ld kB\n", easd_rss_kb());
-	double start = now_seconds();
+	double start = procstat_now();
 	deliver(&folder, &item, &size);
 	say("  delivered one message of %zu bytes (attachment %u bytes decoded) through the store API in %.1f s\n",
-	    size, ATTACHMENT_BYTES, now_seconds() - start);
+	    size, ATTACHMENT_BYTES, procstat_now() - start);
 	char reference[64], range[64];
 	snprintf(reference, sizeof(reference), "%lld:%lld:0", (long long)folder, (long long)item);
 	say("\n  request                            RSS MB: before  peak   after  growth  wall s  CPU s  answer\n");
@@ -538,7 +513,7 @@ int main(int argc, char **argv)
 	sync_item(folder);
 	fetch_slowly(reference);
 	int stopped = e2e_stop(&easd);
-	say("\nwhole run: %.0f s; easd stopped with status %d\n", now_seconds() - began, stopped);
+	say("\nwhole run: %.0f s; easd stopped with status %d\n", procstat_now() - began, stopped);
 	e2e_cleanup(&easd);
 	int status = 0;
 	if (argc > 1) {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "procstat.h"
 #include "store/store.h"
 
 #define PASSWORD "bench password"
@@ -90,45 +91,20 @@ static void say(const char *format, ...)
 	fflush(stdout);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- easd as a process: RSS and CPU time from /proc ---- */
 
 static long easd_rss_kb(void)
 {
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)easd.pid);
-	FILE *in = fopen(path, "r");
-	if (in == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(in);
-	return kb;
+	return procstat_rss_kb(easd.pid);
 }
 
-/* utime + stime of every easd thread, in seconds (proc(5): fields 14 and 15 of stat). */
+/* utime + stime of every easd thread, in seconds. */
 static double easd_cpu_seconds(void)
 {
-	char path[64], line[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)easd.pid);
-	FILE *in = fopen(path, "r");
-	if (in == NULL || fgets(line, sizeof(line), in) == NULL)
-		die("cannot read %s", path);
-	fclose(in);
-	/* The command name (field 2) may hold spaces: count from the last ')'. */
-	const char *p = strrchr(line, ')');
-	unsigned long long utime, stime;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-		die("cannot parse %s", path);
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	double seconds = procstat_cpu_seconds(easd.pid);
+	if (seconds < 0)
+		die("cannot read easd's CPU time");
+	return seconds;
 }
 
 static void say_rss(const char *when)
@@ -168,7 +144,7 @@ static double deliver(const char *user, unsigned count)
 	struct store_user record;
 	int64_t inbox;
 	snprintf(path, sizeof(path), "%s/data", easd.dir);
-	double start = now_seconds();
+	double start = procstat_now();
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
 		die("store_open: %s", error);
 	struct store_session *session = store_session_acquire(store);
@@ -199,7 +175,7 @@ static double deliver(const char *user, unsigned count)
 	arena_free(&arena);
 	store_session_release(&session);
 	store_close(&store);
-	return now_seconds() - start;
+	return procstat_now() - start;
 }
 
 /* ---- devices ---- */
@@ -348,9 +324,9 @@ enum idle_outcome {
 /* One no-change Sync; *seconds_out is its round-trip time. */
 static enum idle_outcome idle_sync(struct device *device, struct easclient_response *response, double *seconds_out)
 {
-	double start = now_seconds();
+	double start = procstat_now();
 	int sent = easclient_post(device->client, "Sync", device->idle_body.data, device->idle_body.len, NULL, response);
-	*seconds_out = now_seconds() - start;
+	*seconds_out = procstat_now() - start;
 	if (sent < 0 || response->http_status != 200)
 		return IDLE_FAILED;
 	if (response->body.len == device->idle_answer.len &&
@@ -416,9 +392,9 @@ static double quantile_us(struct idle_figures *figures, double q)
 static void first_sync(struct device *device, unsigned expected)
 {
 	unsigned rounds;
-	double start = now_seconds();
+	double start = procstat_now();
 	unsigned adds = sync_to_end(device, FIRST_SYNC_WINDOW, &rounds);
-	double seconds = now_seconds() - start;
+	double seconds = procstat_now() - start;
 	if (adds != expected)
 		die("%s: %u Adds for %u messages", device->name, adds, expected);
 	say("  first sync of %s (%u messages, windows of %u): %u round trips, %.2f s, %.0f messages/s\n",
@@ -512,7 +488,7 @@ static void phase_concurrent(void)
 	say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
 	    LOAD_DEVICES, LOAD_USERS, LOAD_DEVICES_PER_USER, LOAD_INBOX_MESSAGES);
 	say_rss("before");
-	double setup = now_seconds();
+	double setup = procstat_now();
 	for (unsigned u = 0; u < LOAD_USERS; u++) {
 		char user[16];
 		snprintf(user, sizeof(user), "user%u", u);
@@ -527,7 +503,7 @@ static void phase_concurrent(void)
 			prepare_idle(&w->device);
 		}
 	}
-	say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", now_seconds() - setup);
+	say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", procstat_now() - setup);
 	say_rss("after set-up");
 	pthread_barrier_init(&start, NULL, LOAD_DEVICES + 1);
 	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
@@ -537,9 +513,9 @@ static void phase_concurrent(void)
 			die("pthread_create: %s", strerror(errno));
 	}
 	pthread_barrier_wait(&start);
-	double began = now_seconds(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
+	double began = procstat_now(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
 	long peak = 0;
-	while (now_seconds() - began < LOAD_SECONDS) {
+	while (procstat_now() - began < LOAD_SECONDS) {
 		long rss = easd_rss_kb();
 		if (rss > peak)
 			peak = rss;
@@ -557,7 +533,7 @@ static void phase_concurrent(void)
 		different += workers[i].different;
 		latency += workers[i].seconds;
 	}
-	double elapsed = now_seconds() - began, cpu_used = easd_cpu_seconds() - cpu;
+	double elapsed = procstat_now() - began, cpu_used = easd_cpu_seconds() - cpu;
 	double own_used = own_cpu_seconds() - own_cpu;
 	pthread_barrier_destroy(&start);
 	say("  %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", requests, elapsed,
@@ -584,9 +560,9 @@ static void phase_initial_sync(void)
 	say("  delivered %d messages through the store API in %.2f s\n", INITIAL_MESSAGES, seconds);
 	device_open(&device, "initial", "NEWPHONE");
 	unsigned rounds;
-	double cpu = easd_cpu_seconds(), start = now_seconds();
+	double cpu = easd_cpu_seconds(), start = procstat_now();
 	unsigned adds = sync_to_end(&device, INITIAL_WINDOW, &rounds);
-	double elapsed = now_seconds() - start, cpu_used = easd_cpu_seconds() - cpu;
+	double elapsed = procstat_now() - start, cpu_used = easd_cpu_seconds() - cpu;
 	if (adds != INITIAL_MESSAGES)
 		die("%s: %u Adds for %d messages", device.name, adds, INITIAL_MESSAGES);
 	say("  SyncKey 0 to no MoreAvailable: %.2f s, %u round trips (SyncKey 0 + %u with items), %.0f messages/s\n",
@@ -645,7 +621,7 @@ int main(int argc, char **argv)
 		NULL,
 	};
 	char model[128];
-	double began = now_seconds();
+	double began = procstat_now();
 	choose_build(argc, argv);
 	buf_init(&report, 0);
 	/* threads = 0: one per core, as a deployment without the key has. */
@@ -671,7 +647,7 @@ int main(int argc, char **argv)
 	phase_initial_sync();
 
 	int stopped = e2e_stop(&easd);
-	say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", now_seconds() - began,
+	say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", procstat_now() - began,
 	    load_average(), stopped);
 	e2e_cleanup(&easd);
 	int status = 0;

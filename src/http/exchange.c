@@ -402,11 +402,10 @@ static ssize_t read_stream(void *cls, uint64_t position, char *dst, size_t max)
 }
 
 /* Not gzipped: compressing would need the whole body, or a deflate state per download. */
-static enum MHD_Result answer_stream(struct http_exchange *x, struct MHD_Connection *connection)
+/* Sends a command's response with its Content-Type and headers. */
+static enum MHD_Result queue_with_headers(struct MHD_Connection *connection, const struct eas_request *r,
+					  struct MHD_Response *response)
 {
-	struct eas_request *r = &x->request;
-	struct MHD_Response *response = MHD_create_response_from_callback(r->stream->length, HTTP_STREAM_BLOCK,
-									   read_stream, x, NULL);
 	if (response == NULL)
 		return MHD_NO; /* out of memory in MHD: the connection is closed */
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -416,6 +415,14 @@ static enum MHD_Result answer_stream(struct http_exchange *x, struct MHD_Connect
 	enum MHD_Result result = MHD_queue_response(connection, r->http_status, response);
 	MHD_destroy_response(response);
 	return result;
+}
+
+static enum MHD_Result answer_stream(struct http_exchange *x, struct MHD_Connection *connection)
+{
+	struct eas_request *r = &x->request;
+	struct MHD_Response *response = MHD_create_response_from_callback(r->stream->length, HTTP_STREAM_BLOCK,
+									   read_stream, x, NULL);
+	return queue_with_headers(connection, r, response);
 }
 
 static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connection *connection)
@@ -433,13 +440,7 @@ static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connec
 	x->bytes_out = r->response.len;
 	r->response.data = NULL;
 	r->response.len = r->response.cap = 0;
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-				r->response_type != NULL ? r->response_type : "application/vnd.ms-sync.wbxml");
-	for (unsigned i = 0; i < r->header_count; i++)
-		MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
-	enum MHD_Result result = MHD_queue_response(connection, r->http_status, response);
-	MHD_destroy_response(response);
-	return result;
+	return queue_with_headers(connection, r, response);
 }
 
 static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection *connection,
