@@ -9,14 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
 #include "guard/auth.h"
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Mean microseconds per check over n checks (distinct times defeat nothing: the cache keys on the password). */
 static double time_checks(struct guard_auth *auth, struct store_session *session, int n)
@@ -24,7 +18,7 @@ static double time_checks(struct guard_auth *auth, struct store_session *session
 	struct arena *arena = arena_new(0);
 	struct store_user user;
 	const char *reason;
-	double start = now_seconds();
+	double start = bench_now();
 	for (int i = 0; i < n; i++) {
 		if (guard_auth_check(auth, session, arena, "bench", "bench password", "127.0.0.1", 1000, &user,
 				     &reason) != GUARD_AUTH_OK) {
@@ -32,7 +26,7 @@ static double time_checks(struct guard_auth *auth, struct store_session *session
 			exit(1);
 		}
 	}
-	double elapsed = now_seconds() - start;
+	double elapsed = bench_now() - start;
 	arena_free(&arena);
 	return elapsed * 1e6 / n;
 }

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
-#include "procstat.h"
+#include "benchlib.h"
 #include "store/store.h"
 
 #define PASSWORD "bench password"
@@ -47,7 +47,6 @@
 #define TARGET_KB (10 * 1024)
 
 static struct e2e_server easd;
-static struct buf report;
 
 static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -63,30 +62,17 @@ static void die(const char *format, ...)
 	exit(1);
 }
 
-static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *format, ...)
-{
-	va_list ap;
-	va_start(ap, format);
-	char line[1024];
-	vsnprintf(line, sizeof(line), format, ap);
-	va_end(ap);
-	buf_append_cstr(&report, line);
-	fputs(line, stdout);
-	fflush(stdout);
-}
 
 /* easd's VmRSS in kB. */
 static long easd_rss_kb(void)
 {
-	return procstat_rss_kb(easd.pid);
+	return bench_rss_kb(easd.pid);
 }
 
 /* easd's CPU time (utime + stime) in seconds. */
 static double easd_cpu_seconds(void)
 {
-	double seconds = procstat_cpu_seconds(easd.pid);
+	double seconds = bench_cpu_seconds(easd.pid);
 	return seconds < 0 ? 0 : seconds;
 }
 
@@ -231,12 +217,12 @@ static void post_measured(struct easclient *client, const char *command, const c
 {
 	struct sampler sampler;
 	m->before_kb = easd_rss_kb();
-	double cpu = easd_cpu_seconds(), start = procstat_now();
+	double cpu = easd_cpu_seconds(), start = bench_now();
 	sampler_start(&sampler);
 	if (easclient_post_xml(client, command, xml, response) != 0 || response->http_status != 200)
 		die("%s: HTTP %ld", command, response->http_status);
 	m->peak_kb = sampler_stop(&sampler);
-	m->seconds = procstat_now() - start;
+	m->seconds = bench_now() - start;
 	m->cpu = easd_cpu_seconds() - cpu;
 	usleep(200 * 1000);
 	m->after_kb = easd_rss_kb();
@@ -245,7 +231,7 @@ static void post_measured(struct easclient *client, const char *command, const c
 static void say_measure(const char *what, const struct measure *m, const char *check)
 {
 	long growth = m->peak_kb - m->before_kb;
-	say("  %-34s %7ld %7ld %7ld %7.1f %6.2f %6.2f  %s%s\n", what, m->before_kb / 1024, m->peak_kb / 1024,
+	bench_say("  %-34s %7ld %7ld %7ld %7.1f %6.2f %6.2f  %s%s\n", what, m->before_kb / 1024, m->peak_kb / 1024,
 	    m->after_kb / 1024, growth / 1024.0, m->seconds, m->cpu, check,
 	    growth < TARGET_KB ? "" : "  (over target)");
 }
@@ -447,11 +433,11 @@ static void fetch_slowly(const char *reference)
 	char range[64], check[96];
 	snprintf(range, sizeof(range), "%u-%u", ATTACHMENT_BYTES - RANGE_BYTES, ATTACHMENT_BYTES - 1);
 	m.before_kb = easd_rss_kb();
-	double cpu = easd_cpu_seconds(), start = procstat_now();
+	double cpu = easd_cpu_seconds(), start = bench_now();
 	sampler_start(&sampler);
 	size_t received = slow_request(reference, range, easclient_policy_key(client));
 	m.peak_kb = sampler_stop(&sampler);
-	m.seconds = procstat_now() - start;
+	m.seconds = bench_now() - start;
 	m.cpu = easd_cpu_seconds() - cpu;
 	m.after_kb = easd_rss_kb();
 	if (received < RANGE_BYTES)
@@ -481,30 +467,29 @@ static void choose_build(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const char *const users[] = { "alice:" PASSWORD, NULL };
-	buf_init(&report, 0);
 	choose_build(argc, argv);
-	double began = procstat_now();
+	double began = bench_now();
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	say("Fetching a 100 MB attachment from a real easd (make bench: %s)\n", argv[0]);
-	say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld\n", tm.tm_year + 1900, tm.tm_mon + 1,
+	bench_say("Fetching a 100 MB attachment from a real easd (make bench: %s)\n", argv[0]);
+	bench_say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld\n", tm.tm_year + 1900, tm.tm_mon + 1,
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, sysconf(_SC_NPROCESSORS_ONLN));
-	say("easd: release build, SQLite store (WAL, no mmap); one libcurl client on the same machine; easd VmRSS\n"
+	bench_say("easd: release build, SQLite store (WAL, no mmap); one libcurl client on the same machine; easd VmRSS\n"
 	    "      sampled every 10 ms while each request runs; target: growth (peak - before) under %d MB\n",
 	    TARGET_KB / 1024);
 	if (e2e_start(&easd, NULL, users) < 0)
 		die("easd did not start");
 	int64_t folder, item;
 	size_t size;
-	say("  easd RSS idle after start %ld kB\n", easd_rss_kb());
-	double start = procstat_now();
+	bench_say("  easd RSS idle after start %ld kB\n", easd_rss_kb());
+	double start = bench_now();
 	deliver(&folder, &item, &size);
-	say("  delivered one message of %zu bytes (attachment %u bytes decoded) through the store API in %.1f s\n",
-	    size, ATTACHMENT_BYTES, procstat_now() - start);
+	bench_say("  delivered one message of %zu bytes (attachment %u bytes decoded) through the store API in %.1f s\n",
+	    size, ATTACHMENT_BYTES, bench_now() - start);
 	char reference[64], range[64];
 	snprintf(reference, sizeof(reference), "%lld:%lld:0", (long long)folder, (long long)item);
-	say("\n  request                            RSS MB: before  peak   after  growth  wall s  CPU s  answer\n");
+	bench_say("\n  request                            RSS MB: before  peak   after  growth  wall s  CPU s  answer\n");
 	fetch_multipart(reference);
 	fetch_inline("2. whole, inline (base64)", reference, NULL, 0, ATTACHMENT_BYTES);
 	snprintf(range, sizeof(range), "%u-%u", ATTACHMENT_BYTES - RANGE_BYTES, ATTACHMENT_BYTES - 1);
@@ -513,16 +498,13 @@ int main(int argc, char **argv)
 	sync_item(folder);
 	fetch_slowly(reference);
 	int stopped = e2e_stop(&easd);
-	say("\nwhole run: %.0f s; easd stopped with status %d\n", procstat_now() - began, stopped);
+	bench_say("\nwhole run: %.0f s; easd stopped with status %d\n", bench_now() - began, stopped);
 	e2e_cleanup(&easd);
 	int status = 0;
-	if (argc > 1) {
-		FILE *out = fopen(argv[1], "w");
-		if (out == NULL || fwrite(report.data, 1, report.len, out) != report.len || fclose(out) != 0) {
-			fprintf(stderr, "bench_fetch: cannot write %s\n", argv[1]);
-			status = 1;
-		}
+	if (argc > 1 && bench_report_write(argv[1]) < 0) {
+		fprintf(stderr, "bench_fetch: cannot write %s: %s\n", argv[1], strerror(errno));
+		status = 1;
 	}
-	buf_cleanup(&report);
+	bench_report_free();
 	return status;
 }

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
-#include "procstat.h"
+#include "benchlib.h"
 #include "store/store.h"
 
 #define PASSWORD "bench password"
@@ -58,7 +58,6 @@
 #define MAX_ROUNDS 10000
 
 static struct e2e_server easd;
-static struct buf report;
 
 static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -76,32 +75,18 @@ static void die(const char *format, ...)
 	exit(1);
 }
 
-static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-/* Appends a line to the report and shows it at once (the phases take a while). */
-static void say(const char *format, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, format);
-	vsnprintf(line, sizeof(line), format, ap);
-	va_end(ap);
-	buf_append_cstr(&report, line);
-	fputs(line, stdout);
-	fflush(stdout);
-}
 
 /* ---- easd as a process: RSS and CPU time from /proc ---- */
 
 static long easd_rss_kb(void)
 {
-	return procstat_rss_kb(easd.pid);
+	return bench_rss_kb(easd.pid);
 }
 
 /* utime + stime of every easd thread, in seconds. */
 static double easd_cpu_seconds(void)
 {
-	double seconds = procstat_cpu_seconds(easd.pid);
+	double seconds = bench_cpu_seconds(easd.pid);
 	if (seconds < 0)
 		die("cannot read easd's CPU time");
 	return seconds;
@@ -109,7 +94,7 @@ static double easd_cpu_seconds(void)
 
 static void say_rss(const char *when)
 {
-	say("  easd RSS %-28s %8ld kB\n", when, easd_rss_kb());
+	bench_say("  easd RSS %-28s %8ld kB\n", when, easd_rss_kb());
 }
 
 /* CPU seconds this program (the clients) has used. */
@@ -144,7 +129,7 @@ static double deliver(const char *user, unsigned count)
 	struct store_user record;
 	int64_t inbox;
 	snprintf(path, sizeof(path), "%s/data", easd.dir);
-	double start = procstat_now();
+	double start = bench_now();
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
 		die("store_open: %s", error);
 	struct store_session *session = store_session_acquire(store);
@@ -175,7 +160,7 @@ static double deliver(const char *user, unsigned count)
 	arena_free(&arena);
 	store_session_release(&session);
 	store_close(&store);
-	return procstat_now() - start;
+	return bench_now() - start;
 }
 
 /* ---- devices ---- */
@@ -324,9 +309,9 @@ enum idle_outcome {
 /* One no-change Sync; *seconds_out is its round-trip time. */
 static enum idle_outcome idle_sync(struct device *device, struct easclient_response *response, double *seconds_out)
 {
-	double start = procstat_now();
+	double start = bench_now();
 	int sent = easclient_post(device->client, "Sync", device->idle_body.data, device->idle_body.len, NULL, response);
-	*seconds_out = procstat_now() - start;
+	*seconds_out = bench_now() - start;
 	if (sent < 0 || response->http_status != 200)
 		return IDLE_FAILED;
 	if (response->body.len == device->idle_answer.len &&
@@ -392,12 +377,12 @@ static double quantile_us(struct idle_figures *figures, double q)
 static void first_sync(struct device *device, unsigned expected)
 {
 	unsigned rounds;
-	double start = procstat_now();
+	double start = bench_now();
 	unsigned adds = sync_to_end(device, FIRST_SYNC_WINDOW, &rounds);
-	double seconds = procstat_now() - start;
+	double seconds = bench_now() - start;
 	if (adds != expected)
 		die("%s: %u Adds for %u messages", device->name, adds, expected);
-	say("  first sync of %s (%u messages, windows of %u): %u round trips, %.2f s, %.0f messages/s\n",
+	bench_say("  first sync of %s (%u messages, windows of %u): %u round trips, %.2f s, %.0f messages/s\n",
 	    device->name, adds, FIRST_SYNC_WINDOW, rounds, seconds, adds / seconds);
 	prepare_idle(device);
 }
@@ -405,11 +390,11 @@ static void first_sync(struct device *device, unsigned expected)
 static void phase_idle_cost(void)
 {
 	struct device big, small;
-	say("\n1. no-change Sync, Inbox of %u vs %u messages (one client, sequential)\n", BIG_FOLDER_MESSAGES,
+	bench_say("\n1. no-change Sync, Inbox of %u vs %u messages (one client, sequential)\n", BIG_FOLDER_MESSAGES,
 	    SMALL_FOLDER_MESSAGES);
 	say_rss("before");
 	double seconds = deliver("big", BIG_FOLDER_MESSAGES);
-	say("  delivered %u messages of %d bytes through the store API in %.2f s (%u per transaction)\n",
+	bench_say("  delivered %u messages of %d bytes through the store API in %.2f s (%u per transaction)\n",
 	    BIG_FOLDER_MESSAGES, MESSAGE_BYTES, seconds, DELIVERY_BATCH);
 	deliver("small", SMALL_FOLDER_MESSAGES);
 	device_open(&big, "big", "BIGPHONE");
@@ -428,18 +413,18 @@ static void phase_idle_cost(void)
 		idle_block(&big, &big_figures, IDLE_BLOCK, true);
 	}
 	double big_mean = mean_us(&big_figures), small_mean = mean_us(&small_figures);
-	say("  %-30s %10s %10s %10s %16s %6s\n", "", "mean (us)", "p50 (us)", "p99 (us)", "easd CPU/req (us)", "bad");
+	bench_say("  %-30s %10s %10s %10s %16s %6s\n", "", "mean (us)", "p50 (us)", "p99 (us)", "easd CPU/req (us)", "bad");
 	char small_label[40], big_label[40];
 	snprintf(small_label, sizeof(small_label), "Inbox of %u messages", SMALL_FOLDER_MESSAGES);
 	snprintf(big_label, sizeof(big_label), "Inbox of %u messages", BIG_FOLDER_MESSAGES);
-	say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", small_label, small_mean,
+	bench_say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", small_label, small_mean,
 	    quantile_us(&small_figures, 0.5), quantile_us(&small_figures, 0.99),
 	    small_figures.cpu_seconds * 1e6 / small_figures.count, small_figures.bad);
-	say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", big_label, big_mean,
+	bench_say("  %-30s %10.0f %10.0f %10.0f %16.0f %6u\n", big_label, big_mean,
 	    quantile_us(&big_figures, 0.5), quantile_us(&big_figures, 0.99),
 	    big_figures.cpu_seconds * 1e6 / big_figures.count, big_figures.bad);
-	say("  ratio big/small (mean): %.2f (target: within 2)\n", big_mean / small_mean);
-	say("  (%u requests per folder in %u alternating blocks after %u warm-up; bad = any answer, warm-up\n"
+	bench_say("  ratio big/small (mean): %.2f (target: within 2)\n", big_mean / small_mean);
+	bench_say("  (%u requests per folder in %u alternating blocks after %u warm-up; bad = any answer, warm-up\n"
 	    "   included, but the empty response: nothing changed, the key stays)\n", IDLE_BLOCK * IDLE_BLOCKS, IDLE_BLOCKS, IDLE_WARMUP);
 	say_rss("after");
 	free(big_figures.latencies);
@@ -485,10 +470,10 @@ static void phase_concurrent(void)
 	struct worker *workers = calloc(LOAD_DEVICES, sizeof(*workers));
 	pthread_barrier_t start;
 	atomic_bool stop = false;
-	say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
+	bench_say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
 	    LOAD_DEVICES, LOAD_USERS, LOAD_DEVICES_PER_USER, LOAD_INBOX_MESSAGES);
 	say_rss("before");
-	double setup = procstat_now();
+	double setup = bench_now();
 	for (unsigned u = 0; u < LOAD_USERS; u++) {
 		char user[16];
 		snprintf(user, sizeof(user), "user%u", u);
@@ -503,7 +488,7 @@ static void phase_concurrent(void)
 			prepare_idle(&w->device);
 		}
 	}
-	say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", procstat_now() - setup);
+	bench_say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", bench_now() - setup);
 	say_rss("after set-up");
 	pthread_barrier_init(&start, NULL, LOAD_DEVICES + 1);
 	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
@@ -513,9 +498,9 @@ static void phase_concurrent(void)
 			die("pthread_create: %s", strerror(errno));
 	}
 	pthread_barrier_wait(&start);
-	double began = procstat_now(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
+	double began = bench_now(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
 	long peak = 0;
-	while (procstat_now() - began < LOAD_SECONDS) {
+	while (bench_now() - began < LOAD_SECONDS) {
 		long rss = easd_rss_kb();
 		if (rss > peak)
 			peak = rss;
@@ -533,16 +518,16 @@ static void phase_concurrent(void)
 		different += workers[i].different;
 		latency += workers[i].seconds;
 	}
-	double elapsed = procstat_now() - began, cpu_used = easd_cpu_seconds() - cpu;
+	double elapsed = bench_now() - began, cpu_used = easd_cpu_seconds() - cpu;
 	double own_used = own_cpu_seconds() - own_cpu;
 	pthread_barrier_destroy(&start);
-	say("  %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", requests, elapsed,
+	bench_say("  %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", requests, elapsed,
 	    requests / elapsed, latency * 1e3 / requests);
-	say("  answers: %lu the verified no-change one (empty), %lu Status other than 1, %lu Status 1 but different,\n"
+	bench_say("  answers: %lu the verified no-change one (empty), %lu Status other than 1, %lu Status 1 but different,\n"
 	    "           %lu failed (transport or HTTP status not 200)\n", same, not_1, different, failed);
-	say("  easd CPU: %.1f s over %.1f s (%.2f cores), %.0f us per request; the %d clients: %.2f cores\n",
+	bench_say("  easd CPU: %.1f s over %.1f s (%.2f cores), %.0f us per request; the %d clients: %.2f cores\n",
 	    cpu_used, elapsed, cpu_used / elapsed, cpu_used * 1e6 / requests, LOAD_DEVICES, own_used / elapsed);
-	say("  easd RSS peak under load (sampled every 100 ms) %7ld kB\n", peak);
+	bench_say("  easd RSS peak under load (sampled every 100 ms) %7ld kB\n", peak);
 	say_rss("after");
 	for (unsigned i = 0; i < LOAD_DEVICES; i++)
 		device_close(&workers[i].device);
@@ -554,20 +539,20 @@ static void phase_concurrent(void)
 static void phase_initial_sync(void)
 {
 	struct device device;
-	say("\n3. initial sync of %d messages, windows of %d (one device)\n", INITIAL_MESSAGES, INITIAL_WINDOW);
+	bench_say("\n3. initial sync of %d messages, windows of %d (one device)\n", INITIAL_MESSAGES, INITIAL_WINDOW);
 	say_rss("before");
 	double seconds = deliver("initial", INITIAL_MESSAGES);
-	say("  delivered %d messages through the store API in %.2f s\n", INITIAL_MESSAGES, seconds);
+	bench_say("  delivered %d messages through the store API in %.2f s\n", INITIAL_MESSAGES, seconds);
 	device_open(&device, "initial", "NEWPHONE");
 	unsigned rounds;
-	double cpu = easd_cpu_seconds(), start = procstat_now();
+	double cpu = easd_cpu_seconds(), start = bench_now();
 	unsigned adds = sync_to_end(&device, INITIAL_WINDOW, &rounds);
-	double elapsed = procstat_now() - start, cpu_used = easd_cpu_seconds() - cpu;
+	double elapsed = bench_now() - start, cpu_used = easd_cpu_seconds() - cpu;
 	if (adds != INITIAL_MESSAGES)
 		die("%s: %u Adds for %d messages", device.name, adds, INITIAL_MESSAGES);
-	say("  SyncKey 0 to no MoreAvailable: %.2f s, %u round trips (SyncKey 0 + %u with items), %.0f messages/s\n",
+	bench_say("  SyncKey 0 to no MoreAvailable: %.2f s, %u round trips (SyncKey 0 + %u with items), %.0f messages/s\n",
 	    elapsed, rounds, rounds - 1, adds / elapsed);
-	say("  easd CPU: %.2f s (%.0f us per message, %.1f ms per round trip)\n", cpu_used, cpu_used * 1e6 / adds,
+	bench_say("  easd CPU: %.2f s (%.0f us per message, %.1f ms per round trip)\n", cpu_used, cpu_used * 1e6 / adds,
 	    cpu_used * 1e3 / rounds);
 	say_rss("after");
 	device_close(&device);
@@ -621,9 +606,8 @@ int main(int argc, char **argv)
 		NULL,
 	};
 	char model[128];
-	double began = procstat_now();
+	double began = bench_now();
 	choose_build(argc, argv);
-	buf_init(&report, 0);
 	/* threads = 0: one per core, as a deployment without the key has. */
 	if (e2e_start(&easd, "[http]\nthreads = 0\n", users) < 0)
 		die("cannot start %s/easd", getenv("EASD_BUILD"));
@@ -632,11 +616,11 @@ int main(int argc, char **argv)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	cpu_model(model, sizeof(model));
-	say("Sync cost on a real easd (make bench: %s)\n", argv[0]);
-	say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld, %s, load average at start %.1f\n",
+	bench_say("Sync cost on a real easd (make bench: %s)\n", argv[0]);
+	bench_say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld, %s, load average at start %.1f\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, sysconf(_SC_NPROCESSORS_ONLN), model,
 	    load_average());
-	say("easd: release build, threads = nproc, SQLite store (WAL, synchronous=FULL), provisioning required;\n"
+	bench_say("easd: release build, threads = nproc, SQLite store (WAL, synchronous=FULL), provisioning required;\n"
 	    "      clients (libcurl, keep-alive) on the same machine, sharing the cores; messages of %d bytes,\n"
 	    "      BodyPreference plain text truncated to 200 bytes; easd CPU time from /proc/<pid>/stat\n"
 	    "      (utime + stime, ticks of %.0f ms)\n", MESSAGE_BYTES, 1e3 / (double)sysconf(_SC_CLK_TCK));
@@ -647,17 +631,14 @@ int main(int argc, char **argv)
 	phase_initial_sync();
 
 	int stopped = e2e_stop(&easd);
-	say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", procstat_now() - began,
+	bench_say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", bench_now() - began,
 	    load_average(), stopped);
 	e2e_cleanup(&easd);
 	int status = 0;
-	if (argc > 1) {
-		FILE *out = fopen(argv[1], "w");
-		if (out == NULL || fwrite(report.data, 1, report.len, out) != report.len || fclose(out) != 0) {
-			fprintf(stderr, "bench_sync: cannot write %s\n", argv[1]);
-			status = 1;
-		}
+	if (argc > 1 && bench_report_write(argv[1]) < 0) {
+		fprintf(stderr, "bench_sync: cannot write %s: %s\n", argv[1], strerror(errno));
+		status = 1;
 	}
-	buf_cleanup(&report);
+	bench_report_free();
 	return status;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
 #include "wbxml/wbxml.h"
 
 /*
@@ -51,20 +52,6 @@ void wbxml_tree_destroy(WBXMLTree *tree);
 
 /* ---- report ---- */
 
-static struct buf report;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list args;
-	va_start(args, fmt);
-	vsnprintf(line, sizeof(line), fmt, args);
-	va_end(args);
-	fputs(line, stdout);
-	fflush(stdout);
-	buf_append_cstr(&report, line);
-}
 
 _Noreturn static void die(const char *what, const char *why)
 {
@@ -98,23 +85,20 @@ static void say_header(int argc, char **argv)
 	gmtime_r(&now, &utc);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &utc);
 	cpu_model(cpu, sizeof(cpu));
-	say("easd WBXML codec benchmark\n");
-	say("date:    %s\n", date);
-	say("command: make bench (%s%s%s)\n", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
-	say("nproc:   %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
-	say("cpu:     %s\n", cpu);
+	bench_say("easd WBXML codec benchmark\n");
+	bench_say("date:    %s\n", date);
+	bench_say("command: make bench (%s%s%s)\n", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	bench_say("nproc:   %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+	bench_say("cpu:     %s\n", cpu);
 	/* Other jobs on the machine lower every figure; the load says how much to trust them. */
 	double load[3];
 	if (getloadavg(load, 3) == 3)
-		say("load:    %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+		bench_say("load:    %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 }
 
 static void write_report(const char *path)
 {
-	FILE *out = fopen(path, "w");
-	if (out == NULL || fwrite(report.data, 1, report.len, out) != report.len)
-		die(path, "cannot write the report");
-	if (fclose(out) != 0)
+	if (bench_report_write(path) < 0)
 		die(path, "cannot write the report");
 }
 
@@ -317,13 +301,6 @@ static void build_sync_response(struct buf *out, unsigned contacts)
 
 /* ---- timing ---- */
 
-static double now_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 typedef void (*bench_fn)(void *context);
 
 /* Best over runs of the seconds one call takes; each run repeats the call
@@ -333,11 +310,11 @@ static double best_seconds(bench_fn fn, void *context, int runs, double min_seco
 	double best = HUGE_VAL;
 	for (int r = 0; r < runs; r++) {
 		unsigned calls = 0;
-		double start = now_seconds(), elapsed;
+		double start = bench_now(), elapsed;
 		do {
 			fn(context);
 			calls++;
-			elapsed = now_seconds() - start;
+			elapsed = bench_now() - start;
 		} while (elapsed < min_seconds);
 		if (elapsed / calls < best)
 			best = elapsed / calls;
@@ -375,11 +352,11 @@ static double bench_decode(const struct buf *message, struct decode_job *job)
 	*job = (struct decode_job){ message->data, message->len, 0, 0 };
 	double seconds = best_seconds(decode_events, job, OUR_RUNS, MIN_RUN_SECONDS);
 	double mbps = (double)message->len / seconds / MB;
-	say("\n== decode, event API (wbxml_reader_next), best of %d runs of >= %.0f s\n",
+	bench_say("\n== decode, event API (wbxml_reader_next), best of %d runs of >= %.0f s\n",
 	    OUR_RUNS, MIN_RUN_SECONDS);
-	say("events per message: %zu (%zu elements)\n", job->events, job->elements);
-	say("time per message:   %.2f ms\n", seconds * 1e3);
-	say("throughput:         %.0f MB/s, %.1f M events/s (target >= 300 MB/s)\n",
+	bench_say("events per message: %zu (%zu elements)\n", job->events, job->elements);
+	bench_say("time per message:   %.2f ms\n", seconds * 1e3);
+	bench_say("throughput:         %.0f MB/s, %.1f M events/s (target >= 300 MB/s)\n",
 	    mbps, (double)job->events / seconds / 1e6);
 	return mbps;
 }
@@ -418,14 +395,14 @@ static double libwbxml_to_xml(const struct buf *message, size_t our_elements)
 	wbxml_conv_wbxml2xml_set_language(conv, WBXML_LANG_ACTIVESYNC);
 	wbxml_conv_wbxml2xml_set_charset(conv, WBXML_CHARSET_UTF_8);
 	wbxml_conv_wbxml2xml_set_gen_type(conv, WBXML_GEN_XML_COMPACT);
-	double start = now_seconds();
+	double start = bench_now();
 	WBXMLError status = wbxml_conv_wbxml2xml_run(conv, message->data, (WB_ULONG)message->len,
 						     &xml, &xml_len);
-	double seconds = now_seconds() - start;
+	double seconds = bench_now() - start;
 	wbxml_conv_wbxml2xml_destroy(conv);
 	if (status != LIBWBXML_OK)
 		die("libwbxml wbxml_conv_wbxml2xml_run", (const char *)wbxml_errors_string(status));
-	say("wbxml_conv_wbxml2xml_run (compact XML, one run): %.0f ms, %.1f MB/s; "
+	bench_say("wbxml_conv_wbxml2xml_run (compact XML, one run): %.0f ms, %.1f MB/s; "
 	    "%lu bytes of XML, %zu elements (ours: %zu)\n", seconds * 1e3,
 	    (double)message->len / seconds / MB, (unsigned long)xml_len,
 	    xml_elements(xml, xml_len), our_elements);
@@ -438,11 +415,11 @@ static void bench_libwbxml(const struct buf *message, double our_mbps, size_t ou
 	struct buf copy = *message;
 	double seconds = best_seconds(libwbxml_tree, &copy, LIBWBXML_RUNS, 0);
 	double mbps = (double)message->len / seconds / MB;
-	say("\n== decode, libwbxml2 0.11.8 (same bytes, ActiveSync, UTF-8), best of %d\n",
+	bench_say("\n== decode, libwbxml2 0.11.8 (same bytes, ActiveSync, UTF-8), best of %d\n",
 	    LIBWBXML_RUNS);
-	say("wbxml_tree_from_wbxml + wbxml_tree_destroy: %.0f ms, %.1f MB/s\n", seconds * 1e3, mbps);
+	bench_say("wbxml_tree_from_wbxml + wbxml_tree_destroy: %.0f ms, %.1f MB/s\n", seconds * 1e3, mbps);
 	double xml_mbps = libwbxml_to_xml(message, our_elements);
-	say("ratio ours / libwbxml: %.0fx its tree, %.0fx its XML converter (target >= 10x)\n",
+	bench_say("ratio ours / libwbxml: %.0fx its tree, %.0fx its XML converter (target >= 10x)\n",
 	    our_mbps / mbps, our_mbps / xml_mbps);
 }
 
@@ -517,11 +494,11 @@ static void bench_memory(const char *label, const struct buf *message)
 	size_t baseline = stack_touched(&empty);
 	size_t stack = stack_touched(&job);
 	size_t total = heap + stack;
-	say("%s (%zu bytes):\n", label, message->len);
-	say("  heap: %zu bytes above the start at its peak, %zu after\n", heap, heap_after);
-	say("  stack: %zu bytes touched (%zu by the decode, %zu by thread start-up)\n",
+	bench_say("%s (%zu bytes):\n", label, message->len);
+	bench_say("  heap: %zu bytes above the start at its peak, %zu after\n", heap, heap_after);
+	bench_say("  stack: %zu bytes touched (%zu by the decode, %zu by thread start-up)\n",
 	    stack, stack - baseline, baseline);
-	say("  peak beyond the input: %zu bytes (target <= %u)%s\n", total, MEMORY_TARGET,
+	bench_say("  peak beyond the input: %zu bytes (target <= %u)%s\n", total, MEMORY_TARGET,
 	    total <= MEMORY_TARGET ? "" : "  ** over target **");
 }
 
@@ -541,9 +518,9 @@ static void bench_encode(const struct buf *message)
 	double seconds = best_seconds(encode_message, &out, OUR_RUNS, MIN_RUN_SECONDS);
 	if (out.len != message->len || memcmp(out.data, message->data, out.len) != 0)
 		die("encode", "the writer gave other bytes the second time");
-	say("\n== encode (wbxml_writer_*, buffer reused), best of %d runs of >= %.0f s\n",
+	bench_say("\n== encode (wbxml_writer_*, buffer reused), best of %d runs of >= %.0f s\n",
 	    OUR_RUNS, MIN_RUN_SECONDS);
-	say("time per message: %.2f ms, %.0f MB/s (includes formatting the values with snprintf)\n",
+	bench_say("time per message: %.2f ms, %.0f MB/s (includes formatting the values with snprintf)\n",
 	    seconds * 1e3, (double)out.len / seconds / MB);
 	buf_cleanup(&out);
 }
@@ -570,9 +547,9 @@ static void bench_tree(const struct buf *message)
 {
 	struct tree_job job = { message, 0 };
 	double seconds = best_seconds(parse_tree, &job, OUR_RUNS, MIN_RUN_SECONDS);
-	say("\n== tree layer, for information, best of %d runs of >= %.0f s\n", OUR_RUNS,
+	bench_say("\n== tree layer, for information, best of %d runs of >= %.0f s\n", OUR_RUNS,
 	    MIN_RUN_SECONDS);
-	say("wbxml_tree_parse (fresh arena, 16 KB chunks): %.2f ms, %.0f MB/s; arena holds %zu bytes\n",
+	bench_say("wbxml_tree_parse (fresh arena, 16 KB chunks): %.2f ms, %.0f MB/s; arena holds %zu bytes\n",
 	    seconds * 1e3, (double)message->len / seconds / MB, job.arena_bytes);
 }
 
@@ -604,7 +581,7 @@ static void bench_tree_encode(const struct buf *message)
 	double seconds = best_seconds(encode_tree, &job, OUR_RUNS, MIN_RUN_SECONDS);
 	if (job.out.len != message->len || memcmp(job.out.data, message->data, message->len) != 0)
 		die("wbxml_tree_encode", "the tree gave other bytes");
-	say("wbxml_tree_encode (buffer reused): %.2f ms, %.0f MB/s\n", seconds * 1e3,
+	bench_say("wbxml_tree_encode (buffer reused): %.2f ms, %.0f MB/s\n", seconds * 1e3,
 	    (double)message->len / seconds / MB);
 	buf_cleanup(&job.out);
 	arena_free(&arena);
@@ -614,19 +591,18 @@ int main(int argc, char **argv)
 {
 	struct buf message, small;
 	struct decode_job job;
-	buf_init(&report, 0);
 	buf_init(&message, 0);
 	buf_init(&small, 0);
 	say_header(argc, argv);
 	build_sync_response(&message, BENCH_CONTACTS);
 	build_sync_response(&small, SMALL_CONTACTS);
-	say("\nmessage: Sync response, %u contact Adds (all EAS 16.1 Contacts fields, "
+	bench_say("\nmessage: Sync response, %u contact Adds (all EAS 16.1 Contacts fields, "
 	    "AirSyncBase Body, Contacts2): %zu bytes; MB below = 10^6 bytes\n", BENCH_CONTACTS,
 	    message.len);
 
 	/* Memory first: mallinfo2 walks the free lists, which are short only
 	   until libwbxml has built and freed its trees. */
-	say("\n== decoder working memory (sizeof(struct wbxml_reader) = %zu bytes)\n",
+	bench_say("\n== decoder working memory (sizeof(struct wbxml_reader) = %zu bytes)\n",
 	    sizeof(struct wbxml_reader));
 	bench_memory("10,000 contacts", &message);
 	bench_memory("100 contacts", &small);
@@ -640,6 +616,6 @@ int main(int argc, char **argv)
 		write_report(argv[1]);
 	buf_cleanup(&small);
 	buf_cleanup(&message);
-	buf_cleanup(&report);
+	bench_report_free();
 	return 0;
 }

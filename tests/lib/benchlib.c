@@ -1,19 +1,58 @@
-/* procstat.c: see procstat.h. */
-#include "procstat.h"
+/* benchlib.c: see benchlib.h. */
+#include "benchlib.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-double procstat_now(void)
+#include "util/util.h"
+
+static struct buf report;
+
+void bench_say(const char *format, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, format);
+	vsnprintf(line, sizeof(line), format, ap);
+	va_end(ap);
+	if (report.max == 0)
+		buf_init(&report, 0);
+	buf_append_cstr(&report, line);
+	fputs(line, stdout);
+	fflush(stdout);
+}
+
+int bench_report_write(const char *path)
+{
+	FILE *out = fopen(path, "w");
+	if (out == NULL)
+		return -1;
+	size_t written = report.len > 0 ? fwrite(report.data, 1, report.len, out) : 0;
+	int saved = errno;
+	if (fclose(out) != 0 || written != report.len) {
+		errno = written != report.len ? saved : errno;
+		return -1;
+	}
+	return 0;
+}
+
+void bench_report_free(void)
+{
+	buf_cleanup(&report);
+}
+
+double bench_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-long procstat_rss_kb(pid_t pid)
+long bench_rss_kb(pid_t pid)
 {
 	char path[64], line[256];
 	long kb = -1;
@@ -28,7 +67,7 @@ long procstat_rss_kb(pid_t pid)
 	return kb;
 }
 
-double procstat_cpu_seconds(pid_t pid)
+double bench_cpu_seconds(pid_t pid)
 {
 	char path[64], line[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);

@@ -1,0 +1,25 @@
+/*
+ * benchlib: what the benchmarks share: the report (each line shown at
+ * once, since the phases take a while, and kept for bench/results/), and
+ * what they measure about easd from /proc (proc(5)) with a monotonic clock.
+ */
+#ifndef BENCHLIB_H
+#define BENCHLIB_H
+
+#include <sys/types.h>
+
+/* Adds a line (or part of one) to the report and shows it on stdout. */
+void bench_say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Writes the report to path. Returns 0, or -1 with errno set. */
+int bench_report_write(const char *path);
+/* Forgets the report. */
+void bench_report_free(void);
+
+/* Seconds on CLOCK_MONOTONIC. */
+double bench_now(void);
+/* The process's VmRSS in kB, or -1 when it cannot be read. */
+long bench_rss_kb(pid_t pid);
+/* utime + stime of all its threads in seconds, or -1 when it cannot be read. */
+double bench_cpu_seconds(pid_t pid);
+
+#endif
