@@ -195,10 +195,7 @@ int store_folder_get(struct store_session *session, struct arena *arena, int64_t
 			.type = sqlite3_column_int(stmt, 3),
 		};
 	}
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get folder");
+	return store_row_done(session, stmt, rc, "get folder");
 }
 
 int store_folder_find_name(struct store_session *session, int64_t user_id, int64_t parent_id,
@@ -240,10 +237,7 @@ int store_sync_state_get(struct store_session *session, int64_t device, int64_t 
 		state_out->previous_modseq = (uint64_t)sqlite3_column_int64(stmt, 5);
 		read_cutoff(stmt, 6, &state_out->previous_cutoff);
 	}
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get sync state");
+	return store_row_done(session, stmt, rc, "get sync state");
 }
 
 static void bind_cutoff(sqlite3_stmt *stmt, int parameter, const struct store_cutoff *cutoff)
@@ -286,10 +280,7 @@ static int query_text(struct store_session *session, struct arena *arena, sqlite
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*text_out = store_column_text(arena, stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, what);
+	return store_row_done(session, stmt, rc, what);
 }
 
 int store_sync_settings_get(struct store_session *session, struct arena *arena, int64_t device,
@@ -340,10 +331,7 @@ int store_client_id_find(struct store_session *session, int64_t device, int64_t 
 		map_out->item_id = sqlite3_column_int64(stmt, 0);
 		map_out->modseq = (uint64_t)sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find client id");
+	return store_row_done(session, stmt, rc, "find client id");
 }
 
 int store_client_id_put(struct store_session *session, int64_t device, int64_t collection_id,

@@ -162,10 +162,7 @@ int store_item_get(struct store_session *session, struct arena *arena, int64_t f
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		read_item(arena, stmt, item_out);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "get item");
+	return store_row_done(session, stmt, rc, "get item");
 }
 
 int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,

@@ -105,6 +105,11 @@ sqlite3_stmt *store_statement(struct store_session *session, enum statement_id i
 /* Steps a statement whose rows are not needed. Returns a store status. */
 int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *what);
 /*
+ * Ends a one-row query once its row (if any) was read: resets stmt and
+ * gives STORE_OK for a row, STORE_NOT_FOUND for none, else the failure.
+ */
+int store_row_done(struct store_session *session, sqlite3_stmt *stmt, int rc, const char *what);
+/*
  * Steps a statement returning at most one row of one integer column.
  * STORE_OK with *value_out, STORE_NOT_FOUND without a row, or the failure.
  */

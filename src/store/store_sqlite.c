@@ -135,16 +135,21 @@ int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *wha
 	return STORE_OK;
 }
 
+int store_row_done(struct store_session *session, sqlite3_stmt *stmt, int rc, const char *what)
+{
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, what);
+}
+
 int store_query_int64(struct store_session *session, sqlite3_stmt *stmt, const char *what,
 		      int64_t *value_out)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*value_out = sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, what);
+	return store_row_done(session, stmt, rc, what);
 }
 
 const char *store_column_text(struct arena *arena, sqlite3_stmt *stmt, int column)

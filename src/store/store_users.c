@@ -72,10 +72,7 @@ int store_user_find(struct store_session *session, struct arena *arena, const ch
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		read_user(arena, stmt, user_out);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find user");
+	return store_row_done(session, stmt, rc, "find user");
 }
 
 int store_user_list(struct store_session *session, struct arena *arena,
@@ -114,10 +111,7 @@ static int device_find(struct store_session *session, struct arena *arena, int64
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		read_device(arena, stmt, device);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(session, "find device");
+	return store_row_done(session, stmt, rc, "find device");
 }
 
 static int device_insert(struct store_session *session, int64_t user_id, const char *device_id,
