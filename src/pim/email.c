@@ -33,6 +33,49 @@ bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag)
 	return info != NULL && (info->versions & version_bit) != 0;
 }
 
+/* Keeps one more piece of an element's text: the first as it is, the rest joined in a buffer. False past max. */
+static bool take_piece(struct buf *joined, struct slice *first, struct slice piece, size_t max)
+{
+	size_t so_far = joined->len > 0 ? joined->len : first->len;
+	if (piece.len > max - so_far)
+		return false;
+	if (first->data == NULL) {
+		*first = piece;
+		return true;
+	}
+	if (joined->len == 0)
+		buf_append(joined, first->data, first->len);
+	buf_append(joined, piece.data, piece.len);
+	return true;
+}
+
+int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *text_out)
+{
+	struct wbxml_event event;
+	struct slice first = SLICE_EMPTY;
+	struct buf joined;
+	bool fits = true;
+	int status;
+	buf_init(&joined, 0);
+	while ((status = wbxml_reader_next(reader, &event)) == 0 && event.type != WBXML_EVENT_END) {
+		if (event.type == WBXML_EVENT_DONE)
+			status = WBXML_ERR_MALFORMED;
+		else if (event.type == WBXML_EVENT_START)
+			status = wbxml_reader_skip(reader);
+		else if (fits)
+			fits = take_piece(&joined, &first, event.data, max);
+		if (status < 0)
+			break;
+	}
+	/* One piece (the usual case) is copied once; several were joined first. */
+	struct slice text = joined.len > 0 ? (struct slice){ joined.data, joined.len } : first;
+	*text_out = (struct slice){ (const uint8_t *)"", 0 };
+	if (status == 0 && fits && text.len > 0)
+		*text_out = (struct slice){ (const uint8_t *)arena_strndup(arena, text.data, text.len), text.len };
+	buf_cleanup(&joined);
+	return status < 0 ? status : fits ? 0 : 1;
+}
+
 /* ---- header fields ---- */
 
 static void write_text(struct wbxml_writer *writer, struct arena *arena, enum wbxml_tag tag, const char *text)

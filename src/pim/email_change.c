@@ -15,43 +15,11 @@
 /* Categories kept per message (struct pim_email_state has room for 8). */
 #define MAX_CATEGORIES 8
 
-/*
- * The text of the element whose START was just read, up to its END. Text
- * in several pieces is joined (in the arena); children are skipped.
- * Returns 0 or a wbxml status.
- */
+/* A value of a Change, at most LIMIT_CHANGE_VALUE_BYTES (a longer one fails the change). */
 static int read_text(struct wbxml_reader *reader, struct arena *arena, struct slice *text_out)
 {
-	struct wbxml_event event;
-	struct buf joined;
-	int status;
-	/* Pieces are gathered once on the heap: a value sent as millions of
-	   one-byte strings costs its length, not its length squared. */
-	buf_init(&joined, LIMIT_CHANGE_VALUE_BYTES);
-	for (;;) {
-		if ((status = wbxml_reader_next(reader, &event)) < 0)
-			break;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type == WBXML_EVENT_DONE) {
-			status = WBXML_ERR_MALFORMED;
-			break;
-		}
-		if (event.type == WBXML_EVENT_START)
-			status = wbxml_reader_skip(reader);
-		else if (buf_append(&joined, event.data.data, event.data.len) < 0)
-			status = WBXML_ERR_LIMIT;
-		if (status < 0)
-			break;
-	}
-	*text_out = SLICE_EMPTY;
-	if (status == 0 && joined.len > 0) {
-		uint8_t *copy = arena_alloc(arena, joined.len);
-		memcpy(copy, joined.data, joined.len);
-		*text_out = (struct slice){ copy, joined.len };
-	}
-	buf_cleanup(&joined);
-	return status;
+	int status = pim_read_element_text(reader, arena, LIMIT_CHANGE_VALUE_BYTES, text_out);
+	return status == 1 ? WBXML_ERR_LIMIT : status;
 }
 
 /* An element holding a number from 0 to max. */

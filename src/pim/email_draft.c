@@ -44,60 +44,18 @@ static bool failed(const struct draft_reader *d)
 /*
  * The content of the element whose START was just read, up to its END:
  * strings and opaque data alike (a client may send either for Content or
- * Data), children skipped. One piece (the usual case) is copied to the
- * arena once; several are joined in a heap buffer first, so that a body
- * sent as a million one-byte strings costs linear time. Beyond
- * LIMIT_DRAFT_BYTES, or once the draft is invalid, nothing is kept.
- * *text_out is NUL-terminated in the arena. Returns 0 or a wbxml status.
+ * Data), children skipped. Beyond LIMIT_DRAFT_BYTES for the whole draft,
+ * or once the draft is invalid, nothing is kept. *text_out is
+ * NUL-terminated in the arena. Returns 0 or a wbxml status.
  */
 static int read_value(struct draft_reader *d, struct slice *text_out)
 {
-	struct wbxml_event event;
-	struct slice first = SLICE_EMPTY;
-	struct buf joined;
-	size_t total = 0;
-	int status = 0;
-	bool keep = !failed(d);
-	buf_init(&joined, 0);
-	for (;;) {
-		if ((status = wbxml_reader_next(d->reader, &event)) < 0)
-			break;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type == WBXML_EVENT_DONE) {
-			status = WBXML_ERR_MALFORMED;
-			break;
-		}
-		if (event.type == WBXML_EVENT_START) {
-			if ((status = wbxml_reader_skip(d->reader)) < 0)
-				break;
-			continue;
-		}
-		if (!keep)
-			continue;
-		if (event.data.len > LIMIT_DRAFT_BYTES - d->kept - total) {
-			invalid(d, "draft_too_large");
-			keep = false;
-			continue;
-		}
-		total += event.data.len;
-		if (first.data == NULL) {
-			first = event.data;
-			continue;
-		}
-		if (joined.len == 0)
-			buf_append(&joined, first.data, first.len);
-		buf_append(&joined, event.data.data, event.data.len);
-	}
-	*text_out = (struct slice){ (const uint8_t *)"", 0 };
-	if (status == 0 && keep && total > 0) {
-		const uint8_t *bytes = joined.len > 0 ? joined.data : first.data;
-		text_out->data = (const uint8_t *)arena_strndup(d->arena, bytes, total);
-		text_out->len = total;
-		d->kept += total;
-	}
-	buf_cleanup(&joined);
-	return status;
+	size_t room = failed(d) ? 0 : LIMIT_DRAFT_BYTES - d->kept;
+	int status = pim_read_element_text(d->reader, d->arena, room, text_out);
+	if (status == 1 && room > 0)
+		invalid(d, "draft_too_large");
+	d->kept += text_out->len;
+	return status < 0 ? status : 0;
 }
 
 static int read_string(struct draft_reader *d, const char **string_out)

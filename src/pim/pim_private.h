@@ -87,6 +87,16 @@ uint64_t pim_part_size_estimate(struct arena *arena, GMimeObject *object);
 /* Whether the part's encoded content is past LIMIT_MIME_EXACT_SIZE_BYTES. */
 bool pim_part_is_large(GMimePart *part);
 
+/*
+ * The text of the element whose START was just read, up to its END:
+ * string and opaque pieces alike, joined (a value sent as a million
+ * one-byte strings costs its length, not its square), children skipped,
+ * copied once into arena and NUL-terminated. Longer than max bytes, or
+ * with max 0 and any text, nothing is kept (*text_out is empty) but the
+ * element is still read to its END. Returns 0, 1 when the text was longer
+ * than max, or a wbxml status.
+ */
+int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *text_out);
 /* The element's version bit for a protocol version (121, 140, ...). */
 uint8_t pim_version_bit(unsigned protocol_version);
 /* Whether the protocol version has the tag (data/codepages.tsv). */
