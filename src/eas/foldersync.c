@@ -22,21 +22,14 @@
 struct change_list {
 	struct arena *arena;
 	struct store_folder *folders;
-	size_t count;
-	size_t capacity;
+	unsigned count;
+	unsigned capacity;
 };
 
 static void collect(void *context, const struct store_folder *folder)
 {
 	struct change_list *list = context;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity == 0 ? 32 : list->capacity * 2;
-		struct store_folder *grown = arena_alloc(list->arena, capacity * sizeof(*grown));
-		if (list->count > 0)
-			memcpy(grown, list->folders, list->count * sizeof(*grown));
-		list->folders = grown;
-		list->capacity = capacity;
-	}
+	list->folders = arena_grow(list->arena, list->folders, sizeof(*list->folders), list->count, &list->capacity, 32);
 	list->folders[list->count++] = *folder;
 }
 
@@ -68,7 +61,7 @@ static void write_response(struct eas_request *request, uint64_t sync_key, const
 	wbxml_writer_element_uint(&writer, WBXML_FOLDERHIERARCHY_SYNC_KEY, sync_key);
 	wbxml_writer_start(&writer, WBXML_FOLDERHIERARCHY_CHANGES);
 	wbxml_writer_element_uint(&writer, WBXML_FOLDERHIERARCHY_COUNT, list->count);
-	for (size_t i = 0; i < list->count; i++)
+	for (unsigned i = 0; i < list->count; i++)
 		write_folder(&writer, &list->folders[i]);
 	wbxml_writer_end(&writer);
 	wbxml_writer_end(&writer);

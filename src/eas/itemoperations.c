@@ -177,14 +177,8 @@ static struct operation *add_operation(struct context *ctx)
 {
 	if (ctx->operation_count == LIMIT_ITEMOPERATIONS_OPERATIONS)
 		return NULL;
-	if (ctx->operation_count == ctx->operation_capacity) {
-		unsigned capacity = ctx->operation_capacity == 0 ? 4 : ctx->operation_capacity * 2;
-		struct operation *grown = arena_calloc(ctx->request->arena, capacity, sizeof(*grown));
-		if (ctx->operation_count > 0)
-			memcpy(grown, ctx->operations, ctx->operation_count * sizeof(*grown));
-		ctx->operations = grown;
-		ctx->operation_capacity = capacity;
-	}
+	ctx->operations = arena_grow(ctx->request->arena, ctx->operations, sizeof(*ctx->operations),
+				     ctx->operation_count, &ctx->operation_capacity, 4);
 	return &ctx->operations[ctx->operation_count++];
 }
 
@@ -716,14 +710,7 @@ static void take_child(void *context, const struct store_folder *folder)
 	struct children *c = context;
 	if (folder->deleted || folder->parent_id != c->parent_id)
 		return;
-	if (c->count == c->capacity) {
-		unsigned capacity = c->capacity == 0 ? 16 : c->capacity * 2;
-		int64_t *grown = arena_alloc(c->arena, capacity * sizeof(*grown));
-		if (c->count > 0)
-			memcpy(grown, c->ids, c->count * sizeof(*grown));
-		c->ids = grown;
-		c->capacity = capacity;
-	}
+	c->ids = arena_grow(c->arena, c->ids, sizeof(*c->ids), c->count, &c->capacity, 16);
 	c->ids[c->count++] = folder->id;
 }
 

@@ -59,14 +59,8 @@ static bool send(struct sync_result *result, enum sync_send_kind kind, const str
 		return false;
 	}
 	ctx->bytes_left = weight > ctx->bytes_left ? 0 : ctx->bytes_left - weight;
-	if (result->outgoing_count == result->outgoing_capacity) {
-		unsigned capacity = result->outgoing_capacity == 0 ? 32 : result->outgoing_capacity * 2;
-		struct sync_outgoing *grown = arena_alloc(ctx->request->arena, capacity * sizeof(*grown));
-		if (result->outgoing_count > 0)
-			memcpy(grown, result->outgoing, result->outgoing_count * sizeof(*grown));
-		result->outgoing = grown;
-		result->outgoing_capacity = capacity;
-	}
+	result->outgoing = arena_grow(ctx->request->arena, result->outgoing, sizeof(*result->outgoing),
+				      result->outgoing_count, &result->outgoing_capacity, 32);
 	result->outgoing[result->outgoing_count++] = (struct sync_outgoing){ kind, *item };
 	return true;
 }

@@ -55,14 +55,8 @@ static struct sync_command *add_command(struct eas_request *request, struct sync
 {
 	if (collection->command_count == LIMIT_SYNC_COMMANDS)
 		return NULL;
-	if (collection->command_count == collection->command_capacity) {
-		unsigned capacity = collection->command_capacity == 0 ? 16 : collection->command_capacity * 2;
-		struct sync_command *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
-		if (collection->command_count > 0)
-			memcpy(grown, collection->commands, collection->command_count * sizeof(*grown));
-		collection->commands = grown;
-		collection->command_capacity = capacity;
-	}
+	collection->commands = arena_grow(request->arena, collection->commands, sizeof(*collection->commands),
+					  collection->command_count, &collection->command_capacity, 16);
 	struct sync_command *command = &collection->commands[collection->command_count++];
 	memset(command, 0, sizeof(*command));
 	return command;
@@ -170,14 +164,8 @@ struct sync_collection *sync_collection_add(struct eas_request *request, struct 
 {
 	if (sync->collection_count == LIMIT_SYNC_COLLECTIONS)
 		return NULL;
-	if (sync->collection_count == sync->collection_capacity) {
-		unsigned capacity = sync->collection_capacity == 0 ? 8 : sync->collection_capacity * 2;
-		struct sync_collection *grown = arena_calloc(request->arena, capacity, sizeof(*grown));
-		if (sync->collection_count > 0)
-			memcpy(grown, sync->collections, sync->collection_count * sizeof(*grown));
-		sync->collections = grown;
-		sync->collection_capacity = capacity;
-	}
+	sync->collections = arena_grow(request->arena, sync->collections, sizeof(*sync->collections),
+				       sync->collection_count, &sync->collection_capacity, 8);
 	struct sync_collection *collection = &sync->collections[sync->collection_count++];
 	memset(collection, 0, sizeof(*collection));
 	sync_settings_defaults(&collection->settings, request->protocol_version);

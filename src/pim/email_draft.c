@@ -151,16 +151,8 @@ static int read_categories(struct draft_reader *d)
 static struct pim_draft_attachment *new_attachment(struct draft_reader *d)
 {
 	struct pim_email_draft *draft = d->draft;
-	if (draft->attachment_count == d->attachment_room) {
-		unsigned room = d->attachment_room == 0 ? FIRST_ATTACHMENTS : 2 * d->attachment_room;
-		if (room > LIMIT_MIME_ATTACHMENTS)
-			room = LIMIT_MIME_ATTACHMENTS;
-		struct pim_draft_attachment *grown = arena_calloc(d->arena, room, sizeof(*grown));
-		if (draft->attachment_count > 0)
-			memcpy(grown, draft->attachments, draft->attachment_count * sizeof(*grown));
-		draft->attachments = grown;
-		d->attachment_room = room;
-	}
+	draft->attachments = arena_grow(d->arena, draft->attachments, sizeof(*draft->attachments),
+					draft->attachment_count, &d->attachment_room, FIRST_ATTACHMENTS);
 	return &draft->attachments[draft->attachment_count];
 }
 

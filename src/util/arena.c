@@ -6,6 +6,7 @@
  */
 #include "util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,21 @@ void *arena_calloc(struct arena *arena, size_t count, size_t size)
 	void *p = arena_alloc(arena, count * size);
 	memset(p, 0, count * size);
 	return p;
+}
+
+void *arena_grow(struct arena *arena, void *array, size_t size, unsigned count, unsigned *capacity,
+		 unsigned first)
+{
+	if (count < *capacity)
+		return array;
+	if (*capacity > UINT_MAX / 2)
+		abort();
+	unsigned grown_capacity = *capacity == 0 ? first : *capacity * 2;
+	void *grown = arena_calloc(arena, grown_capacity, size);
+	if (count > 0)
+		memcpy(grown, array, (size_t)count * size);
+	*capacity = grown_capacity;
+	return grown;
 }
 
 char *arena_strndup(struct arena *arena, const void *data, size_t len)

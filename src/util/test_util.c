@@ -37,6 +37,27 @@ static void record(void *data)
 	order[order_count++] = *(int *)data;
 }
 
+/* A growing array keeps what it holds, doubles from first, and gives zeroed room. */
+static void arena_grow_doubles_and_keeps(void **state)
+{
+	(void)state;
+	struct arena *arena = arena_new(0);
+	int64_t *values = NULL;
+	unsigned count = 0, capacity = 0;
+	for (int64_t i = 0; i < 1000; i++) {
+		values = arena_grow(arena, values, sizeof(*values), count, &capacity, 4);
+		assert_int_equal(values[count], 0);
+		values[count++] = i * 3;
+		assert_true(capacity >= count);
+	}
+	assert_int_equal(capacity, 1024);
+	for (int64_t i = 0; i < 1000; i++)
+		assert_int_equal(values[i], i * 3);
+	/* With room left, the same array comes back. */
+	assert_ptr_equal(arena_grow(arena, values, sizeof(*values), count, &capacity, 4), values);
+	arena_free(&arena);
+}
+
 static void arena_hooks_run_newest_first(void **state)
 {
 	(void)state;
@@ -113,6 +134,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
 		cmocka_unit_test(arena_hooks_run_newest_first),
+		cmocka_unit_test(arena_grow_doubles_and_keeps),
 		cmocka_unit_test(buf_ceiling_at_and_past),
 		cmocka_unit_test(parse_uint64_table),
 	};

@@ -63,6 +63,14 @@ void arena_free(struct arena **arena);
 void *arena_alloc(struct arena *arena, size_t size);
 /* Zeroed array of count elements of size bytes; aborts on overflow or OOM. */
 void *arena_calloc(struct arena *arena, size_t count, size_t size);
+/*
+ * Room for one more element of size bytes in a growing array of the
+ * arena: once count has reached *capacity, a zeroed copy twice as large
+ * (first elements at least) replaces it. Returns the array to use from
+ * now on (the old one stays in the arena until it is freed).
+ */
+void *arena_grow(struct arena *arena, void *array, size_t size, unsigned count, unsigned *capacity,
+		 unsigned first);
 /* NUL-terminated copy of len bytes. */
 char *arena_strndup(struct arena *arena, const void *data, size_t len);
 /* Calls cleanup(data) when the arena is freed. */
