@@ -213,13 +213,9 @@ static int teardown(void **state)
 	easclient_free(&f->other);
 	easclient_response_cleanup(&f->response);
 	arena_free(&f->arena);
-	int stopped = e2e_stop(&f->server);
-	if (stopped != 0)
-		fprintf(stderr, "easd exited with %d: see %s/easd.stderr\n", stopped, f->server.dir);
-	else
-		e2e_cleanup(&f->server);
+	int finished = e2e_finish(&f->server);
 	free(f);
-	return stopped == 0 ? 0 : -1;
+	return finished;
 }
 
 /* ---- FolderCreate ---- */

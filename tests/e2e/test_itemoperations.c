@@ -307,17 +307,9 @@ static int teardown(void **state)
 	easclient_free(&f->phone);
 	easclient_response_cleanup(&f->response);
 	arena_free(&f->arena);
-	int stopped = e2e_stop(&f->server);
-	if (stopped != 0) {
-		/* What easd said on its way out (a sanitizer report) belongs in the test's output. */
-		char command[400];
-		snprintf(command, sizeof(command), "cat '%s/easd.stderr' >&2", f->server.dir);
-		if (system(command) != 0)
-			fprintf(stderr, "no easd.stderr\n");
-	}
-	e2e_cleanup(&f->server);
+	int finished = e2e_finish(&f->server);
 	free(f);
-	return stopped == 0 ? 0 : -1;
+	return finished;
 }
 
 /* ---- Fetch of an item ---- */

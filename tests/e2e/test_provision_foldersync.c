@@ -48,10 +48,9 @@ static int teardown(void **state)
 	easclient_free(&f->client);
 	easclient_response_cleanup(&f->response);
 	arena_free(&f->arena);
-	int stopped = e2e_stop(&f->server);
-	e2e_cleanup(&f->server);
+	int finished = e2e_finish(&f->server);
 	free(f);
-	return stopped == 0 ? 0 : -1;
+	return finished;
 }
 
 static const char foldersync_zero[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";

@@ -72,13 +72,9 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	easclient_response_cleanup(&f->response);
 	arena_free(&f->arena);
-	int stopped = f->server.pid > 0 ? e2e_stop(&f->server) : 0;
-	if (stopped != 0)
-		fprintf(stderr, "easd exited with %d: see %s/easd.stderr\n", stopped, f->server.dir);
-	else
-		e2e_cleanup(&f->server);
+	int finished = e2e_finish(&f->server);
 	free(f);
-	return stopped == 0 ? 0 : -1;
+	return finished;
 }
 
 static void sleep_ms(long ms)

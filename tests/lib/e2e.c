@@ -171,10 +171,21 @@ int e2e_stop(struct e2e_server *server)
 	else
 		fprintf(stderr, "e2e: easd exited with status %d\n", WEXITSTATUS(status));
 	char command[400];
-	snprintf(command, sizeof(command), "tail -n 20 '%s/easd.stderr' >&2", server->dir);
+	snprintf(command, sizeof(command), "cat '%s/easd.stderr' >&2", server->dir);
 	if (system(command) != 0)
 		fprintf(stderr, "e2e: no easd.stderr\n");
 	return pid < 0 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+}
+
+int e2e_finish(struct e2e_server *server)
+{
+	int stopped = server->pid > 0 ? e2e_stop(server) : 0;
+	if (stopped != 0) {
+		fprintf(stderr, "e2e: easd's directory is kept: %s\n", server->dir);
+		return -1;
+	}
+	e2e_cleanup(server);
+	return 0;
 }
 
 void e2e_cleanup(struct e2e_server *server)

@@ -42,6 +42,12 @@ int e2e_restart(struct e2e_server *server, const char *extra_config);
 /* SIGTERM, waits; returns easd's exit status (0 for a clean stop), or -1. */
 int e2e_stop(struct e2e_server *server);
 /* Stops if running and removes the directory. */
+/*
+ * The end of a test: stops easd and removes its directory. When easd did
+ * not end cleanly (e2e_stop showed how) the directory is kept and -1
+ * returned, so the teardown fails. Returns 0 or -1.
+ */
+int e2e_finish(struct e2e_server *server);
 void e2e_cleanup(struct e2e_server *server);
 
 /* Whether log/access.log has (within 2 s) a line containing every one of the strings (NULL-terminated). */

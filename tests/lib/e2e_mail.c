@@ -39,10 +39,9 @@ int e2e_mail_teardown(void **state)
 	easclient_free(&mail->tablet);
 	easclient_response_cleanup(&mail->response);
 	arena_free(&mail->arena);
-	int stopped = e2e_stop(&mail->server);
-	e2e_cleanup(&mail->server);
+	int finished = e2e_finish(&mail->server);
 	free(mail);
-	return stopped == 0 ? 0 : -1;
+	return finished;
 }
 
 struct easclient *e2e_mail_device(struct e2e_mail *mail, const char *device_id, unsigned protocol_version)
