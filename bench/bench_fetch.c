@@ -62,7 +62,6 @@ static void die(const char *format, ...)
 	exit(1);
 }
 
-
 /* easd's VmRSS in kB. */
 static long easd_rss_kb(void)
 {

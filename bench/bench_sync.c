@@ -75,7 +75,6 @@ static void die(const char *format, ...)
 	exit(1);
 }
 
-
 /* ---- easd as a process: RSS and CPU time from /proc ---- */
 
 static long easd_rss_kb(void)
