@@ -397,7 +397,7 @@ static int save_cache(struct sync_context *ctx, const char *stored)
 	const char *text = sync_cache_encode(r->arena, cache);
 	if (strcmp(text, stored) == 0)
 		return STORE_OK;
-	return store_sync_cache_put(r->session, r->device.id, text);
+	return store_request_cache_put(r->session, r->device.id, STORE_CACHE_SYNC, text);
 }
 
 /*
@@ -411,7 +411,7 @@ static int gather_collections(struct sync_context *ctx, bool empty, const char *
 	struct eas_request *r = ctx->request;
 	struct sync_cache *cache = arena_calloc(r->arena, 1, sizeof(*cache));
 	const char *stored = "";
-	int status = store_sync_cache_get(r->session, r->arena, r->device.id, &stored);
+	int status = store_request_cache_get(r->session, r->arena, r->device.id, STORE_CACHE_SYNC, &stored);
 	if (status != STORE_OK && status != STORE_NOT_FOUND) {
 		*reason = "store_error";
 		return SYNC_STATUS_SERVER_ERROR;

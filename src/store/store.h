@@ -81,8 +81,11 @@ void store_rollback(struct store_session *session);
 
 /*
  * Called after each commit that changed a folder's content or the
- * hierarchy, with the user and the folder (0: hierarchy). The one place
- * changes are published; push hooks in here.
+ * hierarchy, once per (user, folder) it changed (folder 0: the
+ * hierarchy), on the committing thread. A commit that changed more than
+ * the store tracks calls it once with user -1 (every user, every folder):
+ * a change is never lost. The one place changes are published; push hooks
+ * in here.
  */
 typedef void store_change_fn(void *context, int64_t user_id, int64_t folder_id);
 void store_set_change_listener(struct store *store, store_change_fn *listener, void *context);
@@ -224,12 +227,19 @@ int store_sync_settings_get(struct store_session *session, struct arena *arena, 
 int store_sync_settings_put(struct store_session *session, int64_t device, int64_t collection_id,
 			    const char *settings);
 /*
- * The device's cached Sync request (MS-ASCMD 2.2.1.21.1): what an empty or
- * Partial request stands for. Opaque text; STORE_NOT_FOUND when none.
+ * The device's cached request: its last Sync (MS-ASCMD 2.2.1.21.1: what an
+ * empty or Partial request stands for) or its last Ping's
+ * HeartbeatInterval and folders (MS-ASCMD 2.2.1.13: what a Ping that
+ * leaves them out stands for). Opaque text; STORE_NOT_FOUND when none.
  */
-int store_sync_cache_get(struct store_session *session, struct arena *arena, int64_t device,
-			 const char **cache_out);
-int store_sync_cache_put(struct store_session *session, int64_t device, const char *cache);
+enum store_request_cache {
+	STORE_CACHE_SYNC,
+	STORE_CACHE_PING,
+};
+int store_request_cache_get(struct store_session *session, struct arena *arena, int64_t device,
+			    enum store_request_cache which, const char **cache_out);
+int store_request_cache_put(struct store_session *session, int64_t device, enum store_request_cache which,
+			    const char *cache);
 
 /*
  * Changes a device made outside Sync (MoveItems) that its next Sync must

@@ -302,20 +302,21 @@ int store_sync_settings_put(struct store_session *session, int64_t device, int64
 	return store_run(session, stmt, "put sync settings");
 }
 
-int store_sync_cache_get(struct store_session *session, struct arena *arena, int64_t device,
-			 const char **cache_out)
+int store_request_cache_get(struct store_session *session, struct arena *arena, int64_t device,
+			    enum store_request_cache which, const char **cache_out)
 {
-	sqlite3_stmt *stmt = store_statement(session, SQL_CACHE_GET);
+	sqlite3_stmt *stmt = store_statement(session, which == STORE_CACHE_SYNC ? SQL_CACHE_GET : SQL_PING_CACHE_GET);
 	sqlite3_bind_int64(stmt, 1, device);
-	return query_text(session, arena, stmt, "get sync cache", cache_out);
+	return query_text(session, arena, stmt, "get request cache", cache_out);
 }
 
-int store_sync_cache_put(struct store_session *session, int64_t device, const char *cache)
+int store_request_cache_put(struct store_session *session, int64_t device, enum store_request_cache which,
+			    const char *cache)
 {
-	sqlite3_stmt *stmt = store_statement(session, SQL_CACHE_PUT);
+	sqlite3_stmt *stmt = store_statement(session, which == STORE_CACHE_SYNC ? SQL_CACHE_PUT : SQL_PING_CACHE_PUT);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_text(stmt, 2, cache, -1, SQLITE_STATIC);
-	return store_run(session, stmt, "put sync cache");
+	return store_run(session, stmt, "put request cache");
 }
 
 int store_client_id_find(struct store_session *session, int64_t device, int64_t collection_id,

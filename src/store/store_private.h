@@ -10,7 +10,9 @@
 
 #include "store/store.h"
 
-#define STORE_MAX_PENDING_CHANGES 16
+/* (user, folder) changes one transaction publishes one by one; past this
+   many, the commit says "everything changed" (user -1) instead of losing any. */
+#define STORE_MAX_PENDING_CHANGES 4096
 
 enum statement_id {
 	SQL_BEGIN,
@@ -58,6 +60,8 @@ enum statement_id {
 	SQL_SETTINGS_PUT,
 	SQL_CACHE_GET,
 	SQL_CACHE_PUT,
+	SQL_PING_CACHE_GET,
+	SQL_PING_CACHE_PUT,
 	SQL_ITEM_LEAVING,
 	SQL_ITEM_ENTERING,
 	SQL_ITEM_COUNT_LEAVING,
@@ -78,8 +82,8 @@ struct store_session {
 	sqlite3 *db;
 	sqlite3_stmt *statements[SQL_COUNT_];
 	bool in_transaction;
-	struct change changes[STORE_MAX_PENDING_CHANGES];
-	unsigned change_count;
+	struct change *changes; /* grows up to STORE_MAX_PENDING_CHANGES; freed with the session */
+	unsigned change_count, change_capacity;
 	bool changes_overflowed;
 	char error[256];
 	/* The last item content read by ranges, kept open for the next read

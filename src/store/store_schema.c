@@ -98,6 +98,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE sync_cache ("
 	"  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
 	"  request TEXT NOT NULL);",
+	/* 4: the cached Ping (HeartbeatInterval and folders) an empty Ping stands for. */
+	"CREATE TABLE ping_cache ("
+	"  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+	"  request TEXT NOT NULL);",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

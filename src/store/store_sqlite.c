@@ -87,6 +87,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_SETTINGS_PUT] = "UPDATE sync_states SET settings = ?3 WHERE device_id = ?1 AND collection_id = ?2",
 	[SQL_CACHE_GET] = "SELECT request FROM sync_cache WHERE device_id = ?1",
 	[SQL_CACHE_PUT] = "INSERT INTO sync_cache (device_id, request) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET request = ?2",
+	[SQL_PING_CACHE_GET] = "SELECT request FROM ping_cache WHERE device_id = ?1",
+	[SQL_PING_CACHE_PUT] = "INSERT INTO ping_cache (device_id, request) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET request = ?2",
 	[SQL_ITEM_LEAVING] = "SELECT " ITEM_COLUMNS " FROM items " LEAVING_WHERE " ORDER BY received, id LIMIT ?7",
 	[SQL_ITEM_ENTERING] = "SELECT " ITEM_COLUMNS " FROM items " ENTERING_WHERE " ORDER BY received DESC, id DESC LIMIT ?7",
 	[SQL_ITEM_COUNT_LEAVING] = "SELECT count(*) FROM items " LEAVING_WHERE,
@@ -220,6 +222,7 @@ static void session_close(struct store_session *session)
 	for (int i = 0; i < SQL_COUNT_; i++)
 		sqlite3_finalize(session->statements[i]);
 	sqlite3_close(session->db);
+	free(session->changes);
 	free(session);
 }
 
@@ -324,6 +327,12 @@ void store_note_change(struct store_session *session, int64_t user_id, int64_t f
 		session->changes_overflowed = true;
 		return;
 	}
+	if (session->change_count == session->change_capacity) {
+		session->change_capacity = session->change_capacity == 0 ? 16 : session->change_capacity * 2;
+		session->changes = realloc(session->changes, session->change_capacity * sizeof(*session->changes));
+		if (session->changes == NULL)
+			abort();
+	}
 	session->changes[session->change_count++] = (struct change){ user_id, folder_id };
 }
 
@@ -339,12 +348,13 @@ int store_commit(struct store_session *session)
 	struct store *store = session->store;
 	if (store->listener == NULL)
 		return STORE_OK;
+	/* More changes than we track: every user may have changed. */
+	if (session->changes_overflowed) {
+		store->listener(store->listener_context, -1, -1);
+		return STORE_OK;
+	}
 	for (unsigned i = 0; i < session->change_count; i++)
 		store->listener(store->listener_context, session->changes[i].user_id, session->changes[i].folder_id);
-	/* More folders than we track: say "everything of these users changed". */
-	if (session->changes_overflowed)
-		for (unsigned i = 0; i < session->change_count; i++)
-			store->listener(store->listener_context, session->changes[i].user_id, -1);
 	return STORE_OK;
 }
 
