@@ -164,6 +164,11 @@ void config_init(struct easd_config *config)
 	config->auth_slow_after = LIMIT_AUTH_SLOW_AFTER_DEFAULT;
 	config->auth_lockout_after = LIMIT_AUTH_LOCKOUT_AFTER_DEFAULT;
 	config->auth_lockout_seconds = LIMIT_AUTH_LOCKOUT_SECONDS_DEFAULT;
+	config->heartbeat_min = LIMIT_HEARTBEAT_MIN_DEFAULT;
+	config->heartbeat_max = LIMIT_HEARTBEAT_MAX_DEFAULT;
+	config->ping_max_folders = LIMIT_PING_FOLDERS_DEFAULT;
+	config->max_parked = LIMIT_PARKED_DEFAULT;
+	config->max_parked_per_user = LIMIT_PARKED_PER_USER_DEFAULT;
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
@@ -227,6 +232,11 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("http", "timeout", 86400, http_timeout, true),
 	NUMBER_KEY("lmtp", "max_message_size", (uint64_t)1 << 31, max_message_size, false),
 	NUMBER_KEY("auth", "cache_seconds", 86400, auth_cache_seconds, true),
+	NUMBER_KEY("push", "heartbeat_min", 3540, heartbeat_min, true),
+	NUMBER_KEY("push", "heartbeat_max", 86400, heartbeat_max, true),
+	NUMBER_KEY("push", "max_folders", 10000, ping_max_folders, true),
+	NUMBER_KEY("push", "max_parked", 10000000, max_parked, true),
+	NUMBER_KEY("push", "max_parked_per_user", 100000, max_parked_per_user, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
 	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
 	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),
@@ -294,6 +304,12 @@ static int load_special(struct load_state *state, const char *section, const cha
 			return load_fail(state, "mode must be required, optional or off: bad value for", section, name);
 		return 1;
 	}
+	if (strcmp(section, "push") == 0 && strcmp(name, "wake") == 0) {
+		if (strcmp(value, "changes") != 0 && strcmp(value, "new_items") != 0)
+			return load_fail(state, "wake must be changes or new_items: bad value for", section, name);
+		config->wake_on_new_items_only = strcmp(value, "new_items") == 0;
+		return 1;
+	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "allow_partial") == 0) {
 		if (parse_bool(value, &config->allow_partial_policy) < 0)
 			return load_fail(state, "expected yes or no for", section, name);
@@ -354,6 +370,12 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 	if (config->http_timeout == 0) {
 		/* 0 would make libmicrohttpd keep idle connections for ever. */
 		snprintf(error, error_len, "%s: timeout in [http] must be at least 1 second", path);
+		return -1;
+	}
+	if (config->heartbeat_min == 0 || config->heartbeat_min > config->heartbeat_max ||
+	    config->heartbeat_max <= LIMIT_PING_EARLY_SECONDS) {
+		snprintf(error, error_len, "%s: [push] needs 1 <= heartbeat_min <= heartbeat_max, heartbeat_max > %d", path,
+			 LIMIT_PING_EARLY_SECONDS);
 		return -1;
 	}
 	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {

@@ -46,6 +46,13 @@ struct easd_config {
 	unsigned auth_slow_after;      /* failures before attempts are slowed */
 	unsigned auth_lockout_after;   /* failures before attempts are refused */
 	unsigned auth_lockout_seconds; /* how long they are refused */
+	/* [push] */
+	unsigned heartbeat_min;        /* Ping HeartbeatInterval bounds, seconds */
+	unsigned heartbeat_max;
+	unsigned ping_max_folders;     /* folders one Ping may watch (MaxFolders) */
+	unsigned max_parked;           /* long polls parked at once, in all */
+	unsigned max_parked_per_user;
+	bool wake_on_new_items_only;   /* wake = new_items: only adds end a Ping (MS-ASCMD 3.1.5.8) */
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */

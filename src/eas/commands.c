@@ -10,13 +10,16 @@
 #include "eas/eas_private.h"
 #include "guard/limits.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define C(name, handler, root, status, flags) \
-	{ name, handler, WBXML_##root, WBXML_##status, flags }
+	{ name, handler, WBXML_##root, WBXML_##status, flags, NULL }
+#define PARKING(name, handler, resume, root, status, flags) \
+	{ name, handler, WBXML_##root, WBXML_##status, flags, resume }
 
 static const struct eas_command commands[] = {
 	C("Sync", eas_sync, AIRSYNC_SYNC, AIRSYNC_STATUS, EAS_EMPTY_BODY),
@@ -33,7 +36,7 @@ static const struct eas_command commands[] = {
 	C("MeetingResponse", NULL, MEETINGRESPONSE_MEETING_RESPONSE, MEETINGRESPONSE_STATUS, 0),
 	C("Search", NULL, SEARCH_SEARCH, SEARCH_STATUS, 0),
 	C("Settings", NULL, SETTINGS_SETTINGS, SETTINGS_STATUS, 0),
-	C("Ping", NULL, PING_PING, PING_STATUS, EAS_EMPTY_BODY),
+	PARKING("Ping", eas_ping, eas_ping_resume, PING_PING, PING_STATUS, EAS_EMPTY_BODY),
 	C("ItemOperations", eas_itemoperations, ITEMOPERATIONS_ITEM_OPERATIONS, ITEMOPERATIONS_STATUS, 0),
 	C("Provision", eas_provision, PROVISION_PROVISION, PROVISION_STATUS, EAS_NO_POLICY),
 	C("ResolveRecipients", NULL, RESOLVERECIPIENTS_RESOLVE_RECIPIENTS, RESOLVERECIPIENTS_STATUS, 0),
@@ -222,6 +225,14 @@ static int touch_device(struct eas_request *request)
 {
 	return store_device_touch(request->session, request->arena, request->user.id, request->device_id,
 				  request->device_type, request->user_agent, request->now, &request->device);
+}
+
+void eas_resume(struct eas_request *request, const struct eas_park *park)
+{
+	const struct eas_command *command = eas_command_find(request->command);
+	assert(command != NULL && command->resume != NULL); /* only those park */
+	request->http_status = 200;
+	command->resume(request, park);
 }
 
 void eas_dispatch(struct eas_request *request)

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "config/config.h"
+#include "push/push.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -19,6 +20,7 @@
 struct eas_server {
 	const struct easd_config *config;
 	struct store *store;
+	struct push_hub *push;
 };
 
 #define EAS_MAX_RESPONSE_HEADERS 6
@@ -49,6 +51,22 @@ struct eas_stream {
 	void *context;    /* in the request's arena */
 };
 
+/*
+ * A command that waits for changes (Ping, Sync with Wait) leaves this
+ * instead of a response: http/ parks the request with push/ (copying this
+ * out of the arena, which it frees) and, when the wait ends, gives it back
+ * to eas_resume in a new request. Everything the command needs then is
+ * here; nothing else of the request survives the wait.
+ */
+struct eas_park {
+	int64_t deadline_ms;  /* CLOCK_MONOTONIC */
+	uint64_t generation;  /* push_hub_generation, taken before the last look for changes */
+	unsigned folder_count;
+	int64_t *folders;     /* watched; 0 is the folder hierarchy */
+	uint64_t *sync_keys;  /* Sync with Wait: the key of each folder; NULL for Ping */
+	uint32_t window_size; /* Sync with Wait: the request's WindowSize, 0 if none */
+};
+
 struct eas_request {
 	struct arena *arena;
 	struct eas_server *server;
@@ -66,6 +84,8 @@ struct eas_request {
 	bool accept_multipart;     /* MS-ASAcceptMultiPart: T, or query Options bit 0x02 (ItemOperations) */
 	struct slice body;
 
+	uint64_t sequence;         /* push_hub_sequence at arrival: which of a device's requests is newer */
+
 	/* Authenticated by guard/ before dispatch. */
 	struct store_user user;
 	struct store_session *session;
@@ -80,10 +100,20 @@ struct eas_request {
 	const char *response_type; /* NULL: application/vnd.ms-sync.wbxml when non-empty */
 	struct eas_header headers[EAS_MAX_RESPONSE_HEADERS];
 	unsigned header_count;
+	struct eas_park *park;     /* set: no response yet, the request waits (see struct eas_park) */
+	enum push_outcome wake;    /* in eas_resume: why the wait ended */
 };
 
 /* Runs the command named in request->command and fills the response. */
 void eas_dispatch(struct eas_request *request);
+
+/*
+ * Goes on with a parked request whose wait ended (request->wake says why;
+ * never PUSH_GONE: http/ closes those itself). request carries what http/
+ * kept (user and device ids, protocol version) and a store session; the
+ * command answers, or parks again by setting request->park.
+ */
+void eas_resume(struct eas_request *request, const struct eas_park *park);
 
 /* Whether name is an EAS command (served or not): others are refused before their body is read. */
 bool eas_command_known(const char *name);

@@ -13,6 +13,7 @@ enum eas_command_flag {
 };
 
 typedef void eas_handler(struct eas_request *request);
+typedef void eas_resume_handler(struct eas_request *request, const struct eas_park *park);
 
 struct eas_command {
 	const char *name;           /* the Cmd= value */
@@ -20,6 +21,7 @@ struct eas_command {
 	enum wbxml_tag root;        /* root element of request and response */
 	enum wbxml_tag status;      /* the Status element of the response's root */
 	unsigned flags;             /* enum eas_command_flag */
+	eas_resume_handler *resume; /* commands that park: goes on when the wait ends */
 };
 
 /* The command of that name (case-sensitive, as MS-ASHTTP spells it), or NULL. */
@@ -123,6 +125,8 @@ void eas_foldercreate(struct eas_request *request);
 void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
+void eas_ping(struct eas_request *request);
+void eas_ping_resume(struct eas_request *request, const struct eas_park *park);
 
 /* ---- folders.c: what FolderCreate, FolderUpdate and FolderDelete share ---- */
 

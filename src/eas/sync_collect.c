@@ -156,3 +156,51 @@ int sync_estimate(struct eas_request *r, int64_t folder_id, const struct store_s
 	*count_out = moving + changes;
 	return status;
 }
+
+struct pending_walk {
+	struct arena *arena;
+	struct sync_id_set own;      /* the device's own changes (MoveItems) past its cursor */
+	const struct store_cutoff *cutoff;
+	uint64_t since;
+	bool adds_only;
+	bool found;
+};
+
+static void note_own(void *context, uint64_t modseq)
+{
+	struct pending_walk *walk = context;
+	sync_id_set_add(walk->arena, &walk->own, (int64_t)modseq);
+}
+
+/* Stops at the first change take_change would send. */
+static bool find_pending(void *context, const struct store_item *item)
+{
+	struct pending_walk *walk = context;
+	if (sync_id_set_has(&walk->own, (int64_t)item->modseq))
+		return true;
+	struct store_cutoff position = { item->received, item->id };
+	bool inside = cutoff_compare(&position, walk->cutoff) >= 0;
+	bool device_has = item->created_modseq <= walk->since && inside;
+	bool sent = device_has || (!item->deleted && inside);
+	bool add = !device_has && !item->deleted && inside;
+	walk->found = walk->adds_only ? add : sent;
+	return !walk->found;
+}
+
+int sync_pending_change(struct eas_request *r, int64_t folder_id, const struct store_sync_state *state,
+			bool adds_only, bool *pending_out)
+{
+	struct pending_walk walk = { .arena = r->arena, .cutoff = &state->cutoff, .since = state->modseq,
+				     .adds_only = adds_only };
+	uint64_t until;
+	*pending_out = false;
+	int status = store_folder_modseq(r->session, folder_id, &until);
+	if (status != STORE_OK || until <= state->modseq)
+		return status;
+	status = store_sync_suppress_list(r->session, r->device.id, folder_id, state->modseq, until, note_own, &walk);
+	if (status == STORE_OK)
+		status = store_item_changes(r->session, r->arena, folder_id, state->modseq, until, 0, find_pending,
+					    &walk);
+	*pending_out = walk.found;
+	return status;
+}

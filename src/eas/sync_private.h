@@ -199,6 +199,16 @@ int sync_collect(struct sync_context *ctx, struct sync_result *result, uint64_t 
 int sync_estimate(struct eas_request *request, int64_t folder_id, const struct store_sync_state *state,
 		  uint8_t filter_type, uint64_t *count_out);
 
+/*
+ * Whether the next Sync from state would send the device something among
+ * the changes after its cursor (its own changes through MoveItems aside,
+ * the filter window's move over time not counted): what wakes a Ping.
+ * adds_only: only items new to the device count (MS-ASCMD 3.1.5.8 read
+ * strictly). The walk stops at the first such change.
+ */
+int sync_pending_change(struct eas_request *request, int64_t folder_id, const struct store_sync_state *state,
+			bool adds_only, bool *pending_out);
+
 /* ---- sync_settings.c: settings and the cached request as text in the store ---- */
 
 /* The defaults of a collection that says nothing (DeletesAsMoves 1, server wins, all items). */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "mail/lmtp.h"
+#include "push/push.h"
 
 int easctl_deliver(const struct easd_config *config, int argc, char **argv)
 {
@@ -30,6 +31,8 @@ int easctl_deliver(const struct easd_config *config, int argc, char **argv)
 		buf_cleanup(&message);
 		return EASCTL_EXIT_FAILURE;
 	}
+	/* A running easd hears of the new message and wakes the user's Pings. */
+	store_set_change_listener(store, push_notify_changed, config->data_dir);
 	int status = mail_deliver(store, argv[0], message.data, message.len, (int64_t)time(NULL));
 	if (status == STORE_NOT_FOUND)
 		fprintf(stderr, "easctl: no user %s\n", argv[0]);

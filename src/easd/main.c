@@ -19,7 +19,10 @@
 #include "http/server.h"
 #include "log/access.h"
 #include "mail/lmtp.h"
+#include "push/push.h"
 #include "store/store.h"
+
+#include <sys/resource.h>
 
 #define SHUTDOWN_GRACE_SECONDS 5
 
@@ -29,6 +32,7 @@ struct daemon {
 	struct access_log *log;
 	struct guard_auth *auth;
 	struct eas_server eas;
+	struct push_hub *push;
 	struct http_server *http;
 	struct lmtp_server *lmtp;
 };
@@ -49,6 +53,24 @@ static int write_port_file(const char *path, uint16_t port)
 	return fclose(out);
 }
 
+/*
+ * Every parked Ping holds a socket, so the soft descriptor limit (often
+ * 1024) is raised to the hard one (often 524288 under systemd; doc/running.md
+ * says how to raise that). Returns the limit in force.
+ */
+static unsigned raise_descriptor_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+		return 1024;
+	if (limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
+			getrlimit(RLIMIT_NOFILE, &limit);
+	}
+	return limit.rlim_cur > (1u << 24) ? 1u << 24 : (unsigned)limit.rlim_cur;
+}
+
 static int start(struct daemon *d)
 {
 	char error[512];
@@ -62,7 +84,17 @@ static int start(struct daemon *d)
 		return -1;
 	}
 	d->auth = guard_auth_new(&d->config);
-	d->eas = (struct eas_server){ .config = &d->config, .store = d->store };
+	struct push_settings push = { d->config.max_parked, d->config.max_parked_per_user };
+	if (push_hub_start(&push, raise_descriptor_limit(), &d->push, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: push: %s\n", error);
+		return -1;
+	}
+	if (push_hub_listen(d->push, d->config.data_dir, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: push: %s\n", error);
+		return -1;
+	}
+	store_set_change_listener(d->store, push_hub_changed, d->push);
+	d->eas = (struct eas_server){ .config = &d->config, .store = d->store, .push = d->push };
 	struct http_server_settings http = { &d->config, &d->eas, d->auth, d->log };
 	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: http: %s\n", error);
@@ -88,6 +120,9 @@ static void stop(struct daemon *d)
 {
 	lmtp_server_stop(&d->lmtp);
 	http_server_stop(&d->http, SHUTDOWN_GRACE_SECONDS);
+	if (d->store != NULL)
+		store_set_change_listener(d->store, NULL, NULL);
+	push_hub_free(&d->push);
 	guard_auth_free(&d->auth);
 	access_log_close(&d->log);
 	store_close(&d->store);

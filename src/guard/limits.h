@@ -69,6 +69,28 @@
 /* Hard ceiling of any response body: the budget above plus one maximal message. */
 #define LIMIT_RESPONSE_BYTES ((size_t)128 * 1024 * 1024)
 
+/* ---- push: Ping and Sync with Wait (MS-ASCMD 2.2.1.13, 2.2.3.88) ---- */
+
+/* [push] heartbeat_min and heartbeat_max: Exchange's bounds (MS-ASCMD
+   Appendix <7>). They keep Outlook mobile's 180 s (Zimbra's 300 s minimum
+   stranded it) and Android's 480-1680 s inside; iOS grows towards the
+   maximum. Outside them a Ping gets Status 5 with the nearest bound. */
+#define LIMIT_HEARTBEAT_MIN_DEFAULT 60
+#define LIMIT_HEARTBEAT_MAX_DEFAULT 3540
+/* [push] max_folders: folders one Ping watches; more get Status 6 with
+   MaxFolders. Android pings every push-enabled folder and restarts with
+   the same list after Status 6, so the bound is generous. */
+#define LIMIT_PING_FOLDERS_DEFAULT 300
+/* [push] max_parked: long polls parked at once. Each costs a few KB and a
+   descriptor; more get HTTP 503 with Retry-After. */
+#define LIMIT_PARKED_DEFAULT 200000
+/* [push] max_parked_per_user: one per device, and a user has a few devices;
+   a client that opens sessions by the dozen gets HTTP 503 past it. */
+#define LIMIT_PARKED_PER_USER_DEFAULT 32
+/* Seconds before the heartbeat ends that a Ping is answered, so a proxy
+   or firewall timing out at exactly the interval never cuts it first. */
+#define LIMIT_PING_EARLY_SECONDS 5
+
 /* ---- ItemOperations (MS-ASCMD 2.2.1.10) ---- */
 
 /* Operations in one request; more get Status 2 for the whole request. A

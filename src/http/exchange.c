@@ -37,15 +37,13 @@ static int64_t clock_ms(clockid_t clock)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *connection)
+struct http_exchange *http_exchange_new(struct http_server *server)
 {
-	(void)connection;
-	struct http_server *server = cls;
 	struct arena *arena = arena_new(0);
 	struct http_exchange *x = arena_calloc(arena, 1, sizeof(*x));
+	x->slot = HTTP_SLOT_EXCHANGE;
 	x->arena = arena;
 	x->server = server;
-	x->raw_uri = arena_strndup(arena, uri, strnlen(uri, LIMIT_QUERY_BYTES + 512));
 	x->started_ms = clock_ms(CLOCK_REALTIME);
 	x->started_monotonic_ms = clock_ms(CLOCK_MONOTONIC);
 	buf_init(&x->body, server->settings.config->max_body);
@@ -53,6 +51,16 @@ void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *con
 	x->request.arena = arena;
 	x->request.server = server->settings.eas;
 	x->request.now = x->started_ms / 1000;
+	return x;
+}
+
+void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void)connection;
+	struct http_server *server = cls;
+	struct http_exchange *x = http_exchange_new(server);
+	x->raw_uri = arena_strndup(x->arena, uri, strnlen(uri, LIMIT_QUERY_BYTES + 512));
+	x->request.sequence = push_hub_sequence(server->settings.eas->push);
 	return x;
 }
 
@@ -96,8 +104,7 @@ static const char *client_address(struct http_exchange *x, struct MHD_Connection
 	return arena_strndup(x->arena, last, n);
 }
 
-/* Sends an answer with no body (errors, OPTIONS). */
-static enum MHD_Result answer_empty(struct http_exchange *x, struct MHD_Connection *connection,
+enum MHD_Result http_answer_empty(struct http_exchange *x, struct MHD_Connection *connection,
 				    unsigned status, const char *reason)
 {
 	struct eas_request *r = &x->request;
@@ -431,7 +438,7 @@ static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connec
 	if (r->stream != NULL)
 		return answer_stream(x, connection);
 	if (r->response.len == 0)
-		return answer_empty(x, connection, r->http_status, NULL);
+		return http_answer_empty(x, connection, r->http_status, NULL);
 	if (x->want_gzip && r->response.len >= HTTP_GZIP_MIN && r->response.len <= UINT32_MAX)
 		gzip_response(x);
 	/* The body buffer's memory passes to MHD, which frees it after sending. */
@@ -452,7 +459,7 @@ static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		return answer_unauthorized(x, connection, reason);
 	if (status != 0)
-		return answer_empty(x, connection, status, reason);
+		return http_answer_empty(x, connection, status, reason);
 	return MHD_YES;
 }
 
@@ -472,13 +479,23 @@ static enum MHD_Result on_body(struct http_exchange *x, const char *data, size_t
 	return MHD_YES;
 }
 
+enum MHD_Result http_exchange_respond(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls)
+{
+	/* A streamed body takes a session per window of its own; this one is done. */
+	store_session_release(&x->request.session);
+	if (x->request.park != NULL)
+		return http_park(x, connection, con_cls);
+	return answer_command(x, connection);
+}
+
 enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connection, const char *url,
 				     const char *method, const char *version, const char *upload_data,
 				     size_t *upload_data_size, void **con_cls)
 {
-	(void)cls;
 	(void)url;
 	(void)version;
+	if (*(enum http_slot *)*con_cls == HTTP_SLOT_PARKED)
+		return http_parked_resume(cls, connection, con_cls);
 	struct http_exchange *x = *con_cls;
 	if (!x->headers_done) {
 		x->headers_done = true;
@@ -490,23 +507,16 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 	x->request.session = store_session_acquire(x->server->settings.eas->store);
 	if (x->request.session == NULL) {
 		eas_add_header(&x->request, "Retry-After", "30");
-		return answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
+		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
 	}
 	x->connection = connection;
 	eas_dispatch(&x->request);
-	/* A streamed body takes a session per window of its own; this one is done. */
-	store_session_release(&x->request.session);
-	return answer_command(x, connection);
+	return http_exchange_respond(x, connection, con_cls);
 }
 
-void http_exchange_end(void *cls, struct MHD_Connection *connection, void **con_cls,
-		       enum MHD_RequestTerminationCode code)
+void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode code)
 {
-	(void)connection;
-	struct http_server *server = cls;
-	struct http_exchange *x = *con_cls;
-	if (x == NULL)
-		return;
+	struct http_server *server = x->server;
 	struct eas_request *r = &x->request;
 	const char *reason = r->reason;
 	if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && reason == NULL)
@@ -528,10 +538,28 @@ void http_exchange_end(void *cls, struct MHD_Connection *connection, void **con_
 		.reason = reason,
 	};
 	access_log_write(server->settings.log, &record);
-	store_session_release(&r->session);
-	buf_cleanup(&r->response);
+	http_exchange_discard(x);
+}
+
+void http_exchange_discard(struct http_exchange *x)
+{
+	store_session_release(&x->request.session);
+	buf_cleanup(&x->request.response);
 	buf_cleanup(&x->body);
 	struct arena *arena = x->arena;
 	arena_free(&arena);
+}
+
+void http_exchange_end(void *cls, struct MHD_Connection *connection, void **con_cls,
+		       enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)connection;
+	if (*con_cls == NULL)
+		return;
+	if (*(enum http_slot *)*con_cls == HTTP_SLOT_PARKED)
+		http_parked_end(*con_cls, code);
+	else
+		http_exchange_free(*con_cls, code);
 	*con_cls = NULL;
 }

@@ -10,6 +10,8 @@
 
 struct http_server {
 	struct http_server_settings settings;
+	unsigned connections;  /* open, parked ones included (atomic) */
+	unsigned parked;       /* of those, parked (atomic) */
 	struct MHD_Daemon *daemon;
 	uint16_t port;
 	char *tls_certificate; /* PEM text, kept while the daemon runs */
@@ -18,8 +20,18 @@ struct http_server {
 	char start_error[256];
 };
 
+/* The log's status for a request whose client closed the connection before the answer (nginx's). */
+#define HTTP_CLIENT_GONE 499
+
+/* What MHD's per-request pointer points to: each struct starts with it. */
+enum http_slot {
+	HTTP_SLOT_EXCHANGE,
+	HTTP_SLOT_PARKED,
+};
+
 /* One request from first header to log line; lives in its own arena. */
 struct http_exchange {
+	enum http_slot slot; /* HTTP_SLOT_EXCHANGE */
 	struct arena *arena;
 	struct http_server *server;
 	const char *raw_uri;
@@ -37,6 +49,35 @@ struct http_exchange {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 };
+
+/* exchange.c: a new exchange (its arena, empty body and response). */
+struct http_exchange *http_exchange_new(struct http_server *server);
+/*
+ * After the command ran (or resumed): gives the store session back, then
+ * answers, or parks the request when the command left request.park.
+ */
+enum MHD_Result http_exchange_respond(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls);
+/* Writes the log line and frees the exchange. */
+void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode code);
+/* Frees the exchange without a log line (its request goes on parked). */
+void http_exchange_discard(struct http_exchange *x);
+/* Sends an answer with no body (errors, OPTIONS) with the request's headers. */
+enum MHD_Result http_answer_empty(struct http_exchange *x, struct MHD_Connection *connection, unsigned status,
+				  const char *reason);
+
+/*
+ * park.c: a parked request. The exchange's arena is freed; this small
+ * record (one allocation) keeps what the log line and the command need
+ * when the wait ends, and is what MHD's per-request pointer points to
+ * while the connection is suspended.
+ */
+struct http_parked;
+/* Parks x (the command set x->request.park): suspends the connection. */
+enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls);
+/* The handler was called again for a parked request: its wait ended. */
+enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connection *connection, void **con_cls);
+/* The connection of a parked request ended without a resume (easd stopping). */
+void http_parked_end(struct http_parked *parked, enum MHD_RequestTerminationCode code);
 
 /* MHD callbacks (exchange.c). */
 void *http_exchange_begin(void *cls, const char *uri, struct MHD_Connection *connection);

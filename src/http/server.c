@@ -81,6 +81,33 @@ static int listen_address(const char *listen, struct sockaddr_storage *address, 
 	return -1;
 }
 
+/*
+ * Parked requests (Ping) do not count against the connections meant for
+ * working requests: MHD's own limit covers both, and a connection is
+ * refused here once the working ones (open minus parked) are at the limit.
+ */
+static enum MHD_Result accept_connection(void *cls, const struct sockaddr *address, socklen_t length)
+{
+	(void)address;
+	(void)length;
+	struct http_server *server = cls;
+	unsigned open = __atomic_load_n(&server->connections, __ATOMIC_RELAXED);
+	unsigned parked = __atomic_load_n(&server->parked, __ATOMIC_RELAXED);
+	return open - parked < LIMIT_HTTP_CONNECTIONS ? MHD_YES : MHD_NO;
+}
+
+static void count_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			     enum MHD_ConnectionNotificationCode code)
+{
+	(void)connection;
+	(void)socket_context;
+	struct http_server *server = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&server->connections, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&server->connections, 1, __ATOMIC_RELAXED);
+}
+
 static unsigned thread_count(const struct easd_config *config)
 {
 	if (config->http_threads > 0)
@@ -122,7 +149,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		server_free(server);
 		return -1;
 	}
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	server->starting = true;
 	if (address.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -130,11 +157,12 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		flags |= MHD_USE_TLS;
 	/* Empty strings for the TLS options when TLS is off: MHD ignores them then. */
 	server->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, http_exchange_handle, server,
+		flags, 0, accept_connection, server, http_exchange_handle, server,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
 		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS + config->max_parked,
+		MHD_OPTION_NOTIFY_CONNECTION, count_connection, server,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
 		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
@@ -191,6 +219,8 @@ void http_server_stop(struct http_server **server_ptr, unsigned grace_seconds)
 	if (server == NULL)
 		return;
 	refuse_new_connections(server->daemon);
+	/* Parked requests get their answer now; MHD must not stop with any suspended. */
+	push_hub_stop(server->settings.eas->push);
 	for (unsigned waited = 0; waited < grace_seconds * 10; waited++) {
 		const union MHD_DaemonInfo *info =
 			MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

@@ -1,5 +1,6 @@
 /* e2e.c: see e2e.h. */
 #include "e2e.h"
+#include "push/push.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -236,6 +237,7 @@ int e2e_add_folder(const struct e2e_server *server, const char *user, const char
 	snprintf(path, sizeof(path), "%s/data", server->dir);
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
 		return -1;
+	store_set_change_listener(store, push_notify_changed, path);
 	struct store_session *session = store_session_acquire(store);
 	struct arena *arena = arena_new(0);
 	int status = store_user_find(session, arena, user, &record);

@@ -1,5 +1,6 @@
 /* e2e_mail.c: see e2e_mail.h. */
 #include "e2e_mail.h"
+#include "push/push.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +18,13 @@ static const char *const users[] = { "alice:correct horse", NULL };
 
 int e2e_mail_setup(void **state)
 {
+	return e2e_mail_setup_with(state, NULL);
+}
+
+int e2e_mail_setup_with(void **state, const char *extra_config)
+{
 	struct e2e_mail *mail = calloc(1, sizeof(*mail));
-	if (e2e_start(&mail->server, NULL, users) < 0) {
+	if (e2e_start(&mail->server, extra_config, users) < 0) {
 		free(mail);
 		return -1;
 	}
@@ -81,13 +87,14 @@ char *e2e_mail_format(struct e2e_mail *mail, const char *pattern, ...)
 	return text;
 }
 
-/* easd's store opened beside the running server, as easctl does. */
-static struct store *store_of(const struct e2e_mail *mail)
+/* easd's store opened beside the running server, as easctl does, telling easd of its changes. */
+static struct store *store_of(struct e2e_mail *mail)
 {
-	char path[300], error[256];
+	char error[256];
 	struct store *store;
-	snprintf(path, sizeof(path), "%s/data", mail->server.dir);
-	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
+	snprintf(mail->data_dir, sizeof(mail->data_dir), "%s/data", mail->server.dir);
+	assert_int_equal(store_open(mail->data_dir, 1, &store, error, sizeof(error)), 0);
+	store_set_change_listener(store, push_notify_changed, mail->data_dir);
 	return store;
 }
 

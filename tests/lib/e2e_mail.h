@@ -28,6 +28,7 @@ struct e2e_mail {
 	char inbox[24];                      /* CollectionIds of Inbox and Deleted Items */
 	char trash[24];
 	unsigned empty_responses;            /* Syncs answered with an empty body */
+	char data_dir[300];                  /* easd's, for the store opened beside it */
 };
 
 /*
@@ -36,6 +37,8 @@ struct e2e_mail {
  * did not stop cleanly.
  */
 int e2e_mail_setup(void **state);
+/* The same with extra configuration (INI text appended to the test defaults). */
+int e2e_mail_setup_with(void **state, const char *extra_config);
 int e2e_mail_teardown(void **state);
 /* A cmocka test run on a fresh fixture (needs cmocka.h). */
 #define E2E_MAIL_CASE(test) cmocka_unit_test_setup_teardown(test, e2e_mail_setup, e2e_mail_teardown)

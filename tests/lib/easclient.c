@@ -186,7 +186,7 @@ static int perform(struct easclient *client, const char *method, const char *que
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response->body);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response->headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, client->options.timeout_ms > 0 ? (long)client->options.timeout_ms : 60000L);
 	if (client->options.accept_gzip)
 		curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
 	if (client->options.insecure_tls) {

@@ -24,6 +24,7 @@ struct easclient_options {
 	bool accept_gzip;
 	bool accept_multipart;     /* ItemOperations: MS-ASAcceptMultiPart: T, or Options bit 0x02 in the base64 form */
 	bool insecure_tls;         /* https: accept any certificate (tests' self-signed ones) */
+	unsigned timeout_ms;       /* a request not answered by then is abandoned, its connection closed; 0: 60 s */
 };
 
 struct easclient_response {
