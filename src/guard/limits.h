@@ -21,6 +21,13 @@
 #define LIMIT_HTTP_IDLE_SECONDS_DEFAULT 120
 /* Connections at once; MHD refuses more before any work (a flood of sockets). */
 #define LIMIT_HTTP_CONNECTIONS 10000
+/* libmicrohttpd's memory per connection: request line, headers, read
+   buffer and response headers. A parked Ping keeps it (all of it is
+   touched once a keep-alive connection served a request), so it is most
+   of what a parked Ping costs; MHD's 32 KB default doubles that. EAS
+   headers are under 2 KB and the query is at most LIMIT_QUERY_BYTES; the
+   body is passed on in pieces and kept elsewhere. */
+#define LIMIT_HTTP_CONNECTION_MEMORY (12 * 1024)
 /* The whole raw query; real ones are under 300 bytes. */
 #define LIMIT_QUERY_BYTES 4096
 /* MS-ASHTTP 2.2.1.1.1.2.3: DeviceId is 1*32(ALPHA / DIGIT). */

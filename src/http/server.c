@@ -163,6 +163,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS + config->max_parked,
 		MHD_OPTION_NOTIFY_CONNECTION, count_connection, server,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
 		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
