@@ -119,13 +119,8 @@ static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struc
 	struct wbxml_event event;
 	struct slice id = SLICE_EMPTY;
 	bool has_id = false;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			break;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int next;
+	while ((next = wbxml_reader_next_child(reader, &event)) > 0) {
 		if (event.tag == WBXML_PING_ID && !has_id) {
 			has_id = true;
 			if (eas_read_text(reader, &id) < 0)
@@ -138,7 +133,7 @@ static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struc
 		}
 	}
 	int64_t folder;
-	if (!has_id || id.len == 0)
+	if (next < 0 || !has_id || id.len == 0)
 		return -1;
 	/* Not an id easd gives ("RI" from Samsung): FolderSync would not help, so not Status 7. */
 	if (eas_folder_id_parse(id, &folder) < 0) {
@@ -160,16 +155,12 @@ static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struc
 static int read_folders(struct eas_request *r, struct wbxml_reader *reader, struct ping_parameters *p)
 {
 	struct wbxml_event event;
-	for (;;) {
-		if (wbxml_reader_next(reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return p->folder_count > 0 || p->too_many ? 0 : -1;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int next;
+	while ((next = wbxml_reader_next_child(reader, &event)) > 0)
 		if (event.tag != WBXML_PING_FOLDER || read_folder(r, reader, p) < 0)
 			return -1;
-	}
+	/* A folder dropped at reading (an id easd never gave) still counts as listed. */
+	return next == 0 && (p->folder_count > 0 || p->too_many || r->reason != NULL) ? 0 : -1;
 }
 
 /* Returns 0, or -1 for a body that is not a Ping Status 4 would not answer. */
@@ -180,13 +171,8 @@ static int read_request(struct eas_request *r, struct ping_parameters *p)
 	wbxml_reader_init(&reader, r->body.data, r->body.len, NULL);
 	if (wbxml_reader_next(&reader, &event) < 0 || event.type != WBXML_EVENT_START)
 		return -1;
-	for (;;) {
-		if (wbxml_reader_next(&reader, &event) < 0)
-			return -1;
-		if (event.type == WBXML_EVENT_END)
-			return 0;
-		if (event.type != WBXML_EVENT_START)
-			continue;
+	int next;
+	while ((next = wbxml_reader_next_child(&reader, &event)) > 0) {
 		if (event.tag == WBXML_PING_HEARTBEAT_INTERVAL && !p->has_heartbeat) {
 			struct slice text;
 			p->has_heartbeat = true;
@@ -200,6 +186,7 @@ static int read_request(struct eas_request *r, struct ping_parameters *p)
 			return -1;
 		}
 	}
+	return next == 0 ? 0 : -1;
 }
 
 /* ---- the cache: "1 <heartbeat> <folder>,<folder>,..." ---- */
