@@ -15,6 +15,7 @@
  */
 #include "push/push.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -226,6 +227,15 @@ static void resume_list(struct push_hub *hub, struct push_waiter *list)
 {
 	if (list == NULL)
 		return;
+	/* detach pushed them on the front: resume in the order they left (the most overdue first). */
+	struct push_waiter *ordered = NULL;
+	while (list != NULL) {
+		struct push_waiter *next = list->user_next;
+		list->user_next = ordered;
+		ordered = list;
+		list = next;
+	}
+	list = ordered;
 	pthread_mutex_unlock(&hub->lock);
 	unsigned count = 0;
 	while (list != NULL) {
@@ -329,10 +339,12 @@ int push_hub_start(const struct push_settings *settings, unsigned fd_limit, stru
 	hub->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	*hub_out = hub;
 	struct epoll_event event = { .events = EPOLLIN, .data.fd = hub->event_fd };
-	if (hub->epoll_fd < 0 || hub->event_fd < 0 ||
-	    epoll_ctl(hub->epoll_fd, EPOLL_CTL_ADD, hub->event_fd, &event) < 0 ||
-	    pthread_create(&hub->thread, NULL, hub_thread, hub) != 0) {
-		snprintf(error, error_len, "cannot start the push hub: %s", strerror(errno));
+	int rc = hub->epoll_fd < 0 || hub->event_fd < 0 ||
+			 epoll_ctl(hub->epoll_fd, EPOLL_CTL_ADD, hub->event_fd, &event) < 0
+		 ? errno
+		 : pthread_create(&hub->thread, NULL, hub_thread, hub);
+	if (rc != 0) {
+		snprintf(error, error_len, "cannot start the push hub: %s", strerror(rc));
 		push_hub_free(hub_out);
 		return -1;
 	}
@@ -439,6 +451,7 @@ enum push_park_status push_hub_park(struct push_hub *hub, struct push_waiter *w,
 	struct push_waiter *list = NULL;
 	enum push_park_status status;
 	pthread_mutex_lock(&hub->lock);
+	assert(!w->linked); /* a waiter parks once; a caller bug otherwise */
 	struct push_waiter *parked = g_hash_table_lookup(hub->devices, &w->device_id);
 	if (hub->stopping)
 		status = PUSH_FULL;
@@ -465,7 +478,7 @@ bool push_hub_unpark(struct push_hub *hub, struct push_waiter *w)
 	pthread_mutex_lock(&hub->lock);
 	bool linked = w->linked;
 	if (linked)
-		unlink_waiter(hub, w, PUSH_GONE);
+		unlink_waiter(hub, w, PUSH_WAITING); /* its owner takes it back: no outcome counted */
 	pthread_mutex_unlock(&hub->lock);
 	return linked;
 }
@@ -538,20 +551,25 @@ int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, siz
 		snprintf(error, error_len, "%s/%s: path too long for a socket", data_dir, PUSH_SOCKET_NAME);
 		return -1;
 	}
+	assert(hub->notify_fd < 0); /* listens once */
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	unlink(address.sun_path); /* left by an easd that did not stop cleanly */
-	struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
-	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
-	    epoll_ctl(hub->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
 		snprintf(error, error_len, "%s: %s", address.sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	/* Known as the notify socket before its first event can arrive. */
 	pthread_mutex_lock(&hub->lock);
 	hub->notify_fd = fd;
 	snprintf(hub->notify_path, sizeof(hub->notify_path), "%s", address.sun_path);
 	pthread_mutex_unlock(&hub->lock);
+	struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
+	if (epoll_ctl(hub->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0) {
+		snprintf(error, error_len, "%s: %s", address.sun_path, strerror(errno));
+		return -1; /* closed and unlinked by push_hub_free */
+	}
 	return 0;
 }
 
