@@ -373,9 +373,9 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 		return -1;
 	}
 	if (config->heartbeat_min == 0 || config->heartbeat_min > config->heartbeat_max ||
-	    config->heartbeat_max <= LIMIT_PING_EARLY_SECONDS) {
+	    config->heartbeat_max <= LIMIT_PUSH_EARLY_SECONDS) {
 		snprintf(error, error_len, "%s: [push] needs 1 <= heartbeat_min <= heartbeat_max, heartbeat_max > %d", path,
-			 LIMIT_PING_EARLY_SECONDS);
+			 LIMIT_PUSH_EARLY_SECONDS);
 		return -1;
 	}
 	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {

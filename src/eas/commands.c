@@ -22,7 +22,7 @@
 	{ name, handler, WBXML_##root, WBXML_##status, flags, resume }
 
 static const struct eas_command commands[] = {
-	C("Sync", eas_sync, AIRSYNC_SYNC, AIRSYNC_STATUS, EAS_EMPTY_BODY),
+	PARKING("Sync", eas_sync, eas_sync_resume, AIRSYNC_SYNC, AIRSYNC_STATUS, EAS_EMPTY_BODY),
 	C("SendMail", NULL, COMPOSEMAIL_SEND_MAIL, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),
 	C("SmartForward", NULL, COMPOSEMAIL_SMART_FORWARD, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),
 	C("SmartReply", NULL, COMPOSEMAIL_SMART_REPLY, COMPOSEMAIL_STATUS, EAS_MIME_BODY_12),

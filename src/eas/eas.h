@@ -65,6 +65,7 @@ struct eas_park {
 	int64_t *folders;     /* watched; 0 is the folder hierarchy */
 	uint64_t *sync_keys;  /* Sync with Wait: the key of each folder; NULL for Ping */
 	uint32_t window_size; /* Sync with Wait: the request's WindowSize, 0 if none */
+	uint32_t wait_seconds; /* Sync with Wait: the wait asked for */
 };
 
 struct eas_request {

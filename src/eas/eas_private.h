@@ -127,6 +127,7 @@ void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
 void eas_ping(struct eas_request *request);
 void eas_ping_resume(struct eas_request *request, const struct eas_park *park);
+void eas_sync_resume(struct eas_request *request, const struct eas_park *park);
 
 /* ---- folders.c: what FolderCreate, FolderUpdate and FolderDelete share ---- */
 

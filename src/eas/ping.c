@@ -377,7 +377,7 @@ void eas_ping(struct eas_request *r)
 	}
 	if (check_heartbeat(r, p.heartbeat) < 0)
 		return;
-	int64_t interval = (int64_t)p.heartbeat - LIMIT_PING_EARLY_SECONDS;
+	int64_t interval = (int64_t)p.heartbeat - LIMIT_PUSH_EARLY_SECONDS;
 	watch(r, p.folders, p.folder_count, monotonic_ms() + (interval > 0 ? interval : 1) * 1000);
 }
 

@@ -314,7 +314,7 @@ static void write_collection(struct sync_context *ctx, struct wbxml_writer *writ
 	wbxml_writer_end(writer);
 }
 
-static void answer_request_status(struct eas_request *request, int status, const char *reason)
+void sync_answer_status(struct eas_request *request, int status, const char *reason)
 {
 	struct wbxml_writer writer;
 	eas_writer_init(request, &writer);
@@ -361,6 +361,21 @@ static bool names_collection(const struct sync_request *sync, int64_t id)
 	return false;
 }
 
+struct sync_collection *sync_add_collection(struct sync_context *ctx, int64_t id, uint64_t key)
+{
+	struct eas_request *r = ctx->request;
+	struct sync_collection *collection = sync_collection_add(r, &ctx->sync);
+	if (collection == NULL)
+		return NULL;
+	char text[24];
+	int len = snprintf(text, sizeof(text), "%" PRId64, id);
+	collection->collection_id = (struct slice){ (const uint8_t *)arena_strndup(r->arena, text, (size_t)len), (size_t)len };
+	len = snprintf(text, sizeof(text), "%" PRIu64, key);
+	collection->sync_key = (struct slice){ (const uint8_t *)arena_strndup(r->arena, text, (size_t)len), (size_t)len };
+	collection->from_cache = true;
+	return collection;
+}
+
 /* A cached collection the request leaves out, at the device's current key, with its stored settings. */
 static int add_cached_collection(struct sync_context *ctx, int64_t id)
 {
@@ -371,15 +386,7 @@ static int add_cached_collection(struct sync_context *ctx, int64_t id)
 		return STORE_OK; /* forgotten since: the device starts it over itself */
 	if (status != STORE_OK)
 		return status;
-	struct sync_collection *collection = sync_collection_add(r, &ctx->sync);
-	if (collection == NULL)
-		return STORE_OK;
-	char text[24];
-	int len = snprintf(text, sizeof(text), "%" PRId64, id);
-	collection->collection_id = (struct slice){ (const uint8_t *)arena_strndup(r->arena, text, (size_t)len), (size_t)len };
-	len = snprintf(text, sizeof(text), "%" PRIu64, state.sync_key);
-	collection->sync_key = (struct slice){ (const uint8_t *)arena_strndup(r->arena, text, (size_t)len), (size_t)len };
-	collection->from_cache = true;
+	sync_add_collection(ctx, id, state.sync_key);
 	return STORE_OK;
 }
 
@@ -389,6 +396,7 @@ static int save_cache(struct sync_context *ctx, const char *stored)
 	struct eas_request *r = ctx->request;
 	struct sync_cache *cache = arena_calloc(r->arena, 1, sizeof(*cache));
 	cache->window_size = ctx->sync.window_size;
+	cache->wait_seconds = ctx->sync.wait_seconds;
 	for (unsigned i = 0; i < ctx->sync.collection_count; i++) {
 		uint64_t id;
 		if (parse_uint64(ctx->sync.collections[i].collection_id, INT64_MAX, &id) == 0 && id > 0)
@@ -425,12 +433,15 @@ static int gather_collections(struct sync_context *ctx, bool empty, const char *
 			}
 		if (ctx->sync.window_size == 0)
 			ctx->sync.window_size = cache->window_size;
+		/* The wait is part of the request an empty or Partial one repeats (MS-ASCMD 2.2.3.131 R3646). */
+		if (!ctx->sync.has_wait && !ctx->sync.has_heartbeat)
+			ctx->sync.wait_seconds = cache->wait_seconds;
 	}
 	if (ctx->sync.collection_count == 0) {
 		*reason = empty ? "no_cached_request" : "no_collections";
 		return SYNC_STATUS_EMPTY_REQUEST;
 	}
-	if (!empty && save_cache(ctx, stored) != STORE_OK) {
+	if (!empty && !ctx->resumed && save_cache(ctx, stored) != STORE_OK) {
 		*reason = "store_error";
 		return SYNC_STATUS_SERVER_ERROR;
 	}
@@ -468,11 +479,35 @@ static int run_collections(struct sync_context *ctx, bool empty, const char **re
 		ctx->results[i].collection = &ctx->sync.collections[i];
 		process_collection(ctx, &ctx->results[i]);
 	}
-	if (nothing_to_say(ctx))
+	ctx->quiet = nothing_to_say(ctx);
+	if (ctx->quiet)
 		r->eas_status = SYNC_STATUS_SUCCESS;
 	else
 		write_response(ctx);
 	return 0;
+}
+
+void sync_run(struct sync_context *ctx, bool empty)
+{
+	struct eas_request *request = ctx->request;
+	const char *reason = NULL;
+	/* The transaction serialises requests of one device on one collection
+	   (SQLite has one writer): a retry racing its original waits up to the
+	   busy timeout, then sees the original's key as the previous one. If
+	   the wait runs out, Status 16 asks the device to send it again. */
+	if (store_begin(request->session) != STORE_OK) {
+		sync_answer_status(request, SYNC_STATUS_RETRY, "store_busy");
+		return;
+	}
+	int status = run_collections(ctx, empty, &reason);
+	if (status != 0) {
+		store_rollback(request->session);
+		sync_answer_status(request, status, reason);
+	} else if (store_commit(request->session) != STORE_OK) {
+		request->response.len = 0;
+		ctx->quiet = false;
+		sync_answer_status(request, SYNC_STATUS_SERVER_ERROR, "store_commit_failed");
+	}
 }
 
 void eas_sync(struct eas_request *request)
@@ -483,23 +518,12 @@ void eas_sync(struct eas_request *request)
 	bool empty = request->body.len == 0;
 	int status = empty ? 0 : sync_request_parse(request, &ctx.sync, &reason);
 	if (status != 0) {
-		answer_request_status(request, status, reason);
+		sync_answer_status(request, status, reason);
 		return;
 	}
-	/* The transaction serialises requests of one device on one collection
-	   (SQLite has one writer): a retry racing its original waits up to the
-	   busy timeout, then sees the original's key as the previous one. If
-	   the wait runs out, Status 16 asks the device to send it again. */
-	if (store_begin(request->session) != STORE_OK) {
-		answer_request_status(request, SYNC_STATUS_RETRY, "store_busy");
+	if (sync_wait_check(&ctx) < 0)
 		return;
-	}
-	status = run_collections(&ctx, empty, &reason);
-	if (status != 0) {
-		store_rollback(request->session);
-		answer_request_status(request, status, reason);
-	} else if (store_commit(request->session) != STORE_OK) {
-		request->response.len = 0;
-		answer_request_status(request, SYNC_STATUS_SERVER_ERROR, "store_commit_failed");
-	}
+	uint64_t generation = push_hub_generation(request->server->push, request->user.id);
+	sync_run(&ctx, empty);
+	sync_wait_park(&ctx, generation, 0);
 }

@@ -46,6 +46,7 @@ enum sync_status {
 	SYNC_STATUS_NOT_FOUND = 8,
 	SYNC_STATUS_HIERARCHY_CHANGED = 12,
 	SYNC_STATUS_EMPTY_REQUEST = 13,
+	SYNC_STATUS_INVALID_WAIT = 14,
 	SYNC_STATUS_TOO_MANY_COLLECTIONS = 15,
 	SYNC_STATUS_RETRY = 16,
 };
@@ -89,7 +90,11 @@ struct sync_request {
 	unsigned collection_capacity;
 	unsigned window_size;       /* [14.0+] for the whole response; 0: not given */
 	bool partial;
-	bool wait_given;            /* Wait or HeartbeatInterval */
+	/* Long poll (MS-ASCMD 2.2.3.198 Wait, minutes, 12.1+; 2.2.3.88.2
+	   HeartbeatInterval, seconds, 14.0+), as given: at most one of them. */
+	bool has_wait, has_heartbeat;
+	uint64_t wait_minutes, heartbeat_seconds;
+	unsigned wait_seconds;      /* what the request waits, once checked; 0: answers at once */
 };
 
 /* What the server sends in a collection's Commands. */
@@ -157,7 +162,38 @@ struct sync_context {
 	struct sync_result *results;
 	unsigned budget;            /* [14.0+] Sync-level WindowSize left */
 	uint64_t bytes_left;        /* of LIMIT_SYNC_RESPONSE_BYTES */
+	bool resumed;               /* a parked request going on: the cached request stays as it is */
+	bool quiet;                 /* nothing to say: the empty response, or a wait */
 };
+
+/* ---- sync.c ---- */
+
+/*
+ * Runs the request in ctx (one store transaction) and writes the
+ * response; ctx->quiet when it is the empty response. empty: the request
+ * had no body (the cached one stands for it).
+ */
+void sync_run(struct sync_context *ctx, bool empty);
+/* A collection at that key with its stored settings, added to ctx->sync; NULL past the limit. */
+struct sync_collection *sync_add_collection(struct sync_context *ctx, int64_t id, uint64_t key);
+/* Answers <Sync><Status>status</Status></Sync>. */
+void sync_answer_status(struct eas_request *request, int status, const char *reason);
+
+/* ---- sync_wait.c: Sync with Wait or HeartbeatInterval (a long poll) ---- */
+
+/*
+ * Checks the request's Wait or HeartbeatInterval and sets
+ * ctx->sync.wait_seconds; out of range it answers Status 14 with Limit
+ * and returns -1. A request that waits ends the device's parked one.
+ */
+int sync_wait_check(struct sync_context *ctx);
+/*
+ * After sync_run: a quiet request that waits parks instead of answering
+ * the empty response, on its collections at the keys the device holds,
+ * until deadline_ms (0: its wait from now). generation: taken before
+ * sync_run.
+ */
+void sync_wait_park(struct sync_context *ctx, uint64_t generation, int64_t deadline_ms);
 
 
 /*
@@ -224,9 +260,10 @@ int sync_settings_decode(const char *text, struct sync_settings *settings);
  */
 struct store_cutoff sync_filter_cutoff(uint8_t filter_type, int64_t now);
 
-/* The cached request (MS-ASCMD 2.2.1.21.1): the Sync-level WindowSize and the collections. */
+/* The cached request (MS-ASCMD 2.2.1.21.1): the Sync-level WindowSize, the wait and the collections. */
 struct sync_cache {
 	unsigned window_size;       /* 0: not given */
+	unsigned wait_seconds;      /* 0: none */
 	int64_t ids[LIMIT_SYNC_COLLECTIONS];
 	unsigned count;
 };

@@ -194,11 +194,29 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 	return more < 0 ? -1 : 0;
 }
 
+/* Wait or HeartbeatInterval: a number, and not both (MS-ASCMD 2.2.3.198 R4747: Status 4). */
+static int read_wait(struct wbxml_reader *reader, enum wbxml_tag tag, struct sync_request *sync, const char **reason)
+{
+	struct slice text;
+	bool wait = tag == WBXML_AIRSYNC_WAIT;
+	if (sync->has_wait || sync->has_heartbeat) {
+		*reason = "wait_and_heartbeat";
+		return -1;
+	}
+	if (eas_read_text(reader, &text) < 0 ||
+	    parse_uint64(text, UINT32_MAX, wait ? &sync->wait_minutes : &sync->heartbeat_seconds) < 0) {
+		*reason = "wait_invalid";
+		return -1;
+	}
+	sync->has_wait = wait;
+	sync->has_heartbeat = !wait;
+	return 0;
+}
+
 int sync_request_parse(struct eas_request *request, struct sync_request *sync, const char **reason)
 {
 	struct wbxml_reader reader;
 	struct wbxml_event event;
-	unsigned value = 0;
 	memset(sync, 0, sizeof(*sync));
 	wbxml_reader_init(&reader, request->body.data, request->body.len, NULL);
 	if (wbxml_reader_next(&reader, &event) < 0 || event.type != WBXML_EVENT_START)
@@ -226,8 +244,7 @@ int sync_request_parse(struct eas_request *request, struct sync_request *sync, c
 			break;
 		case WBXML_AIRSYNC_WAIT:
 		case WBXML_AIRSYNC_HEARTBEAT_INTERVAL:
-			sync->wait_given = true;
-			status = eas_read_number(&reader, UINT32_MAX, 0, &value);
+			status = read_wait(&reader, event.tag, sync, reason);
 			break;
 		default:
 			status = wbxml_reader_skip(&reader);

@@ -116,7 +116,7 @@ struct store_cutoff sync_filter_cutoff(uint8_t filter_type, int64_t now)
 	return (struct store_cutoff){ start > 0 ? start : 0, 0 };
 }
 
-/* The cached request: "v1 w=<Sync-level WindowSize> c=<id> c=<id> ...". */
+/* The cached request: "v1 w=<Sync-level WindowSize> h=<wait seconds> c=<id> c=<id> ...". */
 const char *sync_cache_encode(struct arena *arena, const struct sync_cache *cache)
 {
 	struct buf text;
@@ -124,6 +124,10 @@ const char *sync_cache_encode(struct arena *arena, const struct sync_cache *cach
 	buf_init(&text, 0);
 	int len = snprintf(pair, sizeof(pair), SETTINGS_VERSION " w=%u", cache->window_size);
 	buf_append(&text, pair, (size_t)len);
+	if (cache->wait_seconds > 0) {
+		len = snprintf(pair, sizeof(pair), " h=%u", cache->wait_seconds);
+		buf_append(&text, pair, (size_t)len);
+	}
 	for (unsigned i = 0; i < cache->count; i++) {
 		len = snprintf(pair, sizeof(pair), " c=%" PRId64, cache->ids[i]);
 		buf_append(&text, pair, (size_t)len);
@@ -145,6 +149,9 @@ int sync_cache_decode(const char *text, struct sync_cache *cache)
 		if (strncmp(p, "w=", 2) == 0) {
 			unsigned long window = strtoul(p + 2, &end, 10);
 			cache->window_size = (unsigned)(window > SYNC_MAX_WINDOW ? SYNC_MAX_WINDOW : window);
+		} else if (strncmp(p, "h=", 2) == 0) {
+			unsigned long wait = strtoul(p + 2, &end, 10);
+			cache->wait_seconds = (unsigned)(wait > 86400 ? 86400 : wait);
 		} else if (strncmp(p, "c=", 2) == 0) {
 			long long id = strtoll(p + 2, &end, 10);
 			if (id > 0 && cache->count < LIMIT_SYNC_COLLECTIONS)

@@ -89,6 +89,14 @@ static void cache_survives_the_round_trip(void **state)
 	assert_int_equal(decoded.window_size, SYNC_MAX_WINDOW);
 	assert_int_equal(sync_cache_decode("garbage", &decoded), -1);
 	assert_int_equal(sync_cache_decode("v10 c=7", &decoded), -1);
+	/* The wait of a long-poll Sync is part of what an empty Sync repeats; bounded when read. */
+	struct sync_cache waiting = { .window_size = 0, .wait_seconds = 480, .ids = { 5 }, .count = 1 };
+	text = sync_cache_encode(arena, &waiting);
+	assert_string_equal(text, "v1 w=0 h=480 c=5");
+	assert_int_equal(sync_cache_decode(text, &decoded), 0);
+	assert_int_equal(decoded.wait_seconds, 480);
+	assert_int_equal(sync_cache_decode("v1 h=99999999 c=5", &decoded), 0);
+	assert_int_equal(decoded.wait_seconds, 86400);
 	arena_free(&arena);
 }
 

@@ -94,9 +94,10 @@
 /* [push] max_parked_per_user: one per device, and a user has a few devices;
    a client that opens sessions by the dozen gets HTTP 503 past it. */
 #define LIMIT_PARKED_PER_USER_DEFAULT 32
-/* Seconds before the heartbeat ends that a Ping is answered, so a proxy
-   or firewall timing out at exactly the interval never cuts it first. */
-#define LIMIT_PING_EARLY_SECONDS 5
+/* Seconds before the heartbeat (or Sync's wait) ends that a long poll is
+   answered, so a proxy or firewall timing out at exactly the interval
+   never cuts it first. */
+#define LIMIT_PUSH_EARLY_SECONDS 5
 
 /* ---- ItemOperations (MS-ASCMD 2.2.1.10) ---- */
 

@@ -6,9 +6,8 @@
  * hangs up freeing its socket, the recipient information cache, and
  * SIGTERM answering every parked Ping.
  *
- * A Ping that waits runs on a thread of its own (struct pinger) with its
- * own connection, as a phone's push connection does, while the test goes
- * on with the device's other requests.
+ * A Ping that waits runs on a thread of its own (e2e_mail_call_start) with
+ * its own connection, as a phone's push connection does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,94 +33,24 @@ static int setup(void **state)
 	return e2e_mail_setup_with(state, CONFIG);
 }
 
-static int64_t now_ms(void)
+/* A Ping in flight as device_id (with the policy key of like); xml NULL: an empty Ping. */
+static struct e2e_call *ping_start(struct e2e_mail *f, const char *device_id, struct easclient *like,
+				   const char *xml, unsigned timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return e2e_mail_call_start(f, device_id, like, "Ping", xml, timeout_ms);
 }
 
-/* A Ping in flight on its own thread and connection. */
-struct pinger {
-	struct easclient *client;
-	struct easclient_response response;
-	const char *xml;     /* NULL: an empty Ping */
-	pthread_t thread;
-	int64_t started_ms, answered_ms;
-	int result;
-	bool done;
-	pthread_mutex_t lock;
-};
-
-static void *ping_thread(void *context)
+/* Waits up to within_ms for the answer; returns its tree. */
+static struct wbxml_node *ping_finish(struct e2e_mail *f, struct e2e_call *p, int64_t within_ms)
 {
-	struct pinger *p = context;
-	int result = p->xml != NULL ? easclient_post_xml(p->client, "Ping", p->xml, &p->response)
-				    : easclient_post(p->client, "Ping", NULL, 0, NULL, &p->response);
-	pthread_mutex_lock(&p->lock);
-	p->result = result;
-	p->answered_ms = now_ms();
-	p->done = true;
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-/* A connection of alice's device_id with the policy key of like (the same device). */
-static struct easclient *connection_of(struct e2e_mail *f, const char *device_id, struct easclient *like,
-				       unsigned timeout_ms)
-{
-	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", device_id);
-	options.timeout_ms = timeout_ms;
-	struct easclient *client = easclient_new(&options);
-	easclient_set_policy_key(client, easclient_policy_key(like));
-	return client;
-}
-
-static struct pinger *ping_start(struct e2e_mail *f, const char *device_id, struct easclient *like,
-				 const char *xml, unsigned timeout_ms)
-{
-	struct pinger *p = calloc(1, sizeof(*p));
-	p->client = connection_of(f, device_id, like, timeout_ms);
-	easclient_response_init(&p->response);
-	p->xml = xml;
-	pthread_mutex_init(&p->lock, NULL);
-	p->started_ms = now_ms();
-	assert_int_equal(pthread_create(&p->thread, NULL, ping_thread, p), 0);
-	return p;
-}
-
-static bool ping_done(struct pinger *p)
-{
-	pthread_mutex_lock(&p->lock);
-	bool done = p->done;
-	pthread_mutex_unlock(&p->lock);
-	return done;
-}
-
-/* Waits up to within_ms for the answer; returns its tree (HTTP 200 asserted). */
-static struct wbxml_node *ping_finish(struct e2e_mail *f, struct pinger *p, int64_t within_ms)
-{
-	int64_t deadline = now_ms() + within_ms;
-	while (!ping_done(p) && now_ms() < deadline)
-		usleep(10 * 1000);
-	assert_true(ping_done(p));
-	pthread_join(p->thread, NULL);
-	assert_int_equal(p->result, 0);
-	assert_int_equal(p->response.http_status, 200);
-	struct wbxml_node *root = easclient_parse(&p->response, f->arena);
+	struct wbxml_node *root = e2e_mail_call_finish(f, p, within_ms);
 	assert_non_null(root);
-	easclient_response_cleanup(&p->response);
-	easclient_free(&p->client);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
 	return root;
 }
 
-/* The Ping is still parked after waiting ms. */
-static void assert_parked(struct pinger *p, unsigned ms)
+static void assert_parked(struct e2e_call *p, unsigned ms)
 {
-	usleep(ms * 1000);
-	assert_false(ping_done(p));
+	e2e_mail_call_assert_waiting(p, ms);
 }
 
 static const char *ping_xml(struct e2e_mail *f, const char *heartbeat, const char *folders)
@@ -141,13 +69,13 @@ static const char *folder(struct e2e_mail *f, const char *id, const char *class)
 /* A Ping answered at once on client; returns its tree. */
 static struct wbxml_node *ping_now(struct e2e_mail *f, struct easclient *client, const char *xml)
 {
-	int64_t started = now_ms();
+	int64_t started = e2e_mail_now_ms();
 	if (xml != NULL)
 		assert_int_equal(easclient_post_xml(client, "Ping", xml, &f->response), 0);
 	else
 		assert_int_equal(easclient_post(client, "Ping", NULL, 0, NULL, &f->response), 0);
 	assert_int_equal(f->response.http_status, 200);
-	assert_true(now_ms() - started < 1000);
+	assert_true(e2e_mail_now_ms() - started < 1000);
 	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
 	assert_non_null(root);
 	return root;
@@ -210,7 +138,7 @@ static void ping_heartbeat_out_of_range_gets_the_bound(void **state)
 	assert_string_equal(text(f, root, WBXML_PING_HEARTBEAT_INTERVAL), "3540");
 	/* At the bounds: parked, then expired. */
 	sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_string_equal(text(f, ping_finish(f, p, 3000), WBXML_PING_STATUS), "1");
 }
 
@@ -235,7 +163,7 @@ static void ping_syntax_errors_are_status_4(void **state)
 				 WBXML_PING_STATUS), "4");
 	/* And an ordinary one still works. */
 	sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_string_equal(text(f, ping_finish(f, p, 3000), WBXML_PING_STATUS), "1");
 }
 
@@ -269,7 +197,7 @@ static void ping_expires_with_status_1_and_empty_ping_reuses_cache(void **state)
 {
 	struct e2e_mail *f = *state;
 	sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_parked(p, 500);
 	struct wbxml_node *root = ping_finish(f, p, 3000);
 	assert_string_equal(text(f, root, WBXML_PING_STATUS), "1");
@@ -284,14 +212,14 @@ static void ping_woken_by_delivery(void **state)
 {
 	struct e2e_mail *f = *state;
 	sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
-	int64_t delivered = now_ms();
+	int64_t delivered = e2e_mail_now_ms();
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "wake", 1, 1);
 	struct wbxml_node *root = ping_finish(f, p, 2000);
 	assert_string_equal(text(f, root, WBXML_PING_STATUS), "2");
 	assert_string_equal(text(f, root, WBXML_PING_FOLDER), f->inbox);
-	assert_true(now_ms() - delivered < 2000);
+	assert_true(e2e_mail_now_ms() - delivered < 2000);
 }
 
 /* T63/T64: the device's own change does not wake it; another device's read change does. */
@@ -306,7 +234,7 @@ static void ping_not_woken_by_own_change(void **state)
 	const char *server_id = text(f, root, WBXML_AIRSYNC_SERVER_ID);
 	assert_non_null(server_id);
 	const char *phone_key = sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	const char *read = e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData>"
 					      "<email:Read>1</email:Read></ApplicationData></Change>", server_id);
@@ -327,7 +255,7 @@ static void ping_woken_by_folder_create_with_status_7(void **state)
 {
 	struct e2e_mail *f = *state;
 	sync_inbox(f, f->phone);
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	assert_int_equal(e2e_add_folder(&f->server, "alice", "Projects"), 0);
 	assert_string_equal(text(f, ping_finish(f, p, 2000), WBXML_PING_STATUS), "7");
@@ -338,11 +266,11 @@ static void ping_superseded_by_newer_ping(void **state)
 {
 	struct e2e_mail *f = *state;
 	sync_inbox(f, f->phone);
-	struct pinger *first = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *first = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(first, 200);
-	struct pinger *second = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *second = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_string_equal(text(f, ping_finish(f, first, 1000), WBXML_PING_STATUS), "1");
-	struct pinger *third = ping_start(f, "PHONE1", f->phone, NULL, 0);
+	struct e2e_call *third = ping_start(f, "PHONE1", f->phone, NULL, 0);
 	assert_string_equal(text(f, ping_finish(f, second, 1000), WBXML_PING_STATUS), "1");
 	assert_parked(third, 300);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "third", 1, 1);
@@ -363,7 +291,7 @@ static void ping_unknown_folders_are_dropped_not_looped(void **state)
 	sync_inbox(f, f->phone);
 	const char *folders = e2e_mail_format(f, "%s%s%s", folder(f, f->inbox, "Email"), folder(f, "RI", "Email"),
 					      folder(f, "999999", "Email"));
-	struct pinger *p = ping_start(f, "PHONE1", f->phone, ping_xml(f, "300", folders), 0);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, ping_xml(f, "300", folders), 0);
 	assert_parked(p, 500);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "ri", 1, 1);
 	struct wbxml_node *root = ping_finish(f, p, 2000);
@@ -408,23 +336,15 @@ static void ping_hang_up_frees_the_socket(void **state)
 		sync_inbox(f, devices[i]);
 	}
 	unsigned before = open_sockets(f->server.pid);
-	struct pinger *pingers[5];
+	struct e2e_call *pingers[5];
 	for (int i = 0; i < 5; i++)
 		pingers[i] = ping_start(f, e2e_mail_format(f, "HANG%d", i), devices[i], inbox_ping(f, "300"), 500);
 	usleep(200 * 1000);
 	assert_true(open_sockets(f->server.pid) >= before + 5);
-	for (int i = 0; i < 5; i++) {
-		int64_t deadline = now_ms() + 3000;
-		while (!ping_done(pingers[i]) && now_ms() < deadline)
-			usleep(10000);
-		pthread_join(pingers[i]->thread, NULL);
-		assert_int_not_equal(pingers[i]->result, 0); /* curl gave up: the client hung up */
-		easclient_response_cleanup(&pingers[i]->response);
-		easclient_free(&pingers[i]->client);
-		free(pingers[i]);
-	}
-	int64_t deadline = now_ms() + 1000;
-	while (open_sockets(f->server.pid) > before && now_ms() < deadline)
+	for (int i = 0; i < 5; i++)
+		e2e_mail_call_abandoned(pingers[i], 3000);
+	int64_t deadline = e2e_mail_now_ms() + 1000;
+	while (open_sockets(f->server.pid) > before && e2e_mail_now_ms() < deadline)
 		usleep(10000);
 	assert_int_equal(open_sockets(f->server.pid), before);
 	const char *const needles[] = { "Ping", "\t499\t-\t", "client_gone", NULL };
@@ -439,8 +359,8 @@ static void ping_answered_at_sigterm(void **state)
 	struct e2e_mail *f = *state;
 	sync_inbox(f, f->phone);
 	sync_inbox(f, f->tablet);
-	struct pinger *phone = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
-	struct pinger *tablet = ping_start(f, "TABLET1", f->tablet, inbox_ping(f, "300"), 0);
+	struct e2e_call *phone = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	struct e2e_call *tablet = ping_start(f, "TABLET1", f->tablet, inbox_ping(f, "300"), 0);
 	assert_parked(phone, 300);
 	assert_parked(tablet, 10);
 	assert_int_equal(e2e_stop(&f->server), 0);

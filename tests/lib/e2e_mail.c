@@ -2,6 +2,9 @@
 #include "e2e_mail.h"
 #include "push/push.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,4 +251,107 @@ struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client
 	const char *collection = e2e_mail_collection(mail, folder, key, window, options, commands);
 	struct wbxml_node *root = e2e_mail_post_sync(mail, client, collection, NULL);
 	return root != NULL ? root : e2e_mail_empty_answer(mail, key, folder);
+}
+
+/* ---- requests in flight ---- */
+
+struct e2e_call {
+	struct easclient *client;
+	struct easclient_response response;
+	const char *command;
+	const char *xml;
+	pthread_t thread;
+	int result;
+	bool done;
+	pthread_mutex_t lock;
+};
+
+int64_t e2e_mail_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *call_thread(void *context)
+{
+	struct e2e_call *call = context;
+	int result = call->xml != NULL ? easclient_post_xml(call->client, call->command, call->xml, &call->response)
+				       : easclient_post(call->client, call->command, NULL, 0, NULL, &call->response);
+	pthread_mutex_lock(&call->lock);
+	call->result = result;
+	call->done = true;
+	pthread_mutex_unlock(&call->lock);
+	return NULL;
+}
+
+struct e2e_call *e2e_mail_call_start(struct e2e_mail *mail, const char *device_id, struct easclient *like,
+				     const char *command, const char *xml, unsigned timeout_ms)
+{
+	struct e2e_call *call = calloc(1, sizeof(*call));
+	struct easclient_options options = e2e_client_options(&mail->server, "alice", "correct horse", device_id);
+	options.timeout_ms = timeout_ms;
+	call->client = easclient_new(&options);
+	easclient_set_policy_key(call->client, easclient_policy_key(like));
+	easclient_response_init(&call->response);
+	call->command = command;
+	call->xml = xml;
+	pthread_mutex_init(&call->lock, NULL);
+	assert_int_equal(pthread_create(&call->thread, NULL, call_thread, call), 0);
+	return call;
+}
+
+bool e2e_mail_call_done(struct e2e_call *call)
+{
+	pthread_mutex_lock(&call->lock);
+	bool done = call->done;
+	pthread_mutex_unlock(&call->lock);
+	return done;
+}
+
+void e2e_mail_call_assert_waiting(struct e2e_call *call, unsigned ms)
+{
+	usleep(ms * 1000);
+	assert_false(e2e_mail_call_done(call));
+}
+
+/* Waits for the thread, then frees the call; returns the transport result. */
+static int call_end(struct e2e_call *call, int64_t within_ms, struct easclient_response *response_out)
+{
+	int64_t deadline = e2e_mail_now_ms() + within_ms;
+	while (!e2e_mail_call_done(call) && e2e_mail_now_ms() < deadline)
+		usleep(10 * 1000);
+	assert_true(e2e_mail_call_done(call));
+	pthread_join(call->thread, NULL);
+	int result = call->result;
+	*response_out = call->response;
+	easclient_free(&call->client);
+	pthread_mutex_destroy(&call->lock);
+	free(call);
+	return result;
+}
+
+struct wbxml_node *e2e_mail_call_finish(struct e2e_mail *mail, struct e2e_call *call, int64_t within_ms)
+{
+	struct easclient_response response;
+	int result = call_end(call, within_ms, &response);
+	assert_int_equal(result, 0);
+	assert_int_equal(response.http_status, 200);
+	struct wbxml_node *root = NULL;
+	if (response.body.len > 0) {
+		/* The tree may point into its input: the bytes move to the arena first. */
+		uint8_t *bytes = arena_alloc(mail->arena, response.body.len);
+		memcpy(bytes, response.body.data, response.body.len);
+		assert_int_equal(wbxml_tree_parse(mail->arena, bytes, response.body.len, NULL, &root, NULL), 0);
+	}
+	easclient_response_cleanup(&response);
+	return root;
+}
+
+void e2e_mail_call_abandoned(struct e2e_call *call, int64_t within_ms)
+{
+	struct easclient_response response;
+	int result = call_end(call, within_ms, &response);
+	easclient_response_cleanup(&response);
+	assert_int_not_equal(result, 0); /* curl gave up: the client hung up */
 }

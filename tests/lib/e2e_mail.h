@@ -95,4 +95,28 @@ struct wbxml_node *e2e_mail_empty_answer(struct e2e_mail *mail, const char *key,
 struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client, const char *folder, const char *key,
 				 unsigned window, const char *options, const char *commands);
 
+/*
+ * A request in flight on a thread and connection of its own, as a phone's
+ * push connection is, while the test goes on with the device's other
+ * requests. The connection is device_id's with the policy key of like (the
+ * same device when like is that device's client). xml NULL posts an empty
+ * body; timeout_ms 0 is easclient's 60 s, else the client hangs up then.
+ */
+struct e2e_call;
+struct e2e_call *e2e_mail_call_start(struct e2e_mail *mail, const char *device_id, struct easclient *like,
+				     const char *command, const char *xml, unsigned timeout_ms);
+/* Whether the answer (or the hang-up) has come. */
+bool e2e_mail_call_done(struct e2e_call *call);
+/* Asserts it is still waiting after ms. */
+void e2e_mail_call_assert_waiting(struct e2e_call *call, unsigned ms);
+/*
+ * Waits up to within_ms for the answer, asserting it came with HTTP 200,
+ * and frees the call. Returns the response tree, NULL for an empty body.
+ */
+struct wbxml_node *e2e_mail_call_finish(struct e2e_mail *mail, struct e2e_call *call, int64_t within_ms);
+/* Waits up to within_ms for a call whose client hung up (no answer), and frees it. */
+void e2e_mail_call_abandoned(struct e2e_call *call, int64_t within_ms);
+/* CLOCK_MONOTONIC milliseconds. */
+int64_t e2e_mail_now_ms(void);
+
 #endif
