@@ -43,10 +43,9 @@ static void collection_fail(struct sync_result *result, int status, const char *
 /* SyncKey 0: a fresh state under a key this device never had for the folder. */
 static void reset_collection(struct sync_context *ctx, struct sync_result *result, const struct store_sync_state *state)
 {
-	struct eas_request *r = ctx->request;
 	uint64_t key = (state->sync_key > state->previous_key ? state->sync_key : state->previous_key) + 1;
-	if (store_sync_state_advance(r->session, r->device.id, result->folder.id, key, 0, &result->wanted) != STORE_OK ||
-	    store_sync_suppress_forget(r->session, r->device.id, result->folder.id, INT64_MAX) != STORE_OK) {
+	if (sync_write_state_advance(ctx, result->folder.id, key, 0, &result->wanted) != STORE_OK ||
+	    sync_write_suppress_forget(ctx, result->folder.id, INT64_MAX) != STORE_OK) {
 		collection_fail(result, SYNC_STATUS_SERVER_ERROR, "store_error");
 		return;
 	}
@@ -74,12 +73,11 @@ static int load_suppressed(struct sync_context *ctx, struct sync_result *result)
  */
 static int remember_echoes(struct sync_context *ctx, struct sync_result *result)
 {
-	struct eas_request *r = ctx->request;
 	for (unsigned i = 0; i < result->echoes.capacity; i++) {
 		int64_t modseq = result->echoes.slots[i];
 		if (modseq == 0 || (uint64_t)modseq <= result->cursor)
 			continue;
-		int status = store_sync_suppress_add(r->session, r->device.id, result->folder.id, (uint64_t)modseq);
+		int status = sync_write_suppress_add(ctx, result->folder.id, (uint64_t)modseq);
 		if (status != STORE_OK)
 			return status;
 	}
@@ -93,7 +91,6 @@ static int remember_echoes(struct sync_context *ctx, struct sync_result *result)
 static int advance(struct sync_context *ctx, struct sync_result *result, const struct store_sync_state *state,
 		   enum sync_mode mode)
 {
-	struct eas_request *r = ctx->request;
 	result->sync_key = state->sync_key + 1;
 	int status;
 	if (mode == MODE_REPLAY) {
@@ -101,16 +98,15 @@ static int advance(struct sync_context *ctx, struct sync_result *result, const s
 						 .cutoff = result->cutoff, .previous_key = state->previous_key,
 						 .previous_modseq = state->previous_modseq,
 						 .previous_cutoff = state->previous_cutoff };
-		status = store_sync_state_put(r->session, r->device.id, result->folder.id, &next);
+		status = sync_write_state_put(ctx, result->folder.id, &next);
 	} else {
-		status = store_sync_state_advance(r->session, r->device.id, result->folder.id, result->sync_key,
-						  result->cursor, &result->cutoff);
+		status = sync_write_state_advance(ctx, result->folder.id, result->sync_key, result->cursor, &result->cutoff);
 		/* ClientIds of answers before this one: the device has those answers. */
 		if (status == STORE_OK)
-			status = store_client_id_forget(r->session, r->device.id, result->folder.id, result->sync_key);
+			status = sync_write_client_id_forget(ctx, result->folder.id, result->sync_key);
 	}
 	if (status == STORE_OK)
-		status = store_sync_suppress_forget(r->session, r->device.id, result->folder.id, result->cursor);
+		status = sync_write_suppress_forget(ctx, result->folder.id, result->cursor);
 	return status;
 }
 
@@ -182,7 +178,7 @@ static int save_settings(struct sync_context *ctx, struct sync_result *result, c
 	const char *text = sync_settings_encode(r->arena, &result->collection->settings);
 	if (strcmp(text, stored) == 0)
 		return STORE_OK;
-	return store_sync_settings_put(r->session, r->device.id, result->folder.id, text);
+	return sync_write_settings(ctx, result->folder.id, text);
 }
 
 static void process_collection(struct sync_context *ctx, struct sync_result *result)
@@ -405,7 +401,7 @@ static int save_cache(struct sync_context *ctx, const char *stored)
 	const char *text = sync_cache_encode(r->arena, cache);
 	if (strcmp(text, stored) == 0)
 		return STORE_OK;
-	return store_request_cache_put(r->session, r->device.id, STORE_CACHE_SYNC, text);
+	return sync_write_cache(ctx, text);
 }
 
 /*
@@ -487,27 +483,59 @@ static int run_collections(struct sync_context *ctx, bool empty, const char **re
 	return 0;
 }
 
+static bool has_commands(const struct sync_request *sync)
+{
+	for (unsigned i = 0; i < sync->collection_count; i++)
+		if (sync->collections[i].command_count > 0)
+			return true;
+	return false;
+}
+
+/*
+ * One transaction: a write transaction when the client sent commands; a
+ * read transaction otherwise, its writes queued and made after it in a
+ * short one (sync_writes.c), so converting and encoding never hold the
+ * database's write lock. Returns 0, or a Sync status with *reason set.
+ */
+static int run_transaction(struct sync_context *ctx, bool empty, const char **reason)
+{
+	struct store_session *session = ctx->request->session;
+	ctx->deferring = !has_commands(&ctx->sync);
+	ctx->writes_tail = &ctx->writes;
+	if ((ctx->deferring ? store_begin_read(session) : store_begin(session)) != STORE_OK) {
+		*reason = "store_busy";
+		return SYNC_STATUS_RETRY;
+	}
+	int status = run_collections(ctx, empty, reason);
+	if (status != 0) {
+		store_rollback(session);
+		return status;
+	}
+	if (store_commit(session) != STORE_OK || sync_writes_flush(ctx) != STORE_OK) {
+		ctx->request->response.len = 0;
+		ctx->quiet = false;
+		*reason = "store_commit_failed";
+		return SYNC_STATUS_SERVER_ERROR;
+	}
+	return 0;
+}
+
 void sync_run(struct sync_context *ctx, bool empty)
 {
 	struct eas_request *request = ctx->request;
 	const char *reason = NULL;
-	/* The transaction serialises requests of one device on one collection
-	   (SQLite has one writer): a retry racing its original waits up to the
-	   busy timeout, then sees the original's key as the previous one. If
-	   the wait runs out, Status 16 asks the device to send it again. */
-	if (store_begin(request->session) != STORE_OK) {
-		sync_answer_status(request, SYNC_STATUS_RETRY, "store_busy");
+	/* One device's Syncs never run side by side: a retry racing its
+	   original waits for it (up to the busy timeout, else Status 16) and
+	   then finds the original's key as the previous one. Other devices
+	   are not held up. */
+	if (store_device_lock(request->session, request->device.id) != STORE_OK) {
+		sync_answer_status(request, SYNC_STATUS_RETRY, "device_busy");
 		return;
 	}
-	int status = run_collections(ctx, empty, &reason);
-	if (status != 0) {
-		store_rollback(request->session);
+	int status = run_transaction(ctx, empty, &reason);
+	store_device_unlock(request->session);
+	if (status != 0)
 		sync_answer_status(request, status, reason);
-	} else if (store_commit(request->session) != STORE_OK) {
-		request->response.len = 0;
-		ctx->quiet = false;
-		sync_answer_status(request, SYNC_STATUS_SERVER_ERROR, "store_commit_failed");
-	}
 }
 
 void eas_sync(struct eas_request *request)

@@ -164,7 +164,23 @@ struct sync_context {
 	uint64_t bytes_left;        /* of LIMIT_SYNC_RESPONSE_BYTES */
 	bool resumed;               /* a parked request going on: the cached request stays as it is */
 	bool quiet;                 /* nothing to say: the empty response, or a wait */
+	bool deferring;             /* no client commands: writes are queued (sync_writes.c) */
+	struct sync_write *writes;  /* the queue, in order */
+	struct sync_write **writes_tail;
 };
+
+/* ---- sync_writes.c: the device's own rows, written at once or queued (see there) ---- */
+
+int sync_write_state_advance(struct sync_context *ctx, int64_t folder_id, uint64_t key, uint64_t modseq,
+			     const struct store_cutoff *cutoff);
+int sync_write_state_put(struct sync_context *ctx, int64_t folder_id, const struct store_sync_state *state);
+int sync_write_client_id_forget(struct sync_context *ctx, int64_t folder_id, uint64_t below_key);
+int sync_write_suppress_forget(struct sync_context *ctx, int64_t folder_id, uint64_t upto);
+int sync_write_suppress_add(struct sync_context *ctx, int64_t folder_id, uint64_t modseq);
+int sync_write_settings(struct sync_context *ctx, int64_t folder_id, const char *text);
+int sync_write_cache(struct sync_context *ctx, const char *text);
+/* Makes the queued writes in one write transaction (nothing when none were queued). Returns a store status. */
+int sync_writes_flush(struct sync_context *ctx);
 
 /* ---- sync.c ---- */
 

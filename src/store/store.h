@@ -76,6 +76,13 @@ const char *store_session_error(const struct store_session *session);
 
 /* One transaction per request: begin (write intent), commit or rollback. */
 int store_begin(struct store_session *session);
+/*
+ * A read-only transaction: every read until store_commit (or rollback)
+ * sees the database as of its first read, and no writer waits for it
+ * (SQLite WAL; PostgreSQL: REPEATABLE READ READ ONLY). No write may be
+ * made in it.
+ */
+int store_begin_read(struct store_session *session);
 int store_commit(struct store_session *session);
 void store_rollback(struct store_session *session);
 
@@ -89,6 +96,17 @@ void store_rollback(struct store_session *session);
  */
 typedef void store_change_fn(void *context, int64_t user_id, int64_t folder_id);
 void store_set_change_listener(struct store *store, store_change_fn *listener, void *context);
+
+/*
+ * Serialises the requests of one device that change its sync states (a
+ * retry racing its original, two Syncs of one collection): the session
+ * holds the device's lock until store_device_unlock or until it is given
+ * back. Waits at most the store's busy timeout, then STORE_BUSY. Other
+ * devices are not held up. SQLite: a lock of this process (easd is the
+ * only process that syncs); PostgreSQL: an advisory lock.
+ */
+int store_device_lock(struct store_session *session, int64_t device);
+void store_device_unlock(struct store_session *session);
 
 /* ---- users ---- */
 

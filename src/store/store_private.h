@@ -13,9 +13,12 @@
 /* (user, folder) changes one transaction publishes one by one; past this
    many, the commit says "everything changed" (user -1) instead of losing any. */
 #define STORE_MAX_PENDING_CHANGES 4096
+/* How long a lock (SQLite's, a device's) is waited for before STORE_BUSY. */
+#define STORE_BUSY_TIMEOUT_MS 5000
 
 enum statement_id {
 	SQL_BEGIN,
+	SQL_BEGIN_READ,
 	SQL_COMMIT,
 	SQL_ROLLBACK,
 	SQL_USER_INSERT,
@@ -90,6 +93,7 @@ struct store_session {
 	   (store_content_close_blob says why and when it closes). */
 	sqlite3_blob *blob;
 	int64_t blob_item;
+	int64_t locked_device;  /* store_device_lock held for it; 0: none */
 	struct store_session *next_free;
 };
 
@@ -102,7 +106,15 @@ struct store {
 	store_change_fn *listener;
 	void *listener_context;
 	int schema_version;
+	/* store_device_lock (store_locks.c): the devices held, and a wait for any of them. */
+	pthread_mutex_t device_locks_mutex;
+	pthread_cond_t device_unlocked;
+	struct store_device_lock_entry *device_locks;
 };
+
+/* Set up and torn down with the store (store_locks.c). */
+void store_device_locks_init(struct store *store);
+void store_device_locks_cleanup(struct store *store);
 
 /* The statement, prepared once per session, reset and ready to bind. */
 sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id);

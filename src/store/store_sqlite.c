@@ -17,7 +17,6 @@
 #include "store/store_private.h"
 
 #define STORE_DEFAULT_SESSIONS 64
-#define STORE_BUSY_TIMEOUT_MS 5000
 
 /* What read_item (store_items.c) reads. */
 #define ITEM_COLUMNS "id, folder_id, modseq, created_modseq, deleted, received, date, size, read, flag_status, categories, message_id"
@@ -30,6 +29,7 @@
 /* SQL of every statement; the ids are in store_private.h. */
 static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[SQL_BEGIN_READ] = "BEGIN DEFERRED",
 	[SQL_COMMIT] = "COMMIT",
 	[SQL_ROLLBACK] = "ROLLBACK",
 	[SQL_USER_INSERT] = "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, strftime('%s','now'))",
@@ -201,6 +201,7 @@ int store_open(const char *data_dir, unsigned max_sessions, struct store **store
 	snprintf(store->path, n, "%s/easd.sqlite", data_dir);
 	store->max_sessions = max_sessions != 0 ? max_sessions : STORE_DEFAULT_SESSIONS;
 	pthread_mutex_init(&store->lock, NULL);
+	store_device_locks_init(store);
 
 	sqlite3 *db = NULL;
 	if (open_connection(store->path, &db, error, error_len) < 0) {
@@ -237,6 +238,7 @@ void store_close(struct store **store_ptr)
 		session_close(session);
 	}
 	pthread_mutex_destroy(&store->lock);
+	store_device_locks_cleanup(store);
 	free(store->path);
 	free(store);
 	*store_ptr = NULL;
@@ -287,6 +289,7 @@ void store_session_release(struct store_session **session_ptr)
 	if (session->in_transaction)
 		store_rollback(session);
 	store_content_close_blob(session);
+	store_device_unlock(session);
 	struct store *store = session->store;
 	pthread_mutex_lock(&store->lock);
 	session->next_free = store->free_sessions;
@@ -304,6 +307,18 @@ void store_set_change_listener(struct store *store, store_change_fn *listener, v
 {
 	store->listener = listener;
 	store->listener_context = context;
+}
+
+int store_begin_read(struct store_session *session)
+{
+	store_content_close_blob(session);
+	int status = store_run(session, store_statement(session, SQL_BEGIN_READ), "begin read");
+	if (status == STORE_OK) {
+		session->in_transaction = true;
+		session->change_count = 0;
+		session->changes_overflowed = false;
+	}
+	return status;
 }
 
 int store_begin(struct store_session *session)

@@ -1,7 +1,8 @@
 /*
  * test_store.c: the SQLite store on a fresh temporary directory: schema
  * migrations, users with their default folders, devices and policy keys,
- * hierarchy changes by modseq, sync states keeping the previous one, mail.
+ * hierarchy changes by modseq, sync states keeping the previous one, mail,
+ * device locks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +10,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -431,6 +435,66 @@ static void a_filter_window_moves_item_by_item(void **state)
 	assert_int_equal(count, 3);
 }
 
+/* A second session waiting for a device's lock, on a thread of its own. */
+struct lock_waiter {
+	struct store_session *session;
+	int64_t device;
+	int status;
+	pthread_t thread;
+};
+
+static void *lock_thread(void *context)
+{
+	struct lock_waiter *w = context;
+	w->status = store_device_lock(w->session, w->device);
+	return NULL;
+}
+
+static int64_t elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* One device's lock is held by one session at a time; another device's is free; giving the session back unlocks. */
+static void device_lock_serialises_one_device_only(void **state)
+{
+	struct fixture *f = *state;
+	struct store_session *other = store_session_acquire(f->store);
+	assert_int_equal(store_device_lock(f->session, 7), STORE_OK);
+	assert_int_equal(store_device_lock(other, 8), STORE_OK);
+	store_device_unlock(other);
+	struct lock_waiter w = { .session = other, .device = 7, .status = -100 };
+	struct timespec started;
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	assert_int_equal(pthread_create(&w.thread, NULL, lock_thread, &w), 0);
+	usleep(200 * 1000);
+	store_device_unlock(f->session);
+	pthread_join(w.thread, NULL);
+	assert_int_equal(w.status, STORE_OK);
+	assert_true(elapsed_ms(&started) >= 200);
+	store_session_release(&other); /* unlocks device 7 */
+	assert_int_equal(store_device_lock(f->session, 7), STORE_OK);
+	store_device_unlock(f->session);
+	store_device_unlock(f->session); /* a second unlock is harmless */
+}
+
+/* A lock held past the busy timeout (5 s) gives STORE_BUSY, not a wait for ever. */
+static void device_lock_waits_at_most_the_busy_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct store_session *other = store_session_acquire(f->store);
+	struct timespec started;
+	assert_int_equal(store_device_lock(f->session, 9), STORE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	assert_int_equal(store_device_lock(other, 9), STORE_BUSY);
+	assert_true(elapsed_ms(&started) >= 4900 && elapsed_ms(&started) < 8000);
+	store_device_unlock(f->session);
+	assert_int_equal(store_device_lock(other, 9), STORE_OK);
+	store_session_release(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +510,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(item_changes_are_a_resumable_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(item_content_reads_by_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_lock_serialises_one_device_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_lock_waits_at_most_the_busy_timeout, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

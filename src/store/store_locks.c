@@ -1,0 +1,101 @@
+/*
+ * store_locks.c: store_device_lock on SQLite: a table of the devices whose
+ * lock is held or waited for, under one mutex, with one condition variable
+ * that every unlock broadcasts (contention is rare: a device retrying a
+ * request while its original runs). An entry lives while someone holds or
+ * waits for it, so the table stays as small as the requests in flight.
+ */
+#include "store/store_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct store_device_lock_entry {
+	int64_t device;
+	bool held;
+	unsigned waiters;
+	struct store_device_lock_entry *next;
+};
+
+void store_device_locks_init(struct store *store)
+{
+	pthread_condattr_t attributes;
+	pthread_condattr_init(&attributes);
+	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	pthread_cond_init(&store->device_unlocked, &attributes);
+	pthread_condattr_destroy(&attributes);
+	pthread_mutex_init(&store->device_locks_mutex, NULL);
+}
+
+void store_device_locks_cleanup(struct store *store)
+{
+	pthread_cond_destroy(&store->device_unlocked);
+	pthread_mutex_destroy(&store->device_locks_mutex);
+}
+
+static struct store_device_lock_entry **find(struct store *store, int64_t device)
+{
+	struct store_device_lock_entry **link = &store->device_locks;
+	while (*link != NULL && (*link)->device != device)
+		link = &(*link)->next;
+	return link;
+}
+
+/* Drops the entry when nobody holds or waits for it any more. */
+static void release_entry(struct store_device_lock_entry **link)
+{
+	struct store_device_lock_entry *entry = *link;
+	if (entry->held || entry->waiters > 0)
+		return;
+	*link = entry->next;
+	free(entry);
+}
+
+int store_device_lock(struct store_session *session, int64_t device)
+{
+	struct store *store = session->store;
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += STORE_BUSY_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&store->device_locks_mutex);
+	struct store_device_lock_entry **link = find(store, device);
+	if (*link == NULL) {
+		*link = calloc(1, sizeof(**link));
+		if (*link == NULL)
+			abort();
+		(*link)->device = device;
+	}
+	struct store_device_lock_entry *entry = *link;
+	entry->waiters++;
+	int rc = 0;
+	while (entry->held && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&store->device_unlocked, &store->device_locks_mutex, &deadline);
+	entry->waiters--;
+	bool got = !entry->held;
+	if (got)
+		entry->held = true;
+	else
+		release_entry(find(store, device));
+	pthread_mutex_unlock(&store->device_locks_mutex);
+	if (!got)
+		return STORE_BUSY;
+	session->locked_device = device;
+	return STORE_OK;
+}
+
+void store_device_unlock(struct store_session *session)
+{
+	if (session->locked_device == 0)
+		return;
+	struct store *store = session->store;
+	pthread_mutex_lock(&store->device_locks_mutex);
+	struct store_device_lock_entry **link = find(store, session->locked_device);
+	(*link)->held = false;
+	bool waited_for = (*link)->waiters > 0;
+	release_entry(link);
+	if (waited_for)
+		pthread_cond_broadcast(&store->device_unlocked);
+	pthread_mutex_unlock(&store->device_locks_mutex);
+	session->locked_device = 0;
+}
