@@ -3,7 +3,10 @@
  * harness. Reported, not asserted:
  *   1. a no-change Sync on an Inbox of 100,000 messages against one of
  *      100 (the cursor's range query must not grow with the folder);
- *   2. no-change Syncs per second from 100 devices at once;
+ *   2. no-change Syncs per second from 100 devices at once, and the same
+ *      clients against a libmicrohttpd server that answers every request
+ *      with an empty 200 and does no work (same flags and threads as
+ *      easd), in the same run: easd's share of what HTTP alone allows;
  *   3. an initial sync of 10,000 messages in windows of 100: wall time,
  *      round trips, easd's CPU time;
  *   4. easd's RSS around each phase.
@@ -14,6 +17,7 @@
  * without BUILD_DIR, $EASD_BUILD, else the directory this program was
  * built into ($(BUILD)/bench/bench_sync), else "build".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -24,6 +28,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <microhttpd.h>
 
 #include "e2e.h"
 #include "benchlib.h"
@@ -436,12 +442,23 @@ static void phase_idle_cost(void)
 
 struct worker {
 	struct device device;
+	struct easclient *bare;  /* the same device's requests to the bare server */
 	pthread_t thread;
 	pthread_barrier_t *start;
 	atomic_bool *stop;
+	bool to_bare;
 	unsigned long requests, same, failed, not_1, different;
 	double seconds;
 };
+
+/* One request of the bare run: the same body, any 200 with an empty body counts. */
+static enum idle_outcome bare_sync(struct worker *w, struct easclient_response *response, double *seconds_out)
+{
+	double start = bench_now();
+	int sent = easclient_post(w->bare, "Sync", w->device.idle_body.data, w->device.idle_body.len, NULL, response);
+	*seconds_out = bench_now() - start;
+	return sent == 0 && response->http_status == 200 && response->body.len == 0 ? IDLE_SAME : IDLE_FAILED;
+}
 
 static void *worker_run(void *context)
 {
@@ -451,7 +468,9 @@ static void *worker_run(void *context)
 	pthread_barrier_wait(w->start);
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		double seconds;
-		switch (idle_sync(&w->device, &response, &seconds)) {
+		enum idle_outcome outcome = w->to_bare ? bare_sync(w, &response, &seconds)
+						       : idle_sync(&w->device, &response, &seconds);
+		switch (outcome) {
 		case IDLE_SAME: w->same++; break;
 		case IDLE_FAILED: w->failed++; break;
 		case IDLE_NOT_1: w->not_1++; break;
@@ -464,14 +483,42 @@ static void *worker_run(void *context)
 	return NULL;
 }
 
-static void phase_concurrent(void)
+/* The bare server: reads the body, answers 200 with nothing. */
+static enum MHD_Result bare_answer(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+				   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct worker *workers = calloc(LOAD_DEVICES, sizeof(*workers));
-	pthread_barrier_t start;
-	atomic_bool stop = false;
-	bench_say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
-	    LOAD_DEVICES, LOAD_USERS, LOAD_DEVICES_PER_USER, LOAD_INBOX_MESSAGES);
-	say_rss("before");
+	(void)cls, (void)url, (void)method, (void)version, (void)upload_data;
+	if (*con_cls == NULL) {
+		*con_cls = connection;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	struct MHD_Response *response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result result = MHD_queue_response(connection, 200, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+static struct MHD_Daemon *bare_start(uint16_t *port_out)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct MHD_Daemon *daemon = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL, bare_answer, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)(cores > 0 ? cores : 1), MHD_OPTION_END);
+	if (daemon == NULL)
+		die("cannot start the bare libmicrohttpd server");
+	*port_out = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+	return daemon;
+}
+
+/* The set-up of phase 2: devices synced to the end, their no-change Sync verified. */
+static void load_setup(struct worker *workers, const char *bare_url)
+{
 	double setup = bench_now();
 	for (unsigned u = 0; u < LOAD_USERS; u++) {
 		char user[16];
@@ -485,51 +532,96 @@ static void phase_concurrent(void)
 			if (sync_to_end(&w->device, FIRST_SYNC_WINDOW, NULL) != LOAD_INBOX_MESSAGES)
 				die("%s: not %d Adds", w->device.name, LOAD_INBOX_MESSAGES);
 			prepare_idle(&w->device);
+			struct easclient_options options = e2e_client_options(&easd, w->device.user, PASSWORD,
+									      w->device.device_id);
+			options.base_url = bare_url;
+			w->bare = easclient_new(&options);
 		}
 	}
 	bench_say("  set-up (deliver, Provision, FolderSync, sync to the end, sequential): %.1f s\n", bench_now() - setup);
-	say_rss("after set-up");
+}
+
+struct load_figures {
+	unsigned long requests, same, failed, not_1, different;
+	double elapsed, latency, cpu, own_cpu;
+	long peak_rss;
+};
+
+/* LOAD_SECONDS of every worker's requests, to easd or to the bare server. */
+static void load_run(struct worker *workers, bool to_bare, struct load_figures *f)
+{
+	pthread_barrier_t start;
+	atomic_bool stop = false;
+	memset(f, 0, sizeof(*f));
 	pthread_barrier_init(&start, NULL, LOAD_DEVICES + 1);
 	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
-		workers[i].start = &start;
-		workers[i].stop = &stop;
-		if (pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]) != 0)
+		struct worker *w = &workers[i];
+		w->start = &start;
+		w->stop = &stop;
+		w->to_bare = to_bare;
+		w->requests = w->same = w->failed = w->not_1 = w->different = 0;
+		w->seconds = 0;
+		if (pthread_create(&w->thread, NULL, worker_run, w) != 0)
 			die("pthread_create: %s", strerror(errno));
 	}
 	pthread_barrier_wait(&start);
 	double began = bench_now(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
-	long peak = 0;
 	while (bench_now() - began < LOAD_SECONDS) {
 		long rss = easd_rss_kb();
-		if (rss > peak)
-			peak = rss;
+		f->peak_rss = rss > f->peak_rss ? rss : f->peak_rss;
 		usleep(100 * 1000);
 	}
 	atomic_store(&stop, true);
-	unsigned long requests = 0, same = 0, failed = 0, not_1 = 0, different = 0;
-	double latency = 0;
 	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
 		pthread_join(workers[i].thread, NULL);
-		requests += workers[i].requests;
-		same += workers[i].same;
-		failed += workers[i].failed;
-		not_1 += workers[i].not_1;
-		different += workers[i].different;
-		latency += workers[i].seconds;
+		f->requests += workers[i].requests;
+		f->same += workers[i].same;
+		f->failed += workers[i].failed;
+		f->not_1 += workers[i].not_1;
+		f->different += workers[i].different;
+		f->latency += workers[i].seconds;
 	}
-	double elapsed = bench_now() - began, cpu_used = easd_cpu_seconds() - cpu;
-	double own_used = own_cpu_seconds() - own_cpu;
+	f->elapsed = bench_now() - began;
+	f->cpu = easd_cpu_seconds() - cpu;
+	f->own_cpu = own_cpu_seconds() - own_cpu;
 	pthread_barrier_destroy(&start);
-	bench_say("  %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", requests, elapsed,
-	    requests / elapsed, latency * 1e3 / requests);
+}
+
+static void phase_concurrent(void)
+{
+	struct worker *workers = calloc(LOAD_DEVICES, sizeof(*workers));
+	struct load_figures easd_run, bare_run;
+	uint16_t bare_port;
+	char bare_url[64];
+	bench_say("\n2. no-change Sync from %d devices at once (%d users x %d devices, Inbox of %d messages each)\n",
+	    LOAD_DEVICES, LOAD_USERS, LOAD_DEVICES_PER_USER, LOAD_INBOX_MESSAGES);
+	say_rss("before");
+	struct MHD_Daemon *bare = bare_start(&bare_port);
+	snprintf(bare_url, sizeof(bare_url), "http://127.0.0.1:%u", bare_port);
+	load_setup(workers, bare_url);
+	say_rss("after set-up");
+	load_run(workers, false, &easd_run);
+	bench_say("  easd: %lu requests in %.1f s: %.0f requests/s, mean latency %.1f ms\n", easd_run.requests,
+	    easd_run.elapsed, easd_run.requests / easd_run.elapsed, easd_run.latency * 1e3 / easd_run.requests);
 	bench_say("  answers: %lu the verified no-change one (empty), %lu Status other than 1, %lu Status 1 but different,\n"
-	    "           %lu failed (transport or HTTP status not 200)\n", same, not_1, different, failed);
+	    "           %lu failed (transport or HTTP status not 200)\n", easd_run.same, easd_run.not_1,
+	    easd_run.different, easd_run.failed);
 	bench_say("  easd CPU: %.1f s over %.1f s (%.2f cores), %.0f us per request; the %d clients: %.2f cores\n",
-	    cpu_used, elapsed, cpu_used / elapsed, cpu_used * 1e6 / requests, LOAD_DEVICES, own_used / elapsed);
-	bench_say("  easd RSS peak under load (sampled every 100 ms) %7ld kB\n", peak);
+	    easd_run.cpu, easd_run.elapsed, easd_run.cpu / easd_run.elapsed, easd_run.cpu * 1e6 / easd_run.requests,
+	    LOAD_DEVICES, easd_run.own_cpu / easd_run.elapsed);
+	bench_say("  easd RSS peak under load (sampled every 100 ms) %7ld kB\n", easd_run.peak_rss);
+	load_run(workers, true, &bare_run);
+	bench_say("  bare libmicrohttpd (empty 200, no work; in this process, so its CPU is the clients'):\n"
+	    "        %lu requests in %.1f s: %.0f requests/s, %lu failed\n", bare_run.requests, bare_run.elapsed,
+	    bare_run.requests / bare_run.elapsed, bare_run.failed);
+	bench_say("  easd's share of that limit: %.0f%% (target >= 50%%)\n",
+	    100.0 * (easd_run.requests / easd_run.elapsed) / (bare_run.requests / bare_run.elapsed));
 	say_rss("after");
-	for (unsigned i = 0; i < LOAD_DEVICES; i++)
+	MHD_stop_daemon(bare);
+	for (unsigned i = 0; i < LOAD_DEVICES; i++) {
 		device_close(&workers[i].device);
+		easclient_free(&workers[i].bare);
+	}
 	free(workers);
 }
 

@@ -13,6 +13,10 @@ struct easclient {
 	struct easclient_options options;
 	CURL *curl;
 	uint32_t policy_key;
+	char *source;                 /* CURLOPT_INTERFACE, NULL: any */
+	/* The request being made, freed when it ends. */
+	char *url, *query;
+	struct curl_slist *headers;
 };
 
 static void global_init(void)
@@ -45,6 +49,10 @@ void easclient_free(struct easclient **client)
 	if (*client == NULL)
 		return;
 	curl_easy_cleanup((*client)->curl);
+	curl_slist_free_all((*client)->headers);
+	g_free((*client)->url);
+	g_free((*client)->query);
+	g_free((*client)->source);
 	free(*client);
 	*client = NULL;
 }
@@ -166,27 +174,30 @@ static struct curl_slist *request_headers(const struct easclient *client, const 
 	return headers;
 }
 
-static int perform(struct easclient *client, const char *method, const char *query, const void *body,
-		   size_t len, const char *content_type, struct easclient_response *response)
+/* Sets the client's handle up for one request; the URL and headers stay in the client until finish. */
+static void prepare(struct easclient *client, const char *method, const char *query, const void *body, size_t len,
+		    const char *content_type, struct easclient_response *response)
 {
 	CURL *curl = client->curl;
-	char *url = g_strdup_printf("%s/Microsoft-Server-ActiveSync%s%s", client->options.base_url,
-				    query != NULL ? "?" : "", query != NULL ? query : "");
-	struct curl_slist *headers = request_headers(client, content_type, body != NULL);
+	client->url = g_strdup_printf("%s/Microsoft-Server-ActiveSync%s%s", client->options.base_url,
+				      query != NULL ? "?" : "", query != NULL ? query : "");
+	client->headers = request_headers(client, content_type, body != NULL);
 	response->body.len = 0;
 	response->headers.len = 0;
 	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_URL, client->url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_USERNAME, client->options.user);
 	curl_easy_setopt(curl, CURLOPT_PASSWORD, client->options.password);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, client->options.user_agent);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, client->headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response->body);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response->headers);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, client->options.timeout_ms > 0 ? (long)client->options.timeout_ms : 60000L);
+	if (client->source != NULL)
+		curl_easy_setopt(curl, CURLOPT_INTERFACE, client->source);
 	if (client->options.accept_gzip)
 		curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
 	if (client->options.insecure_tls) {
@@ -200,11 +211,44 @@ static int perform(struct easclient *client, const char *method, const char *que
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
-	CURLcode rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->http_status);
-	curl_slist_free_all(headers);
-	g_free(url);
-	return rc == CURLE_OK ? 0 : -1;
+}
+
+static int finish(struct easclient *client, int result, struct easclient_response *response)
+{
+	curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &response->http_status);
+	curl_slist_free_all(client->headers);
+	client->headers = NULL;
+	g_free(client->url);
+	client->url = NULL;
+	g_free(client->query);
+	client->query = NULL;
+	return result == CURLE_OK ? 0 : -1;
+}
+
+static int perform(struct easclient *client, const char *method, const char *query, const void *body,
+		   size_t len, const char *content_type, struct easclient_response *response)
+{
+	prepare(client, method, query, body, len, content_type, response);
+	return finish(client, curl_easy_perform(client->curl), response);
+}
+
+void *easclient_post_start(struct easclient *client, const char *command, const void *body, size_t len,
+			   const char *content_type, struct easclient_response *response)
+{
+	client->query = client->options.base64_query ? base64_query(client, command) : plain_query(client, command);
+	prepare(client, "POST", client->query, body, len, content_type, response);
+	return client->curl;
+}
+
+int easclient_post_done(struct easclient *client, int curl_result, struct easclient_response *response)
+{
+	return finish(client, curl_result, response);
+}
+
+void easclient_set_source(struct easclient *client, const char *address)
+{
+	g_free(client->source);
+	client->source = address != NULL ? g_strdup(address) : NULL;
 }
 
 int easclient_options(struct easclient *client, struct easclient_response *response)
@@ -215,10 +259,8 @@ int easclient_options(struct easclient *client, struct easclient_response *respo
 int easclient_post(struct easclient *client, const char *command, const void *body, size_t len,
 		   const char *content_type, struct easclient_response *response)
 {
-	char *query = client->options.base64_query ? base64_query(client, command) : plain_query(client, command);
-	int status = perform(client, "POST", query, body, len, content_type, response);
-	g_free(query);
-	return status;
+	easclient_post_start(client, command, body, len, content_type, response);
+	return easclient_post_done(client, curl_easy_perform(client->curl), response);
 }
 
 int easclient_post_query(struct easclient *client, const char *query, const void *body, size_t len,

@@ -65,6 +65,21 @@ int easclient_provision(struct easclient *client, struct easclient_response *res
 uint32_t easclient_policy_key(const struct easclient *client);
 void easclient_set_policy_key(struct easclient *client, uint32_t key);
 
+/*
+ * For an event loop (easbench): easclient_post_start sets up the same
+ * request as easclient_post without making it, and returns the client's
+ * curl easy handle (CURL *) to add to a curl multi handle; the response
+ * fills in as the transfer runs. Once the transfer ended (its CURLcode
+ * from curl_multi_info_read) and the handle left the multi handle,
+ * easclient_post_done gives easclient_post's result. One request per
+ * client at a time.
+ */
+void *easclient_post_start(struct easclient *client, const char *command, const void *body, size_t len,
+			   const char *content_type, struct easclient_response *response);
+int easclient_post_done(struct easclient *client, int curl_result, struct easclient_response *response);
+/* The local address the client's connections come from (CURLOPT_INTERFACE, "host!127.0.0.2"); NULL: any. */
+void easclient_set_source(struct easclient *client, const char *address);
+
 /* Parses a WBXML response body into a tree in arena; NULL when it does not decode. */
 struct wbxml_node *easclient_parse(const struct easclient_response *response, struct arena *arena);
 /* First node with that tag, depth first, or NULL. */
