@@ -53,7 +53,9 @@ E2E_SRC = $(wildcard tests/e2e/test_*.c)
 TESTS = $(TEST_SRC:src/%.c=$(BUILD)/tests/%) $(E2E_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB_OBJ = $(patsubst tests/lib/%.c,$(BUILD)/tests/lib/%.o,$(wildcard tests/lib/*.c))
 
-PROGRAMS = $(BUILD)/easd $(BUILD)/easctl
+EASBENCH_SRC = $(wildcard tools/easbench/*.c)
+
+PROGRAMS = $(BUILD)/easd $(BUILD)/easctl $(BUILD)/easbench
 
 .PHONY: all deps run check test test-asan fuzz-check fuzz bench clean
 .DELETE_ON_ERROR:
@@ -92,6 +94,14 @@ $(BUILD)/easctl: $(EASCTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libeasd.a
 
 $(BUILD)/easd: $(EASD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libeasd.a
 	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
+# easbench, the device simulator, is built on the tests' EAS client library.
+$(BUILD)/tools/easbench/%.o: tools/easbench/%.c $(GEN)/wbxml_tags.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/easbench: $(EASBENCH_SRC:%.c=$(BUILD)/%.o) $(TESTLIB_OBJ) $(BUILD)/libeasd.a
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS) -lpthread
 
 # ---- tests ----
 $(BUILD)/tests/lib/%.o: tests/lib/%.c $(GEN)/wbxml_tags.h

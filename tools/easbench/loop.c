@@ -1,0 +1,238 @@
+/*
+ * loop.c: easbench's event loop. curl's multi interface drives every
+ * device's connection through curl_multi_socket_action on one epoll set,
+ * so 100,000 idle connections cost nothing per turn; a binary heap keeps
+ * the devices' own timers (the next request of a looping profile, the
+ * hang-up of a parked Ping).
+ */
+#include "easbench.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EPOLL_BATCH 1024
+
+struct bench_loop {
+	CURLM *multi;
+	int epoll_fd;
+	long curl_timeout_ms;      /* -1: none */
+	double curl_timeout_at;
+	struct bench_device **timers;
+	size_t timer_count, timer_capacity;
+};
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *context, void *socket_context)
+{
+	(void)easy;
+	struct bench_loop *loop = context;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already */
+		curl_multi_assign(loop->multi, fd, NULL);
+		return 0;
+	}
+	struct epoll_event event = { .data.fd = fd };
+	event.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	int op = socket_context != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(loop->epoll_fd, op, fd, &event) < 0)
+		fprintf(stderr, "easbench: epoll_ctl: %s\n", strerror(errno));
+	curl_multi_assign(loop->multi, fd, loop);
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *context)
+{
+	(void)multi;
+	struct bench_loop *loop = context;
+	loop->curl_timeout_ms = timeout_ms;
+	loop->curl_timeout_at = timeout_ms < 0 ? 0 : bench_seconds() + timeout_ms / 1000.0;
+	return 0;
+}
+
+int bench_loop_new(struct bench_loop **loop_out)
+{
+	struct bench_loop *loop = calloc(1, sizeof(*loop));
+	if (loop == NULL)
+		abort();
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	loop->multi = curl_multi_init();
+	loop->curl_timeout_ms = -1;
+	if (loop->epoll_fd < 0 || loop->multi == NULL) {
+		bench_loop_free(&loop);
+		return -1;
+	}
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+	/* Every device keeps its own connection, as a phone does. */
+	curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, 0L);
+	*loop_out = loop;
+	return 0;
+}
+
+void bench_loop_free(struct bench_loop **loop_ptr)
+{
+	struct bench_loop *loop = *loop_ptr;
+	if (loop == NULL)
+		return;
+	if (loop->multi != NULL)
+		curl_multi_cleanup(loop->multi);
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	free(loop->timers);
+	free(loop);
+	*loop_ptr = NULL;
+}
+
+void bench_loop_start(struct bench_loop *loop, struct bench_device *device, void *easy, bench_done_fn *done)
+{
+	device->easy = easy;
+	device->done = done;
+	device->in_flight = true;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, device);
+	curl_multi_add_handle(loop->multi, easy);
+}
+
+void bench_loop_abandon(struct bench_loop *loop, struct bench_device *device, bool reset)
+{
+	if (!device->in_flight)
+		return;
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	/* SO_LINGER 0: the close that follows sends RST instead of FIN. */
+	if (reset && curl_easy_getinfo(device->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD) {
+		struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
+	}
+	/* A transfer removed before its end takes its connection with it. */
+	curl_multi_remove_handle(loop->multi, device->easy);
+	device->in_flight = false;
+}
+
+/* ---- device timers: a binary min-heap on timer_at ---- */
+
+static void timer_place(struct bench_loop *loop, size_t i, struct bench_device *device)
+{
+	loop->timers[i] = device;
+	device->timer_index = i;
+}
+
+static void timer_sift(struct bench_loop *loop, size_t i)
+{
+	struct bench_device *device = loop->timers[i];
+	while (i > 0 && loop->timers[(i - 1) / 2]->timer_at > device->timer_at) {
+		timer_place(loop, i, loop->timers[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= loop->timer_count)
+			break;
+		if (child + 1 < loop->timer_count && loop->timers[child + 1]->timer_at < loop->timers[child]->timer_at)
+			child++;
+		if (loop->timers[child]->timer_at >= device->timer_at)
+			break;
+		timer_place(loop, i, loop->timers[child]);
+		i = child;
+	}
+	timer_place(loop, i, device);
+}
+
+static void timer_remove(struct bench_loop *loop, struct bench_device *device)
+{
+	size_t i = device->timer_index;
+	struct bench_device *last = loop->timers[--loop->timer_count];
+	device->timer_index = SIZE_MAX;
+	if (last != device) {
+		timer_place(loop, i, last);
+		timer_sift(loop, i);
+	}
+}
+
+void bench_loop_after(struct bench_loop *loop, struct bench_device *device, unsigned ms, bench_timer_fn *fn)
+{
+	if (device->timer_index != SIZE_MAX)
+		timer_remove(loop, device);
+	if (loop->timer_count == loop->timer_capacity) {
+		loop->timer_capacity = loop->timer_capacity == 0 ? 1024 : loop->timer_capacity * 2;
+		loop->timers = realloc(loop->timers, loop->timer_capacity * sizeof(*loop->timers));
+		if (loop->timers == NULL)
+			abort();
+	}
+	device->timer_at = bench_seconds() + ms / 1000.0;
+	device->timer_fn = fn;
+	timer_place(loop, loop->timer_count++, device);
+	timer_sift(loop, device->timer_index);
+}
+
+/* ---- running ---- */
+
+static void finish_transfers(struct bench_loop *loop)
+{
+	CURLMsg *message;
+	int left;
+	while ((message = curl_multi_info_read(loop->multi, &left)) != NULL) {
+		if (message->msg != CURLMSG_DONE)
+			continue;
+		struct bench_device *device = NULL;
+		CURLcode result = message->data.result;
+		curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&device);
+		curl_multi_remove_handle(loop->multi, message->easy_handle);
+		device->in_flight = false;
+		device->done(device, (int)result);
+	}
+}
+
+static void fire_timers(struct bench_loop *loop, double now)
+{
+	while (loop->timer_count > 0 && loop->timers[0]->timer_at <= now) {
+		struct bench_device *device = loop->timers[0];
+		timer_remove(loop, device);
+		device->timer_fn(device);
+	}
+}
+
+/* Milliseconds to wait: the nearest of curl's timeout, a device timer and the next tick. */
+static int wait_ms(const struct bench_loop *loop, double now, double next_tick)
+{
+	double until = next_tick;
+	if (loop->curl_timeout_ms >= 0 && loop->curl_timeout_at < until)
+		until = loop->curl_timeout_at;
+	if (loop->timer_count > 0 && loop->timers[0]->timer_at < until)
+		until = loop->timers[0]->timer_at;
+	double ms = (until - now) * 1000;
+	return ms <= 0 ? 0 : (int)ms + 1;
+}
+
+void bench_loop_run(struct bench_loop *loop, double deadline, void (*tick)(void *context), void *context)
+{
+	struct epoll_event events[EPOLL_BATCH];
+	double next_tick = bench_seconds() + 1;
+	int running;
+	while (bench_seconds() < deadline) {
+		int count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, wait_ms(loop, bench_seconds(), next_tick));
+		for (int i = 0; i < count; i++) {
+			int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				    (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				    (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+			curl_multi_socket_action(loop->multi, events[i].data.fd, flags, &running);
+		}
+		double now = bench_seconds();
+		if (loop->curl_timeout_ms >= 0 && now >= loop->curl_timeout_at) {
+			loop->curl_timeout_ms = -1;
+			curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+		finish_transfers(loop);
+		fire_timers(loop, now);
+		if (now >= next_tick) {
+			next_tick = now + 1;
+			tick(context);
+		}
+	}
+}
