@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "config/config.h"
+#include "guard/repeats.h"
 #include "push/push.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -21,6 +22,7 @@ struct eas_server {
 	const struct easd_config *config;
 	struct store *store;
 	struct push_hub *push;
+	struct guard_repeats *repeats;
 };
 
 #define EAS_MAX_RESPONSE_HEADERS 6
@@ -66,6 +68,10 @@ struct eas_park {
 	uint64_t *sync_keys;  /* Sync with Wait: the key of each folder; NULL for Ping */
 	uint32_t window_size; /* Sync with Wait: the request's WindowSize, 0 if none */
 	uint32_t wait_seconds; /* Sync with Wait: the wait asked for */
+	/* A delayed answer (guard/repeats.h: a device repeating a request it
+	   cannot get right): given when the wait ends. 0: none. */
+	int answer_status;
+	uint64_t answer_value;
 };
 
 struct eas_request {

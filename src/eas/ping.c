@@ -94,6 +94,38 @@ static void answer_status(struct eas_request *r, int status, const char *reason)
 	answer(r, &(struct ping_answer){ .status = status, .reason = reason });
 }
 
+/*
+ * An answer the device can only fix by changing its request (Status 3 to
+ * 8). A device that keeps sending what gets one (Android re-Pings at
+ * once, with no back-off) gets it LIMIT_REPEAT_DELAY_SECONDS late once it
+ * had LIMIT_REPEAT_IMMEDIATE of them in a minute: the request is parked
+ * (no thread) with the answer it will get, and the loop slows to one
+ * request a minute. The log says "ping_repeated:" and the reason.
+ */
+static void refuse(struct eas_request *r, const struct ping_answer *a)
+{
+	if (r->wake != PUSH_WAITING ||
+	    guard_repeats_immediate(r->server->repeats, r->device.id, r->now) <= LIMIT_REPEAT_IMMEDIATE) {
+		answer(r, a);
+		return;
+	}
+	struct eas_park *park = arena_calloc(r->arena, 1, sizeof(*park));
+	park->folders = arena_calloc(r->arena, 1, sizeof(*park->folders)); /* none watched */
+	park->generation = push_hub_generation(r->server->push, r->user.id);
+	park->deadline_ms = monotonic_ms() + LIMIT_REPEAT_DELAY_SECONDS * 1000;
+	park->answer_status = a->status;
+	park->answer_value = a->heartbeat;
+	char reason[96];
+	int len = snprintf(reason, sizeof(reason), "ping_repeated:%s", a->reason != NULL ? a->reason : "-");
+	r->reason = arena_strndup(r->arena, reason, (size_t)len);
+	r->park = park;
+}
+
+static void refuse_status(struct eas_request *r, int status, const char *reason)
+{
+	refuse(r, &(struct ping_answer){ .status = status, .reason = reason });
+}
+
 /* Names the first folder dropped from the watch set in the log ("ping_folder_not_synced:12"). */
 static void note_dropped(struct eas_request *r, const char *why, const char *folder)
 {
@@ -273,7 +305,7 @@ static int hierarchy_status(struct eas_request *r)
  * cannot be told about it (dropped, *reason says why), 1 watched, 2
  * watched with a change waiting; -1 on a store failure.
  */
-static int folder_state(struct eas_request *r, int64_t folder_id, const char **reason)
+static int folder_state(struct eas_request *r, int64_t folder_id, const char **reason, uint64_t *sync_key_out)
 {
 	struct store_folder folder;
 	struct store_sync_state state;
@@ -300,6 +332,13 @@ static int folder_state(struct eas_request *r, int64_t folder_id, const char **r
 	if (status != STORE_OK ||
 	    sync_pending_change(r, folder_id, &state, r->server->config->wake_on_new_items_only, &pending) != STORE_OK)
 		return -1;
+	*sync_key_out = state.sync_key;
+	/* Told of it LIMIT_REPEAT_CHANGED times and never synced it: a loop (field-notes T65), not news. */
+	if (pending && guard_repeats_peek(r->server->repeats, r->device.id, folder_id, state.sync_key) >=
+			       LIMIT_REPEAT_CHANGED) {
+		*reason = "ping_folder_not_syncing";
+		return 0;
+	}
 	return pending ? 2 : 1;
 }
 
@@ -320,18 +359,21 @@ static void watch(struct eas_request *r, const int64_t *folders, unsigned count,
 	int status = hierarchy_status(r);
 	for (unsigned i = 0; i < count && status == 0; i++) {
 		const char *why = NULL;
-		int state = folder_state(r, folders[i], &why);
+		uint64_t sync_key = 0;
+		int state = folder_state(r, folders[i], &why, &sync_key);
 		if (state < 0)
 			status = PING_SERVER_ERROR;
 		else if (state == 0)
 			note_dropped_id(r, why, folders[i]);
 		else
 			park->folders[park->folder_count++] = folders[i];
-		if (state == 2)
+		if (state == 2) {
 			changed[changed_count++] = folders[i];
+			guard_repeats_report(r->server->repeats, r->device.id, folders[i], sync_key, r->now);
+		}
 	}
 	if (status != 0) {
-		answer_status(r, status, status == PING_SERVER_ERROR ? "store_error" : "hierarchy_changed");
+		refuse_status(r, status, status == PING_SERVER_ERROR ? "store_error" : "hierarchy_changed");
 		return;
 	}
 	if (changed_count > 0) {
@@ -349,7 +391,7 @@ static int check_heartbeat(struct eas_request *r, uint64_t heartbeat)
 	if (heartbeat >= config->heartbeat_min && heartbeat <= config->heartbeat_max)
 		return 0;
 	uint64_t bound = heartbeat < config->heartbeat_min ? config->heartbeat_min : config->heartbeat_max;
-	answer(r, &(struct ping_answer){ .status = PING_HEARTBEAT_OUT_OF_RANGE, .heartbeat = bound,
+	refuse(r, &(struct ping_answer){ .status = PING_HEARTBEAT_OUT_OF_RANGE, .heartbeat = bound,
 					 .reason = "heartbeat_out_of_range" });
 	return -1;
 }
@@ -363,16 +405,16 @@ void eas_ping(struct eas_request *r)
 		return;
 	}
 	if (r->body.len > 0 && (read_request(r, &p) < 0 || (!p.has_heartbeat && !p.has_folders))) {
-		answer_status(r, PING_SYNTAX_ERROR, "ping_invalid");
+		refuse_status(r, PING_SYNTAX_ERROR, "ping_invalid");
 		return;
 	}
 	if (p.too_many) {
-		answer(r, &(struct ping_answer){ .status = PING_TOO_MANY_FOLDERS, .reason = "ping_too_many_folders" });
+		refuse(r, &(struct ping_answer){ .status = PING_TOO_MANY_FOLDERS, .reason = "ping_too_many_folders" });
 		return;
 	}
 	int status = complete_parameters(r, &p);
 	if (status != 0) {
-		answer_status(r, status, status == PING_MISSING_PARAMETERS ? "ping_parameters_missing" : "store_error");
+		refuse_status(r, status, status == PING_MISSING_PARAMETERS ? "ping_parameters_missing" : "store_error");
 		return;
 	}
 	if (check_heartbeat(r, p.heartbeat) < 0)
@@ -389,6 +431,10 @@ void eas_ping(struct eas_request *r)
  */
 void eas_ping_resume(struct eas_request *r, const struct eas_park *park)
 {
+	if (park->answer_status != 0) {
+		answer(r, &(struct ping_answer){ .status = park->answer_status, .heartbeat = park->answer_value });
+		return;
+	}
 	if (r->wake != PUSH_CHANGED) {
 		answer_status(r, PING_EXPIRED, r->wake == PUSH_SUPERSEDED ? "ping_superseded"
 					       : r->wake == PUSH_STOPPING ? "server_stopping" : NULL);

@@ -33,6 +33,7 @@ struct daemon {
 	struct guard_auth *auth;
 	struct eas_server eas;
 	struct push_hub *push;
+	struct guard_repeats *repeats;
 	struct http_server *http;
 	struct lmtp_server *lmtp;
 };
@@ -94,7 +95,9 @@ static int start(struct daemon *d)
 		return -1;
 	}
 	store_set_change_listener(d->store, push_hub_changed, d->push);
-	d->eas = (struct eas_server){ .config = &d->config, .store = d->store, .push = d->push };
+	d->repeats = guard_repeats_new();
+	d->eas = (struct eas_server){ .config = &d->config, .store = d->store, .push = d->push,
+				      .repeats = d->repeats };
 	struct http_server_settings http = { &d->config, &d->eas, d->auth, d->log };
 	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: http: %s\n", error);
@@ -123,6 +126,7 @@ static void stop(struct daemon *d)
 	if (d->store != NULL)
 		store_set_change_listener(d->store, NULL, NULL);
 	push_hub_free(&d->push);
+	guard_repeats_free(&d->repeats);
 	guard_auth_free(&d->auth);
 	access_log_close(&d->log);
 	store_close(&d->store);

@@ -99,6 +99,23 @@
    never cuts it first. */
 #define LIMIT_PUSH_EARLY_SECONDS 5
 
+/* ---- answers a device repeats in a loop (guard/repeats.c) ---- */
+
+/* A folder reported changed this many times while the device's key for it
+   stayed the same (it never syncs it, field-notes T65) is not reported
+   again until the device syncs it. */
+#define LIMIT_REPEAT_CHANGED 3
+/* Immediate answers a device can fix only by changing its request (Ping
+   3 to 8); past LIMIT_REPEAT_IMMEDIATE of them in the window each further
+   one waits LIMIT_REPEAT_DELAY_SECONDS (parked, no thread) before it is
+   given: Android re-Pings at once, with no back-off. */
+#define LIMIT_REPEAT_IMMEDIATE 5
+#define LIMIT_REPEAT_WINDOW_SECONDS 60
+#define LIMIT_REPEAT_DELAY_SECONDS 60
+/* Devices remembered; those idle for LIMIT_REPEAT_IDLE_SECONDS make room. */
+#define LIMIT_REPEAT_DEVICES 200000
+#define LIMIT_REPEAT_IDLE_SECONDS 3600
+
 /* ---- ItemOperations (MS-ASCMD 2.2.1.10) ---- */
 
 /* Operations in one request; more get Status 2 for the whole request. A

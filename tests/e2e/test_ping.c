@@ -3,8 +3,9 @@
  * parameters, answers at once when changes are already there, wakes by
  * delivery, by another device's change and by a folder create (not by the
  * device's own change), a newer Ping ending the parked one, a client that
- * hangs up freeing its socket, the recipient information cache, and
- * SIGTERM answering every parked Ping.
+ * hangs up freeing its socket, the recipient information cache, the loop
+ * breakers (a folder never synced, errors repeated at once), and SIGTERM
+ * answering every parked Ping.
  *
  * A Ping that waits runs on a thread of its own (e2e_mail_call_start) with
  * its own connection, as a phone's push connection does.
@@ -308,6 +309,49 @@ static void ping_unknown_folders_are_dropped_not_looped(void **state)
 	assert_true(e2e_log_has(&f->server, gone));
 }
 
+/* F-PING-5, T65: a folder the device is told of three times and never syncs is not reported again until it does. */
+static void ping_folder_never_synced_after_three_reports_is_dropped(void **state)
+{
+	struct e2e_mail *f = *state;
+	sync_inbox(f, f->phone);
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "loop", 1, 1);
+	for (int i = 0; i < 3; i++) {
+		struct wbxml_node *root = ping_now(f, f->phone, inbox_ping(f, SHORT_HEARTBEAT));
+		assert_string_equal(text(f, root, WBXML_PING_STATUS), "2");
+	}
+	/* The fourth parks (the Inbox is dropped: nothing left to tell) and expires. */
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
+	assert_parked(p, 300);
+	assert_string_equal(text(f, ping_finish(f, p, 3000), WBXML_PING_STATUS), "1");
+	const char *reason = e2e_mail_format(f, "ping_folder_not_syncing:%s", f->inbox);
+	const char *const needles[] = { "Ping", reason, NULL };
+	assert_true(e2e_log_has(&f->server, needles));
+	/* Once it syncs, it is told again. */
+	sync_inbox(f, f->phone);
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "loop", 2, 1);
+	assert_string_equal(text(f, ping_now(f, f->phone, inbox_ping(f, SHORT_HEARTBEAT)), WBXML_PING_STATUS), "2");
+}
+
+/* A device repeating a Ping that gets an error at once gets it late past five a minute: parked, no loop. */
+static void ping_repeated_errors_are_delayed(void **state)
+{
+	struct e2e_mail *f = *state;
+	sync_inbox(f, f->phone);
+	const char *bad = ping_xml(f, "sixty", NULL);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(text(f, ping_now(f, f->phone, bad), WBXML_PING_STATUS), "4");
+	struct e2e_call *delayed = ping_start(f, "PHONE1", f->phone, bad, 0);
+	assert_parked(delayed, 1000);
+	/* The device's next request ends it: it gets the answer it was owed. */
+	struct e2e_call *next = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	assert_string_equal(text(f, ping_finish(f, delayed, 1000), WBXML_PING_STATUS), "4");
+	assert_parked(next, 300);
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "after", 1, 1);
+	assert_string_equal(text(f, ping_finish(f, next, 2000), WBXML_PING_STATUS), "2");
+	const char *const needles[] = { "Ping", "ping_repeated:ping_invalid", NULL };
+	assert_true(e2e_log_has(&f->server, needles));
+}
+
 /* easd's open sockets (listeners, connections, the push socket). */
 static unsigned open_sockets(pid_t pid)
 {
@@ -383,6 +427,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ping_woken_by_folder_create_with_status_7, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_superseded_by_newer_ping, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_unknown_folders_are_dropped_not_looped, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(ping_folder_never_synced_after_three_reports_is_dropped, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(ping_repeated_errors_are_delayed, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_hang_up_frees_the_socket, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_answered_at_sigterm, setup, e2e_mail_teardown),
 	};
