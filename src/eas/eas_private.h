@@ -126,6 +126,16 @@ void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
 void eas_ping(struct eas_request *request);
+/* A Ping's parameters: the request's, or the cached ones standing in. */
+struct eas_ping_parameters {
+	bool has_heartbeat, has_folders;
+	uint64_t heartbeat;
+	int64_t *folders;           /* in the request's arena; ids easd never gave are dropped (request->reason names the first) */
+	unsigned folder_count, capacity;
+	bool too_many;              /* more than [push] max_folders: Status 6 */
+};
+/* Reads request->body as a Ping. Returns 0, or -1 for one Status 4 answers (malformed, a folder twice). */
+int eas_ping_read(struct eas_request *request, struct eas_ping_parameters *parameters_out);
 void eas_ping_resume(struct eas_request *request, const struct eas_park *park);
 void eas_sync_resume(struct eas_request *request, const struct eas_park *park);
 

@@ -37,14 +37,6 @@ enum ping_status {
 	PING_SERVER_ERROR = 8,
 };
 
-/* The request's parameters, or the cached ones standing in. */
-struct ping_parameters {
-	bool has_heartbeat, has_folders;
-	uint64_t heartbeat;
-	int64_t *folders;
-	unsigned folder_count, capacity;
-	bool too_many;
-};
 
 /* An answer: the status and what it carries. */
 struct ping_answer {
@@ -146,7 +138,7 @@ static void note_dropped_id(struct eas_request *r, const char *why, int64_t fold
 /* ---- reading the request ---- */
 
 /* One Folder: its Id (Class is not checked: a folder is pinged whatever class the device claims). */
-static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struct ping_parameters *p)
+static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struct eas_ping_parameters *p)
 {
 	struct wbxml_event event;
 	struct slice id = SLICE_EMPTY;
@@ -184,7 +176,7 @@ static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struc
 	return 0;
 }
 
-static int read_folders(struct eas_request *r, struct wbxml_reader *reader, struct ping_parameters *p)
+static int read_folders(struct eas_request *r, struct wbxml_reader *reader, struct eas_ping_parameters *p)
 {
 	struct wbxml_event event;
 	int next;
@@ -195,8 +187,7 @@ static int read_folders(struct eas_request *r, struct wbxml_reader *reader, stru
 	return next == 0 && (p->folder_count > 0 || p->too_many || r->reason != NULL) ? 0 : -1;
 }
 
-/* Returns 0, or -1 for a body that is not a Ping Status 4 would not answer. */
-static int read_request(struct eas_request *r, struct ping_parameters *p)
+int eas_ping_read(struct eas_request *r, struct eas_ping_parameters *p)
 {
 	struct wbxml_reader reader;
 	struct wbxml_event event;
@@ -223,7 +214,7 @@ static int read_request(struct eas_request *r, struct ping_parameters *p)
 
 /* ---- the cache: "1 <heartbeat> <folder>,<folder>,..." ---- */
 
-static const char *cache_encode(struct eas_request *r, const struct ping_parameters *p)
+static const char *cache_encode(struct eas_request *r, const struct eas_ping_parameters *p)
 {
 	struct buf text;
 	buf_init(&text, 0);
@@ -236,7 +227,7 @@ static const char *cache_encode(struct eas_request *r, const struct ping_paramet
 }
 
 /* Fills what the request left out from the cache text. Returns 0, or -1 for text it did not write. */
-static int cache_decode(struct eas_request *r, const char *text, struct ping_parameters *p)
+static int cache_decode(struct eas_request *r, const char *text, struct eas_ping_parameters *p)
 {
 	uint64_t heartbeat;
 	int used = 0;
@@ -266,10 +257,10 @@ static int cache_decode(struct eas_request *r, const char *text, struct ping_par
  * one without HeartbeatInterval or Folders, uses the last ones), and
  * caches what the request brought. Returns 0 or a Ping status.
  */
-static int complete_parameters(struct eas_request *r, struct ping_parameters *p)
+static int complete_parameters(struct eas_request *r, struct eas_ping_parameters *p)
 {
 	const char *stored = "";
-	struct ping_parameters given = *p;
+	struct eas_ping_parameters given = *p;
 	int status = store_request_cache_get(r->session, r->arena, r->device.id, STORE_CACHE_PING, &stored);
 	if (status != STORE_OK && status != STORE_NOT_FOUND)
 		return PING_SERVER_ERROR;
@@ -398,13 +389,13 @@ static int check_heartbeat(struct eas_request *r, uint64_t heartbeat)
 
 void eas_ping(struct eas_request *r)
 {
-	struct ping_parameters p = { 0 };
+	struct eas_ping_parameters p = { 0 };
 	/* A newer Ping (or Sync with Wait) of this device arrived first: this one is stale. */
 	if (push_hub_supersede(r->server->push, r->device.id, r->sequence)) {
 		answer_status(r, PING_EXPIRED, "ping_superseded");
 		return;
 	}
-	if (r->body.len > 0 && (read_request(r, &p) < 0 || (!p.has_heartbeat && !p.has_folders))) {
+	if (r->body.len > 0 && (eas_ping_read(r, &p) < 0 || (!p.has_heartbeat && !p.has_folders))) {
 		refuse_status(r, PING_SYNTAX_ERROR, "ping_invalid");
 		return;
 	}
