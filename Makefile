@@ -7,6 +7,7 @@
 #                   then replay the fuzz corpora (build/fuzz/)
 #   make bench      benchmarks; figures go to bench/results/
 #   make fuzz       long fuzzing runs (FUZZ_SECONDS per target)
+#   make soak       the push soak for minutes (SOAK_CYCLES, SOAK_SECONDS, SOAK_DEVICES)
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
@@ -57,7 +58,7 @@ EASBENCH_SRC = $(wildcard tools/easbench/*.c)
 
 PROGRAMS = $(BUILD)/easd $(BUILD)/easctl $(BUILD)/easbench
 
-.PHONY: all deps run check test test-asan fuzz-check fuzz bench clean
+.PHONY: all deps run check test test-asan fuzz-check fuzz bench soak clean
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -189,6 +190,11 @@ bench: deps
 	bench/bench_http.sh $(BUILD) bench/results/http.txt
 	$(BUILD)/bench/bench_sync bench/results/sync.txt
 	$(BUILD)/bench/bench_fetch bench/results/fetch.txt
+
+# The push soak for minutes instead of seconds (tests/e2e/soak_push.sh).
+soak: deps all
+	EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) SOAK_CYCLES=$${SOAK_CYCLES:-20} SOAK_SECONDS=$${SOAK_SECONDS:-30} \
+		SOAK_DEVICES=$${SOAK_DEVICES:-200} tests/e2e/soak_push.sh
 
 clean:
 	rm -rf build
