@@ -18,20 +18,52 @@ struct store_device_lock_entry {
 	struct store_device_lock_entry *next;
 };
 
+/* A wait of a write transaction that another process holds: then nobody here signals its end. */
+#define STORE_BUSY_POLL_MS 10
+
 void store_device_locks_init(struct store *store)
 {
 	pthread_condattr_t attributes;
 	pthread_condattr_init(&attributes);
 	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
 	pthread_cond_init(&store->device_unlocked, &attributes);
+	pthread_cond_init(&store->write_ended, &attributes);
 	pthread_condattr_destroy(&attributes);
 	pthread_mutex_init(&store->device_locks_mutex, NULL);
+	pthread_mutex_init(&store->writes_mutex, NULL);
 }
 
 void store_device_locks_cleanup(struct store *store)
 {
 	pthread_cond_destroy(&store->device_unlocked);
 	pthread_mutex_destroy(&store->device_locks_mutex);
+	pthread_cond_destroy(&store->write_ended);
+	pthread_mutex_destroy(&store->writes_mutex);
+}
+
+int store_busy_wait(void *context, int count)
+{
+	struct store *store = context;
+	if (count >= STORE_BUSY_TIMEOUT_MS / STORE_BUSY_POLL_MS)
+		return 0; /* SQLITE_BUSY: the caller reports STORE_BUSY */
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += STORE_BUSY_POLL_MS * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&store->writes_mutex);
+	pthread_cond_timedwait(&store->write_ended, &store->writes_mutex, &deadline);
+	pthread_mutex_unlock(&store->writes_mutex);
+	return 1;
+}
+
+void store_write_ended(struct store *store)
+{
+	pthread_mutex_lock(&store->writes_mutex);
+	pthread_cond_broadcast(&store->write_ended);
+	pthread_mutex_unlock(&store->writes_mutex);
 }
 
 static struct store_device_lock_entry **find(struct store *store, int64_t device)

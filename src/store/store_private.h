@@ -85,6 +85,7 @@ struct store_session {
 	sqlite3 *db;
 	sqlite3_stmt *statements[SQL_COUNT_];
 	bool in_transaction;
+	bool writing;           /* the transaction is a write one (store_begin) */
 	struct change *changes; /* grows up to STORE_MAX_PENDING_CHANGES; freed with the session */
 	unsigned change_count, change_capacity;
 	bool changes_overflowed;
@@ -106,6 +107,9 @@ struct store {
 	store_change_fn *listener;
 	void *listener_context;
 	int schema_version;
+	/* A write transaction ended (store_locks.c): what a connection waiting for SQLite's write lock waits on. */
+	pthread_mutex_t writes_mutex;
+	pthread_cond_t write_ended;
 	/* store_device_lock (store_locks.c): the devices held, and a wait for any of them. */
 	pthread_mutex_t device_locks_mutex;
 	pthread_cond_t device_unlocked;
@@ -115,6 +119,15 @@ struct store {
 /* Set up and torn down with the store (store_locks.c). */
 void store_device_locks_init(struct store *store);
 void store_device_locks_cleanup(struct store *store);
+/*
+ * SQLite's busy handler for the store's connections (store_locks.c): a
+ * connection that finds the write lock taken waits for the end of a write
+ * transaction of this process (store_write_ended), or 10 ms for another
+ * process's, instead of sleeping ever longer, so writers follow each
+ * other closely and none waits seconds behind a stream of short ones.
+ */
+int store_busy_wait(void *store, int count);
+void store_write_ended(struct store *store);
 
 /* The statement, prepared once per session, reset and ready to bind. */
 sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id);

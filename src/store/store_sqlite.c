@@ -161,7 +161,7 @@ const char *store_column_text(struct arena *arena, sqlite3_stmt *stmt, int colum
 	return arena_strndup(arena, text != NULL ? (const char *)text : "", (size_t)len);
 }
 
-static int open_connection(const char *path, sqlite3 **db_out, char *error, size_t error_len)
+static int open_connection(struct store *store, const char *path, sqlite3 **db_out, char *error, size_t error_len)
 {
 	sqlite3 *db;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -170,7 +170,7 @@ static int open_connection(const char *path, sqlite3 **db_out, char *error, size
 		sqlite3_close(db);
 		return -1;
 	}
-	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, store_busy_wait, store);
 	static const char pragmas[] = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
 				      "PRAGMA foreign_keys = ON;";
 	char *message = NULL;
@@ -204,7 +204,7 @@ int store_open(const char *data_dir, unsigned max_sessions, struct store **store
 	store_device_locks_init(store);
 
 	sqlite3 *db = NULL;
-	if (open_connection(store->path, &db, error, error_len) < 0) {
+	if (open_connection(store, store->path, &db, error, error_len) < 0) {
 		store_close(&store);
 		return -1;
 	}
@@ -270,7 +270,7 @@ struct store_session *store_session_acquire(struct store *store)
 		abort();
 	session->store = store;
 	char error[256];
-	if (open_connection(store->path, &session->db, error, sizeof(error)) < 0) {
+	if (open_connection(store, store->path, &session->db, error, sizeof(error)) < 0) {
 		fprintf(stderr, "store: %s\n", error);
 		free(session);
 		pthread_mutex_lock(&store->lock);
@@ -327,6 +327,7 @@ int store_begin(struct store_session *session)
 	int status = store_run(session, store_statement(session, SQL_BEGIN), "begin");
 	if (status == STORE_OK) {
 		session->in_transaction = true;
+		session->writing = true;
 		session->change_count = 0;
 		session->changes_overflowed = false;
 	}
@@ -361,6 +362,10 @@ int store_commit(struct store_session *session)
 	}
 	session->in_transaction = false;
 	struct store *store = session->store;
+	if (session->writing) {
+		session->writing = false;
+		store_write_ended(store);
+	}
 	if (store->listener == NULL)
 		return STORE_OK;
 	/* More changes than we track: every user may have changed. */
@@ -381,6 +386,10 @@ void store_rollback(struct store_session *session)
 	store_run(session, store_statement(session, SQL_ROLLBACK), "rollback");
 	session->in_transaction = false;
 	session->change_count = 0;
+	if (session->writing) {
+		session->writing = false;
+		store_write_ended(session->store);
+	}
 }
 
 int store_in_transaction(struct store_session *session, int (*fn)(struct store_session *, void *),
