@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 	}
 	raise_descriptor_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (bench_loop_new(&run.loop) < 0 || bench_inject_start(&options, error, sizeof(error)) < 0) {
+	if (bench_loop_new(options.devices, &run.loop) < 0 || bench_inject_start(&options, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easbench: %s\n", run.loop == NULL ? "cannot start the event loop" : error);
 		return 1;
 	}

@@ -79,7 +79,8 @@ struct bench_run;
 typedef void bench_done_fn(struct bench_device *device, int result);
 typedef void bench_timer_fn(struct bench_device *device);
 
-int bench_loop_new(struct bench_loop **loop_out);
+/* A loop for that many devices. Returns 0 or -1. */
+int bench_loop_new(unsigned devices, struct bench_loop **loop_out);
 void bench_loop_free(struct bench_loop **loop);
 /* Starts the device's prepared request (easclient_post_start); done is called when it ends. */
 void bench_loop_start(struct bench_loop *loop, struct bench_device *device, void *easy, bench_done_fn *done);
