@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum ping_status {
 	PING_EXPIRED = 1,
@@ -46,13 +45,6 @@ struct ping_answer {
 	const int64_t *changed;     /* Status 2 */
 	unsigned changed_count;
 };
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void answer(struct eas_request *r, const struct ping_answer *a)
 {
@@ -104,7 +96,7 @@ static void refuse(struct eas_request *r, const struct ping_answer *a)
 	struct eas_park *park = arena_calloc(r->arena, 1, sizeof(*park));
 	park->folders = arena_calloc(r->arena, 1, sizeof(*park->folders)); /* none watched */
 	park->generation = push_hub_generation(r->server->push, r->user.id);
-	park->deadline_ms = monotonic_ms() + LIMIT_REPEAT_DELAY_SECONDS * 1000;
+	park->deadline_ms = util_monotonic_ms() + LIMIT_REPEAT_DELAY_SECONDS * 1000;
 	park->answer_status = a->status;
 	park->answer_value = a->heartbeat;
 	char reason[96];
@@ -411,7 +403,7 @@ void eas_ping(struct eas_request *r)
 	if (check_heartbeat(r, p.heartbeat) < 0)
 		return;
 	int64_t interval = (int64_t)p.heartbeat - LIMIT_PUSH_EARLY_SECONDS;
-	watch(r, p.folders, p.folder_count, monotonic_ms() + (interval > 0 ? interval : 1) * 1000);
+	watch(r, p.folders, p.folder_count, util_monotonic_ms() + (interval > 0 ? interval : 1) * 1000);
 }
 
 /*

@@ -15,18 +15,10 @@
  */
 #include "eas/sync_private.h"
 
-#include <time.h>
 
 /* MS-ASCMD 2.2.3.198 R4745: Wait is 1 to 59 minutes. */
 #define SYNC_WAIT_MIN_MINUTES 1
 #define SYNC_WAIT_MAX_MINUTES 59
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* <Sync><Status>14</Status><Limit>bound</Limit></Sync> (MS-ASCMD 2.2.3.97: no Collections). */
 static void answer_limit(struct eas_request *r, uint64_t bound)
@@ -94,7 +86,7 @@ void sync_wait_park(struct sync_context *ctx, uint64_t generation, int64_t deadl
 	park->wait_seconds = ctx->sync.wait_seconds;
 	park->generation = generation;
 	int64_t wait = (int64_t)ctx->sync.wait_seconds - LIMIT_PUSH_EARLY_SECONDS;
-	park->deadline_ms = deadline_ms != 0 ? deadline_ms : monotonic_ms() + (wait > 0 ? wait : 1) * 1000;
+	park->deadline_ms = deadline_ms != 0 ? deadline_ms : util_monotonic_ms() + (wait > 0 ? wait : 1) * 1000;
 	r->park = park;
 }
 

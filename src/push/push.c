@@ -14,6 +14,7 @@
  * set wakes it when a nearer deadline arrives or the hub stops.
  */
 #include "push/push.h"
+#include "util/util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Change generations are kept per stripe of users, not per user: a
@@ -67,13 +67,6 @@ struct push_hub {
 };
 
 static void read_datagrams(struct push_hub *hub, struct push_waiter **list);
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t *generation_of(struct push_hub *hub, int64_t user_id)
 {
@@ -299,7 +292,7 @@ static void *hub_thread(void *context)
 	while (!hub->quit) {
 		int64_t timeout = PUSH_MAX_SLEEP_MS;
 		if (hub->heap_len > 0) {
-			int64_t until = hub->heap[0]->deadline_ms - now_ms();
+			int64_t until = hub->heap[0]->deadline_ms - util_monotonic_ms();
 			timeout = until < 0 ? 0 : until < timeout ? until : timeout;
 		}
 		pthread_mutex_unlock(&hub->lock);
@@ -308,7 +301,7 @@ static void *hub_thread(void *context)
 		struct push_waiter *list = NULL;
 		if (count > 0)
 			handle_events(hub, events, count, &list);
-		int64_t now = now_ms();
+		int64_t now = util_monotonic_ms();
 		while (hub->heap_len > 0 && hub->heap[0]->deadline_ms <= now)
 			detach(hub, hub->heap[0], PUSH_EXPIRED, &list);
 		resume_list(hub, list);

@@ -1,6 +1,7 @@
 /*
  * util: the small pieces every folder uses: byte slices, a growable buffer
- * with a ceiling, a per-request arena, and one range-checked number parser.
+ * with a ceiling, a per-request arena, one range-checked number parser and
+ * the monotonic clock.
  * Nothing here knows about EAS.
  */
 #ifndef UTIL_H
@@ -17,6 +18,9 @@ struct slice {
 };
 
 #define SLICE_EMPTY ((struct slice){ NULL, 0 })
+
+/* CLOCK_MONOTONIC in milliseconds: deadlines and durations. */
+int64_t util_monotonic_ms(void);
 
 static inline struct slice slice_from_cstr(const char *s);
 bool slice_equals_cstr(struct slice s, const char *cstr);
