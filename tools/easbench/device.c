@@ -7,6 +7,8 @@
  */
 #include "easbench.h"
 
+#include <curl/curl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,9 @@ static bool answered(struct bench_device *device, int result)
 	struct bench_counts *counts = &device->run->counts;
 	if (easclient_post_done(device->client, result, &device->response) < 0) {
 		counts->errors[ERROR_TRANSPORT]++;
+		if (getenv("EASBENCH_DEBUG") != NULL)
+			fprintf(stderr, "easbench: %s: transport: %s (step %d)\n", device->device_id,
+				curl_easy_strerror((CURLcode)result), device->step);
 		return false;
 	}
 	counts->answers++;
@@ -354,6 +359,9 @@ static void next_request(struct bench_device *device)
 		hang_up(device);
 		return;
 	}
+	/* A timer set for a request that has been answered since (a hang-up's): one request at a time. */
+	if (device->in_flight)
+		return;
 	if (device->step < STEP_PING)
 		send_setup(device);
 	else if (profile == PROFILE_SYNCKEY0_LOOPER || profile == PROFILE_POLICY_REFRESH_IGNORER ||
