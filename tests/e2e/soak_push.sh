@@ -15,6 +15,9 @@ seconds=${SOAK_SECONDS:-4}
 devices=${SOAK_DEVICES:-40}
 users=10
 rss_slack_kb=${SOAK_RSS_SLACK_KB:-3072}
+# Under AddressSanitizer freed memory waits in a quarantine (256 MB), so RSS says nothing there.
+check_rss=yes
+if nm -D "$build/easd" 2>/dev/null | grep -q __asan_init; then check_rss=no; fi
 
 tmp=$(mktemp -d)
 easd_pid=
@@ -101,7 +104,8 @@ for cycle in $(seq "$cycles"); do
 	now_rss=$(rss_kb)
 	echo "cycle $cycle: easd $now_fds descriptors (after cycle 1: $base_fds), RSS $now_rss kB (after cycle 1: $base_rss kB)"
 	[ "$now_fds" -le "$base_fds" ] || fail "cycle $cycle: $now_fds descriptors, $base_fds after the first cycle"
-	[ "$now_rss" -le $((base_rss + rss_slack_kb)) ] || fail "cycle $cycle: RSS $now_rss kB, $base_rss kB after the first"
+	[ "$check_rss" = no ] || [ "$now_rss" -le $((base_rss + rss_slack_kb)) ] ||
+		fail "cycle $cycle: RSS $now_rss kB, $base_rss kB after the first"
 done
 hang_ups=$(grep -c 'client_gone' "$tmp/log/access.log")
 [ "$hang_ups" -gt 0 ] && pass "soak_push_hang_ups_logged ($hang_ups)" || fail "no client_gone in the access log"
