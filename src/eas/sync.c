@@ -483,11 +483,20 @@ static int run_collections(struct sync_context *ctx, bool empty, const char **re
 	return 0;
 }
 
-static bool has_commands(const struct sync_request *sync)
+/*
+ * Whether the request needs its writes at once: client commands (what is
+ * sent must see them), or a collection named twice (its second run must
+ * see the first one's new state, as it always has).
+ */
+static bool needs_immediate_writes(const struct sync_request *sync)
 {
-	for (unsigned i = 0; i < sync->collection_count; i++)
+	for (unsigned i = 0; i < sync->collection_count; i++) {
 		if (sync->collections[i].command_count > 0)
 			return true;
+		for (unsigned j = i + 1; j < sync->collection_count; j++)
+			if (slice_equals(sync->collections[i].collection_id, sync->collections[j].collection_id))
+				return true;
+	}
 	return false;
 }
 
@@ -500,7 +509,7 @@ static bool has_commands(const struct sync_request *sync)
 static int run_transaction(struct sync_context *ctx, bool empty, const char **reason)
 {
 	struct store_session *session = ctx->request->session;
-	ctx->deferring = !has_commands(&ctx->sync);
+	ctx->deferring = !needs_immediate_writes(&ctx->sync);
 	ctx->writes_tail = &ctx->writes;
 	if ((ctx->deferring ? store_begin_read(session) : store_begin(session)) != STORE_OK) {
 		*reason = "store_busy";

@@ -9,7 +9,9 @@
  * device's next Sync would get something (its own changes aside; [push]
  * wake = new_items: only new items), the Sync runs as if the device had
  * sent those collections at those keys, and answers; otherwise it parks
- * again until the same deadline. At the deadline, or when a newer long
+ * again until the same deadline. If the device synced one of them over
+ * another connection meanwhile, the keys held are stale: the answer is
+ * the empty response. At the deadline, or when a newer long
  * poll of the device arrives, or easd stops, the answer is the empty
  * response (MS-ASCMD 2.2.1.21.2, 4.5.10).
  */
@@ -90,16 +92,21 @@ void sync_wait_park(struct sync_context *ctx, uint64_t generation, int64_t deadl
 	r->park = park;
 }
 
-/* Whether a watched collection has something for the device (what a wake has to confirm). */
-static int pending(struct eas_request *r, const struct eas_park *park, bool *pending_out)
+/*
+ * Whether a watched collection has something for the device (what a wake
+ * has to confirm). *stale_out: the device synced one of them meanwhile
+ * over another connection, so the keys this request holds are not its
+ * current ones any more: it gets the empty response (running at the old
+ * key would replay, and leave the device's newer key unknown).
+ */
+static int pending(struct eas_request *r, const struct eas_park *park, bool *pending_out, bool *stale_out)
 {
-	*pending_out = false;
+	*pending_out = *stale_out = false;
 	for (unsigned i = 0; i < park->folder_count && !*pending_out; i++) {
 		struct store_sync_state state;
 		int status = store_sync_state_get(r->session, r->device.id, park->folders[i], &state);
-		/* Gone, or synced meanwhile over another connection: the Sync says what happened. */
 		if (status == STORE_NOT_FOUND || (status == STORE_OK && state.sync_key != park->sync_keys[i])) {
-			*pending_out = true;
+			*stale_out = true;
 			return STORE_OK;
 		}
 		if (status == STORE_OK)
@@ -123,9 +130,14 @@ void eas_sync_resume(struct eas_request *r, const struct eas_park *park)
 		return;
 	}
 	uint64_t generation = push_hub_generation(r->server->push, r->user.id);
-	if (pending(r, park, &changed) != STORE_OK) {
+	bool stale;
+	if (pending(r, park, &changed, &stale) != STORE_OK) {
 		sync_answer_status(r, SYNC_STATUS_SERVER_ERROR, "store_error");
 		return;
+	}
+	if (stale) {
+		r->reason = "sync_keys_moved_on";
+		return; /* the empty response */
 	}
 	ctx.sync.window_size = park->window_size;
 	ctx.sync.wait_seconds = park->wait_seconds;

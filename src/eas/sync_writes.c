@@ -10,8 +10,11 @@
  * what it reads, converts and encodes holds no write lock, and its few
  * writes are queued here and made at the end in one short write
  * transaction (none at all when nothing changed). Queuing is safe because
- * these rows are the device's own and the device's lock
- * (store_device_lock) is held from the first read to the last write.
+ * these rows are the device's own, and its Syncs are serialised by its
+ * lock (store_device_lock), held from the first read to the last write;
+ * MoveItems adds suppressed changes past any cursor the queue moves to.
+ * A request naming a collection twice does not queue (sync.c): its second
+ * run must see the first one's state.
  */
 #include "eas/sync_private.h"
 

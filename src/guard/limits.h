@@ -91,6 +91,8 @@
 /* [push] max_parked: long polls parked at once. Each costs a few KB and a
    descriptor; more get HTTP 503 with Retry-After. */
 #define LIMIT_PARKED_DEFAULT 200000
+/* max_parked = 0 (no limit): what libmicrohttpd is still told it may hold. */
+#define LIMIT_PARKED_UNLIMITED 4000000
 /* [push] max_parked_per_user: one per device, and a user has a few devices;
    a client that opens sessions by the dozen gets HTTP 503 past it. */
 #define LIMIT_PARKED_PER_USER_DEFAULT 32

@@ -1,8 +1,9 @@
 /*
  * repeats.c: the table of what devices were told (see repeats.h). A
  * GHashTable by device under one mutex; each entry keeps a window of
- * immediate answers and the last few folders reported as changed, with
- * the key the device had then.
+ * immediate answers and the folders reported as changed (up to
+ * REPEAT_FOLDERS: the one reported longest ago makes room), with the key
+ * the device had then.
  */
 #include "guard/repeats.h"
 
@@ -13,12 +14,14 @@
 
 #include "guard/limits.h"
 
-#define REPEAT_FOLDERS 8
+/* Folders remembered per device: those it never syncs; more than this keep one another out. */
+#define REPEAT_FOLDERS 16
 
 struct folder_report {
 	int64_t folder;
 	uint64_t sync_key;
-	unsigned count;
+	unsigned count;   /* 0: a free slot */
+	int64_t reported; /* when it was last told of it */
 };
 
 struct device_repeats {
@@ -26,7 +29,7 @@ struct device_repeats {
 	int64_t touched;
 	int64_t window_start;
 	unsigned immediate;
-	struct folder_report folders[REPEAT_FOLDERS]; /* the most recent first */
+	struct folder_report folders[REPEAT_FOLDERS];
 };
 
 struct guard_repeats {
@@ -87,6 +90,19 @@ static struct folder_report *find_folder(struct device_repeats *entry, int64_t f
 	return NULL;
 }
 
+/* A free slot, else the one reported longest ago (a device pings a few dozen folders at most). */
+static struct folder_report *free_slot(struct device_repeats *entry)
+{
+	struct folder_report *oldest = &entry->folders[0];
+	for (unsigned i = 0; i < REPEAT_FOLDERS; i++) {
+		if (entry->folders[i].count == 0)
+			return &entry->folders[i];
+		if (entry->folders[i].reported < oldest->reported)
+			oldest = &entry->folders[i];
+	}
+	return oldest;
+}
+
 unsigned guard_repeats_peek(struct guard_repeats *repeats, int64_t device, int64_t folder, uint64_t sync_key)
 {
 	pthread_mutex_lock(&repeats->lock);
@@ -106,13 +122,11 @@ unsigned guard_repeats_report(struct guard_repeats *repeats, int64_t device, int
 	if (entry != NULL) {
 		entry->touched = now;
 		struct folder_report *report = find_folder(entry, folder);
-		if (report == NULL) {
-			/* Forget the oldest: the last slot. */
-			report = &entry->folders[REPEAT_FOLDERS - 1];
-			*report = (struct folder_report){ .folder = folder };
-		}
-		if (report->sync_key != sync_key)
+		if (report == NULL)
+			report = free_slot(entry);
+		if (report->folder != folder || report->count == 0 || report->sync_key != sync_key)
 			*report = (struct folder_report){ .folder = folder, .sync_key = sync_key };
+		report->reported = now;
 		count = ++report->count;
 	}
 	pthread_mutex_unlock(&repeats->lock);

@@ -76,7 +76,7 @@ struct http_parked;
 enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls);
 /* The handler was called again for a parked request: its wait ended. */
 enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connection *connection, void **con_cls);
-/* The connection of a parked request ended without a resume (easd stopping). */
+/* The connection of a parked request ended before its handler ran again (MHD saw the client's FIN first). */
 void http_parked_end(struct http_parked *parked, enum MHD_RequestTerminationCode code);
 
 /* MHD callbacks (exchange.c). */

@@ -29,6 +29,10 @@ static void on_mhd_message(void *cls, const char *format, va_list ap)
 			snprintf(server->start_error, sizeof(server->start_error), "%s", message);
 		return;
 	}
+	/* What MHD says when a parked request's client has gone (park.c answers MHD_NO
+	   then): the access log has it as client_gone, Android does it all day. */
+	if (strstr(message, "Application reported internal error") != NULL)
+		return;
 	fprintf(stderr, "easd: http: %s\n", message);
 }
 
@@ -161,7 +165,8 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
 		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_HTTP_CONNECTIONS + config->max_parked,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)LIMIT_HTTP_CONNECTIONS + (config->max_parked != 0 ? config->max_parked : LIMIT_PARKED_UNLIMITED),
 		MHD_OPTION_NOTIFY_CONNECTION, count_connection, server,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,

@@ -37,6 +37,8 @@
 #define PUSH_EPOLL_BATCH 256
 /* The thread looks at the clock at least this often (a clock step, a lost wakeup). */
 #define PUSH_MAX_SLEEP_MS 60000
+/* push.sock's receive buffer: 16-byte datagrams of other programs' changes. */
+#define PUSH_NOTIFY_BUFFER (1024 * 1024)
 
 struct push_user {
 	int64_t id;
@@ -537,6 +539,16 @@ static int socket_address(const char *data_dir, struct sockaddr_un *address)
 	return n > 0 && (size_t)n < sizeof(address->sun_path) ? 0 : -1;
 }
 
+/* Whether an easd listens on the socket already (a datagram connect succeeds only on a bound one). */
+static bool socket_in_use(const struct sockaddr_un *address)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool in_use = fd >= 0 && connect(fd, (const struct sockaddr *)address, sizeof(*address)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return in_use;
+}
+
 int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, size_t error_len)
 {
 	struct sockaddr_un address;
@@ -545,6 +557,11 @@ int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, siz
 		return -1;
 	}
 	assert(hub->notify_fd < 0); /* listens once */
+	/* Another easd on this data directory: refuse, rather than take its socket away. */
+	if (socket_in_use(&address)) {
+		snprintf(error, error_len, "%s: another easd serves this data directory", address.sun_path);
+		return -1;
+	}
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	unlink(address.sun_path); /* left by an easd that did not stop cleanly */
 	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
@@ -553,6 +570,9 @@ int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, siz
 			close(fd);
 		return -1;
 	}
+	/* Room for a burst (an import committing thousands of messages) while the thread is busy. */
+	int buffer = PUSH_NOTIFY_BUFFER;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
 	/* Known as the notify socket before its first event can arrive. */
 	pthread_mutex_lock(&hub->lock);
 	hub->notify_fd = fd;

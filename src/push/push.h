@@ -35,7 +35,7 @@ enum push_park_status {
 	PUSH_CHANGED_ALREADY, /* a change may have come since the generation: check again, not parked */
 	PUSH_OLDER,           /* the device has a newer long poll: answer this one as superseded */
 	PUSH_USER_FULL,       /* the user has [push] max_parked_per_user parked already */
-	PUSH_FULL,            /* easd holds [push] max_parked already */
+	PUSH_FULL,            /* easd holds [push] max_parked already, or is stopping */
 };
 
 /* A parked request as the hub sees it. The caller fills the first block. */

@@ -43,8 +43,12 @@ void store_device_locks_cleanup(struct store *store)
 
 int store_busy_wait(void *context, int count)
 {
+	/* SQLite calls this for one lock wait at a time on a thread, count 0 first: the wait's start. */
+	static __thread int64_t waiting_since;
 	struct store *store = context;
-	if (count >= STORE_BUSY_TIMEOUT_MS / STORE_BUSY_POLL_MS)
+	if (count == 0)
+		waiting_since = util_monotonic_ms();
+	else if (util_monotonic_ms() - waiting_since >= STORE_BUSY_TIMEOUT_MS)
 		return 0; /* SQLITE_BUSY: the caller reports STORE_BUSY */
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);

@@ -9,6 +9,11 @@ bool slice_equals_cstr(struct slice s, const char *cstr)
 	return s.len == n && (n == 0 || memcmp(s.data, cstr, n) == 0);
 }
 
+bool slice_equals(struct slice a, struct slice b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
 int parse_uint64(struct slice text, uint64_t max, uint64_t *value_out)
 {
 	if (text.len == 0 || text.len > 20)

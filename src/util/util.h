@@ -24,6 +24,7 @@ int64_t util_monotonic_ms(void);
 
 static inline struct slice slice_from_cstr(const char *s);
 bool slice_equals_cstr(struct slice s, const char *cstr);
+bool slice_equals(struct slice a, struct slice b);
 
 /*
  * A growable byte buffer that refuses to grow past its ceiling.

@@ -397,6 +397,25 @@ static void ping_hang_up_frees_the_socket(void **state)
 		easclient_free(&devices[i]);
 }
 
+/* A second easd started on the same data directory refuses to start, and leaves the first's push.sock alone. */
+static void second_easd_on_the_data_directory_refuses(void **state)
+{
+	struct e2e_mail *f = *state;
+	char command[600];
+	snprintf(command, sizeof(command), "%s/easd -c %s 2>%s/second.stderr", getenv("EASD_BUILD") != NULL ?
+		 getenv("EASD_BUILD") : "build", f->server.config, f->server.dir);
+	assert_int_not_equal(system(command), 0);
+	snprintf(command, sizeof(command), "grep -q 'another easd serves this data directory' %s/second.stderr",
+		 f->server.dir);
+	assert_int_equal(system(command), 0);
+	/* The first still hears of changes made by other programs. */
+	sync_inbox(f, f->phone);
+	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
+	assert_parked(p, 300);
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "second", 1, 1);
+	assert_string_equal(text(f, ping_finish(f, p, 2000), WBXML_PING_STATUS), "2");
+}
+
 /* SIGTERM: every parked Ping gets its answer, and easd exits cleanly. */
 static void ping_answered_at_sigterm(void **state)
 {
@@ -430,6 +449,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ping_folder_never_synced_after_three_reports_is_dropped, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_repeated_errors_are_delayed, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_hang_up_frees_the_socket, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(second_easd_on_the_data_directory_refuses, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(ping_answered_at_sigterm, setup, e2e_mail_teardown),
 	};
 	if (getenv("TEST_FILTER") != NULL)

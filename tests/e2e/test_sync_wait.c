@@ -182,6 +182,44 @@ static void sync_wait_with_commands_answers_at_once(void **state)
 	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
 }
 
+/* The device syncs the folder over another connection while its Sync waits: the waiting one gets the
+   empty response (its key is stale), and the device's newer key stays good. */
+static void sync_wait_with_a_stale_key_gets_the_empty_response(void **state)
+{
+	struct e2e_mail *f = *state;
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "own", 1, 1);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, "0", 100, NULL, NULL);
+	root = e2e_mail_sync(f, f->phone, f->inbox, text(f, root, WBXML_AIRSYNC_SYNC_KEY), 100, E2E_MAIL_BODY_PREFERENCE, NULL);
+	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *server_id = text(f, root, WBXML_AIRSYNC_SERVER_ID);
+	struct e2e_call *waiting = e2e_mail_call_start(f, "PHONE1", f->phone, "Sync", waiting_sync(f, key, "<Wait>5</Wait>"), 0);
+	e2e_mail_call_assert_waiting(waiting, 300);
+	const char *read = e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData><email:Read>1</email:Read>"
+					      "</ApplicationData></Change>", server_id);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, NULL, read);
+	const char *newer = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	assert_string_not_equal(newer, key);
+	assert_null(e2e_mail_call_finish(f, waiting, 2000));
+	root = e2e_mail_sync(f, f->phone, f->inbox, newer, 100, NULL, NULL);
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
+	const char *const needles[] = { "Sync", "sync_keys_moved_on", NULL };
+	assert_true(e2e_log_has(&f->server, needles));
+}
+
+/* A collection named twice, answered, then the answer lost: the retry at the first key still works. */
+static void sync_naming_a_collection_twice_keeps_the_previous_key(void **state)
+{
+	struct e2e_mail *f = *state;
+	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "twice", 1, 2);
+	struct wbxml_node *root = e2e_mail_sync(f, f->phone, f->inbox, "0", 100, NULL, NULL);
+	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *one = e2e_mail_collection(f, f->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
+	root = e2e_mail_post_sync(f, f->phone, e2e_mail_format(f, "%s%s", one, one), NULL);
+	assert_non_null(root);
+	root = e2e_mail_sync(f, f->phone, f->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +229,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(empty_sync_waits_as_the_cached_request, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(sync_wait_and_ping_of_a_device_supersede_each_other, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(sync_wait_with_commands_answers_at_once, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(sync_wait_with_a_stale_key_gets_the_empty_response, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(sync_naming_a_collection_twice_keeps_the_previous_key, setup, e2e_mail_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
