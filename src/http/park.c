@@ -104,7 +104,8 @@ static void on_wait_over(struct push_waiter *waiter)
 	MHD_resume_connection(p->connection);
 }
 
-/* easd is stopping: the command goes on at once, as if its wait had ended (MHD must not stop with a connection suspended). */
+/* easd is stopping (or the connection could not be suspended): the command goes on at once, as if
+   its wait had ended (MHD must not stop with a connection suspended). */
 static enum MHD_Result end_at_once(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls)
 {
 	struct eas_request *r = &x->request;
@@ -125,9 +126,14 @@ enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connec
 {
 	if (push_hub_stopping(x->server->settings.eas->push))
 		return end_at_once(x, connection, con_cls);
+	MHD_suspend_connection(connection);
+	/* A pending resume cancels a suspend (MHD 0.9.75): none should be pending, but a
+	   request the hub would resume while MHD runs it again must never be parked. */
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+	if (info == NULL || info->suspended != MHD_YES)
+		return end_at_once(x, connection, con_cls);
 	struct http_parked *p = parked_new(x, connection);
 	waiter_init(p, connection);
-	MHD_suspend_connection(connection);
 	enum push_park_status status = push_hub_park(x->server->settings.eas->push, &p->waiter, p->park.generation);
 	if (status == PUSH_PARKED) {
 		p->counted = true;
