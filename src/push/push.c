@@ -58,8 +58,7 @@ struct push_hub {
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	GHashTable *devices; /* &waiter->device_id -> waiter */
 	GHashTable *users;   /* &user->id -> struct push_user */
-	struct push_waiter **heap;
-	size_t heap_len, heap_cap;
+	struct heap heap;     /* deadlines: the waiters in deadline order */
 	struct push_waiter **by_fd;
 	unsigned fd_limit;
 	unsigned resuming; /* resume calls under way, outside the lock */
@@ -75,62 +74,21 @@ static uint64_t *generation_of(struct push_hub *hub, int64_t user_id)
 	return &hub->generations[(uint64_t)user_id % PUSH_GENERATION_STRIPES];
 }
 
-/* ---- the deadline heap (a binary min-heap; each waiter knows its index) ---- */
+/* ---- the deadline heap (util's; each waiter knows its index) ---- */
 
-static void heap_place(struct push_hub *hub, size_t i, struct push_waiter *w)
+static bool deadline_before(const void *a, const void *b)
 {
-	hub->heap[i] = w;
-	w->heap_index = i;
+	return ((const struct push_waiter *)a)->deadline_ms < ((const struct push_waiter *)b)->deadline_ms;
 }
 
-static void heap_up(struct push_hub *hub, size_t i)
+static void deadline_placed(void *item, size_t index)
 {
-	struct push_waiter *w = hub->heap[i];
-	while (i > 0 && hub->heap[(i - 1) / 2]->deadline_ms > w->deadline_ms) {
-		heap_place(hub, i, hub->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	heap_place(hub, i, w);
+	((struct push_waiter *)item)->heap_index = index;
 }
 
-static void heap_down(struct push_hub *hub, size_t i)
+static struct push_waiter *next_deadline(const struct push_hub *hub)
 {
-	struct push_waiter *w = hub->heap[i];
-	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= hub->heap_len)
-			break;
-		if (child + 1 < hub->heap_len && hub->heap[child + 1]->deadline_ms < hub->heap[child]->deadline_ms)
-			child++;
-		if (hub->heap[child]->deadline_ms >= w->deadline_ms)
-			break;
-		heap_place(hub, i, hub->heap[child]);
-		i = child;
-	}
-	heap_place(hub, i, w);
-}
-
-static void heap_push(struct push_hub *hub, struct push_waiter *w)
-{
-	if (hub->heap_len == hub->heap_cap) {
-		hub->heap_cap = hub->heap_cap == 0 ? 64 : hub->heap_cap * 2;
-		hub->heap = realloc(hub->heap, hub->heap_cap * sizeof(*hub->heap));
-		if (hub->heap == NULL)
-			abort();
-	}
-	heap_place(hub, hub->heap_len++, w);
-	heap_up(hub, w->heap_index);
-}
-
-static void heap_remove(struct push_hub *hub, struct push_waiter *w)
-{
-	size_t i = w->heap_index;
-	struct push_waiter *last = hub->heap[--hub->heap_len];
-	if (last == w)
-		return;
-	heap_place(hub, i, last);
-	heap_up(hub, i);
-	heap_down(hub, last->heap_index);
+	return heap_top(&hub->heap);
 }
 
 /* ---- linking ---- */
@@ -181,7 +139,7 @@ static void link_waiter(struct push_hub *hub, struct push_waiter *w)
 	w->linked = true;
 	g_hash_table_insert(hub->devices, &w->device_id, w);
 	user_link(hub, w);
-	heap_push(hub, w);
+	heap_push(&hub->heap, w);
 	watch_socket(hub, w);
 	hub->counts.parked++;
 	hub->counts.parked_total++;
@@ -192,7 +150,7 @@ static void unlink_waiter(struct push_hub *hub, struct push_waiter *w, enum push
 {
 	g_hash_table_remove(hub->devices, &w->device_id);
 	user_unlink(hub, w);
-	heap_remove(hub, w);
+	heap_remove(&hub->heap, w->heap_index);
 	if (w->fd >= 0 && (unsigned)w->fd < hub->fd_limit && hub->by_fd[w->fd] == w) {
 		epoll_ctl(hub->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 		hub->by_fd[w->fd] = NULL;
@@ -293,8 +251,8 @@ static void *hub_thread(void *context)
 	pthread_mutex_lock(&hub->lock);
 	while (!hub->quit) {
 		int64_t timeout = PUSH_MAX_SLEEP_MS;
-		if (hub->heap_len > 0) {
-			int64_t until = hub->heap[0]->deadline_ms - util_monotonic_ms();
+		if (next_deadline(hub) != NULL) {
+			int64_t until = next_deadline(hub)->deadline_ms - util_monotonic_ms();
 			timeout = until < 0 ? 0 : until < timeout ? until : timeout;
 		}
 		pthread_mutex_unlock(&hub->lock);
@@ -304,8 +262,8 @@ static void *hub_thread(void *context)
 		if (count > 0)
 			handle_events(hub, events, count, &list);
 		int64_t now = util_monotonic_ms();
-		while (hub->heap_len > 0 && hub->heap[0]->deadline_ms <= now)
-			detach(hub, hub->heap[0], PUSH_EXPIRED, &list);
+		while (next_deadline(hub) != NULL && next_deadline(hub)->deadline_ms <= now)
+			detach(hub, next_deadline(hub), PUSH_EXPIRED, &list);
 		resume_list(hub, list);
 	}
 	pthread_mutex_unlock(&hub->lock);
@@ -327,6 +285,7 @@ int push_hub_start(const struct push_settings *settings, unsigned fd_limit, stru
 		abort();
 	pthread_mutex_init(&hub->lock, NULL);
 	pthread_cond_init(&hub->resumed, NULL);
+	heap_init(&hub->heap, deadline_before, deadline_placed);
 	hub->devices = g_hash_table_new(g_int64_hash, g_int64_equal);
 	hub->users = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, free);
 	hub->notify_fd = -1;
@@ -352,8 +311,8 @@ void push_hub_stop(struct push_hub *hub)
 	struct push_waiter *list = NULL;
 	pthread_mutex_lock(&hub->lock);
 	hub->stopping = true;
-	while (hub->heap_len > 0)
-		detach(hub, hub->heap[0], PUSH_STOPPING, &list);
+	while (next_deadline(hub) != NULL)
+		detach(hub, next_deadline(hub), PUSH_STOPPING, &list);
 	resume_list(hub, list);
 	while (hub->resuming > 0)
 		pthread_cond_wait(&hub->resumed, &hub->lock);
@@ -393,7 +352,7 @@ void push_hub_free(struct push_hub **hub_ptr)
 	g_hash_table_destroy(hub->users);
 	pthread_cond_destroy(&hub->resumed);
 	pthread_mutex_destroy(&hub->lock);
-	free(hub->heap);
+	heap_cleanup(&hub->heap);
 	free(hub->by_fd);
 	free(hub);
 	*hub_ptr = NULL;
@@ -460,7 +419,7 @@ enum push_park_status push_hub_park(struct push_hub *hub, struct push_waiter *w,
 		if (parked != NULL)
 			detach(hub, parked, PUSH_SUPERSEDED, &list);
 		link_waiter(hub, w);
-		if (hub->heap[0] == w)
+		if (next_deadline(hub) == w)
 			wake_thread(hub);
 	}
 	resume_list(hub, list);
@@ -504,8 +463,8 @@ static void changed_locked(struct push_hub *hub, int64_t user_id, int64_t folder
 	if (user_id < 0) {
 		for (size_t i = 0; i < PUSH_GENERATION_STRIPES; i++)
 			hub->generations[i]++;
-		while (hub->heap_len > 0)
-			detach(hub, hub->heap[0], PUSH_CHANGED, list);
+		while (next_deadline(hub) != NULL)
+			detach(hub, next_deadline(hub), PUSH_CHANGED, list);
 		return;
 	}
 	(*generation_of(hub, user_id))++;

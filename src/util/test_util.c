@@ -129,6 +129,46 @@ static void parse_uint64_table(void **state)
 	}
 }
 
+struct heap_item {
+	int key;
+	size_t index;
+};
+
+static bool item_before(const void *a, const void *b)
+{
+	return ((const struct heap_item *)a)->key < ((const struct heap_item *)b)->key;
+}
+
+static void item_placed(void *item, size_t index)
+{
+	((struct heap_item *)item)->index = index;
+}
+
+/* Items come out smallest first, and one taken out from the middle leaves the order intact. */
+static void heap_orders_and_removes_from_the_middle(void **state)
+{
+	(void)state;
+	struct heap_item items[200];
+	struct heap heap;
+	heap_init(&heap, item_before, item_placed);
+	for (int i = 0; i < 200; i++) {
+		items[i].key = (i * 7919) % 200; /* every key once, shuffled */
+		heap_push(&heap, &items[i]);
+	}
+	for (int i = 0; i < 200; i++)
+		assert_ptr_equal(heap.items[items[i].index], &items[i]);
+	heap_remove(&heap, items[13].index); /* key (13 * 7919) % 200 = 147 */
+	int last = -1;
+	for (struct heap_item *top; (top = heap_top(&heap)) != NULL;) {
+		assert_true(top->key > last);
+		assert_int_not_equal(top->key, 147);
+		last = top->key;
+		heap_remove(&heap, top->index);
+	}
+	assert_int_equal(last, 199);
+	heap_cleanup(&heap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +177,7 @@ int main(void)
 		cmocka_unit_test(arena_grow_doubles_and_keeps),
 		cmocka_unit_test(buf_ceiling_at_and_past),
 		cmocka_unit_test(parse_uint64_table),
+		cmocka_unit_test(heap_orders_and_removes_from_the_middle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * util: the small pieces every folder uses: byte slices, a growable buffer
- * with a ceiling, a per-request arena, one range-checked number parser and
- * the monotonic clock.
+ * with a ceiling, a per-request arena, one range-checked number parser, a
+ * heap of deadlines and the monotonic clock.
  * Nothing here knows about EAS.
  */
 #ifndef UTIL_H
@@ -18,6 +18,28 @@ struct slice {
 };
 
 #define SLICE_EMPTY ((struct slice){ NULL, 0 })
+
+/*
+ * A binary min-heap of the caller's items (deadlines, timers): before(a, b)
+ * says a comes out first; placed(item, index) is told every move, so an
+ * item that keeps its index can be taken out from the middle. Grows
+ * without a ceiling (its users bound what they put in); OOM aborts.
+ */
+struct heap {
+	void **items;
+	size_t len, cap;
+	bool (*before)(const void *a, const void *b);
+	void (*placed)(void *item, size_t index);
+};
+void heap_init(struct heap *heap, bool (*before)(const void *a, const void *b), void (*placed)(void *item, size_t index));
+void heap_cleanup(struct heap *heap);
+void heap_push(struct heap *heap, void *item);
+void heap_remove(struct heap *heap, size_t index);
+/* The item that comes out first, or NULL when empty. */
+static inline void *heap_top(const struct heap *heap)
+{
+	return heap->len > 0 ? heap->items[0] : NULL;
+}
 
 /* CLOCK_MONOTONIC in milliseconds: deadlines and durations. */
 int64_t util_monotonic_ms(void);

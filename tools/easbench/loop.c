@@ -39,8 +39,7 @@ struct bench_loop {
 	struct shard shards[LOOP_MAX_SHARDS];
 	unsigned shard_count;
 	int epoll_fd;
-	struct bench_device **timers;
-	size_t timer_count, timer_capacity;
+	struct heap timers;   /* the devices' own timers, by timer_at */
 };
 
 static uint64_t event_key(const struct shard *shard, int fd)
@@ -76,12 +75,16 @@ static int on_timer(CURLM *multi, long timeout_ms, void *context)
 	return 0;
 }
 
+static bool timer_before(const void *a, const void *b);
+static void timer_placed(void *item, size_t index);
+
 int bench_loop_new(unsigned devices, struct bench_loop **loop_out)
 {
 	struct bench_loop *loop = calloc(1, sizeof(*loop));
 	if (loop == NULL)
 		abort();
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	heap_init(&loop->timers, timer_before, timer_placed);
 	loop->shard_count = (devices + LOOP_SHARD_DEVICES - 1) / LOOP_SHARD_DEVICES;
 	if (loop->shard_count == 0)
 		loop->shard_count = 1;
@@ -115,7 +118,7 @@ void bench_loop_free(struct bench_loop **loop_ptr)
 			curl_multi_cleanup(loop->shards[i].multi);
 	if (loop->epoll_fd >= 0)
 		close(loop->epoll_fd);
-	free(loop->timers);
+	heap_cleanup(&loop->timers);
 	free(loop);
 	*loop_ptr = NULL;
 }
@@ -149,60 +152,31 @@ void bench_loop_abandon(struct bench_loop *loop, struct bench_device *device, bo
 	device->in_flight = false;
 }
 
-/* ---- device timers: a binary min-heap on timer_at ---- */
+/* ---- device timers: util's heap on timer_at ---- */
 
-static void timer_place(struct bench_loop *loop, size_t i, struct bench_device *device)
+static bool timer_before(const void *a, const void *b)
 {
-	loop->timers[i] = device;
-	device->timer_index = i;
+	return ((const struct bench_device *)a)->timer_at < ((const struct bench_device *)b)->timer_at;
 }
 
-static void timer_sift(struct bench_loop *loop, size_t i)
+static void timer_placed(void *item, size_t index)
 {
-	struct bench_device *device = loop->timers[i];
-	while (i > 0 && loop->timers[(i - 1) / 2]->timer_at > device->timer_at) {
-		timer_place(loop, i, loop->timers[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= loop->timer_count)
-			break;
-		if (child + 1 < loop->timer_count && loop->timers[child + 1]->timer_at < loop->timers[child]->timer_at)
-			child++;
-		if (loop->timers[child]->timer_at >= device->timer_at)
-			break;
-		timer_place(loop, i, loop->timers[child]);
-		i = child;
-	}
-	timer_place(loop, i, device);
+	((struct bench_device *)item)->timer_index = index;
 }
 
 static void timer_remove(struct bench_loop *loop, struct bench_device *device)
 {
-	size_t i = device->timer_index;
-	struct bench_device *last = loop->timers[--loop->timer_count];
+	heap_remove(&loop->timers, device->timer_index);
 	device->timer_index = SIZE_MAX;
-	if (last != device) {
-		timer_place(loop, i, last);
-		timer_sift(loop, i);
-	}
 }
 
 void bench_loop_after(struct bench_loop *loop, struct bench_device *device, unsigned ms, bench_timer_fn *fn)
 {
 	if (device->timer_index != SIZE_MAX)
 		timer_remove(loop, device);
-	if (loop->timer_count == loop->timer_capacity) {
-		loop->timer_capacity = loop->timer_capacity == 0 ? 1024 : loop->timer_capacity * 2;
-		loop->timers = realloc(loop->timers, loop->timer_capacity * sizeof(*loop->timers));
-		if (loop->timers == NULL)
-			abort();
-	}
 	device->timer_at = bench_seconds() + ms / 1000.0;
 	device->timer_fn = fn;
-	timer_place(loop, loop->timer_count++, device);
-	timer_sift(loop, device->timer_index);
+	heap_push(&loop->timers, device);
 }
 
 /* ---- running ---- */
@@ -225,8 +199,8 @@ static void finish_transfers(struct shard *shard)
 
 static void fire_timers(struct bench_loop *loop, double now)
 {
-	while (loop->timer_count > 0 && loop->timers[0]->timer_at <= now) {
-		struct bench_device *device = loop->timers[0];
+	struct bench_device *device;
+	while ((device = heap_top(&loop->timers)) != NULL && device->timer_at <= now) {
 		timer_remove(loop, device);
 		device->timer_fn(device);
 	}
@@ -245,8 +219,9 @@ static int wait_ms(const struct bench_loop *loop, double now, double next_tick, 
 	for (unsigned i = 0; i < loop->shard_count; i++)
 		if (loop->shards[i].timeout_ms >= 0 && loop->shards[i].timeout_at < until)
 			until = loop->shards[i].timeout_at;
-	if (loop->timer_count > 0 && loop->timers[0]->timer_at < until)
-		until = loop->timers[0]->timer_at;
+	const struct bench_device *timer = heap_top(&loop->timers);
+	if (timer != NULL && timer->timer_at < until)
+		until = timer->timer_at;
 	double ms = (until - now) * 1000;
 	return ms < 1 ? 1 : (int)ms + 1;
 }
