@@ -78,7 +78,8 @@ static void usage(FILE *out)
 	      "  --lmtp HOST:PORT     deliver mail there ...  --rate R   ... R messages per second\n"
 	      "  --easd-pid PID       sample easd's RSS, descriptors, threads and CPU\n"
 	      "  --json FILE          a JSON summary\n"
-	      "  --quiet              no progress line\n",
+	      "  --quiet              no progress line\n"
+	      "EASBENCH_DEBUG=1 in the environment names each transport error on stderr.\n",
 	      out);
 }
 
