@@ -35,6 +35,7 @@ struct device_repeats {
 struct guard_repeats {
 	pthread_mutex_t lock;
 	GHashTable *devices; /* &entry->device -> entry */
+	int64_t swept;       /* when the full table was last swept of idle entries */
 };
 
 struct guard_repeats *guard_repeats_new(void)
@@ -70,8 +71,11 @@ static struct device_repeats *entry_of(struct guard_repeats *repeats, int64_t de
 	struct device_repeats *entry = g_hash_table_lookup(repeats->devices, &device);
 	if (entry != NULL || !create)
 		return entry;
-	if (g_hash_table_size(repeats->devices) >= LIMIT_REPEAT_DEVICES)
+	/* Full: sweep idle entries, at most once a minute (a sweep walks them all, under the lock). */
+	if (g_hash_table_size(repeats->devices) >= LIMIT_REPEAT_DEVICES && now - repeats->swept >= 60) {
+		repeats->swept = now;
 		g_hash_table_foreach_remove(repeats->devices, idle_entry, &now);
+	}
 	if (g_hash_table_size(repeats->devices) >= LIMIT_REPEAT_DEVICES)
 		return NULL;
 	entry = calloc(1, sizeof(*entry));

@@ -67,6 +67,22 @@ static void immediate_answers_count_in_a_window(void **state)
 	guard_repeats_free(&repeats);
 }
 
+/* At LIMIT_REPEAT_DEVICES a new device is not remembered until idle ones can be swept out. */
+static void a_full_table_makes_room_from_idle_devices(void **state)
+{
+	(void)state;
+	struct guard_repeats *repeats = guard_repeats_new();
+	for (int64_t device = 1; device <= LIMIT_REPEAT_DEVICES; device++)
+		guard_repeats_immediate(repeats, device, 0);
+	int64_t late = LIMIT_REPEAT_DEVICES + 1;
+	assert_int_equal(guard_repeats_immediate(repeats, late, 10), 1);
+	assert_int_equal(guard_repeats_immediate(repeats, late, 10), 1); /* not remembered: no room */
+	int64_t later = LIMIT_REPEAT_IDLE_SECONDS + 100;
+	assert_int_equal(guard_repeats_immediate(repeats, late, later), 1);
+	assert_int_equal(guard_repeats_immediate(repeats, late, later), 2);
+	guard_repeats_free(&repeats);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -74,6 +90,7 @@ int main(void)
 		cmocka_unit_test(a_new_key_starts_the_count_again),
 		cmocka_unit_test(the_oldest_report_makes_room),
 		cmocka_unit_test(immediate_answers_count_in_a_window),
+		cmocka_unit_test(a_full_table_makes_room_from_idle_devices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
