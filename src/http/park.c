@@ -106,20 +106,16 @@ static void on_wait_over(struct push_waiter *waiter)
 
 /* easd is stopping (or the connection could not be suspended): the command goes on at once, as if
    its wait had ended (MHD must not stop with a connection suspended). */
+static enum MHD_Result go_on(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls,
+			     const struct eas_park *park);
+
 static enum MHD_Result end_at_once(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls)
 {
 	struct eas_request *r = &x->request;
 	struct eas_park park = *r->park;
 	r->park = NULL;
-	r->wake = PUSH_STOPPING;
-	r->session = store_session_acquire(x->server->settings.eas->store);
-	if (r->session == NULL) {
-		eas_add_header(r, "Retry-After", "30");
-		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
-	}
-	eas_resume(r, &park);
-	r->park = NULL; /* a command does not park again when stopping; never suspend now */
-	return http_exchange_respond(x, connection, con_cls);
+	r->wake = PUSH_STOPPING; /* a command does not park again then: never suspend now */
+	return go_on(x, connection, con_cls, &park);
 }
 
 enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls)
@@ -190,6 +186,7 @@ static struct http_exchange *exchange_from_parked(struct http_parked *p, struct 
 
 enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connection *connection, void **con_cls)
 {
+	(void)server;
 	struct http_parked *p = *con_cls;
 	bool refused = p->refused;
 	struct eas_park park;
@@ -205,12 +202,20 @@ enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connec
 		eas_add_header(r, "Retry-After", "60");
 		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_parked");
 	}
-	r->session = store_session_acquire(server->settings.eas->store);
+	return go_on(x, connection, con_cls, &park);
+}
+
+/* The command goes on after its wait, with a store session of its own: it answers, or parks again. */
+static enum MHD_Result go_on(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls,
+			     const struct eas_park *park)
+{
+	struct eas_request *r = &x->request;
+	r->session = store_session_acquire(x->server->settings.eas->store);
 	if (r->session == NULL) {
 		eas_add_header(r, "Retry-After", "30");
 		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
 	}
-	eas_resume(r, &park);
+	eas_resume(r, park);
 	return http_exchange_respond(x, connection, con_cls);
 }
 

@@ -365,10 +365,8 @@ uint64_t push_hub_sequence(struct push_hub *hub)
 
 uint64_t push_hub_generation(struct push_hub *hub, int64_t user_id)
 {
-	pthread_mutex_lock(&hub->lock);
-	uint64_t generation = *generation_of(hub, user_id);
-	pthread_mutex_unlock(&hub->lock);
-	return generation;
+	/* Read on every Sync: no lock (changed under the lock, read atomically). */
+	return __atomic_load_n(generation_of(hub, user_id), __ATOMIC_ACQUIRE);
 }
 
 bool push_hub_supersede(struct push_hub *hub, int64_t device_id, uint64_t sequence)
@@ -462,12 +460,12 @@ static void changed_locked(struct push_hub *hub, int64_t user_id, int64_t folder
 {
 	if (user_id < 0) {
 		for (size_t i = 0; i < PUSH_GENERATION_STRIPES; i++)
-			hub->generations[i]++;
+			__atomic_add_fetch(&hub->generations[i], 1, __ATOMIC_RELEASE);
 		while (next_deadline(hub) != NULL)
 			detach(hub, next_deadline(hub), PUSH_CHANGED, list);
 		return;
 	}
-	(*generation_of(hub, user_id))++;
+	__atomic_add_fetch(generation_of(hub, user_id), 1, __ATOMIC_RELEASE);
 	struct push_user *user = g_hash_table_lookup(hub->users, &user_id);
 	if (user != NULL)
 		wake_user(hub, user, folder_id, list);

@@ -87,30 +87,6 @@ static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum 
 	return easclient_find_text(root, tag, f->arena);
 }
 
-/* The device's folder list, as a device gets it before it syncs or pings anything. */
-static void folder_sync(struct e2e_mail *f, struct easclient *client)
-{
-	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
-	assert_int_equal(easclient_post_xml(client, "FolderSync", xml, &f->response), 0);
-	assert_int_equal(f->response.http_status, 200);
-}
-
-/* The device's folder list and Inbox synced to the end; returns the Inbox key. */
-static const char *sync_inbox(struct e2e_mail *f, struct easclient *client)
-{
-	folder_sync(f, client);
-	struct wbxml_node *root = e2e_mail_sync(f, client, f->inbox, "0", 100, NULL, NULL);
-	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	for (int i = 0; i < 10; i++) {
-		root = e2e_mail_sync(f, client, f->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
-		key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-		if (easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) == NULL)
-			return key;
-	}
-	fail_msg("the Inbox never finished syncing");
-	return NULL;
-}
-
 static const char *inbox_ping(struct e2e_mail *f, const char *heartbeat)
 {
 	return ping_xml(f, heartbeat, folder(f, f->inbox, "Email"));
@@ -138,7 +114,7 @@ static void ping_heartbeat_out_of_range_gets_the_bound(void **state)
 	assert_string_equal(text(f, root, WBXML_PING_STATUS), "5");
 	assert_string_equal(text(f, root, WBXML_PING_HEARTBEAT_INTERVAL), "3540");
 	/* At the bounds: parked, then expired. */
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_string_equal(text(f, ping_finish(f, p, 3000), WBXML_PING_STATUS), "1");
 }
@@ -163,7 +139,7 @@ static void ping_syntax_errors_are_status_4(void **state)
 	assert_string_equal(text(f, ping_now(f, f->phone, ping_xml(f, "60", "<Folder><Class>Email</Class></Folder>")),
 				 WBXML_PING_STATUS), "4");
 	/* And an ordinary one still works. */
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_string_equal(text(f, ping_finish(f, p, 3000), WBXML_PING_STATUS), "1");
 }
@@ -172,7 +148,7 @@ static void ping_syntax_errors_are_status_4(void **state)
 static void ping_hierarchy_behind_is_status_7(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	assert_int_equal(e2e_add_folder(&f->server, "alice", "Projects"), 0);
 	assert_string_equal(text(f, ping_now(f, f->phone, inbox_ping(f, "60")), WBXML_PING_STATUS), "7");
 	/* A device that never ran FolderSync too. */
@@ -184,7 +160,7 @@ static void ping_hierarchy_behind_is_status_7(void **state)
 static void ping_answers_at_once_when_changes_are_there(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "early", 1, 1);
 	struct wbxml_node *root = ping_now(f, f->phone, inbox_ping(f, "300"));
 	assert_string_equal(text(f, root, WBXML_PING_STATUS), "2");
@@ -197,7 +173,7 @@ static void ping_answers_at_once_when_changes_are_there(void **state)
 static void ping_expires_with_status_1_and_empty_ping_reuses_cache(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, SHORT_HEARTBEAT), 0);
 	assert_parked(p, 500);
 	struct wbxml_node *root = ping_finish(f, p, 3000);
@@ -212,7 +188,7 @@ static void ping_expires_with_status_1_and_empty_ping_reuses_cache(void **state)
 static void ping_woken_by_delivery(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	int64_t delivered = e2e_mail_now_ms();
@@ -234,7 +210,7 @@ static void ping_not_woken_by_own_change(void **state)
 	const char *tablet_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	const char *server_id = text(f, root, WBXML_AIRSYNC_SERVER_ID);
 	assert_non_null(server_id);
-	const char *phone_key = sync_inbox(f, f->phone);
+	const char *phone_key = e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	const char *read = e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData>"
@@ -255,7 +231,7 @@ static void ping_not_woken_by_own_change(void **state)
 static void ping_woken_by_folder_create_with_status_7(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	assert_int_equal(e2e_add_folder(&f->server, "alice", "Projects"), 0);
@@ -266,7 +242,7 @@ static void ping_woken_by_folder_create_with_status_7(void **state)
 static void ping_superseded_by_newer_ping(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *first = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(first, 200);
 	struct e2e_call *second = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
@@ -289,7 +265,7 @@ static void ping_superseded_by_newer_ping(void **state)
 static void ping_unknown_folders_are_dropped_not_looped(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	const char *folders = e2e_mail_format(f, "%s%s%s", folder(f, f->inbox, "Email"), folder(f, "RI", "Email"),
 					      folder(f, "999999", "Email"));
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, ping_xml(f, "300", folders), 0);
@@ -313,7 +289,7 @@ static void ping_unknown_folders_are_dropped_not_looped(void **state)
 static void ping_folder_never_synced_after_three_reports_is_dropped(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "loop", 1, 1);
 	for (int i = 0; i < 3; i++) {
 		struct wbxml_node *root = ping_now(f, f->phone, inbox_ping(f, SHORT_HEARTBEAT));
@@ -327,7 +303,7 @@ static void ping_folder_never_synced_after_three_reports_is_dropped(void **state
 	const char *const needles[] = { "Ping", reason, NULL };
 	assert_true(e2e_log_has(&f->server, needles));
 	/* Once it syncs, it is told again. */
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "loop", 2, 1);
 	assert_string_equal(text(f, ping_now(f, f->phone, inbox_ping(f, SHORT_HEARTBEAT)), WBXML_PING_STATUS), "2");
 }
@@ -336,7 +312,7 @@ static void ping_folder_never_synced_after_three_reports_is_dropped(void **state
 static void ping_repeated_errors_are_delayed(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	const char *bad = ping_xml(f, "sixty", NULL);
 	for (int i = 0; i < 5; i++)
 		assert_string_equal(text(f, ping_now(f, f->phone, bad), WBXML_PING_STATUS), "4");
@@ -377,7 +353,7 @@ static void ping_hang_up_frees_the_socket(void **state)
 	struct easclient *devices[5];
 	for (int i = 0; i < 5; i++) {
 		devices[i] = e2e_mail_device(f, e2e_mail_format(f, "HANG%d", i), 0);
-		sync_inbox(f, devices[i]);
+		e2e_mail_sync_inbox(f, devices[i]);
 	}
 	unsigned before = open_sockets(f->server.pid);
 	struct e2e_call *pingers[5];
@@ -409,7 +385,7 @@ static void second_easd_on_the_data_directory_refuses(void **state)
 		 f->server.dir);
 	assert_int_equal(system(command), 0);
 	/* The first still hears of changes made by other programs. */
-	sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *p = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	assert_parked(p, 300);
 	e2e_mail_deliver(f, STORE_FOLDER_INBOX, "second", 1, 1);
@@ -420,8 +396,8 @@ static void second_easd_on_the_data_directory_refuses(void **state)
 static void ping_answered_at_sigterm(void **state)
 {
 	struct e2e_mail *f = *state;
-	sync_inbox(f, f->phone);
-	sync_inbox(f, f->tablet);
+	e2e_mail_sync_inbox(f, f->phone);
+	e2e_mail_sync_inbox(f, f->tablet);
 	struct e2e_call *phone = ping_start(f, "PHONE1", f->phone, inbox_ping(f, "300"), 0);
 	struct e2e_call *tablet = ping_start(f, "TABLET1", f->tablet, inbox_ping(f, "300"), 0);
 	assert_parked(phone, 300);

@@ -30,18 +30,6 @@ static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum 
 	return easclient_find_text(root, tag, f->arena);
 }
 
-/* The device's folder list and Inbox synced to the end; returns the Inbox key. */
-static const char *sync_inbox(struct e2e_mail *f, struct easclient *client)
-{
-	static const char folder_sync[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
-	assert_int_equal(easclient_post_xml(client, "FolderSync", folder_sync, &f->response), 0);
-	struct wbxml_node *root = e2e_mail_sync(f, client, f->inbox, "0", 100, NULL, NULL);
-	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = e2e_mail_sync(f, client, f->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
-	assert_null(easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE));
-	return text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-}
-
 /* A Sync of the Inbox at key with wait (e.g. "<Wait>1</Wait>") after its Collections. */
 static const char *waiting_sync(struct e2e_mail *f, const char *key, const char *wait)
 {
@@ -69,7 +57,7 @@ static void assert_refused(struct e2e_mail *f, const char *xml, const char *stat
 static void sync_wait_out_of_range_gets_status_14_and_limit(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *key = sync_inbox(f, f->phone);
+	const char *key = e2e_mail_sync_inbox(f, f->phone);
 	assert_refused(f, waiting_sync(f, key, "<Wait>0</Wait>"), "14", "1");
 	assert_refused(f, waiting_sync(f, key, "<Wait>60</Wait>"), "14", "59");
 	assert_refused(f, waiting_sync(f, key, "<HeartbeatInterval>5</HeartbeatInterval>"), "14", "6");
@@ -86,7 +74,7 @@ static void sync_wait_out_of_range_gets_status_14_and_limit(void **state)
 static void sync_wait_expires_with_the_empty_response(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *key = sync_inbox(f, f->phone);
+	const char *key = e2e_mail_sync_inbox(f, f->phone);
 	int64_t started = e2e_mail_now_ms();
 	struct e2e_call *call = e2e_mail_call_start(f, "PHONE1", f->phone, "Sync",
 						    waiting_sync(f, key, "<HeartbeatInterval>6</HeartbeatInterval>"), 0);
@@ -101,7 +89,7 @@ static void sync_wait_expires_with_the_empty_response(void **state)
 static void sync_wait_answers_when_mail_arrives(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *key = sync_inbox(f, f->phone);
+	const char *key = e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *call = e2e_mail_call_start(f, "PHONE1", f->phone, "Sync", waiting_sync(f, key, "<Wait>5</Wait>"), 0);
 	e2e_mail_call_assert_waiting(call, 300);
 	int64_t delivered = e2e_mail_now_ms();
@@ -120,7 +108,7 @@ static void sync_wait_answers_when_mail_arrives(void **state)
 static void empty_sync_waits_as_the_cached_request(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *key = sync_inbox(f, f->phone);
+	const char *key = e2e_mail_sync_inbox(f, f->phone);
 	struct e2e_call *call = e2e_mail_call_start(f, "PHONE1", f->phone, "Sync",
 						    waiting_sync(f, key, "<HeartbeatInterval>6</HeartbeatInterval>"), 0);
 	assert_null(e2e_mail_call_finish(f, call, 3000));
@@ -141,7 +129,7 @@ static void empty_sync_waits_as_the_cached_request(void **state)
 static void sync_wait_and_ping_of_a_device_supersede_each_other(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *key = sync_inbox(f, f->phone);
+	const char *key = e2e_mail_sync_inbox(f, f->phone);
 	const char *ping = e2e_mail_format(f, "<Ping xmlns=\"Ping\"><HeartbeatInterval>300</HeartbeatInterval><Folders>"
 					      "<Folder><Id>%s</Id><Class>Email</Class></Folder></Folders></Ping>", f->inbox);
 	struct e2e_call *pinging = e2e_mail_call_start(f, "PHONE1", f->phone, "Ping", ping, 0);

@@ -253,6 +253,23 @@ struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client
 	return root != NULL ? root : e2e_mail_empty_answer(mail, key, folder);
 }
 
+const char *e2e_mail_sync_inbox(struct e2e_mail *mail, struct easclient *client)
+{
+	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
+	assert_int_equal(easclient_post_xml(client, "FolderSync", xml, &mail->response), 0);
+	assert_int_equal(mail->response.http_status, 200);
+	struct wbxml_node *root = e2e_mail_sync(mail, client, mail->inbox, "0", 100, NULL, NULL);
+	const char *key = easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, mail->arena);
+	for (int i = 0; i < 10; i++) {
+		root = e2e_mail_sync(mail, client, mail->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
+		key = easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, mail->arena);
+		if (easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) == NULL)
+			return key;
+	}
+	fail_msg("the Inbox never finished syncing");
+	return NULL;
+}
+
 /* ---- requests in flight ---- */
 
 struct e2e_call {

@@ -96,6 +96,13 @@ struct wbxml_node *e2e_mail_sync(struct e2e_mail *mail, struct easclient *client
 				 unsigned window, const char *options, const char *commands);
 
 /*
+ * What a device does before it syncs or pings anything: FolderSync, then
+ * the Inbox from SyncKey 0 to the end (plain-text bodies). Returns the
+ * Inbox key, in the fixture's arena.
+ */
+const char *e2e_mail_sync_inbox(struct e2e_mail *mail, struct easclient *client);
+
+/*
  * A request in flight on a thread and connection of its own, as a phone's
  * push connection is, while the test goes on with the device's other
  * requests. The connection is device_id's with the policy key of like (the
