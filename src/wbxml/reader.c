@@ -328,6 +328,30 @@ int wbxml_reader_next(struct wbxml_reader *reader, struct wbxml_event *event)
 	}
 }
 
+struct wbxml_mark wbxml_reader_mark(const struct wbxml_reader *reader, const struct wbxml_event *start)
+{
+	return (struct wbxml_mark){ .pos = reader->pos, .elements = reader->elements, .tag = (uint16_t)start->tag,
+				    .page = reader->page, .empty = start->empty };
+}
+
+void wbxml_reader_resume(struct wbxml_reader *reader, const uint8_t *input, size_t len,
+			 const struct wbxml_limits *limits, const struct wbxml_mark *mark)
+{
+	wbxml_reader_init(reader, input, len, limits);
+	if (reader->state == STATE_FAILED)
+		return;
+	reader->state = STATE_BODY;
+	reader->pos = mark->pos;
+	reader->page = mark->page;
+	reader->elements = mark->elements;
+	if (mark->empty) {
+		reader->pending_end = true;
+		reader->pending_tag = (enum wbxml_tag)mark->tag;
+	} else {
+		reader->stack[reader->depth++] = mark->tag;
+	}
+}
+
 int wbxml_reader_next_child(struct wbxml_reader *reader, struct wbxml_event *event)
 {
 	for (;;) {

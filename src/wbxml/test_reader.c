@@ -357,6 +357,46 @@ static void next_child_walks_children(void **state)
 	assert_int_equal(wbxml_reader_next_child(&reader, &event), WBXML_ERR_TRUNCATED);
 }
 
+/* A marked element read again later: same children, on the right code page, and its END. */
+static void mark_resumes_inside_element(void **state)
+{
+	(void)state;
+	static const char xml[] =
+		"<Sync xmlns=\"AirSync\" xmlns:c=\"Contacts\"><Commands><Add><ApplicationData>"
+		"<c:FirstName>Ada</c:FirstName><c:Children><c:Child>A</c:Child></c:Children></ApplicationData>"
+		"<ClientId>1</ClientId><ApplicationData/></Add></Commands></Sync>";
+	struct buf input;
+	struct wbxml_error error;
+	struct wbxml_reader reader, again;
+	struct wbxml_event event;
+	struct wbxml_mark marks[2];
+	unsigned count = 0;
+	buf_init(&input, 4096);
+	assert_int_equal(wbxml_from_xml(xml, sizeof(xml) - 1, false, &input, &error), 0);
+	wbxml_reader_init(&reader, input.data, input.len, NULL);
+	while (wbxml_reader_next(&reader, &event) == WBXML_OK && event.type != WBXML_EVENT_DONE) {
+		if (event.type == WBXML_EVENT_START && event.tag == WBXML_AIRSYNC_APPLICATION_DATA) {
+			marks[count++] = wbxml_reader_mark(&reader, &event);
+			assert_int_equal(wbxml_reader_skip(&reader), WBXML_OK);
+		}
+	}
+	assert_int_equal(count, 2);
+	wbxml_reader_resume(&again, input.data, input.len, NULL, &marks[0]);
+	assert_int_equal(wbxml_reader_next_child(&again, &event), 1);
+	assert_int_equal(event.tag, WBXML_CONTACTS_FIRST_NAME);
+	assert_int_equal(wbxml_reader_skip(&again), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&again, &event), 1);
+	assert_int_equal(event.tag, WBXML_CONTACTS_CHILDREN);
+	assert_int_equal(wbxml_reader_skip(&again), WBXML_OK);
+	assert_int_equal(wbxml_reader_next_child(&again, &event), 0);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_APPLICATION_DATA);
+	/* An empty element: its END at once. */
+	wbxml_reader_resume(&again, input.data, input.len, NULL, &marks[1]);
+	assert_int_equal(wbxml_reader_next_child(&again, &event), 0);
+	assert_int_equal(event.tag, WBXML_AIRSYNC_APPLICATION_DATA);
+	buf_cleanup(&input);
+}
+
 /* After a hard error the reader keeps failing the same way. */
 static void error_is_sticky(void **state)
 {
@@ -464,6 +504,7 @@ int main(void)
 		cmocka_unit_test(byte_by_byte_equals_whole),
 		cmocka_unit_test(skip_consumes_subtree),
 		cmocka_unit_test(next_child_walks_children),
+		cmocka_unit_test(mark_resumes_inside_element),
 		cmocka_unit_test(error_is_sticky),
 		cmocka_unit_test(writer_switches_page_only_on_change),
 		cmocka_unit_test(writer_errors_are_reported),

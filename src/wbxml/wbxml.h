@@ -120,6 +120,26 @@ void wbxml_reader_more(struct wbxml_reader *reader, const uint8_t *input, size_t
 int wbxml_reader_next_child(struct wbxml_reader *reader, struct wbxml_event *event_out);
 /* After a START event: consumes events up to and including its END. */
 int wbxml_reader_skip(struct wbxml_reader *reader);
+/*
+ * A place in a message to read again later: an element just started
+ * (wbxml_reader_mark right after its START event). wbxml_reader_resume
+ * makes a reader over the same input that is inside that element, as the
+ * first reader was: its children and its END come next. A request's
+ * commands can so be read once to check them and again once the reader
+ * knows what they mean (a Sync's ApplicationData, whose class comes from
+ * its folder). A few bytes, not a copy of the reader.
+ */
+struct wbxml_mark {
+	size_t pos;
+	uint32_t elements;
+	uint16_t tag;
+	uint8_t page;
+	bool empty;
+};
+struct wbxml_mark wbxml_reader_mark(const struct wbxml_reader *reader, const struct wbxml_event *start);
+void wbxml_reader_resume(struct wbxml_reader *reader, const uint8_t *input, size_t len,
+			 const struct wbxml_limits *limits, const struct wbxml_mark *mark);
+
 /* Number of open elements. */
 static inline unsigned wbxml_reader_depth(const struct wbxml_reader *reader)
 {
