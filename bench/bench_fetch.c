@@ -180,11 +180,11 @@ static void deliver(int64_t *folder_out, int64_t *item_out, size_t *size_out)
 		die("store: %s", error);
 	struct arena *arena = arena_new(0);
 	struct store_session *session = store_session_acquire(store);
-	struct store_mail_meta meta = { .received = time(NULL), .message_id = "bench-fetch@example.org" };
+	struct store_item_meta meta = { .received = time(NULL), .message_id = "bench-fetch@example.org" };
 	if (store_user_find(session, arena, "alice", &user) != STORE_OK ||
 	    store_folder_find_type(session, user.id, STORE_FOLDER_INBOX, folder_out) != STORE_OK ||
 	    store_begin(session) != STORE_OK ||
-	    store_mail_add(session, user.id, *folder_out, mime.data, mime.len, &meta, item_out) != STORE_OK ||
+	    store_item_add(session, user.id, *folder_out, mime.data, mime.len, &meta, item_out) != STORE_OK ||
 	    store_commit(session) != STORE_OK)
 		die("cannot deliver: %s", store_session_error(session));
 	store_session_release(&session);

@@ -155,9 +155,9 @@ static double deliver(const char *user, unsigned count)
 			message[n] = (char)('a' + n % 26);
 		message[n++] = '\r';
 		message[n++] = '\n';
-		struct store_mail_meta meta = { .received = time(NULL), .message_id = message_id };
-		if (store_mail_add(session, record.id, inbox, (const uint8_t *)message, (size_t)n, &meta, NULL) != STORE_OK)
-			die("store_mail_add: %s", store_session_error(session));
+		struct store_item_meta meta = { .received = time(NULL), .message_id = message_id };
+		if (store_item_add(session, record.id, inbox, (const uint8_t *)message, (size_t)n, &meta, NULL) != STORE_OK)
+			die("store_item_add: %s", store_session_error(session));
 		if ((i + 1) % DELIVERY_BATCH == 0 || i + 1 == count)
 			if (store_commit(session) != STORE_OK)
 				die("store_commit: %s", store_session_error(session));

@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const struct pim_email_options option_sets[] = {
+static const struct pim_options option_sets[] = {
 	{ .protocol_version = 141, .mime_support = 0, .preference_count = 2,
 	  .preferences = { { .type = PIM_BODY_HTML, .truncation_size = 512, .preview = 100 },
 			   { .type = PIM_BODY_PLAIN, .truncation_size = 64, .all_or_none = true } } },
@@ -42,7 +42,7 @@ static void check_text(const struct wbxml_node *node)
 }
 
 static void write_item(struct arena *arena, const uint8_t *data, size_t size,
-		       const struct pim_email_options *options)
+		       const struct pim_options *options)
 {
 	struct pim_email_state state = {
 		.received = 1700000000, .flag_status = 2, .file_reference_prefix = "1:2",

@@ -31,7 +31,7 @@ static unsigned count_attachments(const struct wbxml_node *root)
 
 static void check_composed(struct arena *arena, const struct pim_email_draft *draft)
 {
-	static const struct pim_email_options options = {
+	static const struct pim_options options = {
 		.protocol_version = 161, .preference_count = 1, .preferences = { { .type = PIM_BODY_HTML } },
 	};
 	struct pim_email_state state = { .received = 1700000000, .file_reference_prefix = "1:2" };

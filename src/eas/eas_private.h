@@ -52,7 +52,7 @@ int eas_folder_id_parse(struct slice text, int64_t *folder_out);
 
 /* ---- options.c: what the commands that send mail items share ---- */
 
-struct pim_email_options;
+struct pim_options;
 struct pim_email_state;
 
 /* Folder types holding mail (MS-ASCMD 2.2.3.186.3), the only items easd keeps today. */
@@ -69,13 +69,7 @@ int eas_read_number(struct wbxml_reader *reader, unsigned max, unsigned fallback
  * it is read into *options up to its END and 1 is returned; another tag
  * is left unread and 0 returned; -1 when the WBXML does not decode.
  */
-int eas_email_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struct pim_email_options *options);
-/*
- * What a message is likely to weigh in a response: the largest body the
- * options allow (the whole message for MIME or no truncation), plus the
- * headers. Bounds responses by bytes before the item is converted.
- */
-uint64_t eas_email_estimated_bytes(const struct pim_email_options *options, uint64_t size);
+int eas_body_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struct pim_options *options);
 /* The store's per-item state (read, flag, categories, FileReference prefix) for pim_email_write; strings in arena. */
 void eas_email_state(struct arena *arena, int64_t folder_id, const struct store_item *item,
 		     struct pim_email_state *state_out);

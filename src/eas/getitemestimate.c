@@ -95,7 +95,7 @@ static void estimate_collection(struct eas_request *r, struct estimate *estimate
 	}
 	if (!estimate->filter_given)
 		estimate->filter_type = sticky_filter(r, folder_id);
-	if (sync_estimate(r, folder_id, &state, estimate->filter_type, &estimate->count) != STORE_OK) {
+	if (sync_estimate(r, &folder, &state, estimate->filter_type, &estimate->count) != STORE_OK) {
 		estimate->status = ESTIMATE_INVALID_COLLECTION;
 		return;
 	}

@@ -79,7 +79,7 @@ struct operation {
 	enum operation_kind kind;
 	struct field store, collection_id, server_id, file_reference, long_id, range, conversation_id;
 	bool delete_subfolders;
-	struct pim_email_options options;
+	struct pim_options options;
 };
 
 /* A multipart part after part 0: where its bytes are in context.parts. */
@@ -132,7 +132,7 @@ static int read_options(struct wbxml_reader *reader, struct operation *op)
 		} else if (event.tag == WBXML_ITEMOPERATIONS_DELETE_SUB_FOLDERS) {
 			op->delete_subfolders = true;
 			status = wbxml_reader_skip(reader);
-		} else if ((status = eas_email_option_read(reader, event.tag, &op->options)) == 0) {
+		} else if ((status = eas_body_option_read(reader, event.tag, &op->options)) == 0) {
 			status = wbxml_reader_skip(reader);
 		}
 		if (status < 0)
@@ -293,7 +293,7 @@ static int check_item(struct context *ctx, struct arena *scratch, const struct o
 		return store_failure(status, OPERATION_NOT_FOUND, reason);
 	if (fetch->item.deleted)
 		return OPERATION_NOT_FOUND;
-	if (!take_budget(ctx, eas_email_estimated_bytes(&op->options, fetch->item.size))) {
+	if (!take_budget(ctx, pim_email_estimated_bytes(&op->options, fetch->item.size))) {
 		*reason = "response_bytes_spent";
 		return OPERATION_TOO_LARGE;
 	}

@@ -29,7 +29,7 @@ int eas_read_number(struct wbxml_reader *reader, unsigned max, unsigned fallback
 	return 0;
 }
 
-static int read_body_preference(struct wbxml_reader *reader, struct pim_email_options *options)
+static int read_body_preference(struct wbxml_reader *reader, struct pim_options *options)
 {
 	struct pim_body_preference preference = { 0 };
 	struct wbxml_event event;
@@ -70,7 +70,7 @@ static uint32_t mime_truncation_bytes(unsigned code)
 	return code < sizeof(bytes) / sizeof(bytes[0]) ? bytes[code] : 0;
 }
 
-int eas_email_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struct pim_email_options *options)
+int eas_body_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struct pim_options *options)
 {
 	unsigned value = 0;
 	switch (tag) {
@@ -89,24 +89,6 @@ int eas_email_option_read(struct wbxml_reader *reader, enum wbxml_tag tag, struc
 	default:
 		return 0;
 	}
-}
-
-uint64_t eas_email_estimated_bytes(const struct pim_email_options *options, uint64_t size)
-{
-	uint64_t largest = 0;
-	for (unsigned i = 0; i < options->preference_count; i++) {
-		uint32_t truncation = options->preferences[i].truncation_size;
-		if (truncation == 0 || options->preferences[i].type == PIM_BODY_MIME) {
-			largest = size;
-			break;
-		}
-		if (truncation > largest)
-			largest = truncation;
-	}
-	if (options->preference_count == 0 || largest > size)
-		largest = size;
-	/* The headers, attachment list and flags around the body. */
-	return largest + 1024;
 }
 
 void eas_email_state(struct arena *arena, int64_t folder_id, const struct store_item *item,

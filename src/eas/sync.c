@@ -167,7 +167,7 @@ static int load_settings(struct sync_context *ctx, struct sync_result *result, b
 			collection->settings.options = stored.options;
 		}
 	}
-	result->wanted = sync_filter_cutoff(collection->settings.filter_type, r->now);
+	result->wanted = sync_filter_cutoff(result->class, collection->settings.filter_type, r->now);
 	return STORE_OK;
 }
 
@@ -195,6 +195,7 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 		collection_fail(result, SYNC_STATUS_HIERARCHY_CHANGED, "collection_unknown");
 		return;
 	}
+	result->class = pim_class_for_folder(result->folder.type);
 	int status = store_sync_state_get(r->session, r->device.id, result->folder.id, &state);
 	if ((status != STORE_OK && status != STORE_NOT_FOUND) ||
 	    load_settings(ctx, result, from_cache, &stored) != STORE_OK) {
@@ -219,9 +220,10 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 
 /*
  * Add and Fetch carry the whole item, read from the store by ranges (a
- * truncated body reads about its truncation size); a Change of a message
- * only its flags. Each item has its own scratch arena, so a window of
- * large messages does not pile up their read buffers and GMime objects.
+ * truncated body reads about its truncation size); a Change what the
+ * class sends of a change (a message: its flags). Each item has its own
+ * scratch arena, so a window of large messages does not pile up their
+ * read buffers and GMime objects.
  */
 static void write_application_data(struct sync_context *ctx, struct wbxml_writer *writer,
 				   const struct sync_result *result, const struct store_item *item, bool whole)
@@ -230,11 +232,12 @@ static void write_application_data(struct sync_context *ctx, struct wbxml_writer
 	struct arena *scratch = arena_new(0);
 	struct pim_email_state state;
 	struct pim_source source;
+	struct pim_item view = { &source, &state };
 	eas_email_state(scratch, result->folder.id, item, &state);
+	if (eas_content_source(r, scratch, result->folder.id, item->id, &source) != STORE_OK)
+		view.content = NULL;
 	wbxml_writer_start(writer, WBXML_AIRSYNC_APPLICATION_DATA);
-	if (!whole || eas_content_source(r, scratch, result->folder.id, item->id, &source) != STORE_OK ||
-	    pim_email_write_source(writer, scratch, &source, &result->collection->settings.options, &state) < 0)
-		pim_email_write_flags(writer, &state, r->protocol_version);
+	result->class->write(writer, scratch, &view, &result->collection->settings.options, whole);
 	wbxml_writer_end(writer);
 	arena_free(&scratch);
 }

@@ -27,15 +27,22 @@ static const char *item_reason(int status)
 	}
 }
 
-static void add_response(struct sync_context *ctx, struct sync_result *result,
-			 const struct sync_command *command, int status, int64_t item_id)
+/* detail: the class's word for a refused item (Status 6), NULL for the status's own. */
+static void add_response_because(struct sync_context *ctx, struct sync_result *result,
+				 const struct sync_command *command, int status, int64_t item_id, const char *detail)
 {
 	if (status != SYNC_STATUS_SUCCESS && result->item_reason == NULL)
-		result->item_reason = item_reason(status);
+		result->item_reason = detail != NULL && status == SYNC_STATUS_CONVERSION_ERROR ? detail : item_reason(status);
 	if (result->responses == NULL)
 		result->responses = arena_calloc(ctx->request->arena, result->collection->command_count,
 						 sizeof(*result->responses));
 	result->responses[result->response_count++] = (struct sync_response){ command, status, item_id };
+}
+
+static void add_response(struct sync_context *ctx, struct sync_result *result,
+			 const struct sync_command *command, int status, int64_t item_id)
+{
+	add_response_because(ctx, result, command, status, item_id, NULL);
 }
 
 /* Fibonacci hashing: ids are sequential, the multiplier spreads them over the slots. */
@@ -95,22 +102,6 @@ bool sync_is_own_item(const struct sync_result *result, int64_t item_id)
 	return sync_id_set_has(&result->own_items, item_id);
 }
 
-/* Categories as the store keeps them: newline-separated, in arena. */
-static const char *joined_categories(struct arena *arena, const struct pim_email_state *change)
-{
-	struct buf joined;
-	/* Each category is at most LIMIT_CHANGE_VALUE_BYTES (the readers refuse longer): all fit. */
-	buf_init(&joined, 8 * (LIMIT_CHANGE_VALUE_BYTES + 1));
-	for (unsigned i = 0; i < 8 && change->categories[i] != NULL; i++) {
-		if (i > 0)
-			buf_append_byte(&joined, '\n');
-		buf_append_cstr(&joined, change->categories[i]);
-	}
-	const char *copy = arena_strndup(arena, joined.data != NULL ? (const char *)joined.data : "", joined.len);
-	buf_cleanup(&joined);
-	return copy;
-}
-
 /*
  * Whether the device has the item as it is: no change since its cursor
  * but its own. Only then is its change an echo not to send back; else the
@@ -122,37 +113,90 @@ static bool device_is_current(const struct sync_result *result, const struct sto
 	return item->modseq <= result->since || sync_is_echo(result, item->modseq);
 }
 
+/* What the class needs to know of the device that writes. */
+static void author_of(const struct sync_context *ctx, const struct sync_result *result, struct pim_author *author)
+{
+	const struct eas_request *r = ctx->request;
+	*author = (struct pim_author){ .protocol_version = r->protocol_version, .folder_type = result->folder.type,
+				       .user = r->user.name, .now = r->now,
+				       .options = &result->collection->settings.options };
+}
+
+/* The command's ApplicationData as the folder's class reads it. Returns 0, or -1 with input->invalid set. */
+static int read_input(struct sync_context *ctx, const struct sync_result *result, const struct sync_command *command,
+		      struct arena *arena, struct pim_input *input)
+{
+	struct eas_request *r = ctx->request;
+	struct wbxml_reader reader;
+	memset(input, 0, sizeof(*input));
+	if (!command->has_data) {
+		input->invalid = "item_without_data";
+		return -1;
+	}
+	wbxml_reader_resume(&reader, r->body.data, r->body.len, NULL, &command->data);
+	if (result->class->read(&reader, arena, command->kind == SYNC_ADD, input) < 0 && input->invalid == NULL)
+		input->invalid = "item_invalid";
+	return input->invalid != NULL ? -1 : 0;
+}
+
+/* The item as the class reads it: its state, and its content by ranges. */
+static void item_view(struct sync_context *ctx, const struct sync_result *result, const struct store_item *item,
+		      struct arena *arena, struct pim_item *view)
+{
+	struct pim_email_state *state = arena_calloc(arena, 1, sizeof(*state));
+	struct pim_source *source = arena_calloc(arena, 1, sizeof(*source));
+	eas_email_state(arena, result->folder.id, item, state);
+	view->state = state;
+	view->content = eas_content_source(ctx->request, arena, result->folder.id, item->id, source) == STORE_OK
+				? source
+				: NULL;
+}
+
+/* Stores what a Change made of the item; *modseq_out: its modseq after. */
+static int store_update(struct sync_context *ctx, const struct sync_result *result, const struct store_item *item,
+			const struct pim_update *update, uint64_t *modseq_out)
+{
+	struct eas_request *r = ctx->request;
+	if (update->keep_content)
+		return store_item_set_flags(r->session, r->user.id, result->folder.id, item->id, update->read,
+					    update->flag_status, update->categories, modseq_out);
+	return store_item_set_content(r->session, r->user.id, result->folder.id, item->id, update->content.data,
+				      update->content.len, update->received, modseq_out);
+}
+
+/* A Change merged into the item by its class; a refused one gets Status 6 and changes nothing. */
 static void change_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command,
 			const struct store_item *item)
 {
-	struct eas_request *r = ctx->request;
-	bool read = item->read;
-	uint8_t flag_status = item->flag_status;
-	const char *categories = item->categories;
-	if (command->changed_fields & PIM_EMAIL_FIELD_READ)
-		read = command->change.read;
-	if (command->changed_fields & PIM_EMAIL_FIELD_FLAG)
-		flag_status = command->change.flag_status;
-	if (command->changed_fields & PIM_EMAIL_FIELD_CATEGORIES)
-		categories = joined_categories(r->arena, &command->change);
+	struct arena *scratch = arena_new(0);
+	struct pim_author author;
+	struct pim_input input;
+	struct pim_update update = { 0 };
+	struct pim_item view;
+	uint64_t modseq;
+	author_of(ctx, result, &author);
+	item_view(ctx, result, item, scratch, &view);
+	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
+		     : result->class->merge(scratch, &author, &view, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
+		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
+									   : SYNC_STATUS_SUCCESS;
 	bool current = device_is_current(result, item);
 	/* What the device asks is already there (also a repeated request): no write, no conflict. */
-	if (read == item->read && flag_status == item->flag_status && strcmp(categories, item->categories) == 0) {
+	if (status == SYNC_STATUS_SUCCESS && update.unchanged) {
 		if (current)
 			sync_add_echo(result, item->modseq);
-		return;
-	}
-	/* Server wins (the default): the change is refused, the server's version goes out. */
-	if (!current && result->collection->settings.conflict == SYNC_SERVER_WINS) {
+	} else if (status == SYNC_STATUS_SUCCESS && !current && result->collection->settings.conflict == SYNC_SERVER_WINS) {
+		/* Server wins (the default): the change is refused, the server's version goes out. */
 		add_response(ctx, result, command, SYNC_STATUS_CONFLICT, 0);
-		return;
-	}
-	uint64_t modseq;
-	if (store_item_set_flags(r->session, r->user.id, result->folder.id, item->id, read, flag_status, categories,
-				 &modseq) != STORE_OK)
+	} else if (status == SYNC_STATUS_SUCCESS && store_update(ctx, result, item, &update, &modseq) != STORE_OK) {
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
-	else if (current)
-		sync_add_echo(result, modseq);
+	} else if (status == SYNC_STATUS_SUCCESS) {
+		if (current)
+			sync_add_echo(result, modseq);
+	} else {
+		add_response_because(ctx, result, command, status, 0, input.invalid != NULL ? input.invalid : update.invalid);
+	}
+	arena_free(&scratch);
 }
 
 static void delete_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command,
@@ -199,70 +243,73 @@ static int added_before(struct sync_context *ctx, struct sync_result *result, co
 	return STORE_OK;
 }
 
-/* Stores the composed draft with the flags the client gave; *modseq_out: the item's last change, the client's own. */
-static int store_draft(struct sync_context *ctx, struct sync_result *result, const struct pim_email_draft *draft,
-		       const struct buf *mime, int64_t *item_id_out, uint64_t *modseq_out)
+/* Stores what the class made of an Add; *modseq_out: the new item's, the client's own. */
+static int store_new_item(struct sync_context *ctx, struct sync_result *result, const struct pim_update *update,
+			  int64_t *item_id_out, uint64_t *modseq_out)
 {
 	struct eas_request *r = ctx->request;
-	struct pim_email_summary summary;
 	struct store_item item;
-	pim_email_summary(r->arena, mime->data, mime->len, &summary);
-	struct store_mail_meta meta = { .received = r->now, .date = r->now, .message_id = summary.message_id };
-	struct pim_email_state flags = { .read = draft->read, .flag_status = draft->flag_status };
-	memcpy(flags.categories, draft->categories, sizeof(flags.categories));
-	int status = store_mail_add(r->session, r->user.id, result->folder.id, mime->data, mime->len, &meta, item_id_out);
+	struct store_item_meta meta = { .received = update->received, .date = update->date,
+					.message_id = update->message_id, .read = update->read,
+					.flag_status = update->flag_status, .categories = update->categories };
+	int status = store_item_add(r->session, r->user.id, result->folder.id, update->content.data,
+				    update->content.len, &meta, item_id_out);
 	if (status == STORE_OK)
 		status = store_item_get(r->session, r->arena, result->folder.id, *item_id_out, &item);
-	if (status != STORE_OK)
-		return status;
-	sync_add_echo(result, item.modseq);
-	status = store_item_set_flags(r->session, r->user.id, result->folder.id, item.id, flags.read,
-				      flags.flag_status, joined_categories(r->arena, &flags), modseq_out);
-	if (status == STORE_OK)
-		sync_add_echo(result, *modseq_out);
+	if (status == STORE_OK) {
+		*modseq_out = item.modseq;
+		sync_add_echo(result, item.modseq);
+	}
 	return status;
 }
 
-static bool draft_allowed(const struct eas_request *r, const struct sync_result *result,
-			  const struct sync_command *command)
+/* The class reads the Add and says what to store: Status 6 when it refuses it, 5 when it fails. */
+static int create_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command,
+		       struct store_client_id *map, const char **detail_out)
 {
-	return r->protocol_version >= 160 && result->folder.type == STORE_FOLDER_DRAFTS && command->draft != NULL &&
-	       command->draft_invalid == NULL && command->client_id.len > 0 &&
-	       command->client_id.len <= LIMIT_CLIENT_ID_BYTES;
+	struct arena *scratch = arena_new(0);
+	struct pim_author author;
+	struct pim_input input;
+	struct pim_update update = { 0 };
+	author_of(ctx, result, &author);
+	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
+		     : result->class->create(scratch, &author, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
+		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
+					      : SYNC_STATUS_SUCCESS;
+	if (status == SYNC_STATUS_SUCCESS && store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK)
+		status = SYNC_STATUS_SERVER_ERROR;
+	/* Static text: it outlives the scratch arena. */
+	*detail_out = input.invalid != NULL ? input.invalid : update.invalid;
+	arena_free(&scratch);
+	return status;
 }
 
 /*
- * Add: a draft, the only mail a client may create (16.0+, in Drafts;
- * MS-ASCMD 2.2.3.7.2). The ClientId map makes a repeated Add find its
- * item; it is kept with the key of this answer.
+ * Add: an item the folder's class makes of the ApplicationData. The
+ * ClientId map makes a repeated Add find its item; it is kept with the key
+ * of this answer.
  */
-static void add_draft(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)
+static void add_item(struct sync_context *ctx, struct sync_result *result, const struct sync_command *command)
 {
 	struct eas_request *r = ctx->request;
 	struct store_client_id map = { 0 };
-	if (!draft_allowed(r, result, command)) {
+	const char *detail = NULL;
+	if (command->client_id.len == 0 || command->client_id.len > LIMIT_CLIENT_ID_BYTES) {
 		add_response(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0);
 		return;
 	}
 	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
 	int status = added_before(ctx, result, client_id, &map.item_id);
-	if (status == STORE_OK) {
-		sync_id_set_add(r->arena, &result->own_items, map.item_id);
-		add_response(ctx, result, command, SYNC_STATUS_SUCCESS, map.item_id);
-		return;
-	}
-	struct buf mime;
-	buf_init(&mime, LIMIT_MESSAGE_BYTES_DEFAULT);
-	if (status == STORE_NOT_FOUND) /* else the store fails: no second draft on a guess */
-		status = pim_email_compose_draft(r->arena, command->draft, r->user.name, r->now, &mime) == 0
-				 ? store_draft(ctx, result, command->draft, &mime, &map.item_id, &map.modseq)
-				 : STORE_ERROR;
-	buf_cleanup(&mime);
-	if (status == STORE_OK)
-		status = store_client_id_put(r->session, r->device.id, result->folder.id, client_id, &map,
-					     result->sync_key + 1);
-	if (status != STORE_OK) {
-		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
+	if (status == STORE_NOT_FOUND) /* else the store fails: no second item on a guess */
+		status = create_item(ctx, result, command, &map, &detail);
+	else
+		status = status == STORE_OK ? SYNC_STATUS_SUCCESS : SYNC_STATUS_SERVER_ERROR;
+	if (status == SYNC_STATUS_SUCCESS && map.modseq != 0 &&
+	    store_client_id_put(r->session, r->device.id, result->folder.id, client_id, &map, result->sync_key + 1) !=
+		    STORE_OK)
+		status = SYNC_STATUS_SERVER_ERROR;
+	if (status != SYNC_STATUS_SUCCESS) {
+		add_response_because(ctx, result, command, status, 0, detail);
 		return;
 	}
 	sync_id_set_add(r->arena, &result->own_items, map.item_id);
@@ -275,7 +322,7 @@ static void apply_command(struct sync_context *ctx, struct sync_result *result, 
 	struct store_item item;
 	int64_t item_id;
 	if (command->kind == SYNC_ADD) {
-		add_draft(ctx, result, command);
+		add_item(ctx, result, command);
 		return;
 	}
 	if (eas_server_id_parse(command->server_id, result->folder.id, &item_id) < 0 ||
@@ -289,7 +336,7 @@ static void apply_command(struct sync_context *ctx, struct sync_result *result, 
 		add_response(ctx, result, command, SYNC_STATUS_NOT_FOUND, 0);
 	else if (item.deleted)
 		return; /* already gone: a Delete repeated after a lost answer succeeds */
-	else if (command->kind == SYNC_CHANGE && command->has_change)
+	else if (command->kind == SYNC_CHANGE && command->has_data)
 		change_item(ctx, result, command, &item);
 	else if (command->kind == SYNC_DELETE)
 		delete_item(ctx, result, command, &item);

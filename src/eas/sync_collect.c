@@ -53,7 +53,7 @@ static bool send(struct sync_result *result, enum sync_send_kind kind, const str
 {
 	struct sync_context *ctx = result->ctx;
 	bool whole = kind == SEND_ADD;
-	uint64_t weight = !whole ? 64 : eas_email_estimated_bytes(&result->collection->settings.options, item->size);
+	uint64_t weight = !whole ? 64 : result->class->estimated_bytes(&result->collection->settings.options, item->size);
 	if (result->outgoing_count == result->window || (result->outgoing_count > 0 && weight > ctx->bytes_left)) {
 		result->more_available = true;
 		return false;
@@ -138,10 +138,11 @@ int sync_collect(struct sync_context *ctx, struct sync_result *result, uint64_t 
 	return status;
 }
 
-int sync_estimate(struct eas_request *r, int64_t folder_id, const struct store_sync_state *state,
+int sync_estimate(struct eas_request *r, const struct store_folder *folder, const struct store_sync_state *state,
 		  uint8_t filter_type, uint64_t *count_out)
 {
-	struct store_cutoff wanted = sync_filter_cutoff(filter_type, r->now);
+	int64_t folder_id = folder->id;
+	struct store_cutoff wanted = sync_filter_cutoff(pim_class_for_folder(folder->type), filter_type, r->now);
 	int order = cutoff_compare(&wanted, &state->cutoff);
 	uint64_t until, moving = 0, changes = 0;
 	int status = store_folder_modseq(r->session, folder_id, &until);

@@ -10,7 +10,7 @@
 
 #include "eas/eas_private.h"
 #include "guard/limits.h"
-#include "pim/email.h"
+#include "pim/pim.h"
 
 /* MS-ASCMD 2.2.3.199: WindowSize is 1 to 512, 100 when absent. */
 #define SYNC_DEFAULT_WINDOW 100
@@ -28,11 +28,9 @@ struct sync_command {
 	enum sync_command_kind kind;
 	struct slice server_id;
 	struct slice client_id;     /* Add */
-	struct pim_email_draft *draft; /* Add: the ApplicationData, NULL when there was none */
-	const char *draft_invalid;  /* Add: why the draft was refused (Status 6), NULL when fine */
-	bool has_change;            /* Change: the ApplicationData was read */
-	struct pim_email_state change;
-	unsigned changed_fields;    /* enum pim_email_field: which fields the client sent */
+	bool has_data;              /* Add, Change: ApplicationData was sent */
+	/* Where it is in the request: read once the folder's class is known (sync_apply.c). */
+	struct wbxml_mark data;
 };
 
 /* Sync status values of a collection (MS-ASCMD 2.2.3.177.17). */
@@ -70,7 +68,7 @@ struct sync_settings {
 	bool get_changes_given;
 	uint8_t filter_type;        /* FilterType as asked (0: all) */
 	uint8_t conflict;           /* enum sync_conflict */
-	struct pim_email_options options;
+	struct pim_options options;
 };
 
 struct sync_collection {
@@ -137,6 +135,7 @@ struct sync_result {
 	int status;
 	const char *reason;
 	struct store_folder folder;
+	const struct pim_class *class; /* the folder's */
 	uint64_t client_key;        /* the key the client sent */
 	uint64_t sync_key;          /* the key to answer */
 	bool key_kept;              /* nothing moved: the client's key stays */
@@ -248,8 +247,8 @@ int sync_collect(struct sync_context *ctx, struct sync_result *result, uint64_t 
  * Echoes and tombstones of items the device never had count too: an
  * estimate may be high, never low.
  */
-int sync_estimate(struct eas_request *request, int64_t folder_id, const struct store_sync_state *state,
-		  uint8_t filter_type, uint64_t *count_out);
+int sync_estimate(struct eas_request *request, const struct store_folder *folder,
+		  const struct store_sync_state *state, uint8_t filter_type, uint64_t *count_out);
 
 /*
  * Whether the next Sync from state would send the device something among
@@ -271,10 +270,10 @@ const char *sync_settings_encode(struct arena *arena, const struct sync_settings
 int sync_settings_decode(const char *text, struct sync_settings *settings);
 /*
  * The oldest item the filter lets through at time now (FilterType,
- * MS-ASCMD 2.2.3.68.2) for mail: 1 day to 1 month; 0 and values mail does
- * not define give the whole folder.
+ * MS-ASCMD 2.2.3.68.2) in a folder of the class; 0 and values the class
+ * does not define give the whole folder.
  */
-struct store_cutoff sync_filter_cutoff(uint8_t filter_type, int64_t now);
+struct store_cutoff sync_filter_cutoff(const struct pim_class *class, uint8_t filter_type, int64_t now);
 
 /* The cached request (MS-ASCMD 2.2.1.21.1): the Sync-level WindowSize, the wait and the collections. */
 struct sync_cache {

@@ -36,7 +36,7 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 			settings.conflict = (uint8_t)value;
 		} else if (event.tag == WBXML_AIRSYNC_CLASS) {
 			status = eas_read_text(reader, &class);
-		} else if ((status = eas_email_option_read(reader, event.tag, &settings.options)) == 0) {
+		} else if ((status = eas_body_option_read(reader, event.tag, &settings.options)) == 0) {
 			status = wbxml_reader_skip(reader);
 		}
 		if (status < 0)
@@ -62,19 +62,7 @@ static struct sync_command *add_command(struct eas_request *request, struct sync
 	return command;
 }
 
-/* A bad draft is one item's Status 6; only WBXML that does not decode fails the request. */
-static int read_draft(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
-{
-	command->draft = arena_calloc(request->arena, 1, sizeof(*command->draft));
-	int status = pim_email_read_draft(reader, request->arena, command->draft);
-	if (status == PIM_DRAFT_INVALID) {
-		command->draft_invalid = command->draft->invalid_reason;
-		return 0;
-	}
-	return status;
-}
-
-static int read_command(struct eas_request *request, struct wbxml_reader *reader, struct sync_command *command)
+static int read_command(struct wbxml_reader *reader, struct sync_command *command)
 {
 	struct wbxml_event event;
 	int more;
@@ -84,12 +72,12 @@ static int read_command(struct eas_request *request, struct wbxml_reader *reader
 			status = eas_read_text(reader, &command->server_id);
 		else if (event.tag == WBXML_AIRSYNC_CLIENT_ID)
 			status = eas_read_text(reader, &command->client_id);
-		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_CHANGE) {
-			command->has_change = true;
-			status = pim_email_read_change(reader, request->arena, &command->change, &command->changed_fields);
-		} else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && command->kind == SYNC_ADD && command->draft == NULL)
-			status = read_draft(request, reader, command);
-		else
+		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && !command->has_data &&
+			 (command->kind == SYNC_ADD || command->kind == SYNC_CHANGE)) {
+			command->has_data = true;
+			command->data = wbxml_reader_mark(reader, &event);
+			status = wbxml_reader_skip(reader);
+		} else
 			status = wbxml_reader_skip(reader);
 		if (status < 0)
 			return -1;
@@ -120,7 +108,7 @@ static int read_commands(struct eas_request *request, struct wbxml_reader *reade
 			return -1;
 		}
 		command->kind = kind;
-		if (read_command(request, reader, command) < 0)
+		if (read_command(reader, command) < 0)
 			return -1;
 	}
 	return more < 0 ? -1 : 0;

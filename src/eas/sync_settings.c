@@ -28,7 +28,7 @@ void sync_settings_defaults(struct sync_settings *settings, unsigned protocol_ve
 
 const char *sync_settings_encode(struct arena *arena, const struct sync_settings *settings)
 {
-	const struct pim_email_options *options = &settings->options;
+	const struct pim_options *options = &settings->options;
 	char text[512];
 	int len = snprintf(text, sizeof(text), SETTINGS_VERSION " w=%u d=%d g=%s f=%u c=%u ms=%u mt=%" PRIu32,
 			   settings->window_size, settings->deletes_as_moves ? 1 : 0,
@@ -45,7 +45,7 @@ const char *sync_settings_encode(struct arena *arena, const struct sync_settings
 /* One name=value pair into *settings; unknown names and bad values are skipped. */
 static void decode_pair(const char *name, const char *value, struct sync_settings *settings)
 {
-	struct pim_email_options *options = &settings->options;
+	struct pim_options *options = &settings->options;
 	unsigned long number = strtoul(value, NULL, 10);
 	if (strcmp(name, "w") == 0)
 		settings->window_size = (unsigned)(number > SYNC_MAX_WINDOW ? SYNC_MAX_WINDOW : number);
@@ -106,14 +106,9 @@ int sync_settings_decode(const char *text, struct sync_settings *settings)
 	return 0;
 }
 
-/* MS-ASCMD 2.2.3.68.2: mail windows are 1 day, 3 days, 1 week, 2 weeks, 1 month. */
-struct store_cutoff sync_filter_cutoff(uint8_t filter_type, int64_t now)
+struct store_cutoff sync_filter_cutoff(const struct pim_class *class, uint8_t filter_type, int64_t now)
 {
-	static const int64_t days[] = { [1] = 1, [2] = 3, [3] = 7, [4] = 14, [5] = 31 };
-	if (filter_type == 0 || filter_type >= sizeof(days) / sizeof(days[0]))
-		return (struct store_cutoff){ 0, 0 };
-	int64_t start = now - days[filter_type] * 86400;
-	return (struct store_cutoff){ start > 0 ? start : 0, 0 };
+	return (struct store_cutoff){ class->filter_start(filter_type, now), 0 };
 }
 
 /* The cached request: "v1 w=<Sync-level WindowSize> h=<wait seconds> c=<id> c=<id> ...". */

@@ -104,16 +104,16 @@ static void filter_cutoffs_are_the_mail_windows(void **state)
 {
 	(void)state;
 	const int64_t now = 1800000000;
-	assert_int_equal(sync_filter_cutoff(0, now).received, 0);
-	assert_int_equal(sync_filter_cutoff(1, now).received, now - 86400);
-	assert_int_equal(sync_filter_cutoff(2, now).received, now - 3 * 86400);
-	assert_int_equal(sync_filter_cutoff(3, now).received, now - 7 * 86400);
-	assert_int_equal(sync_filter_cutoff(4, now).received, now - 14 * 86400);
-	assert_int_equal(sync_filter_cutoff(5, now).received, now - 31 * 86400);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 0, now).received, 0);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 1, now).received, now - 86400);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 2, now).received, now - 3 * 86400);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 3, now).received, now - 7 * 86400);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 4, now).received, now - 14 * 86400);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 5, now).received, now - 31 * 86400);
 	/* 3 and 6 months are calendar windows, 8 is for tasks: mail gets everything. */
 	for (uint8_t type = 6; type <= 9; type++)
-		assert_int_equal(sync_filter_cutoff(type, now).received, 0);
-	assert_int_equal(sync_filter_cutoff(5, 1000).received, 0);
+		assert_int_equal(sync_filter_cutoff(&pim_class_email, type, now).received, 0);
+	assert_int_equal(sync_filter_cutoff(&pim_class_email, 5, 1000).received, 0);
 }
 
 /* Thousands of ids, sequential and scattered, through several growths: each found, nothing else. */

@@ -23,9 +23,9 @@ int mail_deliver(struct store *store, const char *user, const void *message, siz
 		/* Message-ID and Date are indexed at delivery (dedup, filter windows). */
 		struct pim_email_summary summary = { .message_id = "" };
 		pim_email_summary(arena, message, len, &summary);
-		struct store_mail_meta meta = { .received = now, .date = summary.date,
+		struct store_item_meta meta = { .received = now, .date = summary.date,
 						.message_id = summary.message_id != NULL ? summary.message_id : "" };
-		status = store_mail_add(session, record.id, inbox, message, len, &meta, NULL);
+		status = store_item_add(session, record.id, inbox, message, len, &meta, NULL);
 		status = status == STORE_OK ? store_commit(session) : status;
 	}
 	store_session_release(&session);

@@ -317,7 +317,7 @@ static const char *message_class(const struct pim_message *m)
  * are left out.
  */
 static int write_message(struct wbxml_writer *writer, struct arena *arena, GMimeStream *stream,
-			 const struct pim_email_options *options, const struct pim_email_state *state)
+			 const struct pim_options *options, const struct pim_email_state *state)
 {
 	struct pim_message m;
 	if (pim_message_parse(arena, stream, &m) < 0)
@@ -354,7 +354,7 @@ static int write_message(struct wbxml_writer *writer, struct arena *arena, GMime
 }
 
 int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
-		    const struct pim_email_options *options, const struct pim_email_state *state)
+		    const struct pim_options *options, const struct pim_email_state *state)
 {
 	if (len == 0)
 		return -1;
@@ -362,7 +362,7 @@ int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint
 }
 
 int pim_email_write_source(struct wbxml_writer *writer, struct arena *arena, const struct pim_source *source,
-			   const struct pim_email_options *options, const struct pim_email_state *state)
+			   const struct pim_options *options, const struct pim_email_state *state)
 {
 	if (source->size == 0)
 		return -1;

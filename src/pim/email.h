@@ -16,59 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/util.h"
-#include "wbxml/wbxml.h"
-
-/* Body types (MS-ASAIRS 2.2.2.22.1). */
-enum pim_body_type {
-	PIM_BODY_PLAIN = 1,
-	PIM_BODY_HTML = 2,
-	PIM_BODY_RTF = 3,
-	PIM_BODY_MIME = 4,
-};
-
-/* One airsyncbase:BodyPreference. */
-struct pim_body_preference {
-	uint8_t type;             /* enum pim_body_type */
-	uint32_t truncation_size; /* bytes; 0: no truncation */
-	bool all_or_none;         /* larger than truncation_size: not in this type at all */
-	uint16_t preview;         /* characters of plain-text Preview [14.0+]; 0: none */
-};
-
-#define PIM_MAX_BODY_PREFERENCES 4
-
-struct pim_email_options {
-	unsigned protocol_version;  /* 121, 140, 141, 160, 161 */
-	struct pim_body_preference preferences[PIM_MAX_BODY_PREFERENCES];
-	unsigned preference_count;  /* 0: plain text, untruncated */
-	uint8_t mime_support;       /* 0 never MIME, 1 for S/MIME only, 2 always */
-	uint32_t mime_truncation;   /* bytes for a MIME body; 0: none */
-};
-
-/* What the store keeps about a message besides its MIME. */
-struct pim_email_state {
-	bool read;
-	uint8_t flag_status;        /* 0 none, 1 complete, 2 active (MS-ASEMAIL Flag Status) */
-	const char *categories[8];  /* NULL-terminated when fewer */
-	int64_t received;           /* Unix seconds: DateReceived */
-	const char *file_reference_prefix; /* "folder:item" — attachment i is "<prefix>:<i>" */
-};
-
-/*
- * A message read by ranges, so that it need not be in memory whole: read
- * copies len bytes from offset (inside [0, size)) into dst and returns 0,
- * or -1 when it cannot (the message then reads as cut short there).
- * GMime keeps each part as a range of the source, and decodes only what
- * is asked for. The source and its context must outlive the arena's use.
- */
-struct pim_source {
-	uint64_t size;
-	int (*read)(void *context, uint64_t offset, void *dst, size_t len);
-	void *context;
-};
-
-/* A source reading mime[0..len), which must outlive it (tests, fuzzing). */
-void pim_source_memory(struct pim_source *source, const uint8_t *mime, size_t len);
+#include "pim/pim.h"
 
 /*
  * Writes the Email elements of the message into writer (To, Cc, From,
@@ -80,14 +28,14 @@ void pim_source_memory(struct pim_source *source, const uint8_t *mime, size_t le
  * body). Returns 0, or -1 for empty input (then nothing was written).
  */
 int pim_email_write(struct wbxml_writer *writer, struct arena *arena, const uint8_t *mime, size_t len,
-		    const struct pim_email_options *options, const struct pim_email_state *state);
+		    const struct pim_options *options, const struct pim_email_state *state);
 /*
  * The same from a source: only the parts' headers and what the body
  * options need are read (a truncated body reads about its truncation
  * size of a large part), a window at a time.
  */
 int pim_email_write_source(struct wbxml_writer *writer, struct arena *arena, const struct pim_source *source,
-			   const struct pim_email_options *options, const struct pim_email_state *state);
+			   const struct pim_options *options, const struct pim_email_state *state);
 
 /*
  * One attachment by its index (as numbered in FileReference): the decoded
@@ -126,6 +74,9 @@ struct pim_decoder *pim_decoder_new(struct arena *arena, int encoding);
  * it may be empty.
  */
 struct slice pim_decoder_step(struct pim_decoder *decoder, const uint8_t *in, size_t len, bool final);
+
+/* What a message of size bytes weighs in a response under the options, at most. */
+uint64_t pim_email_estimated_bytes(const struct pim_options *options, uint64_t size);
 
 /* Fields the store indexes at delivery. Strings in arena; missing ones empty. */
 struct pim_email_summary {

@@ -329,7 +329,7 @@ static size_t cut_utf8(const uint8_t *data, size_t len, size_t limit)
 	return n;
 }
 
-static bool can_produce(const struct pim_message *m, uint8_t type, const struct pim_email_options *options)
+static bool can_produce(const struct pim_message *m, uint8_t type, const struct pim_options *options)
 {
 	if (type == PIM_BODY_PLAIN || type == PIM_BODY_HTML)
 		return true;
@@ -366,7 +366,7 @@ static void read_mime(struct arena *arena, GMimeStream *stream, size_t keep, str
  * 100 MB part costs is its truncation size.
  */
 static void make_body(struct arena *arena, const struct pim_message *m,
-		      const struct pim_body_preference *preference, const struct pim_email_options *options,
+		      const struct pim_body_preference *preference, const struct pim_options *options,
 		      struct body *out)
 {
 	size_t limit = preference->truncation_size;
@@ -465,7 +465,7 @@ static void write_body(struct wbxml_writer *writer, struct arena *arena, const s
  * under the first preference's TruncationSize.
  */
 void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
-		    const struct pim_email_options *options)
+		    const struct pim_options *options)
 {
 	static const struct pim_body_preference plain = { .type = PIM_BODY_PLAIN };
 	uint8_t version_bit = pim_version_bit(options->protocol_version);

@@ -107,6 +107,6 @@ bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag);
  * (MS-ASAIRS 2.2.2.9, 2.2.2.3.2), and airsyncbase:NativeBodyType.
  */
 void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
-		    const struct pim_email_options *options);
+		    const struct pim_options *options);
 
 #endif

@@ -87,7 +87,7 @@ static struct pim_email_state default_state(void)
 
 /* Writes the message inside <ApplicationData> and parses the result back. */
 static struct wbxml_node *write_item(struct arena *arena, const struct message *m,
-				     const struct pim_email_options *options,
+				     const struct pim_options *options,
 				     const struct pim_email_state *state, int *status_out)
 {
 	struct buf out;
@@ -290,7 +290,7 @@ static void body_case_run(void **state)
 	const struct body_case *c = *state;
 	struct message m = load(c->fixture);
 	struct arena *arena = arena_new(0);
-	struct pim_email_options options = {
+	struct pim_options options = {
 		.protocol_version = c->version, .preference_count = c->preference_count,
 		.mime_support = c->mime_support, .mime_truncation = c->mime_truncation,
 	};
@@ -326,7 +326,7 @@ static const struct wbxml_node *write_fixture(struct arena *arena, const char *f
 					      const struct pim_email_state *state)
 {
 	struct message m = load(fixture);
-	struct pim_email_options options = { .protocol_version = version };
+	struct pim_options options = { .protocol_version = version };
 	int status;
 	const struct wbxml_node *root = write_item(arena, &m, &options, state, &status);
 	assert_int_equal(status, 0);
@@ -476,7 +476,7 @@ static void reply_prefixes_are_not_part_of_the_topic(void **unused)
 		int len = snprintf(text, sizeof(text), "Subject: %s\r\n\r\nx\r\n", cases[i].subject);
 		struct message m = { malloc((size_t)len), (size_t)len };
 		memcpy(m.data, text, (size_t)len);
-		struct pim_email_options options = { .protocol_version = 141 };
+		struct pim_options options = { .protocol_version = 141 };
 		struct pim_email_state state = default_state();
 		int status;
 		const struct wbxml_node *root = write_item(arena, &m, &options, &state, &status);
@@ -615,7 +615,7 @@ static void characters_survive_read_boundaries(void **unused)
 				if (html) /* libxml2 puts bare text in an implied <p>, which ends a line */
 					g_string_append(text, "\r\n");
 				struct arena *arena = arena_new(0);
-				struct pim_email_options options = { .protocol_version = 141, .preference_count = 1,
+				struct pim_options options = { .protocol_version = 141, .preference_count = 1,
 								     .preferences = { { .type = PIM_BODY_PLAIN } } };
 				struct pim_email_state state = default_state();
 				int status;
@@ -639,7 +639,7 @@ static void empty_input_is_not_a_message(void **unused)
 	(void)unused;
 	struct arena *arena = arena_new(0);
 	struct message m = { malloc(1), 0 };
-	struct pim_email_options options = { .protocol_version = 141 };
+	struct pim_options options = { .protocol_version = 141 };
 	struct pim_email_state state = default_state();
 	int status;
 	const struct wbxml_node *root = write_item(arena, &m, &options, &state, &status);
@@ -660,7 +660,7 @@ static void response_ceiling_fails_the_writer(void **unused)
 	struct arena *arena = arena_new(0);
 	struct buf out;
 	struct wbxml_writer writer;
-	struct pim_email_options options = { .protocol_version = 141 };
+	struct pim_options options = { .protocol_version = 141 };
 	struct pim_email_state state = default_state();
 	buf_init(&out, 64);
 	wbxml_writer_init(&writer, &out);
@@ -1021,7 +1021,7 @@ static const struct wbxml_node *compose_and_write(struct arena *arena, const str
 	*mime_out = (struct message){ malloc(mime.len), mime.len };
 	memcpy(mime_out->data, mime.data, mime.len);
 	buf_cleanup(&mime);
-	struct pim_email_options options = { .protocol_version = 161, .preference_count = 1,
+	struct pim_options options = { .protocol_version = 161, .preference_count = 1,
 					     .preferences = { { .type = body_type } } };
 	struct pim_email_state state = default_state();
 	int status;
@@ -1488,7 +1488,7 @@ static int counted_read(void *context, uint64_t offset, void *dst, size_t len)
 
 /* The WBXML pim_email_write or pim_email_write_source makes of m (source NULL: the former). */
 static void write_bytes(struct arena *arena, const struct message *m, const struct pim_source *source,
-			const struct pim_email_options *options, struct buf *out)
+			const struct pim_options *options, struct buf *out)
 {
 	struct pim_email_state state = default_state();
 	struct wbxml_writer writer;
@@ -1509,7 +1509,7 @@ static void source_gives_the_same_item_as_memory(void **unused)
 	static const char *const fixtures[] = { "plain.eml", "alternative.eml", "attachments.eml", "forward.eml",
 						"smime_signed.eml", "broken_boundary.eml", "garbage.eml",
 						"no_headers.eml", "latin1.eml", "html_only.eml", "nul.eml" };
-	static const struct pim_email_options option_sets[] = {
+	static const struct pim_options option_sets[] = {
 		{ .protocol_version = 161 },
 		{ .protocol_version = 161, .preferences = { { .type = 2, .truncation_size = 20, .preview = 50 } },
 		  .preference_count = 1 },
@@ -1575,7 +1575,7 @@ static void truncated_body_of_a_huge_part_reads_only_its_start(void **unused)
 	struct message m = huge_body_message(size);
 	struct counted_source counted = { .data = m.data };
 	struct pim_source source = { .size = m.len, .read = counted_read, .context = &counted };
-	struct pim_email_options options = { .protocol_version = 161,
+	struct pim_options options = { .protocol_version = 161,
 					     .preferences = { { .type = 1, .truncation_size = 100 } },
 					     .preference_count = 1 };
 	struct pim_email_state state = default_state();
@@ -1635,7 +1635,7 @@ static void exact_size_limit_decides_whether_a_body_is_decoded_whole(void **unus
 		struct message m = plain_body_message(cases[i].size);
 		struct counted_source counted = { .data = m.data };
 		struct pim_source source = { .size = m.len, .read = counted_read, .context = &counted };
-		struct pim_email_options options = { .protocol_version = 161,
+		struct pim_options options = { .protocol_version = 161,
 						     .preferences = { { .type = 1, .truncation_size = 10 } },
 						     .preference_count = 1 };
 		struct arena *arena = arena_new(0);

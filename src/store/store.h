@@ -292,19 +292,23 @@ int store_client_id_forget(struct store_session *session, int64_t device, int64_
 
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 
-/* What the deliverer knows about a message besides its bytes. */
-struct store_mail_meta {
-	int64_t received;           /* Unix seconds of delivery */
+/* What the store keeps beside an item's content. */
+struct store_item_meta {
+	int64_t received;           /* mail: Unix seconds of delivery; other classes: the filter place */
 	int64_t date;               /* Date header, 0 if none */
 	const char *message_id;     /* without <>, "" if none */
+	bool read;
+	uint8_t flag_status;        /* 0 none, 1 complete, 2 active */
+	const char *categories;     /* newline-separated; NULL: none */
 };
 
 /*
- * Stores a message (original MIME) in the user's folder with a new modseq,
- * in the session's open transaction. The change is published at commit.
+ * Stores an item (a message's original MIME, or another class's fields)
+ * in the user's folder with a new modseq, in the session's open
+ * transaction. The change is published at commit.
  */
-int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
-		   const uint8_t *mime, size_t len, const struct store_mail_meta *meta,
+int store_item_add(struct store_session *session, int64_t user_id, int64_t folder_id,
+		   const uint8_t *mime, size_t len, const struct store_item_meta *meta,
 		   int64_t *item_id_out);
 /* Number of live items in a folder (tests and easctl). */
 int store_folder_count(struct store_session *session, int64_t folder_id, uint64_t *count_out);
@@ -385,6 +389,12 @@ int store_item_content_read(struct store_session *session, int64_t folder_id, in
 int store_item_set_flags(struct store_session *session, int64_t user_id, int64_t folder_id,
 			 int64_t item_id, bool read, uint8_t flag_status, const char *categories,
 			 uint64_t *modseq_out);
+/*
+ * Replaces a live item's content and its filter place (a Change of a
+ * contact, an event...), with a new modseq in *modseq_out.
+ */
+int store_item_set_content(struct store_session *session, int64_t user_id, int64_t folder_id, int64_t item_id,
+			   const uint8_t *content, size_t len, int64_t received, uint64_t *modseq_out);
 /* Deletes a live item (leaves a tombstone). *modseq_out: the tombstone's modseq. */
 int store_item_delete(struct store_session *session, int64_t user_id, int64_t folder_id,
 		      int64_t item_id, uint64_t *modseq_out);

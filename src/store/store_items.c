@@ -32,8 +32,8 @@ int store_folder_modseq(struct store_session *session, int64_t folder_id, uint64
 	return store_query_int64(session, stmt, "folder modseq", (int64_t *)modseq_out);
 }
 
-int store_mail_add(struct store_session *session, int64_t user_id, int64_t folder_id,
-		   const uint8_t *mime, size_t len, const struct store_mail_meta *meta,
+int store_item_add(struct store_session *session, int64_t user_id, int64_t folder_id,
+		   const uint8_t *mime, size_t len, const struct store_item_meta *meta,
 		   int64_t *item_id_out)
 {
 	uint64_t modseq;
@@ -48,6 +48,9 @@ int store_mail_add(struct store_session *session, int64_t user_id, int64_t folde
 	sqlite3_bind_blob64(stmt, 5, mime, len, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, meta->date);
 	sqlite3_bind_text(stmt, 7, meta->message_id != NULL ? meta->message_id : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 8, meta->read);
+	sqlite3_bind_int(stmt, 9, meta->flag_status);
+	sqlite3_bind_text(stmt, 10, meta->categories != NULL ? meta->categories : "", -1, SQLITE_STATIC);
 	status = store_run(session, stmt, "add item");
 	if (status != STORE_OK)
 		return status;
@@ -287,6 +290,44 @@ int store_item_set_flags(struct store_session *session, int64_t user_id, int64_t
 	struct flags_change change = { user_id, folder_id, item_id, read, flag_status,
 				       categories != NULL ? categories : "", 0 };
 	int status = store_in_transaction(session, set_flags, &change);
+	if (status == STORE_OK && modseq_out != NULL)
+		*modseq_out = change.modseq;
+	return status;
+}
+
+struct content_change {
+	int64_t user_id, folder_id, item_id;
+	struct slice content;
+	int64_t received;
+	uint64_t modseq;
+};
+
+static int set_content(struct store_session *session, void *context)
+{
+	struct content_change *change = context;
+	int status = next_folder_modseq(session, change->user_id, change->folder_id, &change->modseq);
+	if (status != STORE_OK)
+		return status;
+	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_SET_CONTENT);
+	sqlite3_bind_int64(stmt, 1, change->folder_id);
+	sqlite3_bind_int64(stmt, 2, change->item_id);
+	sqlite3_bind_blob64(stmt, 3, change->content.data, change->content.len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)change->content.len);
+	sqlite3_bind_int64(stmt, 5, change->received);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)change->modseq);
+	status = store_run(session, stmt, "set content");
+	if (status == STORE_OK && sqlite3_changes(session->db) == 0)
+		return STORE_NOT_FOUND;
+	if (status == STORE_OK)
+		store_note_change(session, change->user_id, change->folder_id);
+	return status;
+}
+
+int store_item_set_content(struct store_session *session, int64_t user_id, int64_t folder_id, int64_t item_id,
+			   const uint8_t *content, size_t len, int64_t received, uint64_t *modseq_out)
+{
+	struct content_change change = { user_id, folder_id, item_id, { content, len }, received, 0 };
+	int status = store_in_transaction(session, set_content, &change);
 	if (status == STORE_OK && modseq_out != NULL)
 		*modseq_out = change.modseq;
 	return status;

@@ -67,8 +67,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (device_id, collection_id) DO UPDATE SET "
 			   "sync_key = ?3, modseq = ?4, cutoff_received = ?5, cutoff_id = ?6, "
 			   "previous_key = ?7, previous_modseq = ?8, previous_cutoff_received = ?9, previous_cutoff_id = ?10"),
-	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id) "
-			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"),
+	[SQL_ITEM_INSERT] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id, "
+			     "read, flag_status, categories) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
 	[SQL_SUPPRESS_ADD] = "INSERT OR IGNORE INTO sync_suppress (device_id, folder_id, modseq) VALUES (?1, ?2, ?3)",
 	[SQL_SUPPRESS_LIST] = "SELECT modseq FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq > ?3 AND modseq <= ?4",
 	[SQL_SUPPRESS_FORGET] = "DELETE FROM sync_suppress WHERE device_id = ?1 AND folder_id = ?2 AND modseq <= ?3",
@@ -80,6 +80,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_ITEM_CONTENT_SIZE] = "SELECT length(content) FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "
 				"WHERE folder_id = ?1 AND id = ?2 AND deleted = 0 AND (read != ?3 OR flag_status != ?4 OR categories != ?5)"),
+	[SQL_ITEM_SET_CONTENT] = ("UPDATE items SET content = ?3, size = ?4, received = ?5, modseq = ?6 "
+				  "WHERE folder_id = ?1 AND id = ?2 AND deleted = 0"),
 	[SQL_ITEM_DELETE] = "UPDATE items SET deleted = 1, content = NULL, modseq = ?3 WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_COPY] = ("INSERT INTO items (folder_id, modseq, created_modseq, received, size, content, date, message_id, read, flag_status, categories) "
 			   "SELECT ?3, ?4, ?4, received, size, content, date, message_id, read, flag_status, categories FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0"),

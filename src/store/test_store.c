@@ -234,25 +234,25 @@ static void mail_is_published_at_commit_not_before(void **state)
 	int64_t inbox;
 	uint64_t count;
 	static const char message[] = "Subject: hi\r\n\r\nbody\r\n";
-	struct store_mail_meta meta = { .received = 5, .message_id = "m1@example.org" };
+	struct store_item_meta meta = { .received = 5, .message_id = "m1@example.org" };
 	store_set_change_listener(f->store, on_change, NULL);
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	published_folder = 0;
 	assert_int_equal(store_begin(f->session), STORE_OK);
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
+	assert_int_equal(store_item_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
 	assert_int_equal(published_folder, 0);
 	assert_int_equal(store_commit(f->session), STORE_OK);
 	assert_int_equal(published_folder, inbox);
 	/* A rolled-back delivery leaves nothing and publishes nothing. */
 	published_folder = 0;
 	assert_int_equal(store_begin(f->session), STORE_OK);
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
+	assert_int_equal(store_item_add(f->session, f->alice, inbox, (const uint8_t *)message, sizeof(message) - 1, &meta, NULL), STORE_OK);
 	store_rollback(f->session);
 	assert_int_equal(published_folder, 0);
 	assert_int_equal(store_folder_count(f->session, inbox, &count), STORE_OK);
 	assert_int_equal(count, 1);
 	/* Another user's folder is not ours. */
-	assert_int_equal(store_mail_add(f->session, f->alice + 1000, inbox, (const uint8_t *)"x", 1, &meta, NULL), STORE_NOT_FOUND);
+	assert_int_equal(store_item_add(f->session, f->alice + 1000, inbox, (const uint8_t *)"x", 1, &meta, NULL), STORE_NOT_FOUND);
 }
 
 struct change_log {
@@ -279,11 +279,11 @@ static void item_changes_are_a_resumable_cursor(void **state)
 	struct fixture *f = *state;
 	int64_t inbox, trash, ids[5], moved;
 	uint64_t modseq, flags_modseq, again_modseq;
-	struct store_mail_meta meta = { .received = 100, .message_id = "x@y" };
+	struct store_item_meta meta = { .received = 100, .message_id = "x@y" };
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_DELETED, &trash), STORE_OK);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
+		assert_int_equal(store_item_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
 	/* Pages of two: 2 + 2 + 1, each continuing after the last modseq sent. */
 	assert_int_equal(store_folder_modseq(f->session, inbox, &modseq), STORE_OK);
 	struct change_log page = { 0 };
@@ -293,7 +293,7 @@ static void item_changes_are_a_resumable_cursor(void **state)
 	uint64_t cursor = page.last_modseq;
 	/* A delivery between pages lands after the cursor's end, not inside it. */
 	int64_t late;
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &late), STORE_OK);
+	assert_int_equal(store_item_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &late), STORE_OK);
 	memset(&page, 0, sizeof(page));
 	assert_int_equal(store_item_changes(f->session, f->arena, inbox, cursor, modseq, 0, log_change, &page), STORE_OK);
 	assert_int_equal(page.count, 3);
@@ -332,7 +332,7 @@ static void item_changes_are_a_resumable_cursor(void **state)
 static void item_content_reads_by_ranges(void **state)
 {
 	struct fixture *f = *state;
-	struct store_mail_meta meta = { .received = 100, .message_id = "" };
+	struct store_item_meta meta = { .received = 100, .message_id = "" };
 	int64_t inbox, trash, id, moved;
 	uint64_t size;
 	uint8_t bytes[5000], got[5000];
@@ -340,7 +340,7 @@ static void item_content_reads_by_ranges(void **state)
 		bytes[i] = (uint8_t)(i * 13 + 1);
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_DELETED, &trash), STORE_OK);
-	assert_int_equal(store_mail_add(f->session, f->alice, inbox, bytes, sizeof(bytes), &meta, &id), STORE_OK);
+	assert_int_equal(store_item_add(f->session, f->alice, inbox, bytes, sizeof(bytes), &meta, &id), STORE_OK);
 	assert_int_equal(store_item_content_size(f->session, inbox, id, &size), STORE_OK);
 	assert_int_equal(size, sizeof(bytes));
 	/* Ranges at the start, inside, up to the very end, and empty at the end. */
@@ -394,8 +394,8 @@ static void a_filter_window_moves_item_by_item(void **state)
 	uint64_t at, count, deleted_modseq;
 	assert_int_equal(store_folder_find_type(f->session, f->alice, STORE_FOLDER_INBOX, &inbox), STORE_OK);
 	for (int i = 0; i < 5; i++) {
-		struct store_mail_meta meta = { .received = received[i], .message_id = "" };
-		assert_int_equal(store_mail_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
+		struct store_item_meta meta = { .received = received[i], .message_id = "" };
+		assert_int_equal(store_item_add(f->session, f->alice, inbox, (const uint8_t *)"m", 1, &meta, &ids[i]), STORE_OK);
 	}
 	assert_int_equal(store_folder_modseq(f->session, inbox, &at), STORE_OK);
 	/* Deleted after the device's modseq: it still had it, so it leaves the window too. */

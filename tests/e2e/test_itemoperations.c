@@ -106,9 +106,9 @@ static void deliver_to(struct fixture *f, const char *user_name, const char *fol
 	assert_int_equal(store_open(path, 1, &store, error, sizeof(error)), 0);
 	struct store_session *session = store_session_acquire(store);
 	assert_int_equal(store_user_find(session, f->arena, user_name, &user), STORE_OK);
-	struct store_mail_meta meta = { .received = time(NULL), .message_id = "" };
+	struct store_item_meta meta = { .received = time(NULL), .message_id = "" };
 	assert_int_equal(store_begin(session), STORE_OK);
-	assert_int_equal(store_mail_add(session, user.id, strtoll(folder, NULL, 10), (const uint8_t *)mime, strlen(mime),
+	assert_int_equal(store_item_add(session, user.id, strtoll(folder, NULL, 10), (const uint8_t *)mime, strlen(mime),
 					&meta, &item),
 			 STORE_OK);
 	assert_int_equal(store_commit(session), STORE_OK);

@@ -122,8 +122,8 @@ static void mailbox_open(struct e2e_mail *mail, int folder_type, struct mailbox 
 
 static void mailbox_add(struct mailbox *box, const void *mime, size_t len, const char *message_id, int64_t received)
 {
-	struct store_mail_meta meta = { .received = received, .message_id = message_id };
-	assert_int_equal(store_mail_add(box->session, box->user_id, box->folder_id, mime, len, &meta, NULL), STORE_OK);
+	struct store_item_meta meta = { .received = received, .message_id = message_id };
+	assert_int_equal(store_item_add(box->session, box->user_id, box->folder_id, mime, len, &meta, NULL), STORE_OK);
 }
 
 /* A short message that names itself in its subject and body. */
