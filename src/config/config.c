@@ -310,6 +310,12 @@ static int load_special(struct load_state *state, const char *section, const cha
 		config->wake_on_new_items_only = strcmp(value, "new_items") == 0;
 		return 1;
 	}
+	if (strcmp(section, "sync") == 0 && strcmp(name, "omitted") == 0) {
+		if (strcmp(value, "keep") != 0 && strcmp(value, "delete") != 0)
+			return load_fail(state, "omitted must be keep or delete: bad value for", section, name);
+		config->delete_omitted = strcmp(value, "delete") == 0;
+		return 1;
+	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "allow_partial") == 0) {
 		if (parse_bool(value, &config->allow_partial_policy) < 0)
 			return load_fail(state, "expected yes or no for", section, name);

@@ -53,6 +53,8 @@ struct easd_config {
 	unsigned max_parked;           /* long polls parked at once, in all */
 	unsigned max_parked_per_user;
 	bool wake_on_new_items_only;   /* wake = new_items: only adds end a Ping (MS-ASCMD 3.1.5.8) */
+	/* [sync] */
+	bool delete_omitted;           /* omitted = delete: a Change from a device without Supported deletes what it leaves out */
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */

@@ -158,7 +158,13 @@ static int load_settings(struct sync_context *ctx, struct sync_result *result, b
 		*stored_out = "";
 	else if (status != STORE_OK)
 		return status;
+	/* Supported counts only with SyncKey 0 (MS-ASCMD 2.2.3.179 R4551: else ignored, no error). */
+	bool new_supported = collection->supported_given && slice_equals_cstr(collection->sync_key, "0");
+	if (!new_supported)
+		memset(&collection->settings.supported, 0, sizeof(collection->settings.supported));
 	if (sync_settings_decode(*stored_out, &stored) == 0) {
+		if (!new_supported)
+			collection->settings.supported = stored.supported;
 		if (from_cache) {
 			collection->settings = stored;
 		} else if (!collection->options_given) {
@@ -196,6 +202,10 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 		return;
 	}
 	result->class = pim_class_for_folder(result->folder.type);
+	if (collection->supported_given && result->class->no_supported) {
+		collection_fail(result, SYNC_STATUS_PROTOCOL_ERROR, "supported_not_allowed");
+		return;
+	}
 	int status = store_sync_state_get(r->session, r->device.id, result->folder.id, &state);
 	if ((status != STORE_OK && status != STORE_NOT_FOUND) ||
 	    load_settings(ctx, result, from_cache, &stored) != STORE_OK) {
@@ -237,7 +247,7 @@ static void write_application_data(struct sync_context *ctx, struct wbxml_writer
 	if (eas_content_source(r, scratch, result->folder.id, item->id, &source) != STORE_OK)
 		view.content = NULL;
 	wbxml_writer_start(writer, WBXML_AIRSYNC_APPLICATION_DATA);
-	result->class->write(writer, scratch, &view, &result->collection->settings.options, whole);
+	result->class->write(result->class, writer, scratch, &view, &result->collection->settings.options, whole);
 	wbxml_writer_end(writer);
 	arena_free(&scratch);
 }

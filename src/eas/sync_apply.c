@@ -12,6 +12,7 @@
  */
 #include "eas/sync_private.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "guard/limits.h"
@@ -113,13 +114,27 @@ static bool device_is_current(const struct sync_result *result, const struct sto
 	return item->modseq <= result->since || sync_is_echo(result, item->modseq);
 }
 
+/*
+ * iOS 8.2 and later send an empty Picture in every Change of a contact
+ * whose picture they did not make (field-notes F-CNT-2, Horde's
+ * QUIRK_INCORRECTLY_SENDS_EMPTY_PICTURE_TAG): it clears nothing.
+ */
+static bool sends_empty_pictures(const struct store_device *device)
+{
+	return strncmp(device->device_type, "iP", 2) == 0 ||
+	       (device->user_agent != NULL && strncmp(device->user_agent, "Apple-", 6) == 0);
+}
+
 /* What the class needs to know of the device that writes. */
 static void author_of(const struct sync_context *ctx, const struct sync_result *result, struct pim_author *author)
 {
 	const struct eas_request *r = ctx->request;
 	*author = (struct pim_author){ .protocol_version = r->protocol_version, .folder_type = result->folder.type,
 				       .user = r->user.name, .now = r->now,
-				       .options = &result->collection->settings.options };
+				       .options = &result->collection->settings.options,
+				       .supported = &result->collection->settings.supported,
+				       .keep_omitted = !r->server->config->delete_omitted,
+				       .empty_picture_echo = sends_empty_pictures(&r->device) };
 }
 
 /* The command's ApplicationData as the folder's class reads it. Returns 0, or -1 with input->invalid set. */
@@ -134,7 +149,7 @@ static int read_input(struct sync_context *ctx, const struct sync_result *result
 		return -1;
 	}
 	wbxml_reader_resume(&reader, r->body.data, r->body.len, NULL, &command->data);
-	if (result->class->read(&reader, arena, command->kind == SYNC_ADD, input) < 0 && input->invalid == NULL)
+	if (result->class->read(result->class, &reader, arena, command->kind == SYNC_ADD, input) < 0 && input->invalid == NULL)
 		input->invalid = "item_invalid";
 	return input->invalid != NULL ? -1 : 0;
 }
@@ -177,7 +192,7 @@ static void change_item(struct sync_context *ctx, struct sync_result *result, co
 	author_of(ctx, result, &author);
 	item_view(ctx, result, item, scratch, &view);
 	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
-		     : result->class->merge(scratch, &author, &view, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
+		     : result->class->merge(result->class, scratch, &author, &view, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
 		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
 									   : SYNC_STATUS_SUCCESS;
 	bool current = device_is_current(result, item);
@@ -273,7 +288,7 @@ static int create_item(struct sync_context *ctx, struct sync_result *result, con
 	struct pim_update update = { 0 };
 	author_of(ctx, result, &author);
 	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
-		     : result->class->create(scratch, &author, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
+		     : result->class->create(result->class, scratch, &author, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
 		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
 					      : SYNC_STATUS_SUCCESS;
 	if (status == SYNC_STATUS_SUCCESS && store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK)
@@ -282,6 +297,42 @@ static int create_item(struct sync_context *ctx, struct sync_result *result, con
 	*detail_out = input.invalid != NULL ? input.invalid : update.invalid;
 	arena_free(&scratch);
 	return status;
+}
+
+/* FNV-1a of text, never 0 (a free slot of sync_id_set). */
+static int64_t text_hash(const char *text)
+{
+	uint64_t hash = 14695981039346656037u;
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+		hash = (hash ^ *p) * 1099511628211u;
+	return (int64_t)(hash >> 1) | 1;
+}
+
+/*
+ * The key an Add's ClientId is kept under. A ClientId is unique only
+ * within its request (MS-ASCMD 2.2.3.28.2), and some clients repeat one
+ * even there (AOSP's millisecond ids, field-notes §6): the second Add of
+ * it in a request is kept as "<ClientId>#2", and so on. Each Add gets its
+ * own item, and a retry of the request maps each to the same one again.
+ * NULL past LIMIT_CLIENT_ID_REPEATS of one id.
+ */
+static const char *client_id_key(struct sync_context *ctx, struct sync_result *result, struct slice client_id)
+{
+	struct arena *arena = ctx->request->arena;
+	const char *key = arena_strndup(arena, client_id.data, client_id.len);
+	for (unsigned n = 2; sync_id_set_has(&result->client_ids, text_hash(key)); n++) {
+		/* Each repeat costs a probe per earlier one: a device repeating one id without end is refused. */
+		if (n > LIMIT_CLIENT_ID_REPEATS)
+			return NULL;
+		char suffix[16];
+		int len = snprintf(suffix, sizeof(suffix), "#%u", n);
+		char *longer = arena_alloc(arena, client_id.len + (size_t)len + 1);
+		memcpy(longer, client_id.data, client_id.len);
+		memcpy(longer + client_id.len, suffix, (size_t)len + 1);
+		key = longer;
+	}
+	sync_id_set_add(arena, &result->client_ids, text_hash(key));
+	return key;
 }
 
 /*
@@ -298,7 +349,11 @@ static void add_item(struct sync_context *ctx, struct sync_result *result, const
 		add_response(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0);
 		return;
 	}
-	const char *client_id = arena_strndup(r->arena, (const char *)command->client_id.data, command->client_id.len);
+	const char *client_id = client_id_key(ctx, result, command->client_id);
+	if (client_id == NULL) {
+		add_response_because(ctx, result, command, SYNC_STATUS_CONVERSION_ERROR, 0, "client_id_repeated");
+		return;
+	}
 	int status = added_before(ctx, result, client_id, &map.item_id);
 	if (status == STORE_NOT_FOUND) /* else the store fails: no second item on a guess */
 		status = create_item(ctx, result, command, &map, &detail);

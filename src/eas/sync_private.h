@@ -69,12 +69,15 @@ struct sync_settings {
 	uint8_t filter_type;        /* FilterType as asked (0: all) */
 	uint8_t conflict;           /* enum sync_conflict */
 	struct pim_options options;
+	/* Supported (MS-ASCMD 2.2.3.179): read with SyncKey 0 only, then kept for the folder. */
+	struct pim_supported supported;
 };
 
 struct sync_collection {
 	struct slice sync_key;
 	struct slice collection_id;
 	bool options_given;
+	bool supported_given;       /* the request carried Supported */
 	bool from_cache;            /* not in the request: taken from the cached one */
 	struct sync_settings settings;
 	struct sync_command *commands;
@@ -148,6 +151,7 @@ struct sync_result {
 	const char *item_reason;    /* the log's word for the first item that failed, NULL if none */
 	struct sync_id_set echoes;  /* modseqs of the client's own changes */
 	struct sync_id_set own_items; /* items the client's Adds made: never sent back as an Add */
+	struct sync_id_set client_ids; /* hashes of the ClientId keys of this request's Adds */
 	struct sync_outgoing *outgoing;
 	unsigned outgoing_count;
 	unsigned outgoing_capacity;

@@ -114,6 +114,24 @@ static int read_commands(struct eas_request *request, struct wbxml_reader *reade
 	return more < 0 ? -1 : 0;
 }
 
+/* Supported: the elements a device syncs in the folder; more than PIM_SUPPORTED_MAX are dropped. */
+static int read_supported(struct wbxml_reader *reader, struct sync_collection *collection)
+{
+	struct pim_supported *supported = &collection->settings.supported;
+	struct wbxml_event event;
+	int more;
+	memset(supported, 0, sizeof(*supported));
+	supported->given = true;
+	collection->supported_given = true;
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
+		if (supported->count < PIM_SUPPORTED_MAX)
+			supported->tags[supported->count++] = (uint16_t)event.tag;
+		if (wbxml_reader_skip(reader) < 0)
+			return -1;
+	}
+	return more < 0 ? -1 : 0;
+}
+
 static int read_collection(struct eas_request *request, struct wbxml_reader *reader,
 			   struct sync_collection *collection, const char **reason)
 {
@@ -139,6 +157,7 @@ static int read_collection(struct eas_request *request, struct wbxml_reader *rea
 			collection->settings.deletes_as_moves = value == 1;
 			break;
 		case WBXML_AIRSYNC_OPTIONS: status = read_options(reader, collection); break;
+		case WBXML_AIRSYNC_SUPPORTED: status = read_supported(reader, collection); break;
 		case WBXML_AIRSYNC_COMMANDS: status = read_commands(request, reader, collection, reason); break;
 		default: status = wbxml_reader_skip(reader); break;
 		}

@@ -26,6 +26,21 @@ void sync_settings_defaults(struct sync_settings *settings, unsigned protocol_ve
 	settings->options.protocol_version = protocol_version;
 }
 
+/* Supported as " s=<tag in hex>" per element, " s=-" for an empty list. */
+static const char *encode_supported(struct arena *arena, const char *before, const struct pim_supported *supported)
+{
+	struct buf text;
+	buf_init(&text, 0);
+	buf_append_cstr(&text, before);
+	if (supported->given && supported->count == 0)
+		buf_append_cstr(&text, " s=-");
+	for (unsigned i = 0; supported->given && i < supported->count; i++)
+		buf_printf(&text, " s=%x", supported->tags[i]);
+	const char *copy = arena_strndup(arena, text.data, text.len);
+	buf_cleanup(&text);
+	return copy;
+}
+
 const char *sync_settings_encode(struct arena *arena, const struct sync_settings *settings)
 {
 	const struct pim_options *options = &settings->options;
@@ -39,7 +54,14 @@ const char *sync_settings_encode(struct arena *arena, const struct sync_settings
 		len += snprintf(text + len, sizeof(text) - (size_t)len, " p=%u/%" PRIu32 "/%d/%u", p->type,
 				p->truncation_size, p->all_or_none ? 1 : 0, p->preview);
 	}
-	return arena_strndup(arena, text, (size_t)len);
+	text[len] = '\0';
+	return encode_supported(arena, text, &settings->supported);
+}
+
+static unsigned long number_in_hex(const char *value)
+{
+	unsigned long number = strtoul(value, NULL, 16);
+	return number <= UINT16_MAX ? number : 0;
 }
 
 /* One name=value pair into *settings; unknown names and bad values are skipped. */
@@ -62,7 +84,12 @@ static void decode_pair(const char *name, const char *value, struct sync_setting
 		options->mime_support = (uint8_t)(number > 2 ? 0 : number);
 	else if (strcmp(name, "mt") == 0)
 		options->mime_truncation = (uint32_t)(number > UINT32_MAX ? 0 : number);
-	else if (strcmp(name, "p") == 0 && options->preference_count < PIM_MAX_BODY_PREFERENCES) {
+	else if (strcmp(name, "s") == 0) {
+		struct pim_supported *supported = &settings->supported;
+		supported->given = true;
+		if (value[0] != '-' && number_in_hex(value) > 0 && supported->count < PIM_SUPPORTED_MAX)
+			supported->tags[supported->count++] = (uint16_t)number_in_hex(value);
+	} else if (strcmp(name, "p") == 0 && options->preference_count < PIM_MAX_BODY_PREFERENCES) {
 		unsigned type, all_or_none, preview;
 		uint32_t truncation;
 		if (sscanf(value, "%u/%" SCNu32 "/%u/%u", &type, &truncation, &all_or_none, &preview) == 4 &&

@@ -70,11 +70,22 @@
 #define LIMIT_CHANGE_VALUE_BYTES 4096
 /* A ClientId (MS-ASCMD 2.2.3.28.2: at most 64 characters); a longer one gets Status 6. */
 #define LIMIT_CLIENT_ID_BYTES 64
+/* Adds of one ClientId in one request (AOSP repeats ids made in the same millisecond); more get Status 6. */
+#define LIMIT_CLIENT_ID_REPEATS 1000
 /* Bytes of items one Sync response aims at; past it the rest waits for the
    next request (MoreAvailable). One item is always sent, however large. */
 #define LIMIT_SYNC_RESPONSE_BYTES (16u * 1024 * 1024)
 /* Hard ceiling of any response body: the budget above plus one maximal message. */
 #define LIMIT_RESPONSE_BYTES ((size_t)128 * 1024 * 1024)
+
+/* ---- items kept as their fields: contacts, events, tasks, notes ---- */
+
+/* Bytes of text in one item (a contact's picture, an event's body and
+   exceptions); a larger one gets Status 6. MS-ASCNTC caps pictures at
+   48 KB, clients send megabytes (field-notes F-CNT-2). */
+#define LIMIT_PIM_ITEM_BYTES (4u * 1024 * 1024)
+/* Elements in one item: a series with hundreds of exceptions and attendees. */
+#define LIMIT_PIM_ITEM_ELEMENTS 20000
 
 /* ---- push: Ping and Sync with Wait (MS-ASCMD 2.2.1.13, 2.2.3.88) ---- */
 

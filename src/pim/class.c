@@ -5,17 +5,20 @@
  */
 #include "pim/email.h"
 
-static int none_read(struct wbxml_reader *reader, struct arena *arena, bool add, struct pim_input *out)
+static int none_read(const struct pim_class *class, struct wbxml_reader *reader, struct arena *arena, bool add,
+		     struct pim_input *out)
 {
+	(void)class;
 	(void)arena;
 	(void)add;
 	out->invalid = "class_unsupported";
 	return wbxml_reader_skip(reader);
 }
 
-static int none_create(struct arena *arena, const struct pim_author *author, const struct pim_input *input,
-		       struct pim_update *update)
+static int none_create(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+		       const struct pim_input *input, struct pim_update *update)
 {
+	(void)class;
 	(void)arena;
 	(void)author;
 	(void)input;
@@ -23,16 +26,17 @@ static int none_create(struct arena *arena, const struct pim_author *author, con
 	return 0;
 }
 
-static int none_merge(struct arena *arena, const struct pim_author *author, const struct pim_item *item,
-		      const struct pim_input *input, struct pim_update *update)
+static int none_merge(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+		      const struct pim_item *item, const struct pim_input *input, struct pim_update *update)
 {
 	(void)item;
-	return none_create(arena, author, input, update);
+	return none_create(class, arena, author, input, update);
 }
 
-static int none_write(struct wbxml_writer *writer, struct arena *arena, const struct pim_item *item,
-		      const struct pim_options *options, bool whole)
+static int none_write(const struct pim_class *class, struct wbxml_writer *writer, struct arena *arena,
+		      const struct pim_item *item, const struct pim_options *options, bool whole)
 {
+	(void)class;
 	(void)writer;
 	(void)arena;
 	(void)item;
@@ -75,6 +79,18 @@ const struct pim_class *pim_class_for_folder(int folder_type)
 	case 6: /* Outbox */
 	case 12: /* user-created mail */
 		return &pim_class_email;
+	case 7:  /* Tasks */
+	case 15: /* user-created tasks */
+		return &pim_class_tasks;
+	case 8:  /* Calendar */
+	case 13: /* user-created calendar */
+		return &pim_class_calendar;
+	case 9:  /* Contacts */
+	case 14: /* user-created contacts */
+		return &pim_class_contacts;
+	case 10: /* Notes */
+	case 17: /* user-created notes */
+		return &pim_class_notes;
 	default:
 		return &class_none;
 	}

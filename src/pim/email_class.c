@@ -20,8 +20,10 @@ struct email_change {
 	struct pim_email_state state;
 };
 
-static int email_read(struct wbxml_reader *reader, struct arena *arena, bool add, struct pim_input *out)
+static int email_read(const struct pim_class *class, struct wbxml_reader *reader, struct arena *arena, bool add,
+		      struct pim_input *out)
 {
+	(void)class;
 	memset(out, 0, sizeof(*out));
 	if (add) {
 		struct pim_email_draft *draft = arena_calloc(arena, 1, sizeof(*draft));
@@ -52,9 +54,10 @@ static const char *joined_categories(struct arena *arena, const char *const cate
 	return copy;
 }
 
-static int email_create(struct arena *arena, const struct pim_author *author, const struct pim_input *input,
-			struct pim_update *update)
+static int email_create(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+			const struct pim_input *input, struct pim_update *update)
 {
+	(void)class;
 	const struct pim_email_draft *draft = input->data;
 	memset(update, 0, sizeof(*update));
 	if (author->protocol_version < 160 || author->folder_type != FOLDER_DRAFTS) {
@@ -79,9 +82,10 @@ static int email_create(struct arena *arena, const struct pim_author *author, co
 	return status;
 }
 
-static int email_merge(struct arena *arena, const struct pim_author *author, const struct pim_item *item,
-		       const struct pim_input *input, struct pim_update *update)
+static int email_merge(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+		       const struct pim_item *item, const struct pim_input *input, struct pim_update *update)
 {
+	(void)class;
 	(void)author;
 	const struct email_change *change = input->data;
 	const struct pim_email_state *stored = item->state;
@@ -98,9 +102,10 @@ static int email_merge(struct arena *arena, const struct pim_author *author, con
 }
 
 /* Content that gives no message still gives its flags. */
-static int email_write(struct wbxml_writer *writer, struct arena *arena, const struct pim_item *item,
-		       const struct pim_options *options, bool whole)
+static int email_write(const struct pim_class *class, struct wbxml_writer *writer, struct arena *arena,
+		       const struct pim_item *item, const struct pim_options *options, bool whole)
 {
+	(void)class;
 	if (!whole || item->content == NULL ||
 	    pim_email_write_source(writer, arena, item->content, options, item->state) < 0)
 		pim_email_write_flags(writer, item->state, options->protocol_version);

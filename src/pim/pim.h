@@ -124,6 +124,9 @@ struct pim_update {
 	const char *categories;       /* newline-separated */
 };
 
+struct pim_fields_spec;
+struct pim_class;
+
 struct pim_class {
 	const char *name;             /* airsync:Class (MS-ASCMD 2.2.3.27.4) */
 	/*
@@ -131,29 +134,37 @@ struct pim_class {
 	 * Returns 0 with *out filled, out->invalid set for a value the class
 	 * refuses, or a wbxml status when the WBXML does not decode.
 	 */
-	int (*read)(struct wbxml_reader *reader, struct arena *arena, bool add, struct pim_input *out);
+	int (*read)(const struct pim_class *class, struct wbxml_reader *reader, struct arena *arena, bool add,
+		    struct pim_input *out);
 	/* An Add: the item to store, or update->invalid. Returns 0, or -1 (server error). */
-	int (*create)(struct arena *arena, const struct pim_author *author, const struct pim_input *input,
-		      struct pim_update *update);
+	int (*create)(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+		      const struct pim_input *input, struct pim_update *update);
 	/* A Change merged into the stored item. Returns 0, or -1 (server error). */
-	int (*merge)(struct arena *arena, const struct pim_author *author, const struct pim_item *item,
-		     const struct pim_input *input, struct pim_update *update);
+	int (*merge)(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+		     const struct pim_item *item, const struct pim_input *input, struct pim_update *update);
 	/*
 	 * Writes the item's ApplicationData children for a device's options
 	 * (whole false: a Change the class may send in part, as Email sends
 	 * its flags). Returns 0, or -1 when the content gives no item.
 	 */
-	int (*write)(struct wbxml_writer *writer, struct arena *arena, const struct pim_item *item,
-		     const struct pim_options *options, bool whole);
+	int (*write)(const struct pim_class *class, struct wbxml_writer *writer, struct arena *arena,
+		     const struct pim_item *item, const struct pim_options *options, bool whole);
 	/* The oldest place (pim_update.received) a FilterType lets through at now; 0: every item. */
 	int64_t (*filter_start)(uint8_t filter_type, int64_t now);
 	/* What an item of size content bytes weighs in a response, at most. */
 	uint64_t (*estimated_bytes)(const struct pim_options *options, uint64_t size);
+	/* A change can move an item in or out of the filter window (an event's end, a task's completion). */
+	bool place_moves;
+	/* Refuses a Supported list (Notes: MS-ASNOTE 3.2.5.3, Status 4). */
+	bool no_supported;
+	/* The classes kept as their fields (fields.c): their own rules. */
+	const struct pim_fields_spec *fields;
 };
 
 /* The class of a folder type, or NULL for a folder that holds no items easd syncs. */
 const struct pim_class *pim_class_for_folder(int folder_type);
 
-extern const struct pim_class pim_class_email;
+extern const struct pim_class pim_class_email, pim_class_contacts, pim_class_calendar, pim_class_tasks,
+	pim_class_notes;
 
 #endif

@@ -1,0 +1,561 @@
+/*
+ * test_sync_pim.c: Contacts, Calendar, Tasks and Notes through Sync against
+ * a real easd: what one device writes another reads back (14.1 and 16.1),
+ * Changes merged field by field as the Supported list says (ghosting),
+ * lossy echoes of bodies and pictures kept from destroying data, birthdays
+ * as dates, the rules of Tasks and Notes, calendar filter windows, and a
+ * bulk Add that a retry does not duplicate. Test numbers are those of
+ * field-notes.md.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "e2e_mail.h"
+
+/* Namespaces of the PIM classes, declared on each ApplicationData. */
+#define NS                                                                                                           \
+	" xmlns:c=\"Contacts\" xmlns:c2=\"Contacts2\" xmlns:cal=\"Calendar\" xmlns:t=\"Tasks\" xmlns:n=\"Notes\""
+
+#define BODY(type, data)                                                                                             \
+	"<airsyncbase:Body><airsyncbase:Type>" type "</airsyncbase:Type><airsyncbase:Data>" data                     \
+	"</airsyncbase:Data></airsyncbase:Body>"
+
+/* Bodies as the device asks: plain or HTML, whole. */
+#define PLAIN_WHOLE "<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:BodyPreference>"
+#define HTML_WHOLE "<airsyncbase:BodyPreference><airsyncbase:Type>2</airsyncbase:Type></airsyncbase:BodyPreference>"
+
+static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum wbxml_tag tag)
+{
+	return easclient_find_text(root, tag, f->arena);
+}
+
+static struct wbxml_node *sync(struct e2e_mail *f, struct easclient *client, const char *folder, const char *key,
+			       const char *options, const char *commands)
+{
+	return e2e_mail_sync(f, client, folder, key, 100, options, commands);
+}
+
+/* The device sends its commands, which all succeed; *key moves on. */
+static void step(struct e2e_mail *f, struct easclient *client, const char *folder, const char **key,
+		 const char *commands)
+{
+	struct wbxml_node *root = sync(f, client, folder, *key, NULL, commands);
+	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
+	*key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+}
+
+/* SyncKey 0 of the folder, with inner XML of a Supported element (NULL: none sent). */
+static const char *start(struct e2e_mail *f, struct easclient *client, const char *folder, const char *supported)
+{
+	const char *collection =
+		e2e_mail_format(f, "<Collection><SyncKey>0</SyncKey><CollectionId>%s</CollectionId>%s%s%s</Collection>",
+				folder, supported != NULL ? "<Supported" NS ">" : "", supported != NULL ? supported : "",
+				supported != NULL ? "</Supported>" : "");
+	struct wbxml_node *root = e2e_mail_post_sync(f, client, collection, NULL);
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
+	return text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+}
+
+/* An Add command of fields (inner XML of ApplicationData). */
+static const char *add(struct e2e_mail *f, const char *client_id, const char *fields)
+{
+	return e2e_mail_format(f, "<Add><ClientId>%s</ClientId><ApplicationData" NS ">%s</ApplicationData></Add>",
+			       client_id, fields);
+}
+
+static const char *change(struct e2e_mail *f, const char *server_id, const char *fields)
+{
+	return e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData" NS ">%s</ApplicationData></Change>",
+			       server_id, fields);
+}
+
+/* The answer to the request's only Add: its Status, and its ServerId in *server_id (when 1). */
+static const char *add_status(struct e2e_mail *f, const struct wbxml_node *root, const char **server_id)
+{
+	const struct wbxml_node *answer = easclient_find(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD);
+	assert_non_null(answer);
+	if (server_id != NULL)
+		*server_id = text(f, answer, WBXML_AIRSYNC_SERVER_ID);
+	return text(f, answer, WBXML_AIRSYNC_STATUS);
+}
+
+/* A device's next Sync brings one command of that kind: returns it (its ApplicationData inside). */
+static const struct wbxml_node *one_command(struct e2e_mail *f, struct easclient *client, const char *folder,
+					    const char **key, const char *options, enum wbxml_tag kind)
+{
+	struct wbxml_node *root = sync(f, client, folder, *key, options, NULL);
+	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+	if (commands == NULL || easclient_count(commands, kind) != 1) {
+		struct buf xml;
+		buf_init(&xml, 0);
+		wbxml_to_xml(f->response.body.data, f->response.body.len, NULL, NULL, &xml, NULL);
+		buf_append_byte(&xml, '\0');
+		fail_msg("expected one command %#x in %s", kind, xml.data != NULL ? (const char *)xml.data : "(empty)");
+	}
+	*key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	return easclient_find(commands, kind);
+}
+
+/* Syncs a new device through the folder; returns how many items it got. */
+static unsigned count_items(struct e2e_mail *f, const char *device_id, const char *folder)
+{
+	struct easclient *client = e2e_mail_device(f, device_id, 0);
+	const char *key = start(f, client, folder, NULL);
+	unsigned count = 0;
+	for (bool more = true; more;) {
+		struct wbxml_node *root = e2e_mail_sync(f, client, folder, key, 512, NULL, NULL);
+		count += easclient_count(easclient_find(root, WBXML_AIRSYNC_COMMANDS), WBXML_AIRSYNC_ADD);
+		more = easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) != NULL;
+		key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	}
+	easclient_free(&client);
+	return count;
+}
+
+static const char *contacts_of(struct e2e_mail *f)
+{
+	return e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "9"));
+}
+
+#define ADA                                                                                                          \
+	"<c:FirstName>Ada</c:FirstName><c:LastName>Lovelace</c:LastName><c:JobTitle>Analyst</c:JobTitle>"            \
+	"<c:Email1Address>ada@example.org</c:Email1Address><c:Birthday>1980-06-01T22:00:00.000Z</c:Birthday>"        \
+	"<c:Categories><c:Category>VIP</c:Category></c:Categories><c:Children><c:Child>Byron</c:Child></c:Children>" \
+	"<c2:NickName>Countess</c2:NickName>" BODY("1", "Met at the Analytical Engine demo.")
+
+/*
+ * A contact written on a 14.1 phone reaches a 16.1 laptop with every
+ * field (the birthday as the date meant, T48; FileAs made, T53); the
+ * laptop's Change without Supported keeps what it leaves out (T45), and
+ * the phone gets the whole contact back.
+ */
+static void contact_round_trip_between_versions(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *phone_key = start(f, f->phone, contacts, NULL);
+	struct wbxml_node *root = sync(f, f->phone, contacts, phone_key, NULL, add(f, "c1", ADA));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS)); /* not echoed */
+	phone_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+
+	const char *laptop_key = start(f, laptop, contacts, NULL);
+	const struct wbxml_node *item = one_command(f, laptop, contacts, &laptop_key, PLAIN_WHOLE, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_AIRSYNC_SERVER_ID), server_id);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FIRST_NAME), "Ada");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_JOB_TITLE), "Analyst");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_EMAIL1_ADDRESS), "ada@example.org");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_BIRTHDAY), "1980-06-02T00:00:00.000Z");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CATEGORY), "VIP");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CHILD), "Byron");
+	assert_string_equal(text(f, item, WBXML_CONTACTS2_NICK_NAME), "Countess");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FILE_AS), "Lovelace, Ada");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Met at the Analytical Engine demo.");
+	assert_null(easclient_find(item, WBXML_CONTACTS_ANNIVERSARY)); /* T49: none, none sent */
+
+	root = sync(f, laptop, contacts, laptop_key, NULL,
+		    change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:LastName>Lovelace</c:LastName>"
+					 "<c:JobTitle>Countess of Lovelace</c:JobTitle>"));
+	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES)); /* succeeded */
+	item = one_command(f, f->phone, contacts, &phone_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_JOB_TITLE), "Countess of Lovelace");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_BIRTHDAY), "1980-06-02T00:00:00.000Z");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CATEGORY), "VIP");
+	assert_string_equal(text(f, item, WBXML_CONTACTS2_NICK_NAME), "Countess");
+	assert_non_null(strstr(text(f, item, WBXML_AIRSYNCBASE_DATA), "Analytical Engine"));
+	/* An empty element clears the field, whoever sends it. */
+	sync(f, f->phone, contacts, phone_key, NULL, change(f, server_id, "<c:Categories/><c2:NickName/>"));
+	item = one_command(f, laptop, contacts, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_null(easclient_find(item, WBXML_CONTACTS_CATEGORIES));
+	assert_null(easclient_find(item, WBXML_CONTACTS2_NICK_NAME));
+	assert_string_equal(text(f, item, WBXML_CONTACTS_JOB_TITLE), "Countess of Lovelace");
+	easclient_free(&laptop);
+}
+
+/*
+ * Ghosting (T43, T44, T46): a device that listed fields in Supported at
+ * SyncKey 0 deletes a listed field it leaves out and keeps the others; an
+ * empty Supported keeps everything; a Supported sent later is ignored, and
+ * the list survives a restart.
+ */
+static void supported_list_decides_what_omitted_means(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	const char *key = start(f, f->phone, contacts,
+				"<c:FirstName/><c:LastName/><c:JobTitle/><c:Email1Address/><c:FileAs/>");
+	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	assert_int_equal(e2e_restart(&f->server, NULL), 0);
+	/* Supported with a key other than 0: no error, ignored. */
+	const char *collection = e2e_mail_format(
+		f, "<Collection><SyncKey>%s</SyncKey><CollectionId>%s</CollectionId><Supported/></Collection>", key, contacts);
+	root = e2e_mail_post_sync(f, f->phone, collection, NULL);
+	if (root != NULL)
+		assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
+	root = sync(f, f->phone, contacts, key, NULL,
+		    change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:LastName>King</c:LastName>"));
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP", 0);
+	const char *laptop_key = start(f, laptop, contacts, "");
+	const struct wbxml_node *item = one_command(f, laptop, contacts, &laptop_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_LAST_NAME), "King");
+	assert_null(easclient_find(item, WBXML_CONTACTS_JOB_TITLE));      /* listed, left out: deleted */
+	assert_null(easclient_find(item, WBXML_CONTACTS_EMAIL1_ADDRESS));
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FILE_AS), "King, Ada"); /* listed, left out: made again */
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CATEGORY), "VIP");     /* not listed: kept */
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CHILD), "Byron");
+	assert_non_null(easclient_find(item, WBXML_AIRSYNCBASE_BODY));          /* R878 */
+	/* The laptop's empty Supported keeps everything it leaves out. */
+	sync(f, laptop, contacts, laptop_key, NULL, change(f, server_id, "<c:FirstName>Augusta</c:FirstName>"));
+	item = one_command(f, f->phone, contacts, &key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FIRST_NAME), "Augusta");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_LAST_NAME), "King");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_CHILD), "Byron");
+	easclient_free(&laptop);
+}
+
+/* T45 strict: with [sync] omitted = delete, a device without Supported deletes what it leaves out. */
+static void omitted_fields_deleted_when_configured(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	const char *key = start(f, f->phone, contacts, NULL);
+	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName>"));
+	const char *tablet_key = start(f, f->tablet, contacts, NULL);
+	const struct wbxml_node *item = one_command(f, f->tablet, contacts, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_null(easclient_find(item, WBXML_CONTACTS_BIRTHDAY));
+	assert_null(easclient_find(item, WBXML_CONTACTS_CATEGORIES));
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FILE_AS), "Ada");
+	assert_non_null(easclient_find(item, WBXML_AIRSYNCBASE_BODY)); /* R878 whatever the mode */
+}
+
+static int setup_delete_omitted(void **state)
+{
+	return e2e_mail_setup_with(state, "[sync]\nomitted = delete\n");
+}
+
+/*
+ * Bodies (T39, T40, T41): a device that got 500 characters of plain text
+ * of an HTML body and writes them back with another change leaves the HTML
+ * as it was; so does one that sends the whole plain rendering, or a Body
+ * without Data; a real edit replaces it.
+ */
+static void lossy_body_echoes_keep_the_stored_body(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	char html[4096];
+	int n = snprintf(html, sizeof(html), "&lt;p&gt;Join: https://join.example.org/m/42&lt;/p&gt;");
+	for (int i = 0; i < 40; i++)
+		n += snprintf(html + n, sizeof(html) - (size_t)n, "&lt;p&gt;Agenda line %d of the long meeting.&lt;/p&gt;", i);
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *laptop_key = start(f, laptop, contacts, NULL);
+	struct wbxml_node *root =
+		sync(f, laptop, contacts, laptop_key, HTML_WHOLE,
+		     add(f, "c1", e2e_mail_format(f, "<c:FirstName>Ada</c:FirstName>" BODY("2", "%s"), html)));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+
+	const char *cut = "<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+			  "<airsyncbase:TruncationSize>500</airsyncbase:TruncationSize></airsyncbase:BodyPreference>";
+	const char *phone_key = start(f, f->phone, contacts, NULL);
+	const struct wbxml_node *item = one_command(f, f->phone, contacts, &phone_key, cut, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_TRUNCATED), "1");
+	const char *received = text(f, item, WBXML_AIRSYNCBASE_DATA);
+	assert_true(strlen(received) <= 500);
+	/* T39: the 500 characters back, with a real change beside them. */
+	step(f, f->phone, contacts, &phone_key,
+	     change(f, server_id,
+		    e2e_mail_format(f, "<c:FirstName>Ada</c:FirstName><c:JobTitle>Host</c:JobTitle>" BODY("1", "%s"),
+				    received)));
+	item = one_command(f, laptop, contacts, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_JOB_TITLE), "Host");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_TYPE), "2");
+	assert_non_null(strstr(text(f, item, WBXML_AIRSYNCBASE_DATA), "https://join.example.org/m/42"));
+	assert_non_null(strstr(text(f, item, WBXML_AIRSYNCBASE_DATA), "Agenda line 39"));
+	/* T40: the whole plain rendering, as a tablet asking for plain text got it. */
+	const char *tablet_key = start(f, f->tablet, contacts, NULL);
+	item = one_command(f, f->tablet, contacts, &tablet_key, PLAIN_WHOLE, WBXML_AIRSYNC_ADD);
+	const char *plain = text(f, item, WBXML_AIRSYNCBASE_DATA);
+	assert_non_null(strstr(plain, "Agenda line 39"));
+	step(f, f->tablet, contacts, &tablet_key,
+	     change(f, server_id, e2e_mail_format(f, "<c:FirstName>Ada</c:FirstName><c:JobTitle>Chair</c:JobTitle>"
+						  BODY("1", "%s"), plain)));
+	/* T41: a Body without Data. */
+	step(f, f->tablet, contacts, &tablet_key,
+	     change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:JobTitle>Chair</c:JobTitle>"
+				  "<airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:Body>"));
+	item = one_command(f, laptop, contacts, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_JOB_TITLE), "Chair");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_TYPE), "2");
+	/* A real edit replaces it. */
+	step(f, f->tablet, contacts, &tablet_key,
+	     change(f, server_id, "<c:FirstName>Ada</c:FirstName>" BODY("1", "Agenda changed")));
+	item = one_command(f, laptop, contacts, &laptop_key, PLAIN_WHOLE, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Agenda changed");
+	easclient_free(&laptop);
+}
+
+/* T52: an iPhone's empty Picture keeps the picture; another device's clears it. */
+static void empty_picture_from_iphone_keeps_the_picture(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	struct easclient_options options = e2e_client_options(&f->server, "alice", "correct horse", "IPHONE1");
+	options.device_type = "iPhone";
+	options.user_agent = "Apple-iPhone9C1/1705.5";
+	struct easclient *iphone = easclient_new(&options);
+	assert_int_equal(easclient_provision(iphone, NULL), 0);
+	const char *key = start(f, f->phone, contacts, NULL);
+	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL,
+				       add(f, "c1", "<c:FirstName>Ada</c:FirstName><c:Picture>/9j/4AAQSkZJRg==</c:Picture>"));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *iphone_key = start(f, iphone, contacts, NULL);
+	one_command(f, iphone, contacts, &iphone_key, NULL, WBXML_AIRSYNC_ADD);
+	sync(f, iphone, contacts, iphone_key, NULL,
+	     change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:MobilePhoneNumber>+15550100</c:MobilePhoneNumber>"
+				  "<c:Picture/>"));
+	const struct wbxml_node *item = one_command(f, f->phone, contacts, &key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_MOBILE_PHONE_NUMBER), "+15550100");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_PICTURE), "/9j/4AAQSkZJRg==");
+	root = sync(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:Picture/>"));
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	item = one_command(f, iphone, contacts, &iphone_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_null(easclient_find(item, WBXML_CONTACTS_PICTURE));
+	easclient_free(&iphone);
+}
+
+/*
+ * Bulk (T69, T70, T72, T74): 300 contacts in one Add, two sharing a
+ * ClientId, one with a birthday that is no date; the retry of the same
+ * request answers the same ServerIds and statuses and stores nothing twice.
+ */
+static void bulk_add_and_retry_store_each_contact_once(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f);
+	struct buf commands;
+	buf_init(&commands, 0);
+	for (unsigned i = 1; i <= 300; i++) {
+		const char *birthday = i == 37 ? "not-a-date" : "1970-01-01T00:00:00.000Z";
+		unsigned client_id = i == 2 ? 1 : i; /* AOSP's same-millisecond ids */
+		buf_printf(&commands,
+			   "<Add><ClientId>new_%u</ClientId><ApplicationData" NS "><c:FirstName>Person</c:FirstName>"
+			   "<c:LastName>Number %u</c:LastName><c:Birthday>%s</c:Birthday></ApplicationData></Add>",
+			   client_id, i, birthday);
+	}
+	buf_append_byte(&commands, '\0');
+	const char *key = start(f, f->phone, contacts, NULL);
+	char *answers[2];
+	for (unsigned attempt = 0; attempt < 2; attempt++) {
+		struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, (const char *)commands.data);
+		const struct wbxml_node *responses = easclient_find(root, WBXML_AIRSYNC_RESPONSES);
+		assert_int_equal(easclient_count(responses, WBXML_AIRSYNC_ADD), 300);
+		struct buf seen;
+		buf_init(&seen, 0);
+		unsigned i = 1;
+		for (const struct wbxml_node *answer = responses->first_child; answer != NULL; answer = answer->next, i++) {
+			const char *status = text(f, answer, WBXML_AIRSYNC_STATUS);
+			assert_string_equal(status, i == 37 ? "6" : "1");
+			buf_printf(&seen, "%s=%s;", text(f, answer, WBXML_AIRSYNC_CLIENT_ID),
+				   i == 37 ? "-" : text(f, answer, WBXML_AIRSYNC_SERVER_ID));
+		}
+		buf_append_byte(&seen, '\0');
+		answers[attempt] = strdup((const char *)seen.data);
+		buf_cleanup(&seen);
+	}
+	assert_string_equal(answers[0], answers[1]);
+	/* Two Adds of new_1: two contacts, two ServerIds. */
+	assert_non_null(strstr(answers[0], "new_1="));
+	assert_non_null(strstr(strstr(answers[0], "new_1=") + 1, "new_1="));
+	free(answers[0]);
+	free(answers[1]);
+	buf_cleanup(&commands);
+	assert_int_equal(count_items(f, "COUNTER", contacts), 299);
+}
+
+/* T58: notes' own rules on a 14.1 device. */
+static void notes_keep_body_and_subject_and_own_their_date(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *notes = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "10")), *server_id;
+	/* (e) Supported is refused in Notes (MS-ASNOTE R114: Status 4). */
+	const char *collection = e2e_mail_format(
+		f, "<Collection><SyncKey>0</SyncKey><CollectionId>%s</CollectionId><Supported" NS "><n:Subject/></Supported>"
+		   "</Collection>", notes);
+	assert_string_equal(text(f, e2e_mail_post_sync(f, f->phone, collection, NULL), WBXML_AIRSYNC_STATUS), "4");
+	const char *key = start(f, f->phone, notes, NULL);
+	/* (a) No MessageClass: a sticky note; IPM.Note: not a note. */
+	struct wbxml_node *root = sync(f, f->phone, notes, key, NULL,
+				       add(f, "n1", "<n:Subject>Milk</n:Subject><n:Categories><n:Category>Home</n:Category>"
+						    "</n:Categories><n:LastModifiedDate>2001-01-01T00:00:00.000Z</n:LastModifiedDate>"
+						    BODY("1", "Buy milk")));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, notes, key, NULL,
+		    add(f, "n2", "<n:Subject>X</n:Subject><n:MessageClass>IPM.Note</n:MessageClass>" BODY("1", "x")));
+	assert_string_equal(add_status(f, root, NULL), "6");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	/* (b) A Change with a category only keeps Body and Subject; (c) one without Categories clears them. */
+	root = sync(f, f->phone, notes, key, NULL,
+		    change(f, server_id, "<n:Categories><n:Category>Shop</n:Category></n:Categories>"));
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *tablet_key = start(f, f->tablet, notes, NULL);
+	const struct wbxml_node *item = one_command(f, f->tablet, notes, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_NOTES_SUBJECT), "Milk");
+	assert_string_equal(text(f, item, WBXML_NOTES_CATEGORY), "Shop");
+	assert_string_equal(text(f, item, WBXML_NOTES_MESSAGE_CLASS), "IPM.StickyNote");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Buy milk");
+	/* (d) The server's modification time, not the client's. */
+	assert_string_not_equal(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "2001-01-01T00:00:00.000Z");
+	assert_int_equal(strncmp(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "20", 2), 0);
+	sync(f, f->phone, notes, key, NULL, change(f, server_id, "<n:Subject>Oat milk</n:Subject>"));
+	item = one_command(f, f->tablet, notes, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_NOTES_SUBJECT), "Oat milk");
+	assert_null(easclient_find(item, WBXML_NOTES_CATEGORIES));
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Buy milk");
+}
+
+/*
+ * Tasks (T56, T57): what MS-ASTASK refuses gets Status 6; a Change without
+ * Importance and ReminderSet keeps them; an odd Importance is kept as
+ * sent; a task completed elsewhere leaves a device that syncs incomplete
+ * tasks only.
+ */
+static void tasks_rules_and_incomplete_filter(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *tasks = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "7")), *server_id;
+	const char *key = start(f, f->phone, tasks, NULL);
+	struct wbxml_node *root = sync(f, f->phone, tasks, key, NULL,
+				       add(f, "t1", "<t:Subject>Taxes</t:Subject><t:Importance>7</t:Importance>"
+						    "<t:ReminderSet>1</t:ReminderSet><t:Complete>0</t:Complete>"));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, tasks, key, NULL, add(f, "t2", "<t:Subject>Bad</t:Subject><t:ReminderSet>2</t:ReminderSet>"));
+	assert_string_equal(add_status(f, root, NULL), "6");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, tasks, key, NULL,
+		    add(f, "t3", "<t:Subject>Weekly</t:Subject><t:Recurrence><t:Type>1</t:Type><t:DayOfWeek>2</t:DayOfWeek>"
+				 "</t:Recurrence>"));
+	assert_string_equal(add_status(f, root, NULL), "6");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	/* The tablet syncs incomplete tasks only (FilterType 8). */
+	const char *tablet_key = start(f, f->tablet, tasks, NULL);
+	const struct wbxml_node *item =
+		one_command(f, f->tablet, tasks, &tablet_key, "<FilterType>8</FilterType>", WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_TASKS_IMPORTANCE), "7");
+	step(f, f->phone, tasks, &key, change(f, server_id, "<t:Subject>Taxes 2026</t:Subject><t:Complete>0</t:Complete>"));
+	item = one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_TASKS_SUBJECT), "Taxes 2026");
+	assert_string_equal(text(f, item, WBXML_TASKS_IMPORTANCE), "7");
+	assert_string_equal(text(f, item, WBXML_TASKS_REMINDER_SET), "1");
+	step(f, f->phone, tasks, &key, change(f, server_id, "<t:Subject>Taxes 2026</t:Subject><t:Complete>1</t:Complete>"));
+	one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_SOFT_DELETE);
+	/* A device that syncs every task sees it done, with the date it was done. */
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP", 0);
+	const char *laptop_key = start(f, laptop, tasks, NULL);
+	item = one_command(f, laptop, tasks, &laptop_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_TASKS_COMPLETE), "1");
+	assert_int_equal(strncmp(text(f, item, WBXML_TASKS_DATE_COMPLETED), "20", 2), 0);
+	easclient_free(&laptop);
+}
+
+/* A compact calendar time days from now. */
+static const char *calendar_time(struct e2e_mail *f, int days)
+{
+	time_t t = time(NULL) + (time_t)days * 86400;
+	struct tm tm;
+	char out[20];
+	gmtime_r(&t, &tm);
+	strftime(out, sizeof(out), "%Y%m%dT%H%M%SZ", &tm);
+	return e2e_mail_format(f, "%s", out);
+}
+
+/*
+ * Calendar: a two-week window holds the events that end inside it and the
+ * series without an end; a 16.1 Change with the Subject only keeps the rest
+ * (T47); the location reaches 14.1 and 16.1 devices in their own element.
+ */
+static void calendar_window_and_versions(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *old_id, *new_id, *series_id;
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *laptop_key = start(f, laptop, calendar, NULL);
+	const char *event = "<cal:Subject>%s</cal:Subject><cal:StartTime>%s</cal:StartTime><cal:EndTime>%s</cal:EndTime>"
+			    "<cal:BusyStatus>2</cal:BusyStatus>%s";
+	struct wbxml_node *root = sync(
+		f, laptop, calendar, laptop_key, NULL,
+		add(f, "e1", e2e_mail_format(f, event, "Old", calendar_time(f, -30), calendar_time(f, -30), "")));
+	assert_string_equal(add_status(f, root, &old_id), "1");
+	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, laptop, calendar, laptop_key, NULL,
+		    add(f, "e2", e2e_mail_format(f, event, "Review", calendar_time(f, 2), calendar_time(f, 2),
+						 "<airsyncbase:Location><airsyncbase:DisplayName>Room A</airsyncbase:DisplayName>"
+						 "</airsyncbase:Location>")));
+	assert_string_equal(add_status(f, root, &new_id), "1");
+	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, laptop, calendar, laptop_key, NULL,
+		    add(f, "e3", e2e_mail_format(f, event, "Standup", calendar_time(f, -100), calendar_time(f, -100),
+						 "<cal:Recurrence><cal:Type>0</cal:Type><cal:Interval>1</cal:Interval></cal:Recurrence>")));
+	assert_string_equal(add_status(f, root, &series_id), "1");
+	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+
+	const char *key = start(f, f->phone, calendar, NULL);
+	root = sync(f, f->phone, calendar, key, "<FilterType>4</FilterType>", NULL);
+	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+	assert_int_equal(easclient_count(commands, WBXML_AIRSYNC_ADD), 2);
+	for (const struct wbxml_node *added = commands->first_child; added != NULL; added = added->next) {
+		assert_string_not_equal(text(f, added, WBXML_AIRSYNC_SERVER_ID), old_id);
+		if (strcmp(text(f, added, WBXML_AIRSYNC_SERVER_ID), new_id) == 0)
+			assert_string_equal(text(f, added, WBXML_CALENDAR_LOCATION), "Room A");
+	}
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	/* T47: 16.1 ghosts every calendar field. */
+	sync(f, laptop, calendar, laptop_key, NULL, change(f, new_id, "<cal:Subject>Review v2</cal:Subject>"));
+	const struct wbxml_node *item = one_command(f, f->phone, calendar, &key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CALENDAR_SUBJECT), "Review v2");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_LOCATION), "Room A");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_BUSY_STATUS), "2");
+	/* The phone moves it a month back: it leaves the phone's window. */
+	sync(f, f->phone, calendar, key, NULL,
+	     change(f, new_id, e2e_mail_format(f, event, "Review v2", calendar_time(f, -31), calendar_time(f, -31),
+					       "<cal:Location>Room B</cal:Location>")));
+	item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DISPLAY_NAME), "Room B");
+	easclient_free(&laptop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		E2E_MAIL_CASE(contact_round_trip_between_versions),
+		E2E_MAIL_CASE(supported_list_decides_what_omitted_means),
+		cmocka_unit_test_setup_teardown(omitted_fields_deleted_when_configured, setup_delete_omitted,
+						e2e_mail_teardown),
+		E2E_MAIL_CASE(lossy_body_echoes_keep_the_stored_body),
+		E2E_MAIL_CASE(empty_picture_from_iphone_keeps_the_picture),
+		E2E_MAIL_CASE(bulk_add_and_retry_store_each_contact_once),
+		E2E_MAIL_CASE(notes_keep_body_and_subject_and_own_their_date),
+		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
+		E2E_MAIL_CASE(calendar_window_and_versions),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
