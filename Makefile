@@ -184,12 +184,13 @@ $(BUILD)/bench/%: bench/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
 
 bench: deps
 	$(MAKE) all $(BUILD)/bench/bench_wbxml $(BUILD)/bench/bench_auth $(BUILD)/bench/bench_sync \
-		$(BUILD)/bench/bench_fetch
+		$(BUILD)/bench/bench_fetch $(BUILD)/bench/bench_pim
 	$(BUILD)/bench/bench_wbxml bench/results/wbxml.txt
 	$(BUILD)/bench/bench_auth bench/results/auth.txt
 	bench/bench_http.sh $(BUILD) bench/results/http.txt
 	$(BUILD)/bench/bench_sync bench/results/sync.txt
 	$(BUILD)/bench/bench_fetch bench/results/fetch.txt
+	$(BUILD)/bench/bench_pim bench/results/pim.txt
 
 # The push soak for minutes instead of seconds (tests/e2e/soak_push.sh).
 soak: deps all

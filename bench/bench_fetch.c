@@ -446,27 +446,10 @@ static void fetch_slowly(const char *reference)
 	easclient_free(&client);
 }
 
-/* argv[2], else $EASD_BUILD, else BUILD of $(BUILD)/bench/bench_fetch, else "build". */
-static void choose_build(int argc, char **argv)
-{
-	static char build[256];
-	if (argc > 2) {
-		setenv("EASD_BUILD", argv[2], 1);
-		return;
-	}
-	if (getenv("EASD_BUILD") != NULL)
-		return;
-	const char *tail = strstr(argv[0], "/bench/bench_fetch");
-	if (tail != NULL && tail > argv[0] && (size_t)(tail - argv[0]) < sizeof(build)) {
-		snprintf(build, sizeof(build), "%.*s", (int)(tail - argv[0]), argv[0]);
-		setenv("EASD_BUILD", build, 1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const users[] = { "alice:" PASSWORD, NULL };
-	choose_build(argc, argv);
+	bench_choose_build(argc, argv);
 	double began = bench_now();
 	time_t now = time(NULL);
 	struct tm tm;

@@ -111,19 +111,6 @@ static double own_cpu_seconds(void)
 	       (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
 }
 
-/* The 1-minute load average: other work on the machine skews every figure. */
-static double load_average(void)
-{
-	double load = -1;
-	FILE *in = fopen("/proc/loadavg", "r");
-	if (in != NULL) {
-		if (fscanf(in, "%lf", &load) != 1)
-			load = -1;
-		fclose(in);
-	}
-	return load;
-}
-
 /* ---- delivery through the store API ---- */
 
 /* Puts count small messages into user's Inbox, DELIVERY_BATCH per transaction. Returns seconds taken. */
@@ -651,43 +638,6 @@ static void phase_initial_sync(void)
 
 /* ---- main ---- */
 
-static void cpu_model(char *model, size_t size)
-{
-	char line[256];
-	snprintf(model, size, "unknown CPU");
-	FILE *in = fopen("/proc/cpuinfo", "r");
-	if (in == NULL)
-		return;
-	while (fgets(line, sizeof(line), in) != NULL) {
-		const char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
-			colon += strspn(colon + 1, " \t") + 1;
-			snprintf(model, size, "%.*s", (int)strcspn(colon, "\n"), colon);
-			break;
-		}
-	}
-	fclose(in);
-}
-
-/* argv[2], else $EASD_BUILD, else BUILD of $(BUILD)/bench/bench_sync, else "build". */
-static void choose_build(int argc, char **argv)
-{
-	char build[512];
-	if (argc > 2) {
-		setenv("EASD_BUILD", argv[2], 1);
-		return;
-	}
-	if (getenv("EASD_BUILD") != NULL)
-		return;
-	const char *tail = strstr(argv[0], "/bench/bench_sync");
-	if (tail != NULL && tail > argv[0] && (size_t)(tail - argv[0]) < sizeof(build)) {
-		snprintf(build, sizeof(build), "%.*s", (int)(tail - argv[0]), argv[0]);
-		setenv("EASD_BUILD", build, 1);
-		return;
-	}
-	setenv("EASD_BUILD", "build", 1);
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const users[] = {
@@ -698,7 +648,7 @@ int main(int argc, char **argv)
 	};
 	char model[128];
 	double began = bench_now();
-	choose_build(argc, argv);
+	bench_choose_build(argc, argv);
 	/* threads = 0: one per core, as a deployment without the key has. */
 	if (e2e_start(&easd, "[http]\nthreads = 0\n", users) < 0)
 		die("cannot start %s/easd", getenv("EASD_BUILD"));
@@ -706,11 +656,11 @@ int main(int argc, char **argv)
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	cpu_model(model, sizeof(model));
+	bench_cpu_model(model, sizeof(model));
 	bench_say("Sync cost on a real easd (make bench: %s)\n", argv[0]);
 	bench_say("date: %04d-%02d-%02dT%02d:%02dZ, command: make bench, nproc %ld, %s, load average at start %.1f\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, sysconf(_SC_NPROCESSORS_ONLN), model,
-	    load_average());
+	    bench_load_average());
 	bench_say("easd: release build, threads = nproc, SQLite store (WAL, synchronous=FULL), provisioning required;\n"
 	    "      clients (libcurl, keep-alive) on the same machine, sharing the cores; messages of %d bytes,\n"
 	    "      BodyPreference plain text truncated to 200 bytes; easd CPU time from /proc/<pid>/stat\n"
@@ -723,7 +673,7 @@ int main(int argc, char **argv)
 
 	int stopped = e2e_stop(&easd);
 	bench_say("\nwhole run: %.0f s; load average at the end %.1f; easd stopped with status %d\n", bench_now() - began,
-	    load_average(), stopped);
+	    bench_load_average(), stopped);
 	e2e_cleanup(&easd);
 	int status = 0;
 	if (argc > 1 && bench_report_write(argv[1]) < 0) {

@@ -59,24 +59,6 @@ _Noreturn static void die(const char *what, const char *why)
 	exit(1);
 }
 
-static void cpu_model(char *out, size_t size)
-{
-	snprintf(out, size, "unknown");
-	FILE *in = fopen("/proc/cpuinfo", "r");
-	if (in == NULL)
-		return;
-	char line[256];
-	while (fgets(line, sizeof(line), in) != NULL) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-			continue;
-		snprintf(out, size, "%s", colon + 2);
-		out[strcspn(out, "\n")] = '\0';
-		break;
-	}
-	fclose(in);
-}
-
 static void say_header(int argc, char **argv)
 {
 	char date[32], cpu[128];
@@ -84,7 +66,7 @@ static void say_header(int argc, char **argv)
 	struct tm utc;
 	gmtime_r(&now, &utc);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &utc);
-	cpu_model(cpu, sizeof(cpu));
+	bench_cpu_model(cpu, sizeof(cpu));
 	bench_say("easd WBXML codec benchmark\n");
 	bench_say("date:    %s\n", date);
 	bench_say("command: make bench (%s%s%s)\n", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,19 +53,31 @@ double bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-long bench_rss_kb(pid_t pid)
+/* A "Name: <n> kB" line of /proc/<pid>/status. */
+static long status_kb(pid_t pid, const char *name)
 {
 	char path[64], line[256];
 	long kb = -1;
+	size_t len = strlen(name);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *in = fopen(path, "r");
 	if (in == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), in) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (strncmp(line, name, len) == 0 && line[len] == ':' && sscanf(line + len + 1, "%ld", &kb) == 1)
 			break;
 	fclose(in);
 	return kb;
+}
+
+long bench_rss_kb(pid_t pid)
+{
+	return status_kb(pid, "VmRSS");
+}
+
+long bench_peak_rss_kb(pid_t pid)
+{
+	return status_kb(pid, "VmHWM");
 }
 
 double bench_cpu_seconds(pid_t pid)
@@ -82,4 +95,52 @@ double bench_cpu_seconds(pid_t pid)
 	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
 		return -1;
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double bench_load_average(void)
+{
+	double load = -1;
+	FILE *in = fopen("/proc/loadavg", "r");
+	if (in != NULL) {
+		if (fscanf(in, "%lf", &load) != 1)
+			load = -1;
+		fclose(in);
+	}
+	return load;
+}
+
+void bench_cpu_model(char *model, size_t size)
+{
+	char line[256];
+	snprintf(model, size, "unknown CPU");
+	FILE *in = fopen("/proc/cpuinfo", "r");
+	if (in == NULL)
+		return;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		const char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			colon += strspn(colon + 1, " \t") + 1;
+			snprintf(model, size, "%.*s", (int)strcspn(colon, "\n"), colon);
+			break;
+		}
+	}
+	fclose(in);
+}
+
+void bench_choose_build(int argc, char **argv)
+{
+	char build[512];
+	if (argc > 2) {
+		setenv("EASD_BUILD", argv[2], 1);
+		return;
+	}
+	if (getenv("EASD_BUILD") != NULL)
+		return;
+	const char *tail = strstr(argv[0], "/bench/");
+	if (tail != NULL && tail > argv[0] && (size_t)(tail - argv[0]) < sizeof(build)) {
+		snprintf(build, sizeof(build), "%.*s", (int)(tail - argv[0]), argv[0]);
+		setenv("EASD_BUILD", build, 1);
+		return;
+	}
+	setenv("EASD_BUILD", "build", 1);
 }
