@@ -267,10 +267,11 @@ static void write_field(struct wbxml_writer *writer, enum wbxml_tag tag, const s
 		wbxml_writer_element_string(writer, tag, field->text.data, field->text.len);
 }
 
-/* ---- Fetch of a mail item ---- */
+/* ---- Fetch of an item ---- */
 
 struct item_fetch {
 	struct store_folder folder;
+	const struct pim_class *class; /* the folder's */
 	struct store_item item;
 	struct pim_source source;
 };
@@ -293,7 +294,8 @@ static int check_item(struct context *ctx, struct arena *scratch, const struct o
 		return store_failure(status, OPERATION_NOT_FOUND, reason);
 	if (fetch->item.deleted)
 		return OPERATION_NOT_FOUND;
-	if (!take_budget(ctx, pim_email_estimated_bytes(&op->options, fetch->item.size))) {
+	fetch->class = pim_class_for_folder(fetch->folder.type);
+	if (!take_budget(ctx, fetch->class->estimated_bytes(&op->options, fetch->item.size))) {
 		*reason = "response_bytes_spent";
 		return OPERATION_TOO_LARGE;
 	}
@@ -303,10 +305,9 @@ static int check_item(struct context *ctx, struct arena *scratch, const struct o
 	return OPERATION_SUCCESS;
 }
 
-/* Fetch{Status, CollectionId, ServerId, Class, Properties{the Email elements}} (2.2.3.67.1). */
+/* Fetch{Status, CollectionId, ServerId, Class, Properties{the item's elements, as its class writes them}} (2.2.3.67.1). */
 static void fetch_item(struct context *ctx, const struct operation *op)
 {
-	struct eas_request *r = ctx->request;
 	struct wbxml_writer *writer = &ctx->writer;
 	struct arena *scratch = arena_new(0);
 	struct item_fetch fetch;
@@ -319,12 +320,11 @@ static void fetch_item(struct context *ctx, const struct operation *op)
 	write_field(writer, WBXML_AIRSYNC_SERVER_ID, &op->server_id);
 	if (status == OPERATION_SUCCESS) {
 		struct pim_email_state state;
+		struct pim_item item = { &fetch.source, &state };
 		eas_email_state(scratch, fetch.folder.id, &fetch.item, &state);
-		wbxml_writer_element_cstr(writer, WBXML_AIRSYNC_CLASS, "Email");
+		wbxml_writer_element_cstr(writer, WBXML_AIRSYNC_CLASS, fetch.class->name);
 		wbxml_writer_start(writer, WBXML_ITEMOPERATIONS_PROPERTIES);
-		/* Like Sync: content that gives no message still gives its flags. */
-		if (pim_email_write_source(writer, scratch, &fetch.source, &op->options, &state) < 0)
-			pim_email_write_flags(writer, &state, r->protocol_version);
+		fetch.class->write(fetch.class, writer, scratch, &item, &op->options, true);
 		wbxml_writer_end(writer);
 	}
 	wbxml_writer_end(writer);

@@ -6,6 +6,7 @@
  * does not send it back as a Delete and an Add.
  */
 #include "eas/eas_private.h"
+#include "pim/pim.h"
 
 #include <string.h>
 
@@ -72,7 +73,9 @@ static int run_move(struct eas_request *r, const struct move *move, int64_t *des
 		return MOVE_INVALID_DESTINATION;
 	if (source_id == destination_id)
 		return MOVE_SAME_FOLDER;
-	if (!eas_folder_holds_mail(source.type) || !eas_folder_holds_mail(destination.type))
+	/* Within one class: mail to mail, a contact to another address book, an event to another calendar. */
+	const struct pim_class *class = pim_class_for_folder(source.type);
+	if (class != pim_class_for_folder(destination.type) || class->name[0] == '\0')
 		return MOVE_CANNOT_MOVE;
 	int status = store_item_move(r->session, r->user.id, source_id, item_id, destination_id, new_id_out,
 				     &source_modseq, &destination_modseq);

@@ -543,6 +543,47 @@ static void calendar_window_and_versions(void **state)
 	easclient_free(&laptop);
 }
 
+/* Posts a command given as XML; returns its response. */
+static struct wbxml_node *post(struct e2e_mail *f, const char *command, const char *xml)
+{
+	assert_int_equal(easclient_post_xml(f->phone, command, xml, &f->response), 0);
+	assert_int_equal(f->response.http_status, 200);
+	return easclient_parse(&f->response, f->arena);
+}
+
+/*
+ * ItemOperations fetches a contact as Contacts; MoveItems moves it to
+ * another address book (the user's own, made with FolderCreate), never into
+ * a mail folder.
+ */
+static void contact_fetched_and_moved_between_address_books(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *server_id;
+	const char *key = start(f, f->phone, contacts, NULL);
+	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	assert_string_equal(add_status(f, root, &server_id), "1");
+	root = post(f, "ItemOperations",
+		    e2e_mail_format(f, "<ItemOperations xmlns=\"ItemOperations\" xmlns:a=\"AirSync\"><Fetch><Store>Mailbox"
+				       "</Store><a:CollectionId>%s</a:CollectionId><a:ServerId>%s</a:ServerId></Fetch>"
+				       "</ItemOperations>", contacts, server_id));
+	assert_string_equal(text(f, root, WBXML_AIRSYNC_CLASS), "Contacts");
+	assert_string_equal(text(f, root, WBXML_CONTACTS_LAST_NAME), "Lovelace");
+	const char *folder_key = text(f, post(f, "FolderSync", "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey>"
+							      "</FolderSync>"), WBXML_FOLDERHIERARCHY_SYNC_KEY);
+	root = post(f, "FolderCreate",
+		    e2e_mail_format(f, "<FolderCreate xmlns=\"FolderHierarchy\"><SyncKey>%s</SyncKey><ParentId>0</ParentId>"
+				       "<DisplayName>Club</DisplayName><Type>14</Type></FolderCreate>", folder_key));
+	const char *club = text(f, root, WBXML_FOLDERHIERARCHY_SERVER_ID);
+	const char *move = "<MoveItems xmlns=\"Move\"><Move><SrcMsgId>%s</SrcMsgId><SrcFldId>%s</SrcFldId>"
+			   "<DstFldId>%s</DstFldId></Move></MoveItems>";
+	root = post(f, "MoveItems", e2e_mail_format(f, move, server_id, contacts, f->inbox));
+	assert_string_equal(text(f, root, WBXML_MOVE_STATUS), "5");
+	root = post(f, "MoveItems", e2e_mail_format(f, move, server_id, contacts, club));
+	assert_string_equal(text(f, root, WBXML_MOVE_STATUS), "3");
+	assert_int_equal(count_items(f, "COUNTER", club), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +597,7 @@ int main(void)
 		E2E_MAIL_CASE(notes_keep_body_and_subject_and_own_their_date),
 		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
 		E2E_MAIL_CASE(calendar_window_and_versions),
+		E2E_MAIL_CASE(contact_fetched_and_moved_between_address_books),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
