@@ -13,8 +13,8 @@
 DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
 	libglib2.0-dev libxml2-dev libcmocka-dev libsqlite3-dev libinih-dev \
 	libmicrohttpd-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev swaks wrk sqlite3 \
-	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev
-PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0
+	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata
+PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical
 TEST_PKGS = cmocka libcurl
 BENCH_PKGS = libwbxml2
 
