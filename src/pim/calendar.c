@@ -7,9 +7,11 @@
  * each version gets the other's when it has none of its own.
  */
 #include "pim/fields.h"
+#include "pim/timezone.h"
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* The place of an event that never ends: in every window. */
 #define FOREVER INT64_MAX
@@ -22,16 +24,86 @@ static enum pim_omitted calendar_omitted(enum wbxml_tag tag, unsigned protocol_v
 	return PIM_OMITTED_BY_SUPPORTED;
 }
 
+static bool all_day(const struct wbxml_node *item)
+{
+	return strcmp(pim_fields_text(item, WBXML_CALENDAR_ALL_DAY_EVENT), "1") == 0;
+}
+
+/* The compact form of MS-ASCAL times, in arena. */
+static const char *compact_time(struct arena *arena, int64_t t)
+{
+	time_t seconds = (time_t)t;
+	struct tm tm;
+	char text[24];
+	gmtime_r(&seconds, &tm);
+	strftime(text, sizeof(text), "%Y%m%dT%H%M%SZ", &tm);
+	return arena_strndup(arena, text, strlen(text));
+}
+
+/* The event's zone, when it has a TimeZone that reads and is not UTC (an all-zero blob says nothing). */
+static bool zone_of(const struct wbxml_node *item, struct pim_timezone *zone)
+{
+	return pim_timezone_parse(pim_fields_text(item, WBXML_CALENDAR_TIMEZONE), zone) == 0 &&
+	       (zone->bias != 0 || pim_timezone_has_dst(zone));
+}
+
+static int64_t floor_days(int64_t seconds)
+{
+	return seconds / 86400 - (seconds % 86400 < 0);
+}
+
+/*
+ * An all-day event is kept as its dates: StartTime and EndTime at UTC
+ * midnight of its first day and of the day after its last (16.x's form),
+ * the TimeZone as sent. What clients send (field-notes F-AD-1): midnight
+ * in the blob's zone, UTC midnight with an all-zero blob or none, 16.x
+ * dates, an EndTime of 23:59, a StartTime inside the day. With a zone the
+ * dates are those of its local times; without one, each time is taken to
+ * the nearest midnight (local midnight of any zone as UTC lands on its day).
+ */
+static const char *normalise_all_day(struct arena *arena, struct wbxml_node *item)
+{
+	struct pim_timezone zone;
+	int64_t start, end, first, after;
+	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_START_TIME), &start) < 0)
+		return "all_day_without_start";
+	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_END_TIME), &end) < 0)
+		end = start + 86400;
+	if (zone_of(item, &zone)) {
+		first = floor_days(start + pim_timezone_offset_at(&zone, start));
+		after = floor_days(end + pim_timezone_offset_at(&zone, end) + 86399);
+	} else {
+		first = floor_days(start + 43200);
+		after = floor_days(end + 43200);
+	}
+	if (after <= first)
+		after = first + 1;
+	pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, compact_time(arena, first * 86400));
+	pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, compact_time(arena, after * 86400));
+	return NULL;
+}
+
+/*
+ * Times must read; a TimeZone must be 172 bytes of base64 (else Status 6,
+ * field-notes T09), and an invalid daylight rule in it is dropped before
+ * any device sees it (T02).
+ */
 static const char *calendar_check(struct arena *arena, struct wbxml_node *item, const struct pim_author *author)
 {
-	(void)arena;
 	(void)author;
 	static const enum wbxml_tag times[] = { WBXML_CALENDAR_START_TIME, WBXML_CALENDAR_END_TIME, WBXML_CALENDAR_DT_STAMP };
+	struct pim_timezone zone;
 	int64_t t;
 	for (unsigned i = 0; i < sizeof(times) / sizeof(times[0]); i++)
 		if (pim_fields_find(item, times[i]) != NULL && pim_fields_parse_time(pim_fields_text(item, times[i]), &t) < 0)
 			return "time_invalid";
-	return NULL;
+	if (pim_fields_find(item, WBXML_CALENDAR_TIMEZONE) != NULL) {
+		if (pim_timezone_parse(pim_fields_text(item, WBXML_CALENDAR_TIMEZONE), &zone) < 0)
+			return "timezone_invalid";
+		if (pim_timezone_sanitise(&zone))
+			pim_fields_set(arena, item, WBXML_CALENDAR_TIMEZONE, pim_timezone_format(arena, &zone));
+	}
+	return all_day(item) ? normalise_all_day(arena, item) : NULL;
 }
 
 static int64_t calendar_place(const struct wbxml_node *item, const struct pim_author *author)
@@ -84,6 +156,30 @@ static bool calendar_same(const struct wbxml_node *stored, const struct wbxml_no
 		      pim_fields_text(sent, WBXML_AIRSYNCBASE_DISPLAY_NAME)) == 0;
 }
 
+/*
+ * All-day events: 16.x devices get the dates and no TimeZone (MS-ASCAL
+ * 2.2.2.1 R2005-R2007); older ones midnight of those dates in the zone of
+ * the TimeZone sent with them, one consistent pair.
+ */
+static bool calendar_write_field(struct wbxml_writer *writer, struct arena *arena, const struct wbxml_node *item,
+				 const struct wbxml_node *field, const struct pim_options *options)
+{
+	struct pim_timezone zone;
+	int64_t date;
+	if (!all_day(item))
+		return false;
+	if (field->tag == WBXML_CALENDAR_TIMEZONE)
+		return options->protocol_version >= 160;
+	if ((field->tag != WBXML_CALENDAR_START_TIME && field->tag != WBXML_CALENDAR_END_TIME) ||
+	    options->protocol_version >= 160 || !zone_of(item, &zone) ||
+	    pim_fields_parse_time(pim_fields_text(item, field->tag), &date) < 0)
+		return false;
+	/* Local midnight as UTC: the offset is the one in force just before that midnight's UTC instant. */
+	int64_t t = date - pim_timezone_offset_at(&zone, date - pim_timezone_offset_at(&zone, date));
+	wbxml_writer_element_cstr(writer, field->tag, compact_time(arena, t));
+	return true;
+}
+
 /* 14.x devices get the location's name as calendar:Location. */
 static void calendar_write_extra(struct wbxml_writer *writer, struct arena *arena, const struct wbxml_node *item,
 				 const struct pim_item *stored, const struct pim_options *options)
@@ -96,6 +192,11 @@ static void calendar_write_extra(struct wbxml_writer *writer, struct arena *aren
 		if (display[0] != '\0')
 			wbxml_writer_element_cstr(writer, WBXML_CALENDAR_LOCATION, display);
 	}
+	/* An all-day event without a zone goes to older devices at UTC midnight with an all-zero blob. */
+	if (options->protocol_version < 160 && all_day(item) && pim_fields_find(item, WBXML_CALENDAR_TIMEZONE) == NULL) {
+		struct pim_timezone utc = { 0 };
+		wbxml_writer_element_cstr(writer, WBXML_CALENDAR_TIMEZONE, pim_timezone_format(arena, &utc));
+	}
 }
 
 static const struct pim_fields_spec calendar_spec = {
@@ -104,6 +205,7 @@ static const struct pim_fields_spec calendar_spec = {
 	.place = calendar_place,
 	.translate = calendar_translate,
 	.same = calendar_same,
+	.write_field = calendar_write_field,
 	.write_extra = calendar_write_extra,
 };
 

@@ -524,6 +524,8 @@ int pim_fields_write(const struct pim_class *class, struct wbxml_writer *writer,
 		return -1;
 	uint8_t version_bit = pim_version_bit(options->protocol_version);
 	for (const struct wbxml_node *node = fields->first_child; node != NULL; node = node->next) {
+		if (class->fields->write_field != NULL && class->fields->write_field(writer, arena, fields, node, options))
+			continue;
 		if (node->tag == WBXML_AIRSYNCBASE_BODY)
 			write_body(writer, arena, node, options);
 		else

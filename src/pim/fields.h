@@ -39,6 +39,9 @@ struct pim_fields_spec {
 	void (*translate)(struct arena *arena, struct wbxml_node *sent);
 	/* Whether a field a device sent says nothing new about the stored one (NULL: none such). */
 	bool (*same)(const struct wbxml_node *stored, const struct wbxml_node *sent);
+	/* Writes a field its own way for the device (or leaves it out): true when it did (NULL: never). */
+	bool (*write_field)(struct wbxml_writer *writer, struct arena *arena, const struct wbxml_node *item,
+			    const struct wbxml_node *field, const struct pim_options *options);
 	/* Writes what the server adds to an item it sends (NULL: nothing). */
 	void (*write_extra)(struct wbxml_writer *writer, struct arena *arena, const struct wbxml_node *item,
 			    const struct pim_item *stored, const struct pim_options *options);

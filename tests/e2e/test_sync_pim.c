@@ -543,6 +543,76 @@ static void calendar_window_and_versions(void **state)
 	easclient_free(&laptop);
 }
 
+#define BERLIN_ZONE                                                                                              \
+	"xP///wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAoAAAAFAAMAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAMAAAAFAAIAAAAAAAAA" \
+	"xP///w=="
+
+/* The event of that subject in a new device's first Sync of the calendar. */
+static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
+					    const char *subject)
+{
+	const char *key = start(f, client, calendar, NULL);
+	struct wbxml_node *root = sync(f, client, calendar, key, NULL, NULL);
+	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
+		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
+			return add;
+	fail_msg("no event %s", subject);
+	return NULL;
+}
+
+/*
+ * All-day events keep their dates on every device (field-notes F-AD-1):
+ * T27 (14.1 Berlin midnight), T28 (16.1 dates), T29 (EndTime 23:59), T30
+ * (a 48-hour timed event stays timed).
+ */
+static void all_day_events_keep_their_dates(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	const char *cases[][2] = {
+		{ "<cal:AllDayEvent>1</cal:AllDayEvent><cal:Timezone>" BERLIN_ZONE "</cal:Timezone>"
+		  "<cal:StartTime>20261006T220000Z</cal:StartTime><cal:EndTime>20261007T220000Z</cal:EndTime>", "141" },
+		{ "<cal:AllDayEvent>1</cal:AllDayEvent><cal:StartTime>20261019T000000Z</cal:StartTime>"
+		  "<cal:EndTime>20261023T000000Z</cal:EndTime>", "161" },
+		{ "<cal:AllDayEvent>1</cal:AllDayEvent><cal:StartTime>20260310T000000Z</cal:StartTime>"
+		  "<cal:EndTime>20260310T235900Z</cal:EndTime>", "141" },
+		{ "<cal:AllDayEvent>0</cal:AllDayEvent><cal:StartTime>20260310T080000Z</cal:StartTime>"
+		  "<cal:EndTime>20260312T080000Z</cal:EndTime>", "141" },
+	};
+	/* What a 16.1 device and a 14.1 device get of each: StartTime, EndTime, and whether a TimeZone. */
+	const char *expected[][6] = {
+		{ "20261007T000000Z", "20261008T000000Z", "-", "20261006T220000Z", "20261007T220000Z", BERLIN_ZONE },
+		{ "20261019T000000Z", "20261023T000000Z", "-", "20261019T000000Z", "20261023T000000Z", "zero" },
+		{ "20260310T000000Z", "20260311T000000Z", "-", "20260310T000000Z", "20260311T000000Z", "zero" },
+		{ "20260310T080000Z", "20260312T080000Z", "", "20260310T080000Z", "20260312T080000Z", "" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct easclient *writer = e2e_mail_device(f, e2e_mail_format(f, "W%u", i), (unsigned)atoi(cases[i][1]));
+		const char *key = start(f, writer, calendar, NULL);
+		struct wbxml_node *root = sync(f, writer, calendar, key, NULL,
+					       add(f, "e", e2e_mail_format(f, "<cal:Subject>Day %u</cal:Subject>%s", i, cases[i][0])));
+		assert_string_equal(add_status(f, root, NULL), "1");
+		for (unsigned v = 0; v < 2; v++) {
+			struct easclient *reader = e2e_mail_device(f, e2e_mail_format(f, "R%u%u", i, v), v == 0 ? 161 : 141);
+			const struct wbxml_node *event = event_named(f, reader, calendar, e2e_mail_format(f, "Day %u", i));
+			const char *const *want = &expected[i][3 * v];
+			assert_string_equal(text(f, event, WBXML_CALENDAR_START_TIME), want[0]);
+			assert_string_equal(text(f, event, WBXML_CALENDAR_END_TIME), want[1]);
+			const char *zone = text(f, event, WBXML_CALENDAR_TIMEZONE);
+			if (strcmp(want[2], "-") == 0)
+				assert_null(zone);
+			else if (strcmp(want[2], "zero") == 0)
+				assert_true(zone != NULL && strspn(zone, "A=") == strlen(zone));
+			else if (want[2][0] != '\0')
+				assert_string_equal(zone, want[2]);
+			easclient_free(&reader);
+		}
+		easclient_free(&writer);
+	}
+}
+
 /* Posts a command given as XML; returns its response. */
 static struct wbxml_node *post(struct e2e_mail *f, const char *command, const char *xml)
 {
@@ -598,6 +668,7 @@ int main(void)
 		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
 		E2E_MAIL_CASE(calendar_window_and_versions),
 		E2E_MAIL_CASE(contact_fetched_and_moved_between_address_books),
+		E2E_MAIL_CASE(all_day_events_keep_their_dates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
