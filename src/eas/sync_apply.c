@@ -144,6 +144,14 @@ static int read_input(struct sync_context *ctx, const struct sync_result *result
 	struct eas_request *r = ctx->request;
 	struct wbxml_reader reader;
 	memset(input, 0, sizeof(*input));
+	const char *instance = command->instance_id.len > 0
+				       ? arena_strndup(arena, command->instance_id.data, command->instance_id.len)
+				       : NULL;
+	/* The Delete of one occurrence sends nothing else. */
+	if (command->kind == SYNC_DELETE) {
+		*input = (struct pim_input){ .instance = instance, .remove_instance = true };
+		return 0;
+	}
 	if (!command->has_data) {
 		input->invalid = "item_without_data";
 		return -1;
@@ -151,6 +159,7 @@ static int read_input(struct sync_context *ctx, const struct sync_result *result
 	wbxml_reader_resume(&reader, r->body.data, r->body.len, NULL, &command->data);
 	if (result->class->read(result->class, &reader, arena, command->kind == SYNC_ADD, input) < 0 && input->invalid == NULL)
 		input->invalid = "item_invalid";
+	input->instance = instance;
 	return input->invalid != NULL ? -1 : 0;
 }
 
@@ -391,7 +400,9 @@ static void apply_command(struct sync_context *ctx, struct sync_result *result, 
 		add_response(ctx, result, command, SYNC_STATUS_NOT_FOUND, 0);
 	else if (item.deleted)
 		return; /* already gone: a Delete repeated after a lost answer succeeds */
-	else if (command->kind == SYNC_CHANGE && command->has_data)
+	else if ((command->kind == SYNC_CHANGE && command->has_data) ||
+		 (command->kind == SYNC_DELETE && command->instance_id.len > 0))
+		/* The Delete of one occurrence (16.x InstanceId) changes its series (field-notes F-EXC-1). */
 		change_item(ctx, result, command, &item);
 	else if (command->kind == SYNC_DELETE)
 		delete_item(ctx, result, command, &item);

@@ -28,6 +28,7 @@ struct sync_command {
 	enum sync_command_kind kind;
 	struct slice server_id;
 	struct slice client_id;     /* Add */
+	struct slice instance_id;   /* [16.0+] Change, Delete: one occurrence of a series (airsyncbase:InstanceId) */
 	bool has_data;              /* Add, Change: ApplicationData was sent */
 	/* Where it is in the request: read once the folder's class is known (sync_apply.c). */
 	struct wbxml_mark data;

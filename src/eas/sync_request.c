@@ -72,6 +72,8 @@ static int read_command(struct wbxml_reader *reader, struct sync_command *comman
 			status = eas_read_text(reader, &command->server_id);
 		else if (event.tag == WBXML_AIRSYNC_CLIENT_ID)
 			status = eas_read_text(reader, &command->client_id);
+		else if (event.tag == WBXML_AIRSYNCBASE_INSTANCE_ID)
+			status = eas_read_text(reader, &command->instance_id);
 		else if (event.tag == WBXML_AIRSYNC_APPLICATION_DATA && !command->has_data &&
 			 (command->kind == SYNC_ADD || command->kind == SYNC_CHANGE)) {
 			command->has_data = true;

@@ -6,7 +6,7 @@
  * name the location differently (calendar:Location, airsyncbase:Location):
  * each version gets the other's when it has none of its own.
  */
-#include "pim/fields.h"
+#include "pim/calendar.h"
 #include "pim/timezone.h"
 
 #include <stdint.h>
@@ -84,19 +84,41 @@ static const char *normalise_all_day(struct arena *arena, struct wbxml_node *ite
 }
 
 /*
+ * Missing times as MS-ASCAL 3.2.4.4 fills them: the start is now rounded
+ * up to the half hour, the end 30 minutes after the start; an end before
+ * the start is refused (StartTime == EndTime is fine: field-notes T38).
+ */
+static const char *fill_times(struct arena *arena, struct wbxml_node *item, int64_t now)
+{
+	int64_t start, end;
+	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_START_TIME), &start) < 0) {
+		start = (now + 1799) / 1800 * 1800;
+		pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, compact_time(arena, start));
+	}
+	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_END_TIME), &end) < 0) {
+		end = start + 1800;
+		pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, compact_time(arena, end));
+	}
+	return end < start ? "end_before_start" : NULL;
+}
+
+/*
  * Times must read; a TimeZone must be 172 bytes of base64 (else Status 6,
  * field-notes T09), and an invalid daylight rule in it is dropped before
  * any device sees it (T02).
  */
 static const char *calendar_check(struct arena *arena, struct wbxml_node *item, const struct pim_author *author)
 {
-	(void)author;
 	static const enum wbxml_tag times[] = { WBXML_CALENDAR_START_TIME, WBXML_CALENDAR_END_TIME, WBXML_CALENDAR_DT_STAMP };
 	struct pim_timezone zone;
 	int64_t t;
 	for (unsigned i = 0; i < sizeof(times) / sizeof(times[0]); i++)
 		if (pim_fields_find(item, times[i]) != NULL && pim_fields_parse_time(pim_fields_text(item, times[i]), &t) < 0)
 			return "time_invalid";
+	const char *invalid = fill_times(arena, item, author->now);
+	if (invalid != NULL)
+		return invalid;
+	calendar_meeting_normalise(arena, item, author);
 	if (pim_fields_find(item, WBXML_CALENDAR_TIMEZONE) != NULL) {
 		if (pim_timezone_parse(pim_fields_text(item, WBXML_CALENDAR_TIMEZONE), &zone) < 0)
 			return "timezone_invalid";
@@ -135,6 +157,7 @@ static int64_t calendar_filter_start(uint8_t filter_type, int64_t now)
  */
 static void calendar_translate(struct arena *arena, struct wbxml_node *sent)
 {
+	calendar_exceptions_translate(sent);
 	struct wbxml_node *old = pim_fields_find(sent, WBXML_CALENDAR_LOCATION);
 	if (old == NULL)
 		return;
@@ -166,6 +189,10 @@ static bool calendar_write_field(struct wbxml_writer *writer, struct arena *aren
 {
 	struct pim_timezone zone;
 	int64_t date;
+	if (field->tag == WBXML_CALENDAR_EXCEPTIONS && options->protocol_version >= 160) {
+		calendar_exceptions_write(writer, options->protocol_version, field);
+		return true;
+	}
 	if (!all_day(item))
 		return false;
 	if (field->tag == WBXML_CALENDAR_TIMEZONE)
@@ -199,12 +226,21 @@ static void calendar_write_extra(struct wbxml_writer *writer, struct arena *aren
 	}
 }
 
+/* A received meeting's organizer fields are the organizer's. */
+static bool calendar_owned(const struct wbxml_node *item, enum wbxml_tag tag, const struct pim_author *author)
+{
+	return calendar_organizer_owns(tag) && calendar_is_received(item, author);
+}
+
 static const struct pim_fields_spec calendar_spec = {
 	.omitted = calendar_omitted,
 	.check = calendar_check,
 	.place = calendar_place,
 	.translate = calendar_translate,
 	.same = calendar_same,
+	.owned = calendar_owned,
+	.merge_field = calendar_merge_exceptions,
+	.instance = calendar_instance_change,
 	.write_field = calendar_write_field,
 	.write_extra = calendar_write_extra,
 };

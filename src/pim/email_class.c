@@ -90,6 +90,10 @@ static int email_merge(const struct pim_class *class, struct arena *arena, const
 	const struct email_change *change = input->data;
 	const struct pim_email_state *stored = item->state;
 	memset(update, 0, sizeof(*update));
+	if (input->instance != NULL || change == NULL) {
+		update->invalid = "instance_unsupported";
+		return 0;
+	}
 	update->keep_content = true;
 	update->read = change->fields & PIM_EMAIL_FIELD_READ ? change->state.read : stored->read;
 	update->flag_status = change->fields & PIM_EMAIL_FIELD_FLAG ? change->state.flag_status : stored->flag_status;

@@ -61,6 +61,11 @@ static int read_tree(struct wbxml_reader *reader, struct arena *arena, struct wb
 	return status;
 }
 
+struct wbxml_node *pim_fields_new(struct arena *arena, struct wbxml_node *parent, enum wbxml_tag tag)
+{
+	return wbxml_tree_add(arena, parent, tag, WBXML_CONTENT_EMPTY, NULL, 0);
+}
+
 static bool is_empty(const struct wbxml_node *node)
 {
 	return node->first_child == NULL && node->text.len == 0;
@@ -442,27 +447,55 @@ static bool omitted_stays(const struct pim_class *class, const struct pim_author
 	return supported->count == 0 || !listed(supported, tag);
 }
 
-/* What the field becomes when the Change carries it: the sent one, the stored one (an echo), or none (cleared). */
-static struct wbxml_node *resolve(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
-				  struct wbxml_node *stored, struct wbxml_node *sent)
+static bool owned(const struct pim_class *class, const struct pim_author *author, const struct wbxml_node *item,
+		  enum wbxml_tag tag)
 {
+	return class->fields->owned != NULL && class->fields->owned(item, tag, author);
+}
+
+/*
+ * What the field becomes when the Change carries it: the sent one, the
+ * stored one (the server's, or an echo), a merge of both, or none (cleared).
+ */
+static struct wbxml_node *resolve(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+				  const struct wbxml_node *item, struct wbxml_node *stored, struct wbxml_node *sent)
+{
+	struct wbxml_node *merged;
+	if (owned(class, author, item, stored->tag))
+		return stored;
 	if (sent->tag == WBXML_CONTACTS_PICTURE && is_empty(sent) && author->empty_picture_echo)
 		return stored;
 	if (is_empty(sent))
 		return NULL;
 	if (class->fields->same != NULL && class->fields->same(stored, sent))
 		return stored;
+	if (class->fields->merge_field != NULL &&
+	    (merged = class->fields->merge_field(arena, author, item, stored, sent)) != NULL)
+		return merged;
 	if (sent->tag == WBXML_AIRSYNCBASE_BODY && stored != NULL && body_is_echo(arena, stored, sent, author))
 		return stored;
 	return sent;
 }
 
+/* A Change or Delete of one occurrence, as the class makes it a Change of the item; NULL when it has no occurrences. */
+static struct wbxml_node *occurrence_change(const struct pim_class *class, struct arena *arena,
+					    const struct pim_input *input)
+{
+	if (class->fields->instance == NULL)
+		return NULL;
+	return class->fields->instance(arena, input->data, input->instance, input->remove_instance);
+}
+
 int pim_fields_merge(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
 		     const struct pim_item *item, const struct pim_input *input, struct pim_update *update)
 {
-	struct wbxml_node *sent = input->data;
+	struct wbxml_node *sent = input->instance != NULL ? occurrence_change(class, arena, input) : input->data;
 	struct slice before;
 	memset(update, 0, sizeof(*update));
+	if (sent == NULL) {
+		update->invalid = "instance_unsupported";
+		return 0;
+	}
 	struct wbxml_node *stored = decode(arena, item, &before);
 	if (stored == NULL)
 		return -1;
@@ -471,15 +504,19 @@ int pim_fields_merge(const struct pim_class *class, struct arena *arena, const s
 	struct wbxml_node *next, *node;
 	for (node = stored->first_child; node != NULL; node = next) {
 		next = node->next;
+		/* A change of one occurrence leaves the rest of the item as it is. */
 		struct wbxml_node *change = pim_fields_find(sent, node->tag);
-		struct wbxml_node *kept = change != NULL ? resolve(class, arena, author, node, change)
-					  : omitted_stays(class, author, node->tag) ? node : NULL;
+		struct wbxml_node *kept = change != NULL ? resolve(class, arena, author, stored, node, change)
+					  : input->instance != NULL || owned(class, author, stored, node->tag) ||
+							  omitted_stays(class, author, node->tag)
+						  ? node
+						  : NULL;
 		if (kept != NULL)
 			adopt(arena, merged, kept);
 	}
 	for (node = sent->first_child; node != NULL; node = next) {
 		next = node->next;
-		if (pim_fields_find(stored, node->tag) == NULL && !is_empty(node))
+		if (pim_fields_find(stored, node->tag) == NULL && !is_empty(node) && !owned(class, author, stored, node->tag))
 			adopt(arena, merged, node);
 	}
 	if (finish(class, arena, author, merged, update) < 0 || update->invalid != NULL)
@@ -490,8 +527,7 @@ int pim_fields_merge(const struct pim_class *class, struct arena *arena, const s
 
 /* ---- writing for a device ---- */
 
-/* A field and what is inside it, leaving out what the device's version does not have. */
-static void write_node(struct wbxml_writer *writer, uint8_t version_bit, const struct wbxml_node *node)
+void pim_fields_write_node(struct wbxml_writer *writer, uint8_t version_bit, const struct wbxml_node *node)
 {
 	if (!pim_has_tag(version_bit, node->tag))
 		return;
@@ -505,7 +541,7 @@ static void write_node(struct wbxml_writer *writer, uint8_t version_bit, const s
 	case WBXML_CONTENT_CHILDREN:
 		wbxml_writer_start(writer, node->tag);
 		for (const struct wbxml_node *child = node->first_child; child != NULL; child = child->next)
-			write_node(writer, version_bit, child);
+			pim_fields_write_node(writer, version_bit, child);
 		wbxml_writer_end(writer);
 		return;
 	default:
@@ -529,7 +565,7 @@ int pim_fields_write(const struct pim_class *class, struct wbxml_writer *writer,
 		if (node->tag == WBXML_AIRSYNCBASE_BODY)
 			write_body(writer, arena, node, options);
 		else
-			write_node(writer, version_bit, node);
+			pim_fields_write_node(writer, version_bit, node);
 	}
 	if (class->fields->write_extra != NULL)
 		class->fields->write_extra(writer, arena, fields, item, options);

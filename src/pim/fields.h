@@ -37,6 +37,17 @@ struct pim_fields_spec {
 	int64_t (*place)(const struct wbxml_node *item, const struct pim_author *author);
 	/* Turns what a device sent into the stored form, in place, before it is merged (NULL: nothing). */
 	void (*translate)(struct arena *arena, struct wbxml_node *sent);
+	/* Whether a field is the server's on this item, whatever a device sends (a received meeting's organizer). */
+	bool (*owned)(const struct wbxml_node *item, enum wbxml_tag tag, const struct pim_author *author);
+	/* Merges a field a class keeps in parts (Exceptions, one per occurrence); NULL: not such a field. */
+	struct wbxml_node *(*merge_field)(struct arena *arena, const struct pim_author *author,
+					  const struct wbxml_node *item, struct wbxml_node *stored, struct wbxml_node *sent);
+	/*
+	 * A Change or Delete of one occurrence (InstanceId) as a Change of the
+	 * item (NULL: the class has no occurrences, Status 6). sent may be
+	 * NULL for a Delete.
+	 */
+	struct wbxml_node *(*instance)(struct arena *arena, struct wbxml_node *sent, const char *instance, bool remove);
 	/* Whether a field a device sent says nothing new about the stored one (NULL: none such). */
 	bool (*same)(const struct wbxml_node *stored, const struct wbxml_node *sent);
 	/* Writes a field its own way for the device (or leaves it out): true when it did (NULL: never). */
@@ -76,6 +87,11 @@ int pim_fields_parse_time(const char *text, int64_t *time_out);
 const char *pim_fields_format_time(struct arena *arena, int64_t t);
 /* The item's place by a time field (Unix seconds), or fallback without a valid one. */
 int64_t pim_fields_time(const struct wbxml_node *item, enum wbxml_tag tag, int64_t fallback);
+
+/* Writes a field and what is inside it, leaving out what the device's version does not have. */
+void pim_fields_write_node(struct wbxml_writer *writer, uint8_t version_bit, const struct wbxml_node *node);
+/* A new empty ApplicationData, or element of that tag. */
+struct wbxml_node *pim_fields_new(struct arena *arena, struct wbxml_node *parent, enum wbxml_tag tag);
 
 /* A field holding a decimal number from 0 to max: 0 with *value_out, -1 when absent, -2 when not such a number. */
 int pim_fields_number(const struct wbxml_node *item, enum wbxml_tag tag, unsigned max, unsigned *value_out);

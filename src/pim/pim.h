@@ -107,7 +107,10 @@ struct pim_author {
 /* A client's Add or Change, as read from its ApplicationData (the class's own form). */
 struct pim_input {
 	const char *invalid;          /* not NULL: refused (Sync Status 6) for this reason */
-	void *data;
+	void *data;                   /* NULL: nothing was sent (the Delete of an occurrence) */
+	/* [16.0+] airsyncbase:InstanceId: the Change or Delete is of that occurrence only (MS-ASCMD 2.2.3.24, 2.2.3.42.2). */
+	const char *instance;
+	bool remove_instance;         /* a Delete of the occurrence */
 };
 
 /* What the store keeps after an Add or a Change. Strings in the arena. */

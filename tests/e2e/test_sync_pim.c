@@ -28,6 +28,11 @@
 	"<airsyncbase:Body><airsyncbase:Type>" type "</airsyncbase:Type><airsyncbase:Data>" data                     \
 	"</airsyncbase:Data></airsyncbase:Body>"
 
+#define BERLIN_ZONE                                                                                              \
+	"xP///wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAoAAAAFAAMAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAMAAAAFAAIAAAAAAAAA" \
+	"xP///w=="
+
 /* Bodies as the device asks: plain or HTML, whole. */
 #define PLAIN_WHOLE "<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:BodyPreference>"
 #define HTML_WHOLE "<airsyncbase:BodyPreference><airsyncbase:Type>2</airsyncbase:Type></airsyncbase:BodyPreference>"
@@ -43,12 +48,24 @@ static struct wbxml_node *sync(struct e2e_mail *f, struct easclient *client, con
 	return e2e_mail_sync(f, client, folder, key, 100, options, commands);
 }
 
+/* The last response as XML, for a failure's message. */
+static const char *response_xml(struct e2e_mail *f)
+{
+	struct buf xml;
+	buf_init(&xml, 0);
+	wbxml_to_xml(f->response.body.data, f->response.body.len, NULL, NULL, &xml, NULL);
+	const char *copy = xml.len > 0 ? e2e_mail_format(f, "%.*s", (int)xml.len, (const char *)xml.data) : "(empty)";
+	buf_cleanup(&xml);
+	return copy;
+}
+
 /* The device sends its commands, which all succeed; *key moves on. */
 static void step(struct e2e_mail *f, struct easclient *client, const char *folder, const char **key,
 		 const char *commands)
 {
 	struct wbxml_node *root = sync(f, client, folder, *key, NULL, commands);
-	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
+	if (easclient_find(root, WBXML_AIRSYNC_RESPONSES) != NULL)
+		fail_msg("a command failed: %s", response_xml(f));
 	*key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 }
 
@@ -93,13 +110,8 @@ static const struct wbxml_node *one_command(struct e2e_mail *f, struct easclient
 {
 	struct wbxml_node *root = sync(f, client, folder, *key, options, NULL);
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
-	if (commands == NULL || easclient_count(commands, kind) != 1) {
-		struct buf xml;
-		buf_init(&xml, 0);
-		wbxml_to_xml(f->response.body.data, f->response.body.len, NULL, NULL, &xml, NULL);
-		buf_append_byte(&xml, '\0');
-		fail_msg("expected one command %#x in %s", kind, xml.data != NULL ? (const char *)xml.data : "(empty)");
-	}
+	if (commands == NULL || easclient_count(commands, kind) != 1)
+		fail_msg("expected one command %#x in %s", kind, response_xml(f));
 	*key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	return easclient_find(commands, kind);
 }
@@ -543,11 +555,6 @@ static void calendar_window_and_versions(void **state)
 	easclient_free(&laptop);
 }
 
-#define BERLIN_ZONE                                                                                              \
-	"xP///wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAoAAAAFAAMAAAAAAAAA" \
-	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAMAAAAFAAIAAAAAAAAA" \
-	"xP///w=="
-
 /* The event of that subject in a new device's first Sync of the calendar. */
 static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
 					    const char *subject)
@@ -613,6 +620,122 @@ static void all_day_events_keep_their_dates(void **state)
 	}
 }
 
+/* The exception of the occurrence that started at start (ExceptionStartTime or InstanceId), or NULL. */
+static const struct wbxml_node *exception_at(struct e2e_mail *f, const struct wbxml_node *event, const char *start)
+{
+	const struct wbxml_node *exceptions = easclient_find(event, WBXML_CALENDAR_EXCEPTIONS);
+	for (const struct wbxml_node *e = exceptions != NULL ? exceptions->first_child : NULL; e != NULL; e = e->next) {
+		const char *at = text(f, e, WBXML_CALENDAR_EXCEPTION_START_TIME);
+		if (at == NULL)
+			at = text(f, e, WBXML_AIRSYNCBASE_INSTANCE_ID);
+		if (at != NULL && strcmp(at, start) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * One occurrence deleted or changed never deletes or rewrites the series
+ * (seed 001 §1.1; T18, T19, R877, T10): 14.1 sends it as an Exception of
+ * the series, 16.1 as a Delete or Change with InstanceId; every device
+ * gets a Change of the series with all its exceptions.
+ */
+static void one_occurrence_never_deletes_the_series(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *series;
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *key = start(f, f->phone, calendar, NULL);
+	struct wbxml_node *root = sync(
+		f, f->phone, calendar, key, NULL,
+		add(f, "s", "<cal:Subject>Weekly</cal:Subject><cal:StartTime>20260303T090000Z</cal:StartTime>"
+			    "<cal:EndTime>20260303T100000Z</cal:EndTime><cal:Recurrence><cal:Type>1</cal:Type>"
+			    "<cal:Interval>1</cal:Interval><cal:DayOfWeek>4</cal:DayOfWeek><cal:Occurrences>10</cal:Occurrences>"
+			    "</cal:Recurrence>"));
+	assert_string_equal(add_status(f, root, &series), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *laptop_key = start(f, laptop, calendar, NULL);
+	one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_ADD);
+	/* T18: 14.1 deletes the 3rd occurrence. */
+	step(f, f->phone, calendar, &key,
+	     change(f, series, "<cal:Exceptions><cal:Exception><cal:ExceptionStartTime>20260317T090000Z"
+			       "</cal:ExceptionStartTime><cal:Deleted>1</cal:Deleted></cal:Exception></cal:Exceptions>"));
+	const struct wbxml_node *item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_CALENDAR_SUBJECT), "Weekly");
+	assert_string_equal(text(f, exception_at(f, item, "20260317T090000Z"), WBXML_CALENDAR_DELETED), "1");
+	/* T19: 16.1 deletes the 5th, with InstanceId: a Change of the series reaches the 14.1 phone. */
+	step(f, laptop, calendar, &laptop_key,
+	     e2e_mail_format(f, "<Delete><ServerId>%s</ServerId><airsyncbase:InstanceId>20260331T090000Z"
+				"</airsyncbase:InstanceId></Delete>", series));
+	item = one_command(f, f->phone, calendar, &key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_non_null(exception_at(f, item, "20260317T090000Z"));
+	assert_string_equal(text(f, exception_at(f, item, "20260331T090000Z"), WBXML_CALENDAR_DELETED), "1");
+	assert_non_null(easclient_find(item, WBXML_CALENDAR_RECURRENCE));
+	/* T10: 16.1 changes the 8th occurrence; the TimeZone an instance cannot have is ignored. */
+	step(f, laptop, calendar, &laptop_key,
+	     e2e_mail_format(f, "<Change><ServerId>%s</ServerId><airsyncbase:InstanceId>20260421T090000Z"
+				"</airsyncbase:InstanceId><ApplicationData" NS "><cal:Subject>Moved</cal:Subject>"
+				"<cal:Timezone>" BERLIN_ZONE "</cal:Timezone></ApplicationData></Change>", series));
+	/* R877: a 14.1 Change naming one exception leaves the others as they are. */
+	item = one_command(f, f->phone, calendar, &key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, exception_at(f, item, "20260421T090000Z"), WBXML_CALENDAR_SUBJECT), "Moved");
+	step(f, f->phone, calendar, &key,
+	     change(f, series, "<cal:Exceptions><cal:Exception><cal:ExceptionStartTime>20260428T090000Z"
+			       "</cal:ExceptionStartTime><cal:Reminder>5</cal:Reminder></cal:Exception></cal:Exceptions>"));
+	item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, exception_at(f, item, "20260421T090000Z"), WBXML_CALENDAR_SUBJECT), "Moved");
+	assert_string_equal(text(f, exception_at(f, item, "20260428T090000Z"), WBXML_CALENDAR_REMINDER), "5");
+	assert_non_null(exception_at(f, item, "20260317T090000Z"));
+	assert_non_null(exception_at(f, item, "20260331T090000Z"));
+	assert_null(easclient_find(exception_at(f, item, "20260421T090000Z"), WBXML_CALENDAR_TIMEZONE));
+	easclient_free(&laptop);
+}
+
+/*
+ * Organizers (T32, T33, T34): a new meeting without organizer is the
+ * user's; the user is not one of its attendees; an attendee's device that
+ * changes a reminder and sends MeetingStatus 1 does not become the
+ * organizer of a received meeting.
+ */
+static void attendee_device_never_becomes_organizer(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *mine, *carols;
+	const char *attendee = "<cal:Attendee><cal:Email>%s</cal:Email><cal:Name>%s</cal:Name></cal:Attendee>";
+	const char *key = start(f, f->phone, calendar, NULL);
+	struct wbxml_node *root = sync(
+		f, f->phone, calendar, key, NULL,
+		add(f, "m", e2e_mail_format(f, "<cal:Subject>Plan</cal:Subject><cal:MeetingStatus>1</cal:MeetingStatus>"
+					       "<cal:Attendees>%s%s</cal:Attendees>",
+					    e2e_mail_format(f, attendee, "alice", "Alice"),
+					    e2e_mail_format(f, attendee, "bob@example.org", "Bob"))));
+	assert_string_equal(add_status(f, root, &mine), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, f->phone, calendar, key, NULL,
+		    add(f, "r", e2e_mail_format(f, "<cal:Subject>Review</cal:Subject><cal:MeetingStatus>3</cal:MeetingStatus>"
+						   "<cal:OrganizerEmail>carol@example.org</cal:OrganizerEmail>"
+						   "<cal:OrganizerName>Carol</cal:OrganizerName><cal:Reminder>15</cal:Reminder>"
+						   "<cal:Attendees>%s</cal:Attendees>", e2e_mail_format(f, attendee, "alice", "Alice"))));
+	assert_string_equal(add_status(f, root, &carols), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	/* What iOS sends when the user changes the reminder of a received meeting. */
+	step(f, f->phone, calendar, &key,
+	     change(f, carols, "<cal:Subject>Review</cal:Subject><cal:MeetingStatus>1</cal:MeetingStatus>"
+			       "<cal:Reminder>30</cal:Reminder>"));
+	const struct wbxml_node *item = event_named(f, f->tablet, calendar, "Plan");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_ORGANIZER_EMAIL), "alice");
+	assert_int_equal(easclient_count(easclient_find(item, WBXML_CALENDAR_ATTENDEES), WBXML_CALENDAR_ATTENDEE), 1);
+	assert_string_equal(text(f, item, WBXML_CALENDAR_EMAIL), "bob@example.org");
+	struct easclient *other = e2e_mail_device(f, "OTHER", 0);
+	item = event_named(f, other, calendar, "Review");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_ORGANIZER_EMAIL), "carol@example.org");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_ORGANIZER_NAME), "Carol");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_MEETING_STATUS), "3");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_REMINDER), "30");
+	assert_non_null(easclient_find(item, WBXML_CALENDAR_ATTENDEES));
+	easclient_free(&other);
+}
+
 /* Posts a command given as XML; returns its response. */
 static struct wbxml_node *post(struct e2e_mail *f, const char *command, const char *xml)
 {
@@ -669,6 +792,8 @@ int main(void)
 		E2E_MAIL_CASE(calendar_window_and_versions),
 		E2E_MAIL_CASE(contact_fetched_and_moved_between_address_books),
 		E2E_MAIL_CASE(all_day_events_keep_their_dates),
+		E2E_MAIL_CASE(one_occurrence_never_deletes_the_series),
+		E2E_MAIL_CASE(attendee_device_never_becomes_organizer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,127 @@
+/*
+ * calendar_exceptions.c: the occurrences of a series that differ from it
+ * (MS-ASCAL 2.2.2.21-2.2.2.23). An exception is named by the original
+ * start of its occurrence: ExceptionStartTime up to 14.1, InstanceId in
+ * 16.x; easd keeps the former and writes each version its own. Deleting
+ * or changing one occurrence only ever changes that occurrence: never the
+ * series (seed 001 §1.1, field-notes F-EXC-1).
+ */
+#include "pim/calendar.h"
+#include "pim/pim_private.h"
+
+#include <string.h>
+
+/* The original start of the exception's occurrence, or -1 when it has none that reads. */
+static int64_t occurrence_of(const struct wbxml_node *exception)
+{
+	return pim_fields_time(exception, WBXML_CALENDAR_EXCEPTION_START_TIME, -1);
+}
+
+/* The exception of the same occurrence in exceptions, or NULL. */
+static struct wbxml_node *same_occurrence(const struct wbxml_node *exceptions, int64_t start)
+{
+	for (struct wbxml_node *e = exceptions != NULL ? exceptions->first_child : NULL; e != NULL; e = e->next)
+		if (e->tag == WBXML_CALENDAR_EXCEPTION && occurrence_of(e) == start)
+			return e;
+	return NULL;
+}
+
+/* Appends a copy of node (its subtree shared) under parent. */
+static void append_copy(struct arena *arena, struct wbxml_node *parent, const struct wbxml_node *node)
+{
+	struct wbxml_node *copy = wbxml_tree_add(arena, parent, node->tag, node->content, NULL, 0);
+	copy->text = node->text;
+	copy->first_child = node->first_child;
+	copy->last_child = node->last_child;
+	for (struct wbxml_node *child = copy->first_child; child != NULL; child = child->next)
+		child->parent = copy;
+}
+
+/*
+ * One occurrence's exception as the device sent it; on a received meeting
+ * the organizer's fields stay as the stored exception had them (absent
+ * ones: inherited from the series).
+ */
+static void merge_one(struct arena *arena, const struct pim_author *author, const struct wbxml_node *item,
+		      struct wbxml_node *into, const struct wbxml_node *stored, const struct wbxml_node *sent)
+{
+	bool received = calendar_is_received(item, author);
+	struct wbxml_node *exception = pim_fields_new(arena, into, WBXML_CALENDAR_EXCEPTION);
+	for (const struct wbxml_node *field = sent->first_child; field != NULL; field = field->next)
+		if (!received || !calendar_organizer_owns(field->tag))
+			append_copy(arena, exception, field);
+	for (const struct wbxml_node *field = stored != NULL ? stored->first_child : NULL; field != NULL; field = field->next)
+		if (received && calendar_organizer_owns(field->tag))
+			append_copy(arena, exception, field);
+	if (pim_fields_find(exception, WBXML_CALENDAR_EXCEPTION_START_TIME) == NULL)
+		append_copy(arena, exception, pim_fields_find(sent, WBXML_CALENDAR_EXCEPTION_START_TIME));
+}
+
+struct wbxml_node *calendar_merge_exceptions(struct arena *arena, const struct pim_author *author,
+					     const struct wbxml_node *item, struct wbxml_node *stored,
+					     struct wbxml_node *sent)
+{
+	if (sent->tag != WBXML_CALENDAR_EXCEPTIONS)
+		return NULL;
+	struct wbxml_node *merged = pim_fields_new(arena, NULL, WBXML_CALENDAR_EXCEPTIONS);
+	for (const struct wbxml_node *e = stored->first_child; e != NULL; e = e->next)
+		if (same_occurrence(sent, occurrence_of(e)) == NULL)
+			append_copy(arena, merged, e);
+	for (const struct wbxml_node *e = sent->first_child; e != NULL; e = e->next)
+		if (e->tag == WBXML_CALENDAR_EXCEPTION && occurrence_of(e) >= 0)
+			merge_one(arena, author, item, merged, same_occurrence(stored, occurrence_of(e)), e);
+	return merged;
+}
+
+/* Fields an exception cannot have (MS-ASCAL 2.2.2.21: no TimeZone, no Recurrence; field-notes F-TZ-5). */
+static bool exception_field(enum wbxml_tag tag)
+{
+	return tag != WBXML_CALENDAR_TIMEZONE && tag != WBXML_CALENDAR_RECURRENCE && tag != WBXML_CALENDAR_EXCEPTIONS &&
+	       tag != WBXML_CALENDAR_UID && tag != WBXML_CALENDAR_CLIENT_UID;
+}
+
+struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_node *sent, const char *instance,
+					    bool remove)
+{
+	int64_t start;
+	if (pim_fields_parse_time(instance, &start) < 0)
+		return NULL;
+	struct wbxml_node *change = pim_fields_new(arena, NULL, WBXML_AIRSYNC_APPLICATION_DATA);
+	struct wbxml_node *exception = pim_fields_new(arena, pim_fields_new(arena, change, WBXML_CALENDAR_EXCEPTIONS),
+						      WBXML_CALENDAR_EXCEPTION);
+	pim_fields_set(arena, exception, WBXML_CALENDAR_EXCEPTION_START_TIME, instance);
+	if (remove)
+		pim_fields_set(arena, exception, WBXML_CALENDAR_DELETED, "1");
+	for (const struct wbxml_node *field = sent != NULL ? sent->first_child : NULL; field != NULL; field = field->next)
+		if (exception_field(field->tag) && field->tag != WBXML_CALENDAR_EXCEPTION_START_TIME)
+			append_copy(arena, exception, field);
+	return change;
+}
+
+void calendar_exceptions_translate(struct wbxml_node *sent)
+{
+	struct wbxml_node *exceptions = pim_fields_find(sent, WBXML_CALENDAR_EXCEPTIONS);
+	for (struct wbxml_node *e = exceptions != NULL ? exceptions->first_child : NULL; e != NULL; e = e->next) {
+		struct wbxml_node *instance = pim_fields_find(e, WBXML_AIRSYNCBASE_INSTANCE_ID);
+		if (instance != NULL && pim_fields_find(e, WBXML_CALENDAR_EXCEPTION_START_TIME) == NULL)
+			instance->tag = WBXML_CALENDAR_EXCEPTION_START_TIME;
+	}
+}
+
+void calendar_exceptions_write(struct wbxml_writer *writer, unsigned protocol_version, const struct wbxml_node *exceptions)
+{
+	uint8_t version_bit = pim_version_bit(protocol_version);
+	wbxml_writer_start(writer, WBXML_CALENDAR_EXCEPTIONS);
+	for (const struct wbxml_node *e = exceptions->first_child; e != NULL; e = e->next) {
+		wbxml_writer_start(writer, e->tag);
+		for (const struct wbxml_node *field = e->first_child; field != NULL; field = field->next) {
+			if (field->tag == WBXML_CALENDAR_EXCEPTION_START_TIME)
+				wbxml_writer_element_string(writer, WBXML_AIRSYNCBASE_INSTANCE_ID, field->text.data,
+							    field->text.len);
+			else
+				pim_fields_write_node(writer, version_bit, field);
+		}
+		wbxml_writer_end(writer);
+	}
+	wbxml_writer_end(writer);
+}
