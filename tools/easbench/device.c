@@ -131,19 +131,19 @@ static void send_setup(struct bench_device *device)
 	}
 }
 
-/* The Inbox (Type 2) in a FolderSync answer. */
+/* The Inbox (Type 2) and Contacts (Type 9) in a FolderSync answer. */
 static bool find_inbox(struct bench_device *device, const struct wbxml_node *root, struct arena *arena)
 {
 	const struct wbxml_node *add = root != NULL ? easclient_find(root, WBXML_FOLDERHIERARCHY_ADD) : NULL;
 	for (; add != NULL; add = add->next) {
 		const char *type = easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, arena);
-		if (type != NULL && strcmp(type, "2") == 0) {
-			snprintf(device->inbox, sizeof(device->inbox), "%s",
-				 easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, arena));
-			return true;
-		}
+		const char *id = easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, arena);
+		if (type != NULL && strcmp(type, "2") == 0)
+			snprintf(device->inbox, sizeof(device->inbox), "%s", id);
+		else if (type != NULL && strcmp(type, "9") == 0)
+			snprintf(device->contacts, sizeof(device->contacts), "%s", id);
 	}
-	return false;
+	return device->inbox[0] != '\0';
 }
 
 /* Moves the set-up on after an answer; returns false when it cannot (the step is tried again later). */
@@ -319,10 +319,42 @@ static void on_wake_sync(struct bench_device *device, int result)
 	send_ping(device);
 }
 
+/*
+ * bulk-contacts (seed 003): the phone's whole address book in one Sync,
+ * sent again each time as if its answer were lost: always the same bytes
+ * at the same key, which easd must answer without storing anything twice.
+ */
+static void send_bulk_contacts(struct bench_device *device)
+{
+	if (device->contacts_key[0] == '\0') {
+		char xml[256];
+		snprintf(xml, sizeof(xml), "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>0</SyncKey>"
+			 "<CollectionId>%s</CollectionId></Collection></Collections></Sync>", device->contacts);
+		send_xml(device, "Sync", xml, on_loop_answer);
+		return;
+	}
+	struct buf xml;
+	buf_init(&xml, 0);
+	buf_printf(&xml, "<Sync xmlns=\"AirSync\" xmlns:c=\"Contacts\"><Collections><Collection><SyncKey>%s</SyncKey>"
+			 "<CollectionId>%s</CollectionId><Commands>", device->contacts_key, device->contacts);
+	for (unsigned i = 0; i < device->run->options->contacts; i++)
+		buf_printf(&xml, "<Add><ClientId>new_%u</ClientId><ApplicationData><c:FirstName>First%u</c:FirstName>"
+				 "<c:LastName>%s %u</c:LastName><c:Email1Address>p%u@example.org</c:Email1Address>"
+				 "<c:MobilePhoneNumber>+1555%07u</c:MobilePhoneNumber></ApplicationData></Add>",
+			   i, i, device->device_id, i, i, i);
+	buf_printf(&xml, "</Commands></Collection></Collections></Sync>");
+	buf_append_byte(&xml, '\0');
+	send_xml(device, "Sync", (const char *)xml.data, on_loop_answer);
+	buf_cleanup(&xml);
+}
+
 /* The misbehaving profiles that are not about Ping: one request after another, answers counted. */
 static void send_loop_request(struct bench_device *device)
 {
 	switch (device->run->options->profile) {
+	case PROFILE_BULK_CONTACTS:
+		send_bulk_contacts(device);
+		break;
 	case PROFILE_SYNCKEY0_LOOPER:
 		snprintf(device->sync_key, sizeof(device->sync_key), "0");
 		send_sync(device, on_loop_answer);
@@ -340,12 +372,15 @@ static void send_loop_request(struct bench_device *device)
 
 static void on_loop_answer(struct bench_device *device, int result)
 {
-	if (answered(device, result) && device->response.body.len > 0 &&
-	    device->run->options->profile == PROFILE_RETRY_STORM) {
+	enum bench_profile profile = device->run->options->profile;
+	bool keyed = profile == PROFILE_RETRY_STORM || (profile == PROFILE_BULK_CONTACTS && device->contacts_key[0] == '\0');
+	if (answered(device, result) && device->response.body.len > 0 && keyed) {
 		struct arena *arena = arena_new(0);
 		const char *key = find_text(parse(device, arena), WBXML_AIRSYNC_SYNC_KEY, arena);
-		if (key != NULL)
+		if (key != NULL && profile == PROFILE_RETRY_STORM)
 			snprintf(device->sync_key, sizeof(device->sync_key), "%s", key);
+		else if (key != NULL)
+			snprintf(device->contacts_key, sizeof(device->contacts_key), "%s", key);
 		arena_free(&arena);
 	}
 	send_loop_request(device);
@@ -365,7 +400,7 @@ static void next_request(struct bench_device *device)
 	if (device->step < STEP_PING)
 		send_setup(device);
 	else if (profile == PROFILE_SYNCKEY0_LOOPER || profile == PROFILE_POLICY_REFRESH_IGNORER ||
-		 profile == PROFILE_RETRY_STORM)
+		 profile == PROFILE_RETRY_STORM || profile == PROFILE_BULK_CONTACTS)
 		send_loop_request(device);
 	else
 		send_ping(device);

@@ -28,7 +28,7 @@ enum bench_profile {
 	PROFILE_INVALID_FOLDER_PINGER,  /* Ping "RI" and a folder that does not exist, again at every answer */
 	PROFILE_POLICY_REFRESH_IGNORER, /* commands with a stale policy key, whatever easd answers */
 	PROFILE_AOSP_PINGER,            /* re-Pings at once on every answer, never syncs */
-	PROFILE_BULK_CONTACTS,          /* one Sync Add of N contacts (needs the Contacts class) */
+	PROFILE_BULK_CONTACTS,          /* one Sync adding --contacts N contacts, re-sent as if each answer were lost */
 	PROFILE_COUNT_
 };
 
@@ -42,6 +42,7 @@ struct bench_options {
 	unsigned duration;         /* seconds after the last device is set up */
 	unsigned sources;          /* loopback source addresses 127.0.0.2 ...; 0: the default route */
 	unsigned hang_up_ms;       /* hang-up: how long a Ping stays before the client closes */
+	unsigned contacts;         /* bulk-contacts: contacts in the one Sync */
 	unsigned setup_rate;       /* devices started per second */
 	const char *lmtp;          /* host:port, NULL: no injector */
 	double rate;               /* messages per second */
@@ -104,6 +105,7 @@ struct bench_device {
 	struct easclient_response response;
 	int step;                 /* what it waits for (device.c's enum) */
 	char inbox[24], sync_key[24];
+	char contacts[24], contacts_key[24]; /* bulk-contacts: the Contacts folder, at the key of its SyncKey 0 */
 	uint64_t next_delivery;   /* the user's deliveries it has accounted for */
 	double answers[WAKE_ANSWERS]; /* its last Ping answers with Status 2, for timing wakes */
 	unsigned answer_count;
