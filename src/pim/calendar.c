@@ -7,6 +7,7 @@
  * each version gets the other's when it has none of its own.
  */
 #include "pim/calendar.h"
+#include "pim/recurrence.h"
 #include "pim/timezone.h"
 
 #include <stdint.h>
@@ -116,6 +117,10 @@ static const char *calendar_check(struct arena *arena, struct wbxml_node *item, 
 		if (pim_fields_find(item, times[i]) != NULL && pim_fields_parse_time(pim_fields_text(item, times[i]), &t) < 0)
 			return "time_invalid";
 	const char *invalid = fill_times(arena, item, author->now);
+	const struct wbxml_node *recurrence = pim_fields_find(item, WBXML_CALENDAR_RECURRENCE);
+	struct pim_recurrence pattern;
+	if (invalid == NULL && recurrence != NULL)
+		invalid = pim_recurrence_read(recurrence, &pim_recurrence_calendar_tags, &pattern);
 	if (invalid != NULL)
 		return invalid;
 	calendar_meeting_normalise(arena, item, author);
@@ -128,17 +133,21 @@ static const char *calendar_check(struct arena *arena, struct wbxml_node *item, 
 	return all_day(item) ? normalise_all_day(arena, item) : NULL;
 }
 
+/* An event ends when it ends; a series when its last occurrence does (never, without Until or Occurrences). */
 static int64_t calendar_place(const struct wbxml_node *item, const struct pim_author *author)
 {
 	(void)author;
-	const struct wbxml_node *recurrence = pim_fields_find(item, WBXML_CALENDAR_RECURRENCE);
-	int64_t end = pim_fields_time(item, WBXML_CALENDAR_END_TIME, pim_fields_time(item, WBXML_CALENDAR_START_TIME, 0));
-	if (recurrence == NULL)
+	const struct wbxml_node *node = pim_fields_find(item, WBXML_CALENDAR_RECURRENCE);
+	struct pim_recurrence pattern;
+	struct pim_timezone zone;
+	int64_t start = pim_fields_time(item, WBXML_CALENDAR_START_TIME, 0);
+	int64_t end = pim_fields_time(item, WBXML_CALENDAR_END_TIME, start);
+	if (node == NULL)
 		return end;
-	/* A series with Until ends then (plus the event's length at most a day or so: kept simple, the
-	   window's edge may keep a finished series a little longer); Occurrences is expanded later. */
-	int64_t until = pim_fields_time(recurrence, WBXML_CALENDAR_UNTIL, FOREVER);
-	return until == FOREVER || until < end ? FOREVER : until + 86400;
+	if (pim_recurrence_read(node, &pim_recurrence_calendar_tags, &pattern) != NULL)
+		return FOREVER;
+	int64_t last = pim_recurrence_last(&pattern, zone_of(item, &zone) ? &zone : NULL, start);
+	return last == INT64_MAX ? FOREVER : last + (end - start);
 }
 
 /* MS-ASCMD 2.2.3.68.2: calendar windows are 2 weeks, 1, 3 and 6 months back. */
@@ -191,6 +200,17 @@ static bool calendar_write_field(struct wbxml_writer *writer, struct arena *aren
 	int64_t date;
 	if (field->tag == WBXML_CALENDAR_EXCEPTIONS && options->protocol_version >= 160) {
 		calendar_exceptions_write(writer, options->protocol_version, field);
+		return true;
+	}
+	if (field->tag == WBXML_CALENDAR_RECURRENCE && options->protocol_version >= 141 &&
+	    strcmp(pim_fields_text(field, WBXML_CALENDAR_TYPE), "1") == 0 &&
+	    pim_fields_find(field, WBXML_CALENDAR_FIRST_DAY_OF_WEEK) == NULL) {
+		/* A weekly pattern comes with the first day of the week easd expands it with (MS-ASCAL 3.2.5 R52523). */
+		wbxml_writer_start(writer, WBXML_CALENDAR_RECURRENCE);
+		for (const struct wbxml_node *child = field->first_child; child != NULL; child = child->next)
+			pim_fields_write_node(writer, pim_version_bit(options->protocol_version), child);
+		wbxml_writer_element_uint(writer, WBXML_CALENDAR_FIRST_DAY_OF_WEEK, PIM_RECURRENCE_FIRST_DAY_OF_WEEK);
+		wbxml_writer_end(writer);
 		return true;
 	}
 	if (!all_day(item))

@@ -71,6 +71,11 @@ struct pim_source {
 /* A source reading mime[0..len), which must outlive it (tests, fuzzing). */
 void pim_source_memory(struct pim_source *source, const uint8_t *mime, size_t len);
 
+/* The element's version bit for a protocol version (121, 140, ...). */
+uint8_t pim_version_bit(unsigned protocol_version);
+/* Whether the protocol version has the tag (data/codepages.tsv). */
+bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag);
+
 /* ---- the class table ---- */
 
 /*

@@ -97,10 +97,6 @@ bool pim_part_is_large(GMimePart *part);
  * than max, or a wbxml status.
  */
 int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *text_out);
-/* The element's version bit for a protocol version (121, 140, ...). */
-uint8_t pim_version_bit(unsigned protocol_version);
-/* Whether the protocol version has the tag (data/codepages.tsv). */
-bool pim_has_tag(uint8_t version_bit, enum wbxml_tag tag);
 
 /*
  * Writes airsyncbase:Body for the first preference that can be met
