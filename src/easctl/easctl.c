@@ -20,6 +20,9 @@ static void usage(FILE *out)
 	      "  user del NAME           delete a user and everything it owns\n"
 	      "  user list               list users\n"
 	      "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n"
+	      "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
+	      "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n"
+	      "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n"
 	      "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
 	      "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n",
 	      out);
@@ -67,6 +70,10 @@ static int run(const struct easd_config *config, int argc, char **argv)
 		return easctl_user(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "deliver") == 0)
 		return easctl_deliver(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "import") == 0)
+		return easctl_import(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "export") == 0)
+		return easctl_export(config, argc - 1, argv + 1);
 	fprintf(stderr, "easctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return EASCTL_EXIT_USAGE;

@@ -19,6 +19,10 @@ int easctl_user(const struct easd_config *config, int argc, char **argv);
 /* easctl deliver USER < message */
 int easctl_deliver(const struct easd_config *config, int argc, char **argv);
 
+/* easctl import USER FILE; easctl export USER CLASS [FILE] */
+int easctl_import(const struct easd_config *config, int argc, char **argv);
+int easctl_export(const struct easd_config *config, int argc, char **argv);
+
 /* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
 int easctl_read_input(const char *path, struct buf *out);
 

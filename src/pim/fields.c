@@ -550,6 +550,12 @@ void pim_fields_write_node(struct wbxml_writer *writer, uint8_t version_bit, con
 	}
 }
 
+struct wbxml_node *pim_fields_tree(struct arena *arena, const struct pim_item *item)
+{
+	struct slice bytes;
+	return decode(arena, item, &bytes);
+}
+
 int pim_fields_write(const struct pim_class *class, struct wbxml_writer *writer, struct arena *arena,
 		     const struct pim_item *item, const struct pim_options *options, bool whole)
 {

@@ -88,6 +88,9 @@ const char *pim_fields_format_time(struct arena *arena, int64_t t);
 /* The item's place by a time field (Unix seconds), or fallback without a valid one. */
 int64_t pim_fields_time(const struct wbxml_node *item, enum wbxml_tag tag, int64_t fallback);
 
+/* The stored item's fields, or NULL when its content is gone or not ours. */
+struct wbxml_node *pim_fields_tree(struct arena *arena, const struct pim_item *item);
+
 /* Writes a field and what is inside it, leaving out what the device's version does not have. */
 void pim_fields_write_node(struct wbxml_writer *writer, uint8_t version_bit, const struct wbxml_node *node);
 /* A new empty ApplicationData, or element of that tag. */

@@ -169,6 +169,27 @@ struct pim_class {
 	const struct pim_fields_spec *fields;
 };
 
+/* ---- iCalendar and vCard files (easctl import and export) ---- */
+
+/*
+ * An item read from a file: its class and its fields, as a Sync Add
+ * would carry them (pim_input.data for class->create); line is where it
+ * starts in the file. Returns 0 to go on, another value to stop.
+ */
+typedef int pim_import_fn(void *context, const struct pim_class *class, void *fields, unsigned line);
+/*
+ * Reads an iCalendar file (events, tasks, notes as VJOURNAL) or a vCard
+ * file (contacts), told apart by their first line, and calls fn for each
+ * item. Returns 0, fn's value when it stopped, or -1 with error naming
+ * the line of what does not read.
+ */
+int pim_import(struct arena *arena, const char *text, size_t len, pim_import_fn *fn, void *context, char *error,
+	       size_t error_len);
+/* The file of a class's items: its head, each item (returns -1 for content that gives none), its tail. */
+void pim_export_begin(struct buf *out, const struct pim_class *class);
+int pim_export_item(struct buf *out, struct arena *arena, const struct pim_class *class, const struct pim_item *item);
+void pim_export_end(struct buf *out, const struct pim_class *class);
+
 /* The class of a folder type, or NULL for a folder that holds no items easd syncs. */
 const struct pim_class *pim_class_for_folder(int folder_type);
 

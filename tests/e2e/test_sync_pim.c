@@ -736,6 +736,114 @@ static void attendee_device_never_becomes_organizer(void **state)
 	easclient_free(&other);
 }
 
+/* Runs easctl with easd's configuration; returns its exit status, its standard error in *err. */
+static int easctl(struct e2e_mail *f, const char *args, const char **err)
+{
+	const char *build = getenv("EASD_BUILD") != NULL ? getenv("EASD_BUILD") : "build";
+	const char *err_path = e2e_mail_format(f, "%s/easctl.err", f->server.dir);
+	int status = system(e2e_mail_format(f, "%s/easctl -c %s %s 2> %s", build, f->server.config, args, err_path));
+	struct buf text;
+	buf_init(&text, 0);
+	FILE *in = fopen(err_path, "r");
+	char chunk[4096];
+	size_t n;
+	while (in != NULL && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		buf_append(&text, chunk, n);
+	if (in != NULL)
+		fclose(in);
+	*err = e2e_mail_format(f, "%.*s", (int)text.len, text.data != NULL ? (const char *)text.data : "");
+	buf_cleanup(&text);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *write_file(struct e2e_mail *f, const char *name, const char *text)
+{
+	const char *path = e2e_mail_format(f, "%s/%s", f->server.dir, name);
+	FILE *out = fopen(path, "w");
+	assert_non_null(out);
+	fputs(text, out);
+	fclose(out);
+	return path;
+}
+
+static const char *read_file(struct e2e_mail *f, const char *path)
+{
+	struct buf text;
+	char chunk[4096];
+	size_t n;
+	buf_init(&text, 0);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		buf_append(&text, chunk, n);
+	fclose(in);
+	const char *copy = e2e_mail_format(f, "%.*s", (int)text.len, text.data != NULL ? (const char *)text.data : "");
+	buf_cleanup(&text);
+	return copy;
+}
+
+/*
+ * easctl import and export: a vCard and an iCalendar file (from other
+ * programs) reach devices as their fields; a file with an item easd
+ * refuses imports nothing and names the line; what export writes imports
+ * again to the same items.
+ */
+static void import_and_export_files(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *err;
+	const char *vcf = write_file(f, "c.vcf",
+				     "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Lovelace;Ada;;;\r\nFN:Ada Lovelace\r\n"
+				     "EMAIL;TYPE=INTERNET:ada@example.org\r\ntel;type=cell:+44 20 7946 0000\r\n"
+				     "BDAY:1815-12-10\r\nCATEGORIES:VIP,Math\r\nNOTE:First programmer\\, they say.\r\n"
+				     "END:VCARD\r\n");
+	const char *ics = write_file(f, "e.ics",
+				     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+				     "UID:weekly-1@example.org\r\nDTSTAMP:20260101T000000Z\r\n"
+				     "DTSTART;TZID=Europe/Berlin:20260303T100000\r\nDTEND;TZID=Europe/Berlin:20260303T110000\r\n"
+				     "SUMMARY:Standup\r\nRRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10\r\n"
+				     "EXDATE;TZID=Europe/Berlin:20260317T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+	assert_int_equal(easctl(f, e2e_mail_format(f, "import alice %s", vcf), &err), 0);
+	assert_int_equal(easctl(f, e2e_mail_format(f, "import alice %s", ics), &err), 0);
+	const struct wbxml_node *item = event_named(f, f->tablet, e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")),
+						    "Standup");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_START_TIME), "20260303T090000Z");
+	assert_non_null(text(f, item, WBXML_CALENDAR_TIMEZONE));
+	assert_string_equal(text(f, item, WBXML_CALENDAR_DAY_OF_WEEK), "4");
+	assert_string_equal(text(f, exception_at(f, item, "20260317T090000Z"), WBXML_CALENDAR_DELETED), "1");
+	const char *key = start(f, f->phone, contacts_of(f), NULL);
+	item = one_command(f, f->phone, contacts_of(f), &key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_MOBILE_PHONE_NUMBER), "+44 20 7946 0000");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_BIRTHDAY), "1815-12-10T00:00:00.000Z");
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FILE_AS), "Ada Lovelace");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "First programmer, they say.");
+	/* One bad contact among good ones: nothing is imported, the line is named. */
+	const char *bad = write_file(f, "bad.vcf", "BEGIN:VCARD\r\nN:Good;One;;;\r\nEND:VCARD\r\n"
+						   "BEGIN:VCARD\r\nN:Bad;One;;;\r\nBDAY:someday\r\nEND:VCARD\r\n");
+	assert_int_equal(easctl(f, e2e_mail_format(f, "import alice %s", bad), &err), 1);
+	assert_non_null(strstr(err, "line 4: Contacts refused: birthday_invalid"));
+	assert_non_null(strstr(err, "nothing imported"));
+	assert_int_equal(count_items(f, "COUNTER", contacts_of(f)), 1);
+	/* Export, import into bob, export again: the same file. */
+	const char *password = write_file(f, "password", "bob's password\n");
+	assert_int_equal(easctl(f, e2e_mail_format(f, "user add bob < %s", password), &err), 0);
+	const char *classes[] = { "contacts", "calendar" };
+	for (unsigned i = 0; i < 2; i++) {
+		const char *a = e2e_mail_format(f, "%s/alice.%s", f->server.dir, classes[i]);
+		const char *b = e2e_mail_format(f, "%s/bob.%s", f->server.dir, classes[i]);
+		assert_int_equal(easctl(f, e2e_mail_format(f, "export alice %s %s", classes[i], a), &err), 0);
+		assert_int_equal(easctl(f, e2e_mail_format(f, "import bob %s", a), &err), 0);
+		assert_int_equal(easctl(f, e2e_mail_format(f, "export bob %s %s", classes[i], b), &err), 0);
+		const char *first = read_file(f, a), *again = read_file(f, b);
+		/* DTSTAMP is when each file was written. */
+		if (i == 1) {
+			first = strstr(first, "SUMMARY");
+			again = strstr(again, "SUMMARY");
+		}
+		assert_string_equal(first, again);
+	}
+}
+
 /* Posts a command given as XML; returns its response. */
 static struct wbxml_node *post(struct e2e_mail *f, const char *command, const char *xml)
 {
@@ -794,6 +902,7 @@ int main(void)
 		E2E_MAIL_CASE(all_day_events_keep_their_dates),
 		E2E_MAIL_CASE(one_occurrence_never_deletes_the_series),
 		E2E_MAIL_CASE(attendee_device_never_becomes_organizer),
+		E2E_MAIL_CASE(import_and_export_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
