@@ -169,6 +169,7 @@ void config_init(struct easd_config *config)
 	config->ping_max_folders = LIMIT_PING_FOLDERS_DEFAULT;
 	config->max_parked = LIMIT_PARKED_DEFAULT;
 	config->max_parked_per_user = LIMIT_PARKED_PER_USER_DEFAULT;
+	config->max_picture_size = LIMIT_PICTURE_BYTES_DEFAULT;
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
@@ -237,6 +238,7 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("push", "max_folders", 10000, ping_max_folders, true),
 	NUMBER_KEY("push", "max_parked", 10000000, max_parked, true),
 	NUMBER_KEY("push", "max_parked_per_user", 100000, max_parked_per_user, true),
+	NUMBER_KEY("sync", "max_picture_size", LIMIT_PIM_ITEM_BYTES, max_picture_size, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
 	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
 	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),

@@ -55,6 +55,7 @@ struct easd_config {
 	bool wake_on_new_items_only;   /* wake = new_items: only adds end a Ping (MS-ASCMD 3.1.5.8) */
 	/* [sync] */
 	bool delete_omitted;           /* omitted = delete: a Change from a device without Supported deletes what it leaves out */
+	unsigned max_picture_size;     /* bytes of a contact's Picture (base64) kept */
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */

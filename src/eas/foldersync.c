@@ -21,6 +21,7 @@
 /* Folder changes gathered before writing (Count comes first in the response). */
 struct change_list {
 	struct arena *arena;
+	unsigned protocol_version;
 	struct store_folder *folders;
 	unsigned count;
 	unsigned capacity;
@@ -29,6 +30,10 @@ struct change_list {
 static void collect(void *context, const struct store_folder *folder)
 {
 	struct change_list *list = context;
+	/* Notes are a 14.0 class (MS-ASNOTE): older devices do not see their folders. */
+	if (list->protocol_version < 140 &&
+	    (folder->type == STORE_FOLDER_NOTES || folder->type == STORE_FOLDER_USER_NOTES))
+		return;
 	list->folders = arena_grow(list->arena, list->folders, sizeof(*list->folders), list->count, &list->capacity, 32);
 	list->folders[list->count++] = *folder;
 }
@@ -100,7 +105,7 @@ static void fail(struct eas_request *request, int status, const char *reason)
 /* Lists (since, until] and answers under sync_key. */
 static void answer_changes(struct eas_request *request, uint64_t since, uint64_t until, uint64_t sync_key)
 {
-	struct change_list list = { .arena = request->arena };
+	struct change_list list = { .arena = request->arena, .protocol_version = request->protocol_version };
 	if (store_folder_changes(request->session, request->arena, request->user.id, since, until,
 				 collect, &list) != STORE_OK) {
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");

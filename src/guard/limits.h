@@ -83,7 +83,10 @@
 /* Bytes of text in one item (a contact's picture, an event's body and
    exceptions); a larger one gets Status 6. MS-ASCNTC caps pictures at
    48 KB, clients send megabytes (field-notes F-CNT-2). */
-#define LIMIT_PIM_ITEM_BYTES (4u * 1024 * 1024)
+#define LIMIT_PIM_ITEM_BYTES (16u * 1024 * 1024)
+/* [sync] max_picture_size: a contact's Picture (base64) past it is not kept, the rest of
+   the contact is (field-notes F-CNT-2: clients send far more than MS-ASCNTC's 48 KB). */
+#define LIMIT_PICTURE_BYTES_DEFAULT (4u * 1024 * 1024)
 /* Elements in one item: a series with hundreds of exceptions and attendees. */
 #define LIMIT_PIM_ITEM_ELEMENTS 20000
 

@@ -63,10 +63,13 @@ static void file_as(struct arena *arena, struct wbxml_node *item)
 
 static const char *contacts_check(struct arena *arena, struct wbxml_node *item, const struct pim_author *author)
 {
-	(void)author;
 	/* Only the server sets these (MS-ASCNTC 2.2.2.2, 2.2.2.66: RI results). */
 	pim_fields_remove(item, WBXML_CONTACTS_ALIAS);
 	pim_fields_remove(item, WBXML_CONTACTS_WEIGHTED_RANK);
+	/* A picture past the limit is dropped, not the contact: refusing it would make the phone send it for ever. */
+	const struct wbxml_node *picture = pim_fields_find(item, WBXML_CONTACTS_PICTURE);
+	if (picture != NULL && author->max_picture > 0 && picture->text.len > author->max_picture)
+		pim_fields_remove(item, WBXML_CONTACTS_PICTURE);
 	if (normalise_date(arena, item, WBXML_CONTACTS_BIRTHDAY) < 0)
 		return "birthday_invalid";
 	if (normalise_date(arena, item, WBXML_CONTACTS_ANNIVERSARY) < 0)

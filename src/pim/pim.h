@@ -107,6 +107,7 @@ struct pim_author {
 	const struct pim_supported *supported; /* NULL: none stored */
 	bool keep_omitted;            /* no Supported sent: an omitted element is kept ([sync] ghosting) */
 	bool empty_picture_echo;      /* the device sends <Picture/> for a picture it did not make (iOS 8.2+) */
+	size_t max_picture;           /* a contact's Picture longer than this is not kept; 0: no limit */
 };
 
 /* A client's Add or Change, as read from its ApplicationData (the class's own form). */

@@ -254,11 +254,21 @@ static void omitted_fields_deleted_when_configured(void **state)
 	assert_null(easclient_find(item, WBXML_CONTACTS_CATEGORIES));
 	assert_string_equal(text(f, item, WBXML_CONTACTS_FILE_AS), "Ada");
 	assert_non_null(easclient_find(item, WBXML_AIRSYNCBASE_BODY)); /* R878 whatever the mode */
+	/* T51: a picture past [sync] max_picture_size is dropped, the contact is kept (Status 1). */
+	char picture[201];
+	memset(picture, 'A', 200);
+	picture[200] = '\0';
+	root = sync(f, f->phone, contacts, text(f, root, WBXML_AIRSYNC_SYNC_KEY), NULL,
+		    add(f, "big", e2e_mail_format(f, "<c:FirstName>Big</c:FirstName><c:Picture>%s</c:Picture>", picture)));
+	assert_string_equal(add_status(f, root, NULL), "1");
+	item = one_command(f, f->tablet, contacts, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_CONTACTS_FIRST_NAME), "Big");
+	assert_null(easclient_find(item, WBXML_CONTACTS_PICTURE));
 }
 
 static int setup_delete_omitted(void **state)
 {
-	return e2e_mail_setup_with(state, "[sync]\nomitted = delete\n");
+	return e2e_mail_setup_with(state, "[sync]\nomitted = delete\nmax_picture_size = 100\n");
 }
 
 /*
@@ -437,6 +447,15 @@ static void notes_keep_body_and_subject_and_own_their_date(void **state)
 	/* (d) The server's modification time, not the client's. */
 	assert_string_not_equal(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "2001-01-01T00:00:00.000Z");
 	assert_int_equal(strncmp(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "20", 2), 0);
+	/* (f) 12.1 has no Notes class: no Notes folder in its FolderSync. */
+	struct easclient *old = e2e_mail_device(f, "OLD121", 121);
+	assert_int_equal(easclient_post_xml(old, "FolderSync", "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey>"
+							     "</FolderSync>", &f->response), 0);
+	root = easclient_parse(&f->response, f->arena);
+	for (const struct wbxml_node *a = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); a != NULL; a = a->next)
+		assert_string_not_equal(text(f, a, WBXML_FOLDERHIERARCHY_TYPE), "10");
+	assert_non_null(easclient_find(root, WBXML_FOLDERHIERARCHY_ADD));
+	easclient_free(&old);
 	sync(f, f->phone, notes, key, NULL, change(f, server_id, "<n:Subject>Oat milk</n:Subject>"));
 	item = one_command(f, f->tablet, notes, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_NOTES_SUBJECT), "Oat milk");
