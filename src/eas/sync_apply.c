@@ -301,7 +301,11 @@ static int create_item(struct sync_context *ctx, struct sync_result *result, con
 		     : result->class->create(result->class, scratch, &author, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
 		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
 					      : SYNC_STATUS_SUCCESS;
-	if (status == SYNC_STATUS_SUCCESS && store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK)
+	if (status == SYNC_STATUS_SUCCESS && update.client_uid &&
+	    store_item_find_id(ctx->request->session, result->folder.id, update.message_id, &map->item_id) == STORE_OK)
+		map->modseq = 0; /* the device's repeated Add of an event the folder has: that event */
+	else if (status == SYNC_STATUS_SUCCESS &&
+		 store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK)
 		status = SYNC_STATUS_SERVER_ERROR;
 	/* Static text: it outlives the scratch arena. */
 	*detail_out = input.invalid != NULL ? input.invalid : update.invalid;

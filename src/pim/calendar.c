@@ -252,6 +252,19 @@ static bool calendar_owned(const struct wbxml_node *item, enum wbxml_tag tag, co
 	return calendar_organizer_owns(tag) && calendar_is_received(item, author);
 }
 
+/* The event's ClientUid names it for Adds a client repeats. */
+static int calendar_create(const struct pim_class *class, struct arena *arena, const struct pim_author *author,
+			   const struct pim_input *input, struct pim_update *update)
+{
+	int status = pim_fields_create(class, arena, author, input, update);
+	const char *client_uid = pim_fields_text(input->data, WBXML_CALENDAR_CLIENT_UID);
+	if (status == 0 && update->invalid == NULL && client_uid[0] != '\0') {
+		update->message_id = client_uid;
+		update->client_uid = true;
+	}
+	return status;
+}
+
 static const struct pim_fields_spec calendar_spec = {
 	.omitted = calendar_omitted,
 	.check = calendar_check,
@@ -268,7 +281,7 @@ static const struct pim_fields_spec calendar_spec = {
 const struct pim_class pim_class_calendar = {
 	.name = "Calendar",
 	.read = pim_fields_read,
-	.create = pim_fields_create,
+	.create = calendar_create,
 	.merge = pim_fields_merge,
 	.write = pim_fields_write,
 	.filter_start = calendar_filter_start,

@@ -127,7 +127,10 @@ struct pim_update {
 	struct slice content;
 	int64_t received;             /* the item's place in filter windows (Email: delivery time) */
 	int64_t date;
-	const char *message_id;       /* "" when none */
+	const char *message_id;       /* "" when none; an event's ClientUid (see client_uid) */
+	/* [16.x] the client's own id of an event (MS-ASCAL 2.2.2.13 ClientUid): an Add of one the
+	   folder already has maps to that item instead of making a second (field-notes T75). */
+	bool client_uid;
 	bool read;
 	uint8_t flag_status;
 	const char *categories;       /* newline-separated */

@@ -364,6 +364,8 @@ int store_item_window(struct store_session *session, struct arena *arena, int64_
 int store_item_count_window(struct store_session *session, int64_t folder_id, enum store_window_walk walk,
 			    uint64_t since, const struct store_cutoff *from, const struct store_cutoff *to,
 			    uint64_t *count_out);
+/* The live item of the folder whose message_id (a message's Message-ID, an event's ClientUid) is that; STORE_NOT_FOUND if none. */
+int store_item_find_id(struct store_session *session, int64_t folder_id, const char *message_id, int64_t *item_out);
 /* One item (live or tombstone) of the folder. STORE_NOT_FOUND if it never was there. */
 int store_item_get(struct store_session *session, struct arena *arena, int64_t folder_id,
 		   int64_t item_id, struct store_item *item_out);

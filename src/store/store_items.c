@@ -168,6 +168,14 @@ int store_item_get(struct store_session *session, struct arena *arena, int64_t f
 	return store_row_done(session, stmt, rc, "get item");
 }
 
+int store_item_find_id(struct store_session *session, int64_t folder_id, const char *message_id, int64_t *item_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_ITEM_FIND_ID);
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	sqlite3_bind_text(stmt, 2, message_id, -1, SQLITE_STATIC);
+	return store_query_int64(session, stmt, "find item", item_out);
+}
+
 int store_item_content_size(struct store_session *session, int64_t folder_id, int64_t item_id,
 			    uint64_t *size_out)
 {

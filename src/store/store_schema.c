@@ -102,6 +102,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE ping_cache ("
 	"  device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
 	"  request TEXT NOT NULL);",
+	/* 5: items found by their own id (a 16.x event's ClientUid), for Adds a client repeats. */
+	"CREATE INDEX items_message_id ON items (folder_id, message_id) WHERE message_id != '';",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

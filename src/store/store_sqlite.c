@@ -76,6 +76,8 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_ITEM_CHANGES] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 ORDER BY modseq LIMIT ?4"),
 	[SQL_ITEM_COUNT_CHANGES] = "SELECT count(*) FROM items WHERE folder_id = ?1 AND modseq > ?2 AND modseq <= ?3 AND (received, id) >= (?4, ?5)",
 	[SQL_ITEM_GET] = ("SELECT " ITEM_COLUMNS " FROM items WHERE folder_id = ?1 AND id = ?2"),
+	[SQL_ITEM_FIND_ID] = ("SELECT id FROM items WHERE folder_id = ?1 AND message_id = ?2 AND message_id != '' "
+			      "AND deleted = 0 ORDER BY id LIMIT 1"),
 	/* length() of a BLOB reads the record header only, not the content's overflow pages. */
 	[SQL_ITEM_CONTENT_SIZE] = "SELECT length(content) FROM items WHERE folder_id = ?1 AND id = ?2 AND deleted = 0",
 	[SQL_ITEM_SET_FLAGS] = ("UPDATE items SET read = ?3, flag_status = ?4, categories = ?5, modseq = ?6 "

@@ -62,10 +62,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 4);
+	assert_int_equal(store_schema_version(f->store), 5);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 4);
+	assert_int_equal(store_schema_version(again), 5);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);

@@ -508,6 +508,25 @@ static void tasks_rules_and_incomplete_filter(void **state)
 	easclient_free(&laptop);
 }
 
+/* T75: a 16.1 Add repeated in a new request (new ClientId, its first answer lost) with the same ClientUid is that event. */
+static void repeated_client_uid_is_the_same_event(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *first, *again;
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *key = start(f, laptop, calendar, NULL);
+	const char *event = "<cal:Subject>Lunch</cal:Subject><cal:StartTime>20261210T120000Z</cal:StartTime>"
+			    "<cal:EndTime>20261210T130000Z</cal:EndTime><cal:ClientUid>lunch-1@laptop</cal:ClientUid>";
+	struct wbxml_node *root = sync(f, laptop, calendar, key, NULL, add(f, "c1", event));
+	assert_string_equal(add_status(f, root, &first), "1");
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = sync(f, laptop, calendar, key, NULL, add(f, "c2", event));
+	assert_string_equal(add_status(f, root, &again), "1");
+	assert_string_equal(again, first);
+	assert_int_equal(count_items(f, "COUNTER", calendar), 1);
+	easclient_free(&laptop);
+}
+
 /* A compact calendar time days from now. */
 static const char *calendar_time(struct e2e_mail *f, int days)
 {
@@ -917,6 +936,7 @@ int main(void)
 		E2E_MAIL_CASE(notes_keep_body_and_subject_and_own_their_date),
 		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
 		E2E_MAIL_CASE(calendar_window_and_versions),
+		E2E_MAIL_CASE(repeated_client_uid_is_the_same_event),
 		E2E_MAIL_CASE(contact_fetched_and_moved_between_address_books),
 		E2E_MAIL_CASE(all_day_events_keep_their_dates),
 		E2E_MAIL_CASE(one_occurrence_never_deletes_the_series),
