@@ -18,6 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "e2e_mail.h"
 
 /* Namespaces of the PIM classes, declared on each ApplicationData. */
@@ -42,7 +48,7 @@ static const char *text(struct e2e_mail *f, const struct wbxml_node *root, enum 
 	return easclient_find_text(root, tag, f->arena);
 }
 
-static struct wbxml_node *sync(struct e2e_mail *f, struct easclient *client, const char *folder, const char *key,
+static struct wbxml_node *sync_folder(struct e2e_mail *f, struct easclient *client, const char *folder, const char *key,
 			       const char *options, const char *commands)
 {
 	return e2e_mail_sync(f, client, folder, key, 100, options, commands);
@@ -63,7 +69,7 @@ static const char *response_xml(struct e2e_mail *f)
 static void step(struct e2e_mail *f, struct easclient *client, const char *folder, const char **key,
 		 const char *commands)
 {
-	struct wbxml_node *root = sync(f, client, folder, *key, NULL, commands);
+	struct wbxml_node *root = sync_folder(f, client, folder, *key, NULL, commands);
 	if (easclient_find(root, WBXML_AIRSYNC_RESPONSES) != NULL)
 		fail_msg("a command failed: %s", response_xml(f));
 	*key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
@@ -108,7 +114,7 @@ static const char *add_status(struct e2e_mail *f, const struct wbxml_node *root,
 static const struct wbxml_node *one_command(struct e2e_mail *f, struct easclient *client, const char *folder,
 					    const char **key, const char *options, enum wbxml_tag kind)
 {
-	struct wbxml_node *root = sync(f, client, folder, *key, options, NULL);
+	struct wbxml_node *root = sync_folder(f, client, folder, *key, options, NULL);
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
 	if (commands == NULL || easclient_count(commands, kind) != 1)
 		fail_msg("expected one command %#x in %s", kind, response_xml(f));
@@ -155,7 +161,7 @@ static void contact_round_trip_between_versions(void **state)
 	const char *contacts = contacts_of(f), *server_id;
 	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
 	const char *phone_key = start(f, f->phone, contacts, NULL);
-	struct wbxml_node *root = sync(f, f->phone, contacts, phone_key, NULL, add(f, "c1", ADA));
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, phone_key, NULL, add(f, "c1", ADA));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	assert_null(easclient_find(root, WBXML_AIRSYNC_COMMANDS)); /* not echoed */
 	phone_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
@@ -174,7 +180,7 @@ static void contact_round_trip_between_versions(void **state)
 	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Met at the Analytical Engine demo.");
 	assert_null(easclient_find(item, WBXML_CONTACTS_ANNIVERSARY)); /* T49: none, none sent */
 
-	root = sync(f, laptop, contacts, laptop_key, NULL,
+	root = sync_folder(f, laptop, contacts, laptop_key, NULL,
 		    change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:LastName>Lovelace</c:LastName>"
 					 "<c:JobTitle>Countess of Lovelace</c:JobTitle>"));
 	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES)); /* succeeded */
@@ -185,7 +191,7 @@ static void contact_round_trip_between_versions(void **state)
 	assert_string_equal(text(f, item, WBXML_CONTACTS2_NICK_NAME), "Countess");
 	assert_non_null(strstr(text(f, item, WBXML_AIRSYNCBASE_DATA), "Analytical Engine"));
 	/* An empty element clears the field, whoever sends it. */
-	sync(f, f->phone, contacts, phone_key, NULL, change(f, server_id, "<c:Categories/><c2:NickName/>"));
+	sync_folder(f, f->phone, contacts, phone_key, NULL, change(f, server_id, "<c:Categories/><c2:NickName/>"));
 	item = one_command(f, laptop, contacts, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_null(easclient_find(item, WBXML_CONTACTS_CATEGORIES));
 	assert_null(easclient_find(item, WBXML_CONTACTS2_NICK_NAME));
@@ -205,7 +211,7 @@ static void supported_list_decides_what_omitted_means(void **state)
 	const char *contacts = contacts_of(f), *server_id;
 	const char *key = start(f, f->phone, contacts,
 				"<c:FirstName/><c:LastName/><c:JobTitle/><c:Email1Address/><c:FileAs/>");
-	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	assert_int_equal(e2e_restart(&f->server, NULL), 0);
@@ -215,7 +221,7 @@ static void supported_list_decides_what_omitted_means(void **state)
 	root = e2e_mail_post_sync(f, f->phone, collection, NULL);
 	if (root != NULL)
 		assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "1");
-	root = sync(f, f->phone, contacts, key, NULL,
+	root = sync_folder(f, f->phone, contacts, key, NULL,
 		    change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:LastName>King</c:LastName>"));
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 
@@ -230,7 +236,7 @@ static void supported_list_decides_what_omitted_means(void **state)
 	assert_string_equal(text(f, item, WBXML_CONTACTS_CHILD), "Byron");
 	assert_non_null(easclient_find(item, WBXML_AIRSYNCBASE_BODY));          /* R878 */
 	/* The laptop's empty Supported keeps everything it leaves out. */
-	sync(f, laptop, contacts, laptop_key, NULL, change(f, server_id, "<c:FirstName>Augusta</c:FirstName>"));
+	sync_folder(f, laptop, contacts, laptop_key, NULL, change(f, server_id, "<c:FirstName>Augusta</c:FirstName>"));
 	item = one_command(f, f->phone, contacts, &key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_CONTACTS_FIRST_NAME), "Augusta");
 	assert_string_equal(text(f, item, WBXML_CONTACTS_LAST_NAME), "King");
@@ -244,10 +250,10 @@ static void omitted_fields_deleted_when_configured(void **state)
 	struct e2e_mail *f = *state;
 	const char *contacts = contacts_of(f), *server_id;
 	const char *key = start(f, f->phone, contacts, NULL);
-	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName>"));
+	root = sync_folder(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName>"));
 	const char *tablet_key = start(f, f->tablet, contacts, NULL);
 	const struct wbxml_node *item = one_command(f, f->tablet, contacts, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
 	assert_null(easclient_find(item, WBXML_CONTACTS_BIRTHDAY));
@@ -258,7 +264,7 @@ static void omitted_fields_deleted_when_configured(void **state)
 	char picture[201];
 	memset(picture, 'A', 200);
 	picture[200] = '\0';
-	root = sync(f, f->phone, contacts, text(f, root, WBXML_AIRSYNC_SYNC_KEY), NULL,
+	root = sync_folder(f, f->phone, contacts, text(f, root, WBXML_AIRSYNC_SYNC_KEY), NULL,
 		    add(f, "big", e2e_mail_format(f, "<c:FirstName>Big</c:FirstName><c:Picture>%s</c:Picture>", picture)));
 	assert_string_equal(add_status(f, root, NULL), "1");
 	item = one_command(f, f->tablet, contacts, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
@@ -288,7 +294,7 @@ static void lossy_body_echoes_keep_the_stored_body(void **state)
 	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
 	const char *laptop_key = start(f, laptop, contacts, NULL);
 	struct wbxml_node *root =
-		sync(f, laptop, contacts, laptop_key, HTML_WHOLE,
+		sync_folder(f, laptop, contacts, laptop_key, HTML_WHOLE,
 		     add(f, "c1", e2e_mail_format(f, "<c:FirstName>Ada</c:FirstName>" BODY("2", "%s"), html)));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
@@ -344,19 +350,19 @@ static void empty_picture_from_iphone_keeps_the_picture(void **state)
 	struct easclient *iphone = easclient_new(&options);
 	assert_int_equal(easclient_provision(iphone, NULL), 0);
 	const char *key = start(f, f->phone, contacts, NULL);
-	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL,
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL,
 				       add(f, "c1", "<c:FirstName>Ada</c:FirstName><c:Picture>/9j/4AAQSkZJRg==</c:Picture>"));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	const char *iphone_key = start(f, iphone, contacts, NULL);
 	one_command(f, iphone, contacts, &iphone_key, NULL, WBXML_AIRSYNC_ADD);
-	sync(f, iphone, contacts, iphone_key, NULL,
+	sync_folder(f, iphone, contacts, iphone_key, NULL,
 	     change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:MobilePhoneNumber>+15550100</c:MobilePhoneNumber>"
 				  "<c:Picture/>"));
 	const struct wbxml_node *item = one_command(f, f->phone, contacts, &key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_CONTACTS_MOBILE_PHONE_NUMBER), "+15550100");
 	assert_string_equal(text(f, item, WBXML_CONTACTS_PICTURE), "/9j/4AAQSkZJRg==");
-	root = sync(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:Picture/>"));
+	root = sync_folder(f, f->phone, contacts, key, NULL, change(f, server_id, "<c:FirstName>Ada</c:FirstName><c:Picture/>"));
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	item = one_command(f, iphone, contacts, &iphone_key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_null(easclient_find(item, WBXML_CONTACTS_PICTURE));
@@ -386,7 +392,7 @@ static void bulk_add_and_retry_store_each_contact_once(void **state)
 	const char *key = start(f, f->phone, contacts, NULL);
 	char *answers[2];
 	for (unsigned attempt = 0; attempt < 2; attempt++) {
-		struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, (const char *)commands.data);
+		struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL, (const char *)commands.data);
 		const struct wbxml_node *responses = easclient_find(root, WBXML_AIRSYNC_RESPONSES);
 		assert_int_equal(easclient_count(responses, WBXML_AIRSYNC_ADD), 300);
 		struct buf seen;
@@ -412,6 +418,63 @@ static void bulk_add_and_retry_store_each_contact_once(void **state)
 	assert_int_equal(count_items(f, "COUNTER", contacts), 299);
 }
 
+/* Sends the first part bytes of a Sync request whose body is body, then closes the connection. */
+static void send_cut_off(struct e2e_mail *f, const struct buf *body, size_t part)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(f->server.port) };
+	inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+	gchar *credentials = g_base64_encode((const guchar *)"alice:correct horse", 19);
+	const char *head = e2e_mail_format(
+		f, "POST /Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=PHONE1&DeviceType=TestPhone HTTP/1.1\r\n"
+		   "Host: 127.0.0.1\r\nAuthorization: Basic %s\r\nMS-ASProtocolVersion: 14.1\r\nX-MS-PolicyKey: %u\r\n"
+		   "Content-Type: application/vnd.ms-sync.wbxml\r\nContent-Length: %zu\r\n\r\n",
+		credentials, easclient_policy_key(f->phone), body->len);
+	g_free(credentials);
+	assert_true(write(fd, head, strlen(head)) == (ssize_t)strlen(head));
+	assert_true(write(fd, body->data, part) == (ssize_t)part);
+	close(fd);
+}
+
+/*
+ * T71: a bulk Add cut off mid-upload stores nothing; one during which easd
+ * is killed stores all or nothing; sent again, every contact is there
+ * once.
+ */
+static void bulk_add_cut_off_or_killed_stores_each_once(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f);
+	const char *key = start(f, f->phone, contacts, NULL);
+	struct buf commands, body;
+	struct wbxml_error error;
+	buf_init(&commands, 0);
+	for (unsigned i = 1; i <= 2000; i++)
+		buf_printf(&commands, "<Add><ClientId>%u</ClientId><ApplicationData" NS "><c:FirstName>P%u</c:FirstName>"
+				      "<c:Email1Address>p%u@example.org</c:Email1Address></ApplicationData></Add>", i, i, i);
+	const char *xml = e2e_mail_format(f, "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections>%s"
+					     "</Collections></Sync>",
+					  e2e_mail_collection(f, contacts, key, 100, NULL, e2e_mail_format(f, "%.*s", (int)commands.len,
+													 (const char *)commands.data)));
+	buf_init(&body, 0);
+	assert_int_equal(wbxml_from_xml(xml, strlen(xml), false, &body, &error), 0);
+	send_cut_off(f, &body, body.len / 2);
+	usleep(200000);
+	assert_int_equal(count_items(f, "COUNTER1", contacts), 0);
+	struct e2e_call *call = e2e_mail_call_start(f, "PHONE1", f->phone, "Sync", xml, 0);
+	usleep(30000);
+	assert_int_equal(e2e_crash_restart(&f->server), 0);
+	e2e_mail_call_end(call, 10000);
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL, e2e_mail_format(f, "%.*s", (int)commands.len,
+											   (const char *)commands.data));
+	assert_int_equal(easclient_count(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD), 2000);
+	assert_int_equal(count_items(f, "COUNTER2", contacts), 2000);
+	buf_cleanup(&commands);
+	buf_cleanup(&body);
+}
+
 /* T58: notes' own rules on a 14.1 device. */
 static void notes_keep_body_and_subject_and_own_their_date(void **state)
 {
@@ -424,18 +487,18 @@ static void notes_keep_body_and_subject_and_own_their_date(void **state)
 	assert_string_equal(text(f, e2e_mail_post_sync(f, f->phone, collection, NULL), WBXML_AIRSYNC_STATUS), "4");
 	const char *key = start(f, f->phone, notes, NULL);
 	/* (a) No MessageClass: a sticky note; IPM.Note: not a note. */
-	struct wbxml_node *root = sync(f, f->phone, notes, key, NULL,
+	struct wbxml_node *root = sync_folder(f, f->phone, notes, key, NULL,
 				       add(f, "n1", "<n:Subject>Milk</n:Subject><n:Categories><n:Category>Home</n:Category>"
 						    "</n:Categories><n:LastModifiedDate>2001-01-01T00:00:00.000Z</n:LastModifiedDate>"
 						    BODY("1", "Buy milk")));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, f->phone, notes, key, NULL,
+	root = sync_folder(f, f->phone, notes, key, NULL,
 		    add(f, "n2", "<n:Subject>X</n:Subject><n:MessageClass>IPM.Note</n:MessageClass>" BODY("1", "x")));
 	assert_string_equal(add_status(f, root, NULL), "6");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	/* (b) A Change with a category only keeps Body and Subject; (c) one without Categories clears them. */
-	root = sync(f, f->phone, notes, key, NULL,
+	root = sync_folder(f, f->phone, notes, key, NULL,
 		    change(f, server_id, "<n:Categories><n:Category>Shop</n:Category></n:Categories>"));
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	const char *tablet_key = start(f, f->tablet, notes, NULL);
@@ -456,7 +519,7 @@ static void notes_keep_body_and_subject_and_own_their_date(void **state)
 		assert_string_not_equal(text(f, a, WBXML_FOLDERHIERARCHY_TYPE), "10");
 	assert_non_null(easclient_find(root, WBXML_FOLDERHIERARCHY_ADD));
 	easclient_free(&old);
-	sync(f, f->phone, notes, key, NULL, change(f, server_id, "<n:Subject>Oat milk</n:Subject>"));
+	sync_folder(f, f->phone, notes, key, NULL, change(f, server_id, "<n:Subject>Oat milk</n:Subject>"));
 	item = one_command(f, f->tablet, notes, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_NOTES_SUBJECT), "Oat milk");
 	assert_null(easclient_find(item, WBXML_NOTES_CATEGORIES));
@@ -474,15 +537,15 @@ static void tasks_rules_and_incomplete_filter(void **state)
 	struct e2e_mail *f = *state;
 	const char *tasks = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "7")), *server_id;
 	const char *key = start(f, f->phone, tasks, NULL);
-	struct wbxml_node *root = sync(f, f->phone, tasks, key, NULL,
+	struct wbxml_node *root = sync_folder(f, f->phone, tasks, key, NULL,
 				       add(f, "t1", "<t:Subject>Taxes</t:Subject><t:Importance>7</t:Importance>"
 						    "<t:ReminderSet>1</t:ReminderSet><t:Complete>0</t:Complete>"));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, f->phone, tasks, key, NULL, add(f, "t2", "<t:Subject>Bad</t:Subject><t:ReminderSet>2</t:ReminderSet>"));
+	root = sync_folder(f, f->phone, tasks, key, NULL, add(f, "t2", "<t:Subject>Bad</t:Subject><t:ReminderSet>2</t:ReminderSet>"));
 	assert_string_equal(add_status(f, root, NULL), "6");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, f->phone, tasks, key, NULL,
+	root = sync_folder(f, f->phone, tasks, key, NULL,
 		    add(f, "t3", "<t:Subject>Weekly</t:Subject><t:Recurrence><t:Type>1</t:Type><t:DayOfWeek>2</t:DayOfWeek>"
 				 "</t:Recurrence>"));
 	assert_string_equal(add_status(f, root, NULL), "6");
@@ -517,10 +580,10 @@ static void repeated_client_uid_is_the_same_event(void **state)
 	const char *key = start(f, laptop, calendar, NULL);
 	const char *event = "<cal:Subject>Lunch</cal:Subject><cal:StartTime>20261210T120000Z</cal:StartTime>"
 			    "<cal:EndTime>20261210T130000Z</cal:EndTime><cal:ClientUid>lunch-1@laptop</cal:ClientUid>";
-	struct wbxml_node *root = sync(f, laptop, calendar, key, NULL, add(f, "c1", event));
+	struct wbxml_node *root = sync_folder(f, laptop, calendar, key, NULL, add(f, "c1", event));
 	assert_string_equal(add_status(f, root, &first), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, laptop, calendar, key, NULL, add(f, "c2", event));
+	root = sync_folder(f, laptop, calendar, key, NULL, add(f, "c2", event));
 	assert_string_equal(add_status(f, root, &again), "1");
 	assert_string_equal(again, first);
 	assert_int_equal(count_items(f, "COUNTER", calendar), 1);
@@ -551,25 +614,25 @@ static void calendar_window_and_versions(void **state)
 	const char *laptop_key = start(f, laptop, calendar, NULL);
 	const char *event = "<cal:Subject>%s</cal:Subject><cal:StartTime>%s</cal:StartTime><cal:EndTime>%s</cal:EndTime>"
 			    "<cal:BusyStatus>2</cal:BusyStatus>%s";
-	struct wbxml_node *root = sync(
+	struct wbxml_node *root = sync_folder(
 		f, laptop, calendar, laptop_key, NULL,
 		add(f, "e1", e2e_mail_format(f, event, "Old", calendar_time(f, -30), calendar_time(f, -30), "")));
 	assert_string_equal(add_status(f, root, &old_id), "1");
 	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, laptop, calendar, laptop_key, NULL,
+	root = sync_folder(f, laptop, calendar, laptop_key, NULL,
 		    add(f, "e2", e2e_mail_format(f, event, "Review", calendar_time(f, 2), calendar_time(f, 2),
 						 "<airsyncbase:Location><airsyncbase:DisplayName>Room A</airsyncbase:DisplayName>"
 						 "</airsyncbase:Location>")));
 	assert_string_equal(add_status(f, root, &new_id), "1");
 	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, laptop, calendar, laptop_key, NULL,
+	root = sync_folder(f, laptop, calendar, laptop_key, NULL,
 		    add(f, "e3", e2e_mail_format(f, event, "Standup", calendar_time(f, -100), calendar_time(f, -100),
 						 "<cal:Recurrence><cal:Type>0</cal:Type><cal:Interval>1</cal:Interval></cal:Recurrence>")));
 	assert_string_equal(add_status(f, root, &series_id), "1");
 	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 
 	const char *key = start(f, f->phone, calendar, NULL);
-	root = sync(f, f->phone, calendar, key, "<FilterType>4</FilterType>", NULL);
+	root = sync_folder(f, f->phone, calendar, key, "<FilterType>4</FilterType>", NULL);
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
 	assert_int_equal(easclient_count(commands, WBXML_AIRSYNC_ADD), 2);
 	for (const struct wbxml_node *added = commands->first_child; added != NULL; added = added->next) {
@@ -579,13 +642,13 @@ static void calendar_window_and_versions(void **state)
 	}
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
 	/* T47: 16.1 ghosts every calendar field. */
-	sync(f, laptop, calendar, laptop_key, NULL, change(f, new_id, "<cal:Subject>Review v2</cal:Subject>"));
+	sync_folder(f, laptop, calendar, laptop_key, NULL, change(f, new_id, "<cal:Subject>Review v2</cal:Subject>"));
 	const struct wbxml_node *item = one_command(f, f->phone, calendar, &key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_CALENDAR_SUBJECT), "Review v2");
 	assert_string_equal(text(f, item, WBXML_CALENDAR_LOCATION), "Room A");
 	assert_string_equal(text(f, item, WBXML_CALENDAR_BUSY_STATUS), "2");
 	/* The phone moves it a month back: it leaves the phone's window. */
-	sync(f, f->phone, calendar, key, NULL,
+	sync_folder(f, f->phone, calendar, key, NULL,
 	     change(f, new_id, e2e_mail_format(f, event, "Review v2", calendar_time(f, -31), calendar_time(f, -31),
 					       "<cal:Location>Room B</cal:Location>")));
 	item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
@@ -598,7 +661,7 @@ static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient
 					    const char *subject)
 {
 	const char *key = start(f, client, calendar, NULL);
-	struct wbxml_node *root = sync(f, client, calendar, key, NULL, NULL);
+	struct wbxml_node *root = sync_folder(f, client, calendar, key, NULL, NULL);
 	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
 	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
 		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
@@ -636,7 +699,7 @@ static void all_day_events_keep_their_dates(void **state)
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct easclient *writer = e2e_mail_device(f, e2e_mail_format(f, "W%u", i), (unsigned)atoi(cases[i][1]));
 		const char *key = start(f, writer, calendar, NULL);
-		struct wbxml_node *root = sync(f, writer, calendar, key, NULL,
+		struct wbxml_node *root = sync_folder(f, writer, calendar, key, NULL,
 					       add(f, "e", e2e_mail_format(f, "<cal:Subject>Day %u</cal:Subject>%s", i, cases[i][0])));
 		assert_string_equal(add_status(f, root, NULL), "1");
 		for (unsigned v = 0; v < 2; v++) {
@@ -684,7 +747,7 @@ static void one_occurrence_never_deletes_the_series(void **state)
 	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *series;
 	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
 	const char *key = start(f, f->phone, calendar, NULL);
-	struct wbxml_node *root = sync(
+	struct wbxml_node *root = sync_folder(
 		f, f->phone, calendar, key, NULL,
 		add(f, "s", "<cal:Subject>Weekly</cal:Subject><cal:StartTime>20260303T090000Z</cal:StartTime>"
 			    "<cal:EndTime>20260303T100000Z</cal:EndTime><cal:Recurrence><cal:Type>1</cal:Type>"
@@ -741,7 +804,7 @@ static void attendee_device_never_becomes_organizer(void **state)
 	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *mine, *carols;
 	const char *attendee = "<cal:Attendee><cal:Email>%s</cal:Email><cal:Name>%s</cal:Name></cal:Attendee>";
 	const char *key = start(f, f->phone, calendar, NULL);
-	struct wbxml_node *root = sync(
+	struct wbxml_node *root = sync_folder(
 		f, f->phone, calendar, key, NULL,
 		add(f, "m", e2e_mail_format(f, "<cal:Subject>Plan</cal:Subject><cal:MeetingStatus>1</cal:MeetingStatus>"
 					       "<cal:Attendees>%s%s</cal:Attendees>",
@@ -749,7 +812,7 @@ static void attendee_device_never_becomes_organizer(void **state)
 					    e2e_mail_format(f, attendee, "bob@example.org", "Bob"))));
 	assert_string_equal(add_status(f, root, &mine), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
-	root = sync(f, f->phone, calendar, key, NULL,
+	root = sync_folder(f, f->phone, calendar, key, NULL,
 		    add(f, "r", e2e_mail_format(f, "<cal:Subject>Review</cal:Subject><cal:MeetingStatus>3</cal:MeetingStatus>"
 						   "<cal:OrganizerEmail>carol@example.org</cal:OrganizerEmail>"
 						   "<cal:OrganizerName>Carol</cal:OrganizerName><cal:Reminder>15</cal:Reminder>"
@@ -900,7 +963,7 @@ static void contact_fetched_and_moved_between_address_books(void **state)
 	struct e2e_mail *f = *state;
 	const char *contacts = contacts_of(f), *server_id;
 	const char *key = start(f, f->phone, contacts, NULL);
-	struct wbxml_node *root = sync(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL, add(f, "c1", ADA));
 	assert_string_equal(add_status(f, root, &server_id), "1");
 	root = post(f, "ItemOperations",
 		    e2e_mail_format(f, "<ItemOperations xmlns=\"ItemOperations\" xmlns:a=\"AirSync\"><Fetch><Store>Mailbox"
@@ -933,6 +996,7 @@ int main(void)
 		E2E_MAIL_CASE(lossy_body_echoes_keep_the_stored_body),
 		E2E_MAIL_CASE(empty_picture_from_iphone_keeps_the_picture),
 		E2E_MAIL_CASE(bulk_add_and_retry_store_each_contact_once),
+		E2E_MAIL_CASE(bulk_add_cut_off_or_killed_stores_each_once),
 		E2E_MAIL_CASE(notes_keep_body_and_subject_and_own_their_date),
 		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
 		E2E_MAIL_CASE(calendar_window_and_versions),

@@ -152,6 +152,17 @@ int e2e_restart(struct e2e_server *server, const char *extra_config)
 	return launch(server);
 }
 
+int e2e_crash_restart(struct e2e_server *server)
+{
+	if (server->pid <= 0)
+		return -1;
+	kill(server->pid, SIGKILL);
+	while (waitpid(server->pid, NULL, 0) < 0 && errno == EINTR)
+		continue;
+	server->pid = 0;
+	return launch(server);
+}
+
 int e2e_stop(struct e2e_server *server)
 {
 	if (server->pid <= 0)

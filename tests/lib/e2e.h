@@ -39,6 +39,8 @@ int e2e_prepare(struct e2e_server *server);
 int e2e_start_prepared(struct e2e_server *server, const char *extra_config, const char *const *users);
 /* Replaces the configuration's extra part and restarts easd on the same data. */
 int e2e_restart(struct e2e_server *server, const char *extra_config);
+/* Kills easd (SIGKILL: no clean stop, as a power cut) and starts it again on its data. */
+int e2e_crash_restart(struct e2e_server *server);
 /* SIGTERM, waits; returns easd's exit status (0 for a clean stop), or -1. */
 int e2e_stop(struct e2e_server *server);
 /* Stops if running and removes the directory. */

@@ -365,6 +365,14 @@ struct wbxml_node *e2e_mail_call_finish(struct e2e_mail *mail, struct e2e_call *
 	return root;
 }
 
+int e2e_mail_call_end(struct e2e_call *call, int64_t within_ms)
+{
+	struct easclient_response response;
+	int result = call_end(call, within_ms, &response);
+	easclient_response_cleanup(&response);
+	return result;
+}
+
 void e2e_mail_call_abandoned(struct e2e_call *call, int64_t within_ms)
 {
 	struct easclient_response response;

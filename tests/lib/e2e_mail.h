@@ -121,6 +121,8 @@ void e2e_mail_call_assert_waiting(struct e2e_call *call, unsigned ms);
  * and frees the call. Returns the response tree, NULL for an empty body.
  */
 struct wbxml_node *e2e_mail_call_finish(struct e2e_mail *mail, struct e2e_call *call, int64_t within_ms);
+/* Waits up to within_ms for the call however it ends (0: answered, else the transport failed), and frees it. */
+int e2e_mail_call_end(struct e2e_call *call, int64_t within_ms);
 /* Waits up to within_ms for a call whose client hung up (no answer), and frees it. */
 void e2e_mail_call_abandoned(struct e2e_call *call, int64_t within_ms);
 /* CLOCK_MONOTONIC milliseconds. */
