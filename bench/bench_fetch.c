@@ -48,20 +48,6 @@
 
 static struct e2e_server easd;
 
-static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *format, ...)
-{
-	va_list ap;
-	va_start(ap, format);
-	fputs("bench_fetch: ", stderr);
-	vfprintf(stderr, format, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	e2e_cleanup(&easd);
-	exit(1);
-}
-
 /* easd's VmRSS in kB. */
 static long easd_rss_kb(void)
 {
@@ -177,7 +163,7 @@ static void deliver(int64_t *folder_out, int64_t *item_out, size_t *size_out)
 	*size_out = mime.len;
 	snprintf(path, sizeof(path), "%s/data", easd.dir);
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
-		die("store: %s", error);
+		bench_die(&easd, "store: %s", error);
 	struct arena *arena = arena_new(0);
 	struct store_session *session = store_session_acquire(store);
 	struct store_item_meta meta = { .received = time(NULL), .message_id = "bench-fetch@example.org" };
@@ -186,7 +172,7 @@ static void deliver(int64_t *folder_out, int64_t *item_out, size_t *size_out)
 	    store_begin(session) != STORE_OK ||
 	    store_item_add(session, user.id, *folder_out, mime.data, mime.len, &meta, item_out) != STORE_OK ||
 	    store_commit(session) != STORE_OK)
-		die("cannot deliver: %s", store_session_error(session));
+		bench_die(&easd, "cannot deliver: %s", store_session_error(session));
 	store_session_release(&session);
 	store_close(&store);
 	arena_free(&arena);
@@ -206,7 +192,7 @@ static struct easclient *client_new(const char *device_id, bool multipart)
 	options.accept_multipart = multipart;
 	struct easclient *client = easclient_new(&options);
 	if (easclient_provision(client, NULL) != 0)
-		die("provisioning %s failed", device_id);
+		bench_die(&easd, "provisioning %s failed", device_id);
 	return client;
 }
 
@@ -219,7 +205,7 @@ static void post_measured(struct easclient *client, const char *command, const c
 	double cpu = easd_cpu_seconds(), start = bench_now();
 	sampler_start(&sampler);
 	if (easclient_post_xml(client, command, xml, response) != 0 || response->http_status != 200)
-		die("%s: HTTP %ld", command, response->http_status);
+		bench_die(&easd, "%s: HTTP %ld", command, response->http_status);
 	m->peak_kb = sampler_stop(&sampler);
 	m->seconds = bench_now() - start;
 	m->cpu = easd_cpu_seconds() - cpu;
@@ -245,10 +231,10 @@ static const char *verify(const char *what, const uint8_t *bytes, size_t got, si
 {
 	static char line[128];
 	if (got != len)
-		die("%s: %zu bytes, want %zu", what, got, len);
+		bench_die(&easd, "%s: %zu bytes, want %zu", what, got, len);
 	char *have = sha256_hex(bytes, got), *want = pattern_sha256(first, len);
 	if (strcmp(have, want) != 0)
-		die("%s: SHA-256 %s, want %s", what, have, want);
+		bench_die(&easd, "%s: SHA-256 %s, want %s", what, have, want);
 	snprintf(line, sizeof(line), "ok, %zu bytes, sha256 %.16s", got, have);
 	g_free(have);
 	g_free(want);
@@ -277,10 +263,10 @@ static void fetch_multipart(const char *reference)
 	post_measured(client, "ItemOperations", xml, &response, &m);
 	const uint8_t *body = response.body.data;
 	if (response.body.len < 20 || le32(body) != 2)
-		die("multipart: not two parts");
+		bench_die(&easd, "multipart: not two parts");
 	uint32_t offset = le32(body + 12), length = le32(body + 16);
 	if ((size_t)offset + length != response.body.len)
-		die("multipart: part 1 at %u+%u of %zu", offset, length, response.body.len);
+		bench_die(&easd, "multipart: part 1 at %u+%u of %zu", offset, length, response.body.len);
 	say_measure("1. whole, multipart", &m, verify("multipart", body + offset, length, 0, ATTACHMENT_BYTES));
 	easclient_response_cleanup(&response);
 	easclient_free(&client);
@@ -301,10 +287,10 @@ static void fetch_inline(const char *what, const char *reference, const char *ra
 	struct arena *arena = arena_new(0);
 	struct wbxml_node *root = NULL;
 	if (wbxml_tree_parse(arena, response.body.data, response.body.len, &limits, &root, NULL) != WBXML_OK)
-		die("%s: the answer does not decode", what);
+		bench_die(&easd, "%s: the answer does not decode", what);
 	const char *data = easclient_find_text(root, WBXML_ITEMOPERATIONS_DATA, arena);
 	if (data == NULL)
-		die("%s: no Data", what);
+		bench_die(&easd, "%s: no Data", what);
 	gsize decoded_len;
 	guchar *decoded = g_base64_decode(data, &decoded_len);
 	say_measure(what, &m, verify(what, decoded, decoded_len, first, len));
@@ -327,7 +313,7 @@ static const char *check_item(const char *what, struct easclient_response *respo
 	const char *truncated = root != NULL ? easclient_find_text(root, WBXML_AIRSYNCBASE_TRUNCATED, arena) : NULL;
 	const struct wbxml_node *attachment = root != NULL ? easclient_find(root, WBXML_AIRSYNCBASE_ATTACHMENT) : NULL;
 	if (data == NULL || strstr(data, "The data is attached.") == NULL || attachment == NULL)
-		die("%s: no body or no attachment", what);
+		bench_die(&easd, "%s: no body or no attachment", what);
 	snprintf(line, sizeof(line), "ok, body \"%.21s\"%s, attachment listed at %s bytes, response %zu bytes", data,
 		 truncated != NULL ? " truncated" : "",
 		 easclient_find_text(attachment, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, arena), response->body.len);
@@ -363,18 +349,18 @@ static void sync_item(int64_t folder)
 	easclient_response_init(&response);
 	if (easclient_post_xml(client, "FolderSync", "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>",
 			       &response) != 0)
-		die("FolderSync failed");
+		bench_die(&easd, "FolderSync failed");
 	snprintf(xml, sizeof(xml),
 		 "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>0</SyncKey><CollectionId>%lld</CollectionId>"
 		 "</Collection></Collections></Sync>",
 		 (long long)folder);
 	if (easclient_post_xml(client, "Sync", xml, &response) != 0)
-		die("Sync 0 failed");
+		bench_die(&easd, "Sync 0 failed");
 	struct arena *arena = arena_new(0);
 	struct wbxml_node *root = easclient_parse(&response, arena);
 	const char *key = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena) : NULL;
 	if (key == NULL)
-		die("Sync 0: no SyncKey");
+		bench_die(&easd, "Sync 0: no SyncKey");
 	snprintf(xml, sizeof(xml),
 		 "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection><SyncKey>%s</SyncKey>"
 		 "<CollectionId>%lld</CollectionId><GetChanges>1</GetChanges><WindowSize>10</WindowSize>"
@@ -395,7 +381,7 @@ static size_t slow_request(const char *reference, const char *range, uint32_t po
 	buf_init(&body, 0);
 	fetch_xml(xml, sizeof(xml), reference, range);
 	if (wbxml_from_xml(xml, strlen(xml), false, &body, NULL) != 0)
-		die("slow: cannot encode the request");
+		bench_die(&easd, "slow: cannot encode the request");
 	gchar *credentials = g_base64_encode((const guchar *)"alice:" PASSWORD, strlen("alice:" PASSWORD));
 	int n = snprintf(head, sizeof(head),
 			 "POST /Microsoft-Server-ActiveSync?Cmd=ItemOperations&User=alice&DeviceId=BENCHSLOW&DeviceType=bench "
@@ -411,7 +397,7 @@ static size_t slow_request(const char *reference, const char *range, uint32_t po
 	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0 || write(fd, head, (size_t)n) != n ||
 	    write(fd, body.data, body.len) != (ssize_t)body.len)
-		die("slow: cannot send the request");
+		bench_die(&easd, "slow: cannot send the request");
 	buf_cleanup(&body);
 	static char chunk[64 * 1024];
 	size_t received = 0;
@@ -440,7 +426,7 @@ static void fetch_slowly(const char *reference)
 	m.cpu = easd_cpu_seconds() - cpu;
 	m.after_kb = easd_rss_kb();
 	if (received < RANGE_BYTES)
-		die("slow: %zu bytes received", received);
+		bench_die(&easd, "slow: %zu bytes received", received);
 	snprintf(check, sizeof(check), "%zu bytes received (headers and multipart included)", received);
 	say_measure("6. last 10 MB by Range, slow client", &m, check);
 	easclient_free(&client);
@@ -461,7 +447,7 @@ int main(int argc, char **argv)
 	    "      sampled every 10 ms while each request runs; target: growth (peak - before) under %d MB\n",
 	    TARGET_KB / 1024);
 	if (e2e_start(&easd, NULL, users) < 0)
-		die("easd did not start");
+		bench_die(&easd, "easd did not start");
 	int64_t folder, item;
 	size_t size;
 	bench_say("  easd RSS idle after start %ld kB\n", easd_rss_kb());

@@ -35,26 +35,12 @@
 
 static struct e2e_server easd;
 
-static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *format, ...)
-{
-	va_list ap;
-	va_start(ap, format);
-	fputs("bench_pim: ", stderr);
-	vfprintf(stderr, format, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	e2e_cleanup(&easd);
-	exit(1);
-}
-
 static struct easclient *device(const char *device_id)
 {
 	struct easclient_options options = e2e_client_options(&easd, "bench", PASSWORD, device_id);
 	struct easclient *client = easclient_new(&options);
 	if (client == NULL || easclient_provision(client, NULL) < 0)
-		die("cannot provision %s", device_id);
+		bench_die(&easd, "cannot provision %s", device_id);
 	return client;
 }
 
@@ -67,7 +53,7 @@ static char *folder_of_type(struct easclient *client, const char *type)
 	char *found = NULL;
 	easclient_response_init(&response);
 	if (easclient_post_xml(client, "FolderSync", xml, &response) < 0 || response.http_status != 200)
-		die("FolderSync failed");
+		bench_die(&easd, "FolderSync failed");
 	struct wbxml_node *root = easclient_parse(&response, arena);
 	for (const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next)
 		if (strcmp(easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, arena), type) == 0)
@@ -75,7 +61,7 @@ static char *folder_of_type(struct easclient *client, const char *type)
 	easclient_response_cleanup(&response);
 	arena_free(&arena);
 	if (found == NULL)
-		die("no folder of type %s", type);
+		bench_die(&easd, "no folder of type %s", type);
 	return found;
 }
 
@@ -84,11 +70,11 @@ static char *post_sync(struct easclient *client, const char *xml, struct easclie
 {
 	struct arena *arena = arena_new(0);
 	if (easclient_post_xml(client, "Sync", xml, response) < 0 || response->http_status != 200)
-		die("Sync failed: HTTP %ld", response->http_status);
+		bench_die(&easd, "Sync failed: HTTP %ld", response->http_status);
 	struct wbxml_node *root = easclient_parse(response, arena);
 	const char *key = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena) : NULL;
 	if (key == NULL)
-		die("Sync answered without a SyncKey");
+		bench_die(&easd, "Sync answered without a SyncKey");
 	char *copy = strdup(key);
 	arena_free(&arena);
 	return copy;
@@ -121,7 +107,7 @@ static void bulk_request(const char *folder, const char *key, unsigned count, vo
 	buf_printf(&xml, "</Commands></Collection></Collections></Sync>");
 	buf_init(wbxml, 0);
 	if (wbxml_from_xml((const char *)xml.data, xml.len, false, wbxml, &error) != 0)
-		die("cannot encode the bulk request: %s", error.reason);
+		bench_die(&easd, "cannot encode the bulk request: %s", error.reason);
 	buf_cleanup(&xml);
 }
 
@@ -166,7 +152,7 @@ static double timed_post(struct easclient *client, const struct buf *wbxml, stru
 	long rss = bench_rss_kb(easd.pid);
 	double cpu = bench_cpu_seconds(easd.pid), began = bench_now();
 	if (easclient_post(client, "Sync", wbxml->data, wbxml->len, NULL, response) < 0 || response->http_status != 200)
-		die("bulk Sync failed: HTTP %ld", response->http_status);
+		bench_die(&easd, "bulk Sync failed: HTTP %ld", response->http_status);
 	double seconds = bench_now() - began;
 	*cpu_out = bench_cpu_seconds(easd.pid) - cpu;
 	*growth_out = bench_peak_rss_kb(easd.pid) - rss;
@@ -181,10 +167,10 @@ static uint64_t stored_items(const char *folder)
 	uint64_t count = 0;
 	snprintf(path, sizeof(path), "%s/data", easd.dir);
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
-		die("store_open: %s", error);
+		bench_die(&easd, "store_open: %s", error);
 	struct store_session *session = store_session_acquire(store);
 	if (store_folder_count(session, strtoll(folder, NULL, 10), &count) != STORE_OK)
-		die("cannot count items");
+		bench_die(&easd, "cannot count items");
 	store_session_release(&session);
 	store_close(&store);
 	return count;
@@ -291,7 +277,7 @@ int main(int argc, char **argv)
 	double began = bench_now();
 	bench_choose_build(argc, argv);
 	if (e2e_start(&easd, "[http]\nthreads = 0\n", users) < 0)
-		die("cannot start %s/easd", getenv("EASD_BUILD"));
+		bench_die(&easd, "cannot start %s/easd", getenv("EASD_BUILD"));
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);

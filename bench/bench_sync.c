@@ -65,22 +65,6 @@
 
 static struct e2e_server easd;
 
-static void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *format, ...)
-{
-	va_list ap;
-	va_start(ap, format);
-	fputs("bench_sync: ", stderr);
-	vfprintf(stderr, format, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	if (easd.dir[0] != '\0')
-		fprintf(stderr, "bench_sync: easd's stderr was %s/easd.stderr (removed now)\n", easd.dir);
-	e2e_cleanup(&easd);
-	exit(1);
-}
-
 /* ---- easd as a process: RSS and CPU time from /proc ---- */
 
 static long easd_rss_kb(void)
@@ -93,7 +77,7 @@ static double easd_cpu_seconds(void)
 {
 	double seconds = bench_cpu_seconds(easd.pid);
 	if (seconds < 0)
-		die("cannot read easd's CPU time");
+		bench_die(&easd, "cannot read easd's CPU time");
 	return seconds;
 }
 
@@ -123,15 +107,15 @@ static double deliver(const char *user, unsigned count)
 	snprintf(path, sizeof(path), "%s/data", easd.dir);
 	double start = bench_now();
 	if (store_open(path, 1, &store, error, sizeof(error)) < 0)
-		die("store_open: %s", error);
+		bench_die(&easd, "store_open: %s", error);
 	struct store_session *session = store_session_acquire(store);
 	struct arena *arena = arena_new(0);
 	if (store_user_find(session, arena, user, &record) != STORE_OK ||
 	    store_folder_find_type(session, record.id, STORE_FOLDER_INBOX, &inbox) != STORE_OK)
-		die("no Inbox for %s", user);
+		bench_die(&easd, "no Inbox for %s", user);
 	for (unsigned i = 0; i < count; i++) {
 		if (i % DELIVERY_BATCH == 0 && store_begin(session) != STORE_OK)
-			die("store_begin: %s", store_session_error(session));
+			bench_die(&easd, "store_begin: %s", store_session_error(session));
 		snprintf(message_id, sizeof(message_id), "%s.%u@example.org", user, i);
 		int n = snprintf(message, sizeof(message),
 				 "From: Bob <bob@example.org>\r\nTo: %s@localhost\r\nSubject: Message %u\r\n"
@@ -144,10 +128,10 @@ static double deliver(const char *user, unsigned count)
 		message[n++] = '\n';
 		struct store_item_meta meta = { .received = time(NULL), .message_id = message_id };
 		if (store_item_add(session, record.id, inbox, (const uint8_t *)message, (size_t)n, &meta, NULL) != STORE_OK)
-			die("store_item_add: %s", store_session_error(session));
+			bench_die(&easd, "store_item_add: %s", store_session_error(session));
 		if ((i + 1) % DELIVERY_BATCH == 0 || i + 1 == count)
 			if (store_commit(session) != STORE_OK)
-				die("store_commit: %s", store_session_error(session));
+				bench_die(&easd, "store_commit: %s", store_session_error(session));
 	}
 	arena_free(&arena);
 	store_session_release(&session);
@@ -184,14 +168,14 @@ static const char *inbox_of(struct device *device, struct easclient_response *re
 {
 	static const char xml[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
 	if (easclient_post_xml(device->client, "FolderSync", xml, response) < 0 || response->http_status != 200)
-		die("%s: FolderSync failed (HTTP %ld)", device->name, response->http_status);
+		bench_die(&easd, "%s: FolderSync failed (HTTP %ld)", device->name, response->http_status);
 	struct wbxml_node *root = easclient_parse(response, arena);
 	for (const struct wbxml_node *add = easclient_find(root, WBXML_FOLDERHIERARCHY_ADD); add != NULL; add = add->next) {
 		const char *type = easclient_find_text(add, WBXML_FOLDERHIERARCHY_TYPE, arena);
 		if (type != NULL && strcmp(type, "2") == 0)
 			return easclient_find_text(add, WBXML_FOLDERHIERARCHY_SERVER_ID, arena);
 	}
-	die("%s: no Inbox in the FolderSync answer", device->name);
+	bench_die(&easd, "%s: no Inbox in the FolderSync answer", device->name);
 }
 
 /* A provisioned device that knows its Inbox. */
@@ -207,7 +191,7 @@ static void device_open(struct device *device, const char *user, const char *dev
 	device->client = easclient_new(&options);
 	easclient_response_init(&response);
 	if (easclient_provision(device->client, &response) < 0)
-		die("%s: Provision failed (HTTP %ld)", device->name, response.http_status);
+		bench_die(&easd, "%s: Provision failed (HTTP %ld)", device->name, response.http_status);
 	snprintf(device->inbox, sizeof(device->inbox), "%s", inbox_of(device, &response, arena));
 	snprintf(device->sync_key, sizeof(device->sync_key), "0");
 	buf_init(&device->idle_body, 0);
@@ -230,12 +214,12 @@ static unsigned sync_round(struct device *device, unsigned window, struct eascli
 	struct arena *arena = arena_new(0);
 	sync_xml(device, window, xml, sizeof(xml));
 	if (easclient_post_xml(device->client, "Sync", xml, response) < 0 || response->http_status != 200)
-		die("%s: Sync failed (HTTP %ld)", device->name, response->http_status);
+		bench_die(&easd, "%s: Sync failed (HTTP %ld)", device->name, response->http_status);
 	struct wbxml_node *root = easclient_parse(response, arena);
 	const char *status = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_STATUS, arena) : NULL;
 	const char *key = root != NULL ? easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena) : NULL;
 	if (status == NULL || strcmp(status, "1") != 0 || key == NULL)
-		die("%s: Sync answered Status %s", device->name, status != NULL ? status : "(none)");
+		bench_die(&easd, "%s: Sync answered Status %s", device->name, status != NULL ? status : "(none)");
 	snprintf(device->sync_key, sizeof(device->sync_key), "%s", key);
 	unsigned adds = easclient_count(root, WBXML_AIRSYNC_ADD);
 	*more = easclient_find(root, WBXML_AIRSYNC_MORE_AVAILABLE) != NULL;
@@ -257,7 +241,7 @@ static unsigned sync_to_end(struct device *device, unsigned window, unsigned *ro
 	sync_round(device, window, &response, &more);
 	for (rounds = 1, more = true; more; rounds++) {
 		if (rounds == MAX_ROUNDS)
-			die("%s: still MoreAvailable after %u rounds", device->name, rounds);
+			bench_die(&easd, "%s: still MoreAvailable after %u rounds", device->name, rounds);
 		adds += sync_round(device, window, &response, &more);
 	}
 	easclient_response_cleanup(&response);
@@ -279,13 +263,13 @@ static void prepare_idle(struct device *device)
 	struct easclient_response response;
 	sync_xml(device, FIRST_SYNC_WINDOW, xml, sizeof(xml));
 	if (wbxml_from_xml(xml, strlen(xml), false, &device->idle_body, NULL) != WBXML_OK)
-		die("cannot encode a Sync");
+		bench_die(&easd, "cannot encode a Sync");
 	easclient_response_init(&response);
 	if (easclient_post(device->client, "Sync", device->idle_body.data, device->idle_body.len, NULL, &response) < 0 ||
 	    response.http_status != 200)
-		die("%s: no-change Sync failed (HTTP %ld)", device->name, response.http_status);
+		bench_die(&easd, "%s: no-change Sync failed (HTTP %ld)", device->name, response.http_status);
 	if (response.body.len != 0)
-		die("%s: the no-change Sync was answered with %zu bytes, not the empty response", device->name,
+		bench_die(&easd, "%s: the no-change Sync was answered with %zu bytes, not the empty response", device->name,
 		    response.body.len);
 	buf_append(&device->idle_answer, response.body.data, response.body.len);
 	easclient_response_cleanup(&response);
@@ -373,7 +357,7 @@ static void first_sync(struct device *device, unsigned expected)
 	unsigned adds = sync_to_end(device, FIRST_SYNC_WINDOW, &rounds);
 	double seconds = bench_now() - start;
 	if (adds != expected)
-		die("%s: %u Adds for %u messages", device->name, adds, expected);
+		bench_die(&easd, "%s: %u Adds for %u messages", device->name, adds, expected);
 	bench_say("  first sync of %s (%u messages, windows of %u): %u round trips, %.2f s, %.0f messages/s\n",
 	    device->name, adds, FIRST_SYNC_WINDOW, rounds, seconds, adds / seconds);
 	prepare_idle(device);
@@ -498,7 +482,7 @@ static struct MHD_Daemon *bare_start(uint16_t *port_out)
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)(cores > 0 ? cores : 1), MHD_OPTION_END);
 	if (daemon == NULL)
-		die("cannot start the bare libmicrohttpd server");
+		bench_die(&easd, "cannot start the bare libmicrohttpd server");
 	*port_out = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
 	return daemon;
 }
@@ -517,7 +501,7 @@ static void load_setup(struct worker *workers, const char *bare_url)
 			snprintf(device_id, sizeof(device_id), "LOAD%02u", d);
 			device_open(&w->device, user, device_id);
 			if (sync_to_end(&w->device, FIRST_SYNC_WINDOW, NULL) != LOAD_INBOX_MESSAGES)
-				die("%s: not %d Adds", w->device.name, LOAD_INBOX_MESSAGES);
+				bench_die(&easd, "%s: not %d Adds", w->device.name, LOAD_INBOX_MESSAGES);
 			prepare_idle(&w->device);
 			struct easclient_options options = e2e_client_options(&easd, w->device.user, PASSWORD,
 									      w->device.device_id);
@@ -549,7 +533,7 @@ static void load_run(struct worker *workers, bool to_bare, struct load_figures *
 		w->requests = w->same = w->failed = w->not_1 = w->different = 0;
 		w->seconds = 0;
 		if (pthread_create(&w->thread, NULL, worker_run, w) != 0)
-			die("pthread_create: %s", strerror(errno));
+			bench_die(&easd, "pthread_create: %s", strerror(errno));
 	}
 	pthread_barrier_wait(&start);
 	double began = bench_now(), cpu = easd_cpu_seconds(), own_cpu = own_cpu_seconds();
@@ -627,7 +611,7 @@ static void phase_initial_sync(void)
 	unsigned adds = sync_to_end(&device, INITIAL_WINDOW, &rounds);
 	double elapsed = bench_now() - start, cpu_used = easd_cpu_seconds() - cpu;
 	if (adds != INITIAL_MESSAGES)
-		die("%s: %u Adds for %d messages", device.name, adds, INITIAL_MESSAGES);
+		bench_die(&easd, "%s: %u Adds for %d messages", device.name, adds, INITIAL_MESSAGES);
 	bench_say("  SyncKey 0 to no MoreAvailable: %.2f s, %u round trips (SyncKey 0 + %u with items), %.0f messages/s\n",
 	    elapsed, rounds, rounds - 1, adds / elapsed);
 	bench_say("  easd CPU: %.2f s (%.0f us per message, %.1f ms per round trip)\n", cpu_used, cpu_used * 1e6 / adds,
@@ -651,7 +635,7 @@ int main(int argc, char **argv)
 	bench_choose_build(argc, argv);
 	/* threads = 0: one per core, as a deployment without the key has. */
 	if (e2e_start(&easd, "[http]\nthreads = 0\n", users) < 0)
-		die("cannot start %s/easd", getenv("EASD_BUILD"));
+		bench_die(&easd, "cannot start %s/easd", getenv("EASD_BUILD"));
 
 	time_t now = time(NULL);
 	struct tm tm;

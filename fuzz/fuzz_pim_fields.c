@@ -10,18 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pim/pim.h"
+#include "pim/email.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int read_memory(void *context, uint64_t offset, void *dst, size_t len)
-{
-	const struct slice *content = context;
-	if (offset > content->len || len > content->len - offset)
-		return -1;
-	memcpy(dst, content->data + offset, len);
-	return 0;
-}
 
 /* Reads the input as ApplicationData; 1 when the class took it (then *input is set). */
 static int read_input(const struct pim_class *class, struct arena *arena, const uint8_t *data, size_t size,
@@ -70,7 +61,8 @@ static void run_class(const struct pim_class *class, const uint8_t *data, size_t
 	if (read_input(class, arena, data, size, &input) && class->create(class, arena, &author, &input, &update) == 0 &&
 	    update.invalid == NULL) {
 		struct slice content = update.content;
-		struct pim_source source = { .size = content.len, .read = read_memory, .context = &content };
+		struct pim_source source;
+		pim_source_memory(&source, content.data, content.len);
 		struct pim_email_state state = { .received = update.received };
 		struct pim_item item = { &source, &state };
 		write_for(class, arena, &item, 141);

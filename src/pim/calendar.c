@@ -30,17 +30,6 @@ static bool all_day(const struct wbxml_node *item)
 	return strcmp(pim_fields_text(item, WBXML_CALENDAR_ALL_DAY_EVENT), "1") == 0;
 }
 
-/* The compact form of MS-ASCAL times, in arena. */
-static const char *compact_time(struct arena *arena, int64_t t)
-{
-	time_t seconds = (time_t)t;
-	struct tm tm;
-	char text[24];
-	gmtime_r(&seconds, &tm);
-	strftime(text, sizeof(text), "%Y%m%dT%H%M%SZ", &tm);
-	return arena_strndup(arena, text, strlen(text));
-}
-
 /* The event's zone, when it has a TimeZone that reads and is not UTC (an all-zero blob says nothing). */
 static bool zone_of(const struct wbxml_node *item, struct pim_timezone *zone)
 {
@@ -79,8 +68,8 @@ static const char *normalise_all_day(struct arena *arena, struct wbxml_node *ite
 	}
 	if (after <= first)
 		after = first + 1;
-	pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, compact_time(arena, first * 86400));
-	pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, compact_time(arena, after * 86400));
+	pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, pim_fields_compact_time(arena, first * 86400));
+	pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, pim_fields_compact_time(arena, after * 86400));
 	return NULL;
 }
 
@@ -94,11 +83,11 @@ static const char *fill_times(struct arena *arena, struct wbxml_node *item, int6
 	int64_t start, end;
 	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_START_TIME), &start) < 0) {
 		start = (now + 1799) / 1800 * 1800;
-		pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, compact_time(arena, start));
+		pim_fields_set(arena, item, WBXML_CALENDAR_START_TIME, pim_fields_compact_time(arena, start));
 	}
 	if (pim_fields_parse_time(pim_fields_text(item, WBXML_CALENDAR_END_TIME), &end) < 0) {
 		end = start + 1800;
-		pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, compact_time(arena, end));
+		pim_fields_set(arena, item, WBXML_CALENDAR_END_TIME, pim_fields_compact_time(arena, end));
 	}
 	return end < start ? "end_before_start" : NULL;
 }
@@ -223,7 +212,7 @@ static bool calendar_write_field(struct wbxml_writer *writer, struct arena *aren
 		return false;
 	/* Local midnight as UTC: the offset is the one in force just before that midnight's UTC instant. */
 	int64_t t = date - pim_timezone_offset_at(&zone, date - pim_timezone_offset_at(&zone, date));
-	wbxml_writer_element_cstr(writer, field->tag, compact_time(arena, t));
+	wbxml_writer_element_cstr(writer, field->tag, pim_fields_compact_time(arena, t));
 	return true;
 }
 

@@ -26,17 +26,6 @@ static struct wbxml_node *same_occurrence(const struct wbxml_node *exceptions, i
 	return NULL;
 }
 
-/* Appends a copy of node (its subtree shared) under parent. */
-static void append_copy(struct arena *arena, struct wbxml_node *parent, const struct wbxml_node *node)
-{
-	struct wbxml_node *copy = wbxml_tree_add(arena, parent, node->tag, node->content, NULL, 0);
-	copy->text = node->text;
-	copy->first_child = node->first_child;
-	copy->last_child = node->last_child;
-	for (struct wbxml_node *child = copy->first_child; child != NULL; child = child->next)
-		child->parent = copy;
-}
-
 /*
  * One occurrence's exception as the device sent it; on a received meeting
  * the organizer's fields stay as the stored exception had them (absent
@@ -49,12 +38,12 @@ static void merge_one(struct arena *arena, const struct pim_author *author, cons
 	struct wbxml_node *exception = pim_fields_new(arena, into, WBXML_CALENDAR_EXCEPTION);
 	for (const struct wbxml_node *field = sent->first_child; field != NULL; field = field->next)
 		if (!received || !calendar_organizer_owns(field->tag))
-			append_copy(arena, exception, field);
+			pim_fields_adopt(arena, exception, field);
 	for (const struct wbxml_node *field = stored != NULL ? stored->first_child : NULL; field != NULL; field = field->next)
 		if (received && calendar_organizer_owns(field->tag))
-			append_copy(arena, exception, field);
+			pim_fields_adopt(arena, exception, field);
 	if (pim_fields_find(exception, WBXML_CALENDAR_EXCEPTION_START_TIME) == NULL)
-		append_copy(arena, exception, pim_fields_find(sent, WBXML_CALENDAR_EXCEPTION_START_TIME));
+		pim_fields_adopt(arena, exception, pim_fields_find(sent, WBXML_CALENDAR_EXCEPTION_START_TIME));
 }
 
 struct wbxml_node *calendar_merge_exceptions(struct arena *arena, const struct pim_author *author,
@@ -66,7 +55,7 @@ struct wbxml_node *calendar_merge_exceptions(struct arena *arena, const struct p
 	struct wbxml_node *merged = pim_fields_new(arena, NULL, WBXML_CALENDAR_EXCEPTIONS);
 	for (const struct wbxml_node *e = stored->first_child; e != NULL; e = e->next)
 		if (same_occurrence(sent, occurrence_of(e)) == NULL)
-			append_copy(arena, merged, e);
+			pim_fields_adopt(arena, merged, e);
 	for (const struct wbxml_node *e = sent->first_child; e != NULL; e = e->next)
 		if (e->tag == WBXML_CALENDAR_EXCEPTION && occurrence_of(e) >= 0)
 			merge_one(arena, author, item, merged, same_occurrence(stored, occurrence_of(e)), e);
@@ -94,7 +83,7 @@ struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_no
 		pim_fields_set(arena, exception, WBXML_CALENDAR_DELETED, "1");
 	for (const struct wbxml_node *field = sent != NULL ? sent->first_child : NULL; field != NULL; field = field->next)
 		if (exception_field(field->tag) && field->tag != WBXML_CALENDAR_EXCEPTION_START_TIME)
-			append_copy(arena, exception, field);
+			pim_fields_adopt(arena, exception, field);
 	return change;
 }
 

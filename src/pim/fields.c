@@ -150,14 +150,24 @@ int pim_fields_parse_time(const char *text, int64_t *time_out)
 	return 0;
 }
 
-const char *pim_fields_format_time(struct arena *arena, int64_t t)
+static const char *time_text(struct arena *arena, int64_t t, const char *pattern)
 {
 	time_t seconds = (time_t)t;
 	struct tm tm;
 	char text[40];
 	gmtime_r(&seconds, &tm);
-	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	strftime(text, sizeof(text), pattern, &tm);
 	return arena_strndup(arena, text, strlen(text));
+}
+
+const char *pim_fields_format_time(struct arena *arena, int64_t t)
+{
+	return time_text(arena, t, "%Y-%m-%dT%H:%M:%S.000Z");
+}
+
+const char *pim_fields_compact_time(struct arena *arena, int64_t t)
+{
+	return time_text(arena, t, "%Y%m%dT%H%M%SZ");
 }
 
 int64_t pim_fields_time(const struct wbxml_node *item, enum wbxml_tag tag, int64_t fallback)
@@ -166,13 +176,7 @@ int64_t pim_fields_time(const struct wbxml_node *item, enum wbxml_tag tag, int64
 	return pim_fields_parse_time(pim_fields_text(item, tag), &t) == 0 ? t : fallback;
 }
 
-/*
- * Appends a copy of node, sharing its subtree, as the last child of
- * parent: the lists node came from stay as they were. The subtree's
- * parent links move to the copy (the encoder walks up them); the tree it
- * came from is not encoded again.
- */
-static void adopt(struct arena *arena, struct wbxml_node *parent, const struct wbxml_node *original)
+void pim_fields_adopt(struct arena *arena, struct wbxml_node *parent, const struct wbxml_node *original)
 {
 	struct wbxml_node *node = arena_alloc(arena, sizeof(*node));
 	*node = *original;
@@ -232,7 +236,7 @@ static struct wbxml_node *normalise(struct arena *arena, struct wbxml_node *sent
 		if (node->tag == WBXML_AIRSYNCBASE_BODY && (node = normal_body(arena, node, invalid)) == NULL)
 			continue;
 		pim_fields_remove(item, node->tag);
-		adopt(arena, item, node);
+		pim_fields_adopt(arena, item, node);
 	}
 	return item;
 }
@@ -512,12 +516,12 @@ int pim_fields_merge(const struct pim_class *class, struct arena *arena, const s
 						  ? node
 						  : NULL;
 		if (kept != NULL)
-			adopt(arena, merged, kept);
+			pim_fields_adopt(arena, merged, kept);
 	}
 	for (node = sent->first_child; node != NULL; node = next) {
 		next = node->next;
 		if (pim_fields_find(stored, node->tag) == NULL && !is_empty(node) && !owned(class, author, stored, node->tag))
-			adopt(arena, merged, node);
+			pim_fields_adopt(arena, merged, node);
 	}
 	if (finish(class, arena, author, merged, update) < 0 || update->invalid != NULL)
 		return 0;

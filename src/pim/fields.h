@@ -78,6 +78,13 @@ struct wbxml_node *pim_fields_find(const struct wbxml_node *item, enum wbxml_tag
 const char *pim_fields_text(const struct wbxml_node *item, enum wbxml_tag tag);
 /* Sets a top-level text field (replacing it, or appending it). */
 void pim_fields_set(struct arena *arena, struct wbxml_node *item, enum wbxml_tag tag, const char *text);
+/*
+ * Appends a copy of node, sharing its subtree, as the last child of
+ * parent: the lists node came from stay as they were. The subtree's
+ * parent links move to the copy (the encoder walks up them); the tree it
+ * came from is not encoded again.
+ */
+void pim_fields_adopt(struct arena *arena, struct wbxml_node *parent, const struct wbxml_node *node);
 /* Removes a top-level field, if there. */
 void pim_fields_remove(struct wbxml_node *item, enum wbxml_tag tag);
 /* A dateTime of MS-ASDTYPE 2.3 ("2026-12-03T15:30:00.000Z") or the compact form of calendar times
@@ -85,6 +92,8 @@ void pim_fields_remove(struct wbxml_node *item, enum wbxml_tag tag);
 int pim_fields_parse_time(const char *text, int64_t *time_out);
 /* t as MS-ASDTYPE dateTime, in arena. */
 const char *pim_fields_format_time(struct arena *arena, int64_t t);
+/* t in the compact form of MS-ASCAL times ("20261203T153000Z"), in arena. */
+const char *pim_fields_compact_time(struct arena *arena, int64_t t);
 /* The item's place by a time field (Unix seconds), or fallback without a valid one. */
 int64_t pim_fields_time(const struct wbxml_node *item, enum wbxml_tag tag, int64_t fallback);
 

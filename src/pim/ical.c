@@ -16,21 +16,6 @@
 
 /* ---- values ---- */
 
-static const char *format(struct arena *arena, int64_t t, const char *pattern)
-{
-	time_t seconds = (time_t)t;
-	struct tm tm;
-	char text[40];
-	gmtime_r(&seconds, &tm);
-	strftime(text, sizeof(text), pattern, &tm);
-	return arena_strndup(arena, text, strlen(text));
-}
-
-static const char *compact(struct arena *arena, int64_t t)
-{
-	return format(arena, t, "%Y%m%dT%H%M%SZ");
-}
-
 /* A time of the file as UTC seconds (a date: its midnight UTC), its zone resolved by libical. */
 static int64_t seconds_of(struct icaltimetype t)
 {
@@ -99,7 +84,7 @@ static void recurrence_from_rrule(struct arena *arena, struct wbxml_node *item, 
 		snprintf(text, sizeof(text), "%d", r->count);
 		pim_fields_set(arena, node, WBXML_CALENDAR_OCCURRENCES, text);
 	} else if (!icaltime_is_null_time(r->until)) {
-		pim_fields_set(arena, node, WBXML_CALENDAR_UNTIL, compact(arena, seconds_of(r->until)));
+		pim_fields_set(arena, node, WBXML_CALENDAR_UNTIL, pim_fields_compact_time(arena, seconds_of(r->until)));
 	}
 	if (last_day)
 		mask = 127, week = 5;
@@ -185,9 +170,9 @@ static struct wbxml_node *event_fields(struct arena *arena, icalcomponent *c)
 	if (olson != NULL && !start.is_date && pim_timezone_for_zone(olson, &zone) == 0)
 		set(arena, item, WBXML_CALENDAR_TIMEZONE, pim_timezone_format(arena, &zone));
 	if (!icaltime_is_null_time(start))
-		set(arena, item, WBXML_CALENDAR_START_TIME, compact(arena, seconds_of(start)));
+		set(arena, item, WBXML_CALENDAR_START_TIME, pim_fields_compact_time(arena, seconds_of(start)));
 	if (!icaltime_is_null_time(end))
-		set(arena, item, WBXML_CALENDAR_END_TIME, compact(arena, seconds_of(end)));
+		set(arena, item, WBXML_CALENDAR_END_TIME, pim_fields_compact_time(arena, seconds_of(end)));
 	const char *location = icalcomponent_get_location(c);
 	if (location != NULL && location[0] != '\0')
 		pim_fields_set(arena, pim_fields_new(arena, item, WBXML_AIRSYNCBASE_LOCATION), WBXML_AIRSYNCBASE_DISPLAY_NAME,
@@ -209,7 +194,7 @@ static void add_exception(struct arena *arena, struct wbxml_node *series, int64_
 	if (exceptions == NULL)
 		exceptions = pim_fields_new(arena, series, WBXML_CALENDAR_EXCEPTIONS);
 	struct wbxml_node *exception = pim_fields_new(arena, exceptions, WBXML_CALENDAR_EXCEPTION);
-	pim_fields_set(arena, exception, WBXML_CALENDAR_EXCEPTION_START_TIME, compact(arena, original));
+	pim_fields_set(arena, exception, WBXML_CALENDAR_EXCEPTION_START_TIME, pim_fields_compact_time(arena, original));
 	if (modified == NULL) {
 		pim_fields_set(arena, exception, WBXML_CALENDAR_DELETED, "1");
 		return;
@@ -226,20 +211,19 @@ static struct wbxml_node *task_fields(struct arena *arena, icalcomponent *c)
 	struct icaltimetype due = icalcomponent_get_due(c), start = icalcomponent_get_dtstart(c);
 	icalproperty *completed = icalcomponent_get_first_property(c, ICAL_COMPLETED_PROPERTY);
 	icalproperty *priority = icalcomponent_get_first_property(c, ICAL_PRIORITY_PROPERTY);
-	const char *date = "%Y-%m-%dT%H:%M:%S.000Z";
 	set(arena, item, WBXML_TASKS_SUBJECT, icalcomponent_get_summary(c));
 	pim_interchange_body(arena, item, icalcomponent_get_description(c));
 	bool done = completed != NULL || icalcomponent_get_status(c) == ICAL_STATUS_COMPLETED;
 	set(arena, item, WBXML_TASKS_COMPLETE, done ? "1" : "0");
 	if (completed != NULL)
-		set(arena, item, WBXML_TASKS_DATE_COMPLETED, format(arena, seconds_of(icalproperty_get_completed(completed)), date));
+		set(arena, item, WBXML_TASKS_DATE_COMPLETED, pim_fields_format_time(arena, seconds_of(icalproperty_get_completed(completed))));
 	if (!icaltime_is_null_time(due)) {
-		set(arena, item, WBXML_TASKS_DUE_DATE, format(arena, seconds_of(due), date));
-		set(arena, item, WBXML_TASKS_UTC_DUE_DATE, format(arena, seconds_of(due), date));
+		set(arena, item, WBXML_TASKS_DUE_DATE, pim_fields_format_time(arena, seconds_of(due)));
+		set(arena, item, WBXML_TASKS_UTC_DUE_DATE, pim_fields_format_time(arena, seconds_of(due)));
 	}
 	if (!icaltime_is_null_time(start)) {
-		set(arena, item, WBXML_TASKS_START_DATE, format(arena, seconds_of(start), date));
-		set(arena, item, WBXML_TASKS_UTC_START_DATE, format(arena, seconds_of(start), date));
+		set(arena, item, WBXML_TASKS_START_DATE, pim_fields_format_time(arena, seconds_of(start)));
+		set(arena, item, WBXML_TASKS_UTC_START_DATE, pim_fields_format_time(arena, seconds_of(start)));
 	}
 	if (priority != NULL && icalproperty_get_priority(priority) > 0) {
 		int p = icalproperty_get_priority(priority);

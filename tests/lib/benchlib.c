@@ -1,5 +1,6 @@
 /* benchlib.c: see benchlib.h. */
 #include "benchlib.h"
+#include "e2e.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -143,4 +144,18 @@ void bench_choose_build(int argc, char **argv)
 		return;
 	}
 	setenv("EASD_BUILD", "build", 1);
+}
+
+void bench_die(struct e2e_server *easd, const char *format, ...)
+{
+	va_list ap;
+	va_start(ap, format);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	vfprintf(stderr, format, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (easd->dir[0] != '\0')
+		fprintf(stderr, "%s: easd's stderr was %s/easd.stderr (removed now)\n", program_invocation_short_name, easd->dir);
+	e2e_cleanup(easd);
+	exit(1);
 }

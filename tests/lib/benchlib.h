@@ -16,6 +16,14 @@ int bench_report_write(const char *path);
 /* Forgets the report. */
 void bench_report_free(void);
 
+struct e2e_server;
+/*
+ * Says why the benchmark stops (prefixed with the program's name, and
+ * where easd's stderr was), stops easd and removes its directory, and
+ * exits with status 1.
+ */
+void bench_die(struct e2e_server *easd, const char *format, ...) __attribute__((format(printf, 2, 3), noreturn));
+
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
 /* The process's VmRSS in kB, or -1 when it cannot be read. */
