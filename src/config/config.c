@@ -170,6 +170,7 @@ void config_init(struct easd_config *config)
 	config->max_parked = LIMIT_PARKED_DEFAULT;
 	config->max_parked_per_user = LIMIT_PARKED_PER_USER_DEFAULT;
 	config->max_picture_size = LIMIT_PICTURE_BYTES_DEFAULT;
+	config->max_sync_commands = LIMIT_SYNC_COMMANDS_DEFAULT;
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
@@ -239,6 +240,7 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("push", "max_parked", 10000000, max_parked, true),
 	NUMBER_KEY("push", "max_parked_per_user", 100000, max_parked_per_user, true),
 	NUMBER_KEY("sync", "max_picture_size", LIMIT_PIM_ITEM_BYTES, max_picture_size, true),
+	NUMBER_KEY("sync", "max_commands", LIMIT_SYNC_COMMANDS_MAX, max_sync_commands, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
 	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
 	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),
@@ -378,6 +380,10 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 	if (config->http_timeout == 0) {
 		/* 0 would make libmicrohttpd keep idle connections for ever. */
 		snprintf(error, error_len, "%s: timeout in [http] must be at least 1 second", path);
+		return -1;
+	}
+	if (config->max_sync_commands == 0) {
+		snprintf(error, error_len, "%s: max_commands in [sync] must be at least 1", path);
 		return -1;
 	}
 	if (config->heartbeat_min == 0 || config->heartbeat_min > config->heartbeat_max ||

@@ -56,6 +56,7 @@ struct easd_config {
 	/* [sync] */
 	bool delete_omitted;           /* omitted = delete: a Change from a device without Supported deletes what it leaves out */
 	unsigned max_picture_size;     /* bytes of a contact's Picture (base64) kept */
+	unsigned max_sync_commands;    /* client commands in one collection of a Sync */
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */

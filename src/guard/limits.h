@@ -64,8 +64,11 @@
 
 /* Collections in one Sync; more get Status 15. A phone syncs a few dozen folders. */
 #define LIMIT_SYNC_COLLECTIONS 100
-/* Client commands in one collection of one Sync: a bulk contact upload is a few thousand. */
-#define LIMIT_SYNC_COMMANDS 20000
+/* [sync] max_commands: client commands in one collection of one Sync; past it the
+   request gets Status 4 (MS-ASCMD 3.1.5.10). A phone's whole address book must go
+   through: Android resends a refused batch for ever (field-notes §6). */
+#define LIMIT_SYNC_COMMANDS_DEFAULT 20000
+#define LIMIT_SYNC_COMMANDS_MAX 1000000
 /* One value of a client's Change of a message (Read, Flag, a category); longer is a protocol error. */
 #define LIMIT_CHANGE_VALUE_BYTES 4096
 /* A ClientId (MS-ASCMD 2.2.3.28.2: at most 64 characters); a longer one gets Status 6. */

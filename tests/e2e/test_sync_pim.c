@@ -270,11 +270,29 @@ static void omitted_fields_deleted_when_configured(void **state)
 	item = one_command(f, f->tablet, contacts, &tablet_key, NULL, WBXML_AIRSYNC_ADD);
 	assert_string_equal(text(f, item, WBXML_CONTACTS_FIRST_NAME), "Big");
 	assert_null(easclient_find(item, WBXML_CONTACTS_PICTURE));
+	/* T76: [sync] max_commands = 200 takes 200 Adds; 201 get the request Status 4 and store nothing. */
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	for (unsigned count = 200; count <= 201; count++) {
+		struct buf adds;
+		buf_init(&adds, 0);
+		for (unsigned i = 0; i < count; i++)
+			buf_printf(&adds, "<Add><ClientId>%u-%u</ClientId><ApplicationData" NS "><c:FirstName>N%u</c:FirstName>"
+					  "</ApplicationData></Add>", count, i, i);
+		root = sync_folder(f, f->phone, contacts, key, NULL, e2e_mail_format(f, "%.*s", (int)adds.len, (const char *)adds.data));
+		buf_cleanup(&adds);
+		if (count == 200) {
+			assert_int_equal(easclient_count(easclient_find(root, WBXML_AIRSYNC_RESPONSES), WBXML_AIRSYNC_ADD), 200);
+			key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+		} else {
+			assert_string_equal(text(f, root, WBXML_AIRSYNC_STATUS), "4");
+		}
+	}
+	assert_int_equal(count_items(f, "COUNTER", contacts), 202);
 }
 
 static int setup_delete_omitted(void **state)
 {
-	return e2e_mail_setup_with(state, "[sync]\nomitted = delete\nmax_picture_size = 100\n");
+	return e2e_mail_setup_with(state, "[sync]\nomitted = delete\nmax_picture_size = 100\nmax_commands = 200\n");
 }
 
 /*
@@ -590,6 +608,20 @@ static void repeated_client_uid_is_the_same_event(void **state)
 	easclient_free(&laptop);
 }
 
+/* The event of that subject in a new device's first Sync of the calendar. */
+static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
+					    const char *subject)
+{
+	const char *key = start(f, client, calendar, NULL);
+	struct wbxml_node *root = sync_folder(f, client, calendar, key, NULL, NULL);
+	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
+		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
+			return add;
+	fail_msg("no event %s", subject);
+	return NULL;
+}
+
 /* A compact calendar time days from now. */
 static const char *calendar_time(struct e2e_mail *f, int days)
 {
@@ -653,22 +685,21 @@ static void calendar_window_and_versions(void **state)
 					       "<cal:Location>Room B</cal:Location>")));
 	item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
 	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DISPLAY_NAME), "Room B");
+	/* T38: an event that ends before it starts is refused; one that ends as it starts is fine. */
+	root = sync_folder(f, laptop, calendar, laptop_key, NULL,
+			   add(f, "bad", e2e_mail_format(f, event, "Backwards", calendar_time(f, 3), calendar_time(f, 2), "")));
+	assert_string_equal(add_status(f, root, NULL), "6");
+	laptop_key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *instant = calendar_time(f, 4);
+	root = sync_folder(f, laptop, calendar, laptop_key, NULL,
+			   add(f, "zero", e2e_mail_format(f, event, "Reminder", instant, instant, "")));
+	assert_string_equal(add_status(f, root, NULL), "1");
+	item = event_named(f, f->tablet, calendar, "Reminder");
+	assert_string_equal(text(f, item, WBXML_CALENDAR_START_TIME), instant);
+	assert_string_equal(text(f, item, WBXML_CALENDAR_END_TIME), instant);
 	easclient_free(&laptop);
 }
 
-/* The event of that subject in a new device's first Sync of the calendar. */
-static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
-					    const char *subject)
-{
-	const char *key = start(f, client, calendar, NULL);
-	struct wbxml_node *root = sync_folder(f, client, calendar, key, NULL, NULL);
-	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
-	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
-		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
-			return add;
-	fail_msg("no event %s", subject);
-	return NULL;
-}
 
 /*
  * All-day events keep their dates on every device (field-notes F-AD-1):
