@@ -119,7 +119,11 @@ static const char *calendar_check(struct arena *arena, struct wbxml_node *item, 
 		if (pim_timezone_sanitise(&zone))
 			pim_fields_set(arena, item, WBXML_CALENDAR_TIMEZONE, pim_timezone_format(arena, &zone));
 	}
-	return all_day(item) ? normalise_all_day(arena, item) : NULL;
+	invalid = all_day(item) ? normalise_all_day(arena, item) : NULL;
+	if (invalid == NULL)
+		calendar_exceptions_normalise(arena, item, recurrence != NULL ? &pattern : NULL,
+					      zone_of(item, &zone) ? &zone : NULL);
+	return invalid;
 }
 
 /* An event ends when it ends; a series when its last occurrence does (never, without Until or Occurrences). */
@@ -191,17 +195,8 @@ static bool calendar_write_field(struct wbxml_writer *writer, struct arena *aren
 		calendar_exceptions_write(writer, options->protocol_version, field);
 		return true;
 	}
-	if (field->tag == WBXML_CALENDAR_RECURRENCE && options->protocol_version >= 141 &&
-	    strcmp(pim_fields_text(field, WBXML_CALENDAR_TYPE), "1") == 0 &&
-	    pim_fields_find(field, WBXML_CALENDAR_FIRST_DAY_OF_WEEK) == NULL) {
-		/* A weekly pattern comes with the first day of the week easd expands it with (MS-ASCAL 3.2.5 R52523). */
-		wbxml_writer_start(writer, WBXML_CALENDAR_RECURRENCE);
-		for (const struct wbxml_node *child = field->first_child; child != NULL; child = child->next)
-			pim_fields_write_node(writer, pim_version_bit(options->protocol_version), child);
-		wbxml_writer_element_uint(writer, WBXML_CALENDAR_FIRST_DAY_OF_WEEK, PIM_RECURRENCE_FIRST_DAY_OF_WEEK);
-		wbxml_writer_end(writer);
-		return true;
-	}
+	if (field->tag == WBXML_CALENDAR_RECURRENCE)
+		return pim_recurrence_write(writer, field, &pim_recurrence_calendar_tags, options->protocol_version);
 	if (!all_day(item))
 		return false;
 	if (field->tag == WBXML_CALENDAR_TIMEZONE)

@@ -10,6 +10,8 @@
 #define PIM_CALENDAR_H
 
 #include "pim/fields.h"
+#include "pim/recurrence.h"
+#include "pim/timezone.h"
 
 /* ---- calendar_exceptions.c ---- */
 
@@ -25,6 +27,14 @@ struct wbxml_node *calendar_merge_exceptions(struct arena *arena, const struct p
 /* A 16.x Change or Delete of one occurrence (InstanceId) as a Change of the series' Exceptions. */
 struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_node *sent, const char *instance,
 					    bool remove);
+/*
+ * After a Change of the series: exceptions of occurrences the series no
+ * longer has (its Until moved earlier, its count cut: field-notes T26) are
+ * dropped, a day's margin either side for zones; an exception's
+ * AllDayEvent follows the series' (MS-ASCAL R2009, T31).
+ */
+void calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item, const struct pim_recurrence *pattern,
+				   const struct pim_timezone *zone);
 /* 16.x names an exception's occurrence by InstanceId, earlier versions by ExceptionStartTime: kept as the latter. */
 void calendar_exceptions_translate(struct wbxml_node *sent);
 /* Writes the Exceptions for a 16.x device, each occurrence named by InstanceId. */

@@ -87,6 +87,29 @@ struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_no
 	return change;
 }
 
+void calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item, const struct pim_recurrence *pattern,
+				   const struct pim_timezone *zone)
+{
+	struct wbxml_node *exceptions = pim_fields_find(item, WBXML_CALENDAR_EXCEPTIONS);
+	if (exceptions == NULL)
+		return;
+	int64_t first = pim_fields_time(item, WBXML_CALENDAR_START_TIME, 0);
+	int64_t last = pattern != NULL ? pim_recurrence_last(pattern, zone, first) : INT64_MAX;
+	const char *all_day = pim_fields_text(item, WBXML_CALENDAR_ALL_DAY_EVENT);
+	struct wbxml_node *kept = pim_fields_new(arena, NULL, WBXML_CALENDAR_EXCEPTIONS);
+	for (struct wbxml_node *e = exceptions->first_child; e != NULL; e = e->next) {
+		int64_t at = occurrence_of(e);
+		if (at >= 0 && (at < first - 86400 || (last != INT64_MAX && at > last + 86400)))
+			continue;
+		if (pim_fields_find(e, WBXML_CALENDAR_ALL_DAY_EVENT) != NULL && all_day[0] != '\0')
+			pim_fields_set(arena, e, WBXML_CALENDAR_ALL_DAY_EVENT, all_day);
+		pim_fields_adopt(arena, kept, e);
+	}
+	pim_fields_remove(item, WBXML_CALENDAR_EXCEPTIONS);
+	if (kept->first_child != NULL)
+		pim_fields_adopt(arena, item, kept);
+}
+
 void calendar_exceptions_translate(struct wbxml_node *sent)
 {
 	struct wbxml_node *exceptions = pim_fields_find(sent, WBXML_CALENDAR_EXCEPTIONS);

@@ -22,6 +22,25 @@ const struct pim_recurrence_tags pim_recurrence_calendar_tags = {
 	WBXML_CALENDAR_MONTH_OF_YEAR, WBXML_CALENDAR_FIRST_DAY_OF_WEEK,
 };
 
+const struct pim_recurrence_tags pim_recurrence_tasks_tags = {
+	WBXML_TASKS_TYPE, WBXML_TASKS_INTERVAL, WBXML_TASKS_OCCURRENCES, WBXML_TASKS_UNTIL, WBXML_TASKS_DAY_OF_WEEK,
+	WBXML_TASKS_DAY_OF_MONTH, WBXML_TASKS_WEEK_OF_MONTH, WBXML_TASKS_MONTH_OF_YEAR, WBXML_TASKS_FIRST_DAY_OF_WEEK,
+};
+
+bool pim_recurrence_write(struct wbxml_writer *writer, const struct wbxml_node *recurrence,
+			  const struct pim_recurrence_tags *tags, unsigned protocol_version)
+{
+	if (protocol_version < 141 || strcmp(pim_fields_text(recurrence, tags->type), "1") != 0 ||
+	    pim_fields_find(recurrence, tags->first_day_of_week) != NULL)
+		return false;
+	wbxml_writer_start(writer, recurrence->tag);
+	for (const struct wbxml_node *child = recurrence->first_child; child != NULL; child = child->next)
+		pim_fields_write_node(writer, pim_version_bit(protocol_version), child);
+	wbxml_writer_element_uint(writer, tags->first_day_of_week, PIM_RECURRENCE_FIRST_DAY_OF_WEEK);
+	wbxml_writer_end(writer);
+	return true;
+}
+
 /* A number field: 0 when absent, -1 when present and not a number up to max. */
 static int number(const struct wbxml_node *node, enum wbxml_tag tag, unsigned max, unsigned *out)
 {

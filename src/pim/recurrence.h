@@ -47,7 +47,16 @@ struct pim_recurrence_tags {
 	enum wbxml_tag type, interval, occurrences, until, day_of_week, day_of_month, week_of_month, month_of_year,
 		first_day_of_week;
 };
-extern const struct pim_recurrence_tags pim_recurrence_calendar_tags;
+extern const struct pim_recurrence_tags pim_recurrence_calendar_tags, pim_recurrence_tasks_tags;
+
+/*
+ * Writes a weekly Recurrence that has no FirstDayOfWeek with the one easd
+ * expands it with (MS-ASCAL 3.2.5 R52523, MS-ASTASK R167: the server MUST
+ * return it; 14.1 and later). Returns false, writing nothing, for any
+ * other pattern (written as stored).
+ */
+bool pim_recurrence_write(struct wbxml_writer *writer, const struct wbxml_node *recurrence,
+			  const struct pim_recurrence_tags *tags, unsigned protocol_version);
 
 /*
  * Reads and checks a Recurrence element (field-notes F-REC-2): NULL, or

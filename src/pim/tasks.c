@@ -5,6 +5,7 @@
  * it is done.
  */
 #include "pim/fields.h"
+#include "pim/recurrence.h"
 
 #include <string.h>
 
@@ -20,18 +21,16 @@ static enum pim_omitted tasks_omitted(enum wbxml_tag tag, unsigned protocol_vers
 	return PIM_OMITTED_BY_SUPPORTED;
 }
 
-/* The recurrence's own rules: Start is required (R37011), FirstDayOfWeek is 0 to 6 (R171). */
+/* The pattern's rules (FirstDayOfWeek 0 to 6 among them, R171), and Start, which tasks require (R37011). */
 static const char *check_recurrence(const struct wbxml_node *item)
 {
 	const struct wbxml_node *recurrence = pim_fields_find(item, WBXML_TASKS_RECURRENCE);
-	unsigned day;
+	struct pim_recurrence pattern;
 	if (recurrence == NULL)
 		return NULL;
 	if (pim_fields_find(recurrence, WBXML_TASKS_START) == NULL)
 		return "recurrence_without_start";
-	if (pim_fields_number(recurrence, WBXML_TASKS_FIRST_DAY_OF_WEEK, 6, &day) == -2)
-		return "first_day_of_week_invalid";
-	return NULL;
+	return pim_recurrence_read(recurrence, &pim_recurrence_tasks_tags, &pattern);
 }
 
 static const char *tasks_check(struct arena *arena, struct wbxml_node *item, const struct pim_author *author)
@@ -70,10 +69,20 @@ static int64_t tasks_filter_start(uint8_t filter_type, int64_t now)
 	return filter_type == FILTER_INCOMPLETE ? 1 : 0;
 }
 
+static bool tasks_write_field(struct wbxml_writer *writer, struct arena *arena, const struct wbxml_node *item,
+			      const struct wbxml_node *field, const struct pim_options *options)
+{
+	(void)arena;
+	(void)item;
+	return field->tag == WBXML_TASKS_RECURRENCE &&
+	       pim_recurrence_write(writer, field, &pim_recurrence_tasks_tags, options->protocol_version);
+}
+
 static const struct pim_fields_spec tasks_spec = {
 	.omitted = tasks_omitted,
 	.check = tasks_check,
 	.place = tasks_place,
+	.write_field = tasks_write_field,
 };
 
 const struct pim_class pim_class_tasks = {

@@ -79,11 +79,58 @@ static void file_as_is_made_when_missing(void **state)
 	arena_free(&arena);
 }
 
+/* T56, T16: a weekly task or event goes out with the FirstDayOfWeek easd expands it with; 14.0 has no such element. */
+static void weekly_patterns_go_out_with_their_first_day(void **state)
+{
+	(void)state;
+	struct arena *arena = arena_new(0);
+	struct pim_author author = { .protocol_version = 141, .now = 1700000000, .options = &options };
+	struct wbxml_node *fields = pim_fields_new(arena, NULL, WBXML_AIRSYNC_APPLICATION_DATA);
+	pim_fields_set(arena, fields, WBXML_TASKS_SUBJECT, "Report");
+	struct wbxml_node *recurrence = pim_fields_new(arena, fields, WBXML_TASKS_RECURRENCE);
+	pim_fields_set(arena, recurrence, WBXML_TASKS_TYPE, "1");
+	pim_fields_set(arena, recurrence, WBXML_TASKS_DAY_OF_WEEK, "2");
+	pim_fields_set(arena, recurrence, WBXML_TASKS_START, "2026-03-02T00:00:00.000Z");
+	struct pim_input input = { .data = fields };
+	struct pim_update update;
+	assert_int_equal(pim_class_tasks.create(&pim_class_tasks, arena, &author, &input, &update), 0);
+	assert_null(update.invalid);
+	struct pim_source source;
+	struct pim_email_state item_state = { 0 };
+	pim_source_memory(&source, update.content.data, update.content.len);
+	struct pim_item item = { &source, &item_state };
+	for (unsigned version = 140; version <= 141; version++) {
+		struct pim_options for_version = { .protocol_version = version };
+		struct buf out;
+		struct wbxml_writer writer;
+		struct wbxml_node *root;
+		buf_init(&out, 0);
+		wbxml_writer_init(&writer, &out);
+		wbxml_writer_start(&writer, WBXML_AIRSYNC_APPLICATION_DATA);
+		assert_int_equal(pim_class_tasks.write(&pim_class_tasks, &writer, arena, &item, &for_version, true), 0);
+		wbxml_writer_end(&writer);
+		assert_int_equal(wbxml_writer_finish(&writer, NULL), 0);
+		/* The tree may point into its input: the bytes move to the arena first. */
+		uint8_t *bytes = arena_alloc(arena, out.len);
+		memcpy(bytes, out.data, out.len);
+		assert_int_equal(wbxml_tree_parse(arena, bytes, out.len, NULL, &root, NULL), 0);
+		const struct wbxml_node *sent = pim_fields_find(root, WBXML_TASKS_RECURRENCE);
+		assert_non_null(sent);
+		if (version == 141)
+			assert_string_equal(pim_fields_text(sent, WBXML_TASKS_FIRST_DAY_OF_WEEK), "1");
+		else
+			assert_null(pim_fields_find(sent, WBXML_TASKS_FIRST_DAY_OF_WEEK));
+		buf_cleanup(&out);
+	}
+	arena_free(&arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(birthdays_are_the_dates_meant),
 		cmocka_unit_test(file_as_is_made_when_missing),
+		cmocka_unit_test(weekly_patterns_go_out_with_their_first_day),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -820,6 +820,16 @@ static void one_occurrence_never_deletes_the_series(void **state)
 	assert_non_null(exception_at(f, item, "20260317T090000Z"));
 	assert_non_null(exception_at(f, item, "20260331T090000Z"));
 	assert_null(easclient_find(exception_at(f, item, "20260421T090000Z"), WBXML_CALENDAR_TIMEZONE));
+	/* T26: the series cut to 4 occurrences keeps only the exceptions among them. */
+	step(f, f->phone, calendar, &key,
+	     change(f, series, "<cal:Subject>Weekly</cal:Subject><cal:StartTime>20260303T090000Z</cal:StartTime>"
+			       "<cal:EndTime>20260303T100000Z</cal:EndTime><cal:Recurrence><cal:Type>1</cal:Type>"
+			       "<cal:Interval>1</cal:Interval><cal:DayOfWeek>4</cal:DayOfWeek>"
+			       "<cal:Occurrences>4</cal:Occurrences></cal:Recurrence>"));
+	item = one_command(f, laptop, calendar, &laptop_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_non_null(exception_at(f, item, "20260317T090000Z"));
+	assert_null(exception_at(f, item, "20260331T090000Z"));
+	assert_null(exception_at(f, item, "20260421T090000Z"));
 	easclient_free(&laptop);
 }
 
