@@ -436,9 +436,15 @@ static bool listed(const struct pim_supported *supported, enum wbxml_tag tag)
 	return false;
 }
 
-/* Whether a stored field the Change leaves out stays (MS-ASCMD 2.2.3.179, field-notes §1.1). */
+/*
+ * Whether a stored field the Change leaves out stays (MS-ASCMD 2.2.3.179,
+ * field-notes §1.1). A field the device's version does not have was never
+ * sent to it, so leaving it out says nothing: it stays.
+ */
 static bool omitted_stays(const struct pim_class *class, const struct pim_author *author, enum wbxml_tag tag)
 {
+	if (!pim_has_tag(pim_version_bit(author->protocol_version), tag))
+		return true;
 	switch (class->fields->omitted(tag, author->protocol_version)) {
 	case PIM_OMITTED_KEPT: return true;
 	case PIM_OMITTED_DELETED: return false;

@@ -138,6 +138,20 @@ static unsigned count_items(struct e2e_mail *f, const char *device_id, const cha
 	return count;
 }
 
+/* The event of that subject in a new device's first Sync of the calendar. */
+static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
+					    const char *subject)
+{
+	const char *key = start(f, client, calendar, NULL);
+	struct wbxml_node *root = sync_folder(f, client, calendar, key, NULL, NULL);
+	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
+		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
+			return add;
+	fail_msg("no event %s", subject);
+	return NULL;
+}
+
 static const char *contacts_of(struct e2e_mail *f)
 {
 	return e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "9"));
@@ -288,6 +302,21 @@ static void omitted_fields_deleted_when_configured(void **state)
 		}
 	}
 	assert_int_equal(count_items(f, "COUNTER", contacts), 202);
+	/* Strict or not, a field the device's version lacks (16.x's location) is not deleted by a 14.1 Change. */
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8")), *event_id;
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *laptop_key = start(f, laptop, calendar, NULL);
+	root = sync_folder(f, laptop, calendar, laptop_key, NULL,
+			   add(f, "e", "<cal:Subject>Plan</cal:Subject><cal:BusyStatus>2</cal:BusyStatus><airsyncbase:Location>"
+				       "<airsyncbase:DisplayName>Room A</airsyncbase:DisplayName></airsyncbase:Location>"));
+	assert_string_equal(add_status(f, root, &event_id), "1");
+	const char *phone_key = start(f, f->phone, calendar, NULL);
+	one_command(f, f->phone, calendar, &phone_key, NULL, WBXML_AIRSYNC_ADD);
+	step(f, f->phone, calendar, &phone_key, change(f, event_id, "<cal:Subject>Plan B</cal:Subject>"));
+	item = event_named(f, laptop, calendar, "Plan B");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DISPLAY_NAME), "Room A");
+	assert_null(easclient_find(item, WBXML_CALENDAR_BUSY_STATUS));
+	easclient_free(&laptop);
 }
 
 static int setup_delete_omitted(void **state)
@@ -608,19 +637,6 @@ static void repeated_client_uid_is_the_same_event(void **state)
 	easclient_free(&laptop);
 }
 
-/* The event of that subject in a new device's first Sync of the calendar. */
-static const struct wbxml_node *event_named(struct e2e_mail *f, struct easclient *client, const char *calendar,
-					    const char *subject)
-{
-	const char *key = start(f, client, calendar, NULL);
-	struct wbxml_node *root = sync_folder(f, client, calendar, key, NULL, NULL);
-	const struct wbxml_node *commands = easclient_find(root, WBXML_AIRSYNC_COMMANDS);
-	for (const struct wbxml_node *add = commands != NULL ? commands->first_child : NULL; add != NULL; add = add->next)
-		if (strcmp(text(f, add, WBXML_CALENDAR_SUBJECT), subject) == 0)
-			return add;
-	fail_msg("no event %s", subject);
-	return NULL;
-}
 
 /* A compact calendar time days from now. */
 static const char *calendar_time(struct e2e_mail *f, int days)
