@@ -257,6 +257,10 @@ int64_t pim_recurrence_last(const struct pim_recurrence *pattern, const struct p
 	int64_t last = start;
 	if (pattern->occurrences == 0 && pattern->until == INT64_MAX)
 		return INT64_MAX;
+	/* Until bounds the last start: walking a daily series to a far Until would cost a request
+	   of thousands of them dearly, and a filter place a little late is harmless. */
+	if (pattern->occurrences == 0)
+		return pattern->until;
 	if (pim_recurrence_each(pattern, zone, start, keep_last, &last) >= MAX_OCCURRENCES)
 		return INT64_MAX;
 	return last;

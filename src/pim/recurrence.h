@@ -76,7 +76,10 @@ const char *pim_recurrence_read(const struct wbxml_node *recurrence, const struc
  */
 unsigned pim_recurrence_each(const struct pim_recurrence *pattern, const struct pim_timezone *zone, int64_t start,
 			     bool (*fn)(void *context, int64_t occurrence), void *context);
-/* The start of the series' last occurrence, or INT64_MAX when it has no end. */
+/*
+ * The start of the series' last occurrence (a series with Until: Until,
+ * which bounds it, without walking), or INT64_MAX when it has no end.
+ */
 int64_t pim_recurrence_last(const struct pim_recurrence *pattern, const struct pim_timezone *zone, int64_t start);
 
 #endif
