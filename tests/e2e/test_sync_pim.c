@@ -557,6 +557,14 @@ static void notes_keep_body_and_subject_and_own_their_date(void **state)
 	/* (d) The server's modification time, not the client's. */
 	assert_string_not_equal(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "2001-01-01T00:00:00.000Z");
 	assert_int_equal(strncmp(text(f, item, WBXML_NOTES_LAST_MODIFIED_DATE), "20", 2), 0);
+	/* A 16.1 device reads the note the 14.1 phone wrote. */
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP161", 161);
+	const char *laptop_key = start(f, laptop, notes, NULL);
+	item = one_command(f, laptop, notes, &laptop_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_NOTES_SUBJECT), "Milk");
+	assert_string_equal(text(f, item, WBXML_NOTES_CATEGORY), "Shop");
+	assert_string_equal(text(f, item, WBXML_AIRSYNCBASE_DATA), "Buy milk");
+	easclient_free(&laptop);
 	/* (f) 12.1 has no Notes class: no Notes folder in its FolderSync. */
 	struct easclient *old = e2e_mail_device(f, "OLD121", 121);
 	assert_int_equal(easclient_post_xml(old, "FolderSync", "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey>"
@@ -609,10 +617,13 @@ static void tasks_rules_and_incomplete_filter(void **state)
 	assert_string_equal(text(f, item, WBXML_TASKS_REMINDER_SET), "1");
 	step(f, f->phone, tasks, &key, change(f, server_id, "<t:Subject>Taxes 2026</t:Subject><t:Complete>1</t:Complete>"));
 	one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_SOFT_DELETE);
-	/* A device that syncs every task sees it done, with the date it was done. */
-	struct easclient *laptop = e2e_mail_device(f, "LAPTOP", 0);
+	/* A 16.1 device that syncs every task sees it done, with the date it was done and every field. */
+	struct easclient *laptop = e2e_mail_device(f, "LAPTOP", 161);
 	const char *laptop_key = start(f, laptop, tasks, NULL);
 	item = one_command(f, laptop, tasks, &laptop_key, NULL, WBXML_AIRSYNC_ADD);
+	assert_string_equal(text(f, item, WBXML_TASKS_SUBJECT), "Taxes 2026");
+	assert_string_equal(text(f, item, WBXML_TASKS_IMPORTANCE), "7");
+	assert_string_equal(text(f, item, WBXML_TASKS_REMINDER_SET), "1");
 	assert_string_equal(text(f, item, WBXML_TASKS_COMPLETE), "1");
 	assert_int_equal(strncmp(text(f, item, WBXML_TASKS_DATE_COMPLETED), "20", 2), 0);
 	easclient_free(&laptop);
