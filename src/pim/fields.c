@@ -526,8 +526,13 @@ int pim_fields_merge(const struct pim_class *class, struct arena *arena, const s
 	}
 	for (node = sent->first_child; node != NULL; node = next) {
 		next = node->next;
-		if (pim_fields_find(stored, node->tag) == NULL && !is_empty(node) && !owned(class, author, stored, node->tag))
-			pim_fields_adopt(arena, merged, node);
+		if (pim_fields_find(stored, node->tag) != NULL || is_empty(node) || owned(class, author, stored, node->tag))
+			continue;
+		/* A field kept in parts is merged into none, so its parts get their own rules too. */
+		struct wbxml_node *none = pim_fields_new(arena, NULL, node->tag), *parts = NULL;
+		if (class->fields->merge_field != NULL)
+			parts = class->fields->merge_field(arena, author, stored, none, node);
+		pim_fields_adopt(arena, merged, parts != NULL ? parts : node);
 	}
 	if (finish(class, arena, author, merged, update) < 0 || update->invalid != NULL)
 		return 0;

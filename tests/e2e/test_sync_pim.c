@@ -884,6 +884,8 @@ static void attendee_device_never_becomes_organizer(void **state)
 		    add(f, "r", e2e_mail_format(f, "<cal:Subject>Review</cal:Subject><cal:MeetingStatus>3</cal:MeetingStatus>"
 						   "<cal:OrganizerEmail>carol@example.org</cal:OrganizerEmail>"
 						   "<cal:OrganizerName>Carol</cal:OrganizerName><cal:Reminder>15</cal:Reminder>"
+						   "<cal:StartTime>20260303T090000Z</cal:StartTime><cal:EndTime>20260303T100000Z</cal:EndTime>"
+						   "<cal:Recurrence><cal:Type>1</cal:Type><cal:DayOfWeek>4</cal:DayOfWeek></cal:Recurrence>"
 						   "<cal:Attendees>%s</cal:Attendees>", e2e_mail_format(f, attendee, "alice", "Alice"))));
 	assert_string_equal(add_status(f, root, &carols), "1");
 	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
@@ -891,6 +893,11 @@ static void attendee_device_never_becomes_organizer(void **state)
 	step(f, f->phone, calendar, &key,
 	     change(f, carols, "<cal:Subject>Review</cal:Subject><cal:MeetingStatus>1</cal:MeetingStatus>"
 			       "<cal:Reminder>30</cal:Reminder>"));
+	/* Seed 001 §1.2: the reminder of one occurrence, with what buggy clients send beside it. */
+	step(f, f->phone, calendar, &key,
+	     change(f, carols, "<cal:Exceptions><cal:Exception><cal:ExceptionStartTime>20260310T090000Z"
+			       "</cal:ExceptionStartTime><cal:Reminder>5</cal:Reminder><cal:Subject>Mine now</cal:Subject>"
+			       "<cal:MeetingStatus>1</cal:MeetingStatus></cal:Exception></cal:Exceptions>"));
 	const struct wbxml_node *item = event_named(f, f->tablet, calendar, "Plan");
 	assert_string_equal(text(f, item, WBXML_CALENDAR_ORGANIZER_EMAIL), "alice");
 	assert_int_equal(easclient_count(easclient_find(item, WBXML_CALENDAR_ATTENDEES), WBXML_CALENDAR_ATTENDEE), 1);
@@ -902,6 +909,11 @@ static void attendee_device_never_becomes_organizer(void **state)
 	assert_string_equal(text(f, item, WBXML_CALENDAR_MEETING_STATUS), "3");
 	assert_string_equal(text(f, item, WBXML_CALENDAR_REMINDER), "30");
 	assert_non_null(easclient_find(item, WBXML_CALENDAR_ATTENDEES));
+	assert_string_equal(text(f, easclient_find(item, WBXML_CALENDAR_RECURRENCE), WBXML_CALENDAR_DAY_OF_WEEK), "4");
+	const struct wbxml_node *occurrence = exception_at(f, item, "20260310T090000Z");
+	assert_string_equal(text(f, occurrence, WBXML_CALENDAR_REMINDER), "5");
+	assert_null(easclient_find(occurrence, WBXML_CALENDAR_SUBJECT));
+	assert_null(easclient_find(occurrence, WBXML_CALENDAR_MEETING_STATUS));
 	easclient_free(&other);
 }
 
