@@ -1,9 +1,12 @@
 /*
  * sync_apply.c: the client's commands of a Sync collection (MS-ASCMD
- * 2.2.3.32): Change (Read, Flag, Categories), Delete, Fetch, Add. Each
- * command stands alone: one that fails gets its own Status in Responses
- * and the others go on. Every change the client makes is remembered as an
- * echo so the server does not send it back.
+ * 2.2.3.32): Add, Change, Delete (of an item, or with InstanceId of one
+ * occurrence), Fetch. The folder's class reads each ApplicationData (kept
+ * as a mark into the request until then), makes the item of an Add and
+ * merges a Change; this file stores what it says. Each command stands
+ * alone: one that fails gets its own Status in Responses and the others go
+ * on. Every change the client makes is remembered as an echo so the server
+ * does not send it back.
  *
  * Applying is idempotent, so a request repeated after a lost answer does
  * no harm: a change that sets what is already there writes nothing (and is
