@@ -20,6 +20,7 @@
 #include "log/access.h"
 #include "mail/lmtp.h"
 #include "push/push.h"
+#include "pim/timezone.h"
 #include "store/store.h"
 
 #include <sys/resource.h>
@@ -85,6 +86,8 @@ static int start(struct daemon *d)
 		return -1;
 	}
 	d->auth = guard_auth_new(&d->config);
+	/* easd reads libical's zones once, into its own table (pim/timezone.c), and needs them no more. */
+	pim_timezone_release_libical();
 	struct push_settings push = { d->config.max_parked, d->config.max_parked_per_user };
 	if (push_hub_start(&push, raise_descriptor_limit(), &d->push, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: push: %s\n", error);

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <libical/ical.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,7 +250,13 @@ static struct {
 	struct zone_rules *zones;
 	size_t count;
 	int year;                        /* the first year of the table */
+	bool release;                    /* free libical's zones once read (pim_timezone_release_libical) */
 } table = { .once = PTHREAD_ONCE_INIT };
+
+void pim_timezone_release_libical(void)
+{
+	table.release = true;
+}
 
 /* Zones chosen first when several share a rule: where most users are. */
 static const char *const preferred[] = {
@@ -375,6 +382,10 @@ static void build_table(void)
 	/* UTC itself is not among the built-in zones: an all-zero blob is UTC. */
 	table.zones[table.count++] = (struct zone_rules){ .name = "UTC", .usable = true };
 	qsort(table.zones, table.count, sizeof(*table.zones), compare_preference);
+	if (table.release) {
+		icaltimezone_free_builtin_timezones();
+		malloc_trim(0);
+	}
 }
 
 static const struct zone_rules *zones_ready(size_t *count)

@@ -71,6 +71,13 @@ int32_t pim_timezone_offset_at(const struct pim_timezone *zone, int64_t t);
  */
 const char *pim_timezone_resolve(const struct pim_timezone *zone);
 /*
+ * Frees libical's zone data once easd has read the zones (about 15 MB of
+ * a daemon's memory). Only for a program that uses libical for nothing
+ * else (easd; not easctl, whose iCalendar times point into those zones).
+ * Call before the first resolve.
+ */
+void pim_timezone_release_libical(void);
+/*
  * The structure for an Olson zone's rules in force now (names empty, as
  * Android wants them: field-notes F-TZ-2). Returns 0, or -1 for an
  * unknown zone.
