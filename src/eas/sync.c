@@ -158,12 +158,14 @@ static int load_settings(struct sync_context *ctx, struct sync_result *result, b
 		*stored_out = "";
 	else if (status != STORE_OK)
 		return status;
-	/* Supported counts only with SyncKey 0 (MS-ASCMD 2.2.3.179 R4551: else ignored, no error). */
-	bool new_supported = collection->supported_given && slice_equals_cstr(collection->sync_key, "0");
+	/* Supported counts only with SyncKey 0 (MS-ASCMD 2.2.3.179 R4551: else ignored, no error); a
+	   SyncKey 0 without one starts the folder over with none. */
+	bool restart = slice_equals_cstr(collection->sync_key, "0");
+	bool new_supported = collection->supported_given && restart;
 	if (!new_supported)
 		memset(&collection->settings.supported, 0, sizeof(collection->settings.supported));
 	if (sync_settings_decode(*stored_out, &stored) == 0) {
-		if (!new_supported)
+		if (!restart)
 			collection->settings.supported = stored.supported;
 		if (from_cache) {
 			collection->settings = stored;

@@ -316,39 +316,65 @@ static int create_item(struct sync_context *ctx, struct sync_result *result, con
 	return status;
 }
 
-/* FNV-1a of text, never 0 (a free slot of sync_id_set). */
-static int64_t text_hash(const char *text)
+/* FNV-1a of bytes, never 0 (a free slot). */
+static int64_t bytes_hash(struct slice bytes)
 {
 	uint64_t hash = 14695981039346656037u;
-	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
-		hash = (hash ^ *p) * 1099511628211u;
+	for (size_t i = 0; i < bytes.len; i++)
+		hash = (hash ^ bytes.data[i]) * 1099511628211u;
 	return (int64_t)(hash >> 1) | 1;
+}
+
+/* Counts one more of key; returns how many there have been, this one included. */
+static unsigned count_one(struct arena *arena, struct sync_id_counts *counts, int64_t key)
+{
+	if ((counts->used + 1) * 2 > counts->capacity) {
+		struct sync_id_counts grown = { .capacity = counts->capacity == 0 ? 32 : counts->capacity * 2 };
+		grown.keys = arena_calloc(arena, grown.capacity, sizeof(*grown.keys));
+		grown.counts = arena_calloc(arena, grown.capacity, sizeof(*grown.counts));
+		for (unsigned i = 0; i < counts->capacity; i++) {
+			if (counts->keys[i] == 0)
+				continue;
+			unsigned j = id_slot(counts->keys[i], grown.capacity);
+			while (grown.keys[j] != 0)
+				j = (j + 1) & (grown.capacity - 1);
+			grown.keys[j] = counts->keys[i];
+			grown.counts[j] = counts->counts[i];
+		}
+		grown.used = counts->used;
+		*counts = grown;
+	}
+	unsigned i = id_slot(key, counts->capacity);
+	while (counts->keys[i] != 0 && counts->keys[i] != key)
+		i = (i + 1) & (counts->capacity - 1);
+	if (counts->keys[i] == 0) {
+		counts->keys[i] = key;
+		counts->used++;
+	}
+	return ++counts->counts[i];
 }
 
 /*
  * The key an Add's ClientId is kept under. A ClientId is unique only
  * within its request (MS-ASCMD 2.2.3.28.2), and some clients repeat one
- * even there (AOSP's millisecond ids, field-notes §6): the second Add of
- * it in a request is kept as "<ClientId>#2", and so on. Each Add gets its
- * own item, and a retry of the request maps each to the same one again.
- * NULL past LIMIT_CLIENT_ID_REPEATS of one id.
+ * even there (AOSP's millisecond ids, field-notes §6): the nth Add of it in
+ * a request is kept as "<ClientId>\x1f<n>" (a byte no ClientId has). Each
+ * Add gets its own item, and a retry of the request maps each to the same
+ * one again. NULL past LIMIT_CLIENT_ID_REPEATS of one id.
  */
 static const char *client_id_key(struct sync_context *ctx, struct sync_result *result, struct slice client_id)
 {
 	struct arena *arena = ctx->request->arena;
-	const char *key = arena_strndup(arena, client_id.data, client_id.len);
-	for (unsigned n = 2; sync_id_set_has(&result->client_ids, text_hash(key)); n++) {
-		/* Each repeat costs a probe per earlier one: a device repeating one id without end is refused. */
-		if (n > LIMIT_CLIENT_ID_REPEATS)
-			return NULL;
-		char suffix[16];
-		int len = snprintf(suffix, sizeof(suffix), "#%u", n);
-		char *longer = arena_alloc(arena, client_id.len + (size_t)len + 1);
-		memcpy(longer, client_id.data, client_id.len);
-		memcpy(longer + client_id.len, suffix, (size_t)len + 1);
-		key = longer;
-	}
-	sync_id_set_add(arena, &result->client_ids, text_hash(key));
+	unsigned n = count_one(arena, &result->client_ids, bytes_hash(client_id));
+	if (n > LIMIT_CLIENT_ID_REPEATS)
+		return NULL;
+	if (n == 1)
+		return arena_strndup(arena, client_id.data, client_id.len);
+	char suffix[16];
+	int len = snprintf(suffix, sizeof(suffix), "\x1f%u", n);
+	char *key = arena_alloc(arena, client_id.len + (size_t)len + 1);
+	memcpy(key, client_id.data, client_id.len);
+	memcpy(key + client_id.len, suffix, (size_t)len + 1);
 	return key;
 }
 

@@ -110,18 +110,14 @@ static bool take_change(void *context, const struct store_item *item)
 	struct sync_result *result = context;
 	bool inside = in_window(item, &result->cutoff);
 	bool known = item->created_modseq <= result->since || sync_is_own_item(result, item->id);
-	bool device_has = known && inside;
-	/* An item whose change moved it out of the window (an event moved back, a task done) leaves the
-	   device; one that was never on it takes the SoftDelete as a no-op. */
-	bool moved_out = known && !inside && !item->deleted && result->class->place_moves;
-	if (sync_is_echo(result, item->modseq) || (!device_has && !moved_out && (item->deleted || !inside))) {
+	/* An item a change moved out of the window (an event moved back, a task done) stays on the
+	   device and gets the change: a SoftDelete would lose it when it moves back in. */
+	bool device_has = known && (inside || result->class->place_moves);
+	if (sync_is_echo(result, item->modseq) || (!device_has && (item->deleted || !inside))) {
 		result->cursor = item->modseq;
 		return true;
 	}
-	enum sync_send_kind kind = moved_out       ? SEND_SOFT_DELETE
-				   : item->deleted ? SEND_DELETE
-				   : device_has    ? SEND_CHANGE
-						   : SEND_ADD;
+	enum sync_send_kind kind = item->deleted ? SEND_DELETE : device_has ? SEND_CHANGE : SEND_ADD;
 	if (!send(result, kind, item))
 		return false;
 	result->cursor = item->modseq;

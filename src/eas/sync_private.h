@@ -123,6 +123,14 @@ struct sync_id_set {
 	unsigned capacity;          /* a power of two, or 0 */
 };
 
+/* How often each hash came: an open-addressing table in the request's arena, like sync_id_set. */
+struct sync_id_counts {
+	int64_t *keys;              /* 0: a free slot */
+	unsigned *counts;
+	unsigned used;
+	unsigned capacity;          /* a power of two, or 0 */
+};
+
 /* A client command's answer, when there is one (failures, Fetch, Add). */
 struct sync_response {
 	const struct sync_command *command;
@@ -152,7 +160,7 @@ struct sync_result {
 	const char *item_reason;    /* the log's word for the first item that failed, NULL if none */
 	struct sync_id_set echoes;  /* modseqs of the client's own changes */
 	struct sync_id_set own_items; /* items the client's Adds made: never sent back as an Add */
-	struct sync_id_set client_ids; /* hashes of the ClientId keys of this request's Adds */
+	struct sync_id_counts client_ids; /* how often each ClientId came in this request's Adds */
 	struct sync_outgoing *outgoing;
 	unsigned outgoing_count;
 	unsigned outgoing_capacity;

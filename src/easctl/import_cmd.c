@@ -17,7 +17,7 @@
 #include "push/push.h"
 #include "store/store.h"
 
-/* Import and export files are at most this large. */
+/* Import files are at most this large. */
 #define EASCTL_PIM_MAX_FILE ((size_t)512 * 1024 * 1024)
 
 struct import {
@@ -155,12 +155,15 @@ int easctl_import(const struct easd_config *config, int argc, char **argv)
 
 /* ---- export ---- */
 
+/* Written item by item as it is read, so a large export holds one item in memory. */
 struct export {
 	struct store_session *session;
 	const struct pim_class *class;
-	struct buf *out;
-	int64_t folders[256];    /* the user's folders of the class */
-	unsigned folder_count;
+	FILE *file;
+	bool failed;             /* a write failed */
+	int64_t *folders;        /* the user's folders of the class */
+	unsigned folder_count, folder_capacity;
+	struct arena *arena;     /* for the folder list */
 	int64_t folder;          /* the one being written */
 	unsigned count;
 };
@@ -176,6 +179,12 @@ static int read_item(void *context, uint64_t offset, void *dst, size_t len)
 	return store_item_content_read(s->session, s->folder, s->item, offset, dst, len) == STORE_OK ? 0 : -1;
 }
 
+static void write_out(struct export *ex, const struct buf *out)
+{
+	if (out->len > 0 && fwrite(out->data, 1, out->len, ex->file) != out->len)
+		ex->failed = true;
+}
+
 static bool export_item(void *context, const struct store_item *item)
 {
 	struct export *ex = context;
@@ -184,27 +193,34 @@ static bool export_item(void *context, const struct store_item *item)
 	struct pim_source source = { .read = read_item, .context = &source_context };
 	struct pim_email_state state = { .received = item->received };
 	struct pim_item view = { &source, &state };
+	struct buf out;
+	buf_init(&out, 0);
 	if (!item->deleted && store_item_content_size(ex->session, ex->folder, item->id, &source.size) == STORE_OK &&
-	    pim_export_item(ex->out, arena, ex->class, &view) == 0)
+	    pim_export_item(&out, arena, ex->class, &view) == 0) {
+		write_out(ex, &out);
 		ex->count++;
+	}
+	buf_cleanup(&out);
 	arena_free(&arena);
-	return true;
+	return !ex->failed;
 }
 
 static void note_folder(void *context, const struct store_folder *folder)
 {
 	struct export *ex = context;
-	if (pim_class_for_folder(folder->type) == ex->class && ex->folder_count < sizeof(ex->folders) / sizeof(ex->folders[0]))
-		ex->folders[ex->folder_count++] = folder->id;
+	if (pim_class_for_folder(folder->type) != ex->class)
+		return;
+	ex->folders = arena_grow(ex->arena, ex->folders, sizeof(*ex->folders), ex->folder_count, &ex->folder_capacity, 16);
+	ex->folders[ex->folder_count++] = folder->id;
 }
 
 /* Every live item of the user's folders of the class, folder by folder. */
-static int export_items(struct export *ex, struct arena *arena, int64_t user)
+static int export_items(struct export *ex, int64_t user)
 {
-	int status = store_folder_changes(ex->session, arena, user, 0, UINT64_MAX >> 1, note_folder, ex);
-	for (unsigned i = 0; status == STORE_OK && i < ex->folder_count; i++) {
+	int status = store_folder_changes(ex->session, ex->arena, user, 0, UINT64_MAX >> 1, note_folder, ex);
+	for (unsigned i = 0; status == STORE_OK && !ex->failed && i < ex->folder_count; i++) {
 		ex->folder = ex->folders[i];
-		status = store_item_changes(ex->session, arena, ex->folder, 0, UINT64_MAX >> 1, 0, export_item, ex);
+		status = store_item_changes(ex->session, ex->arena, ex->folder, 0, UINT64_MAX >> 1, 0, export_item, ex);
 	}
 	return status;
 }
@@ -221,19 +237,23 @@ static const struct pim_class *class_named(const char *name)
 	return NULL;
 }
 
-static int write_output(const char *path, const struct buf *out)
+/* The file's head, the items, its tail; returns 0, or -1 with the reason printed. */
+static int export_file(struct export *ex, int64_t user)
 {
-	FILE *file = path != NULL && strcmp(path, "-") != 0 ? fopen(path, "wb") : stdout;
-	if (file == NULL) {
-		perror(path);
-		return -1;
-	}
-	bool written = out->len == 0 || fwrite(out->data, 1, out->len, file) == out->len;
-	if (file != stdout)
-		written = fclose(file) == 0 && written;
-	else
-		written = fflush(stdout) == 0 && written;
-	return written ? 0 : -1;
+	struct buf edge;
+	buf_init(&edge, 0);
+	pim_export_begin(&edge, ex->class);
+	write_out(ex, &edge);
+	int status = export_items(ex, user);
+	edge.len = 0;
+	pim_export_end(&edge, ex->class);
+	write_out(ex, &edge);
+	buf_cleanup(&edge);
+	if (status != STORE_OK)
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(ex->session));
+	if (ex->failed)
+		perror("easctl: export");
+	return status == STORE_OK && !ex->failed ? 0 : -1;
 }
 
 int easctl_export(const struct easd_config *config, int argc, char **argv)
@@ -243,27 +263,26 @@ int easctl_export(const struct easd_config *config, int argc, char **argv)
 		fputs("usage: easctl export USER contacts|calendar|tasks|notes [FILE]\n", stderr);
 		return EASCTL_EXIT_USAGE;
 	}
-	struct arena *arena = arena_new(0);
+	const char *path = argc == 3 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+	struct export ex = { .class = class, .arena = arena_new(0), .file = path != NULL ? fopen(path, "wb") : stdout };
 	struct store *store;
 	struct store_user user;
-	struct buf out;
-	struct export ex = { .class = class, .out = &out };
 	int status = EASCTL_EXIT_FAILURE;
-	buf_init(&out, EASCTL_PIM_MAX_FILE);
-	if (open_user(config, argv[0], arena, &store, &ex.session, &user) == 0) {
-		pim_export_begin(&out, class);
-		int exported = export_items(&ex, arena, user.id);
-		pim_export_end(&out, class);
-		if (exported != STORE_OK)
-			fprintf(stderr, "easctl: store: %s\n", store_session_error(ex.session));
-		else if (write_output(argc == 3 ? argv[2] : NULL, &out) == 0) {
+	if (ex.file == NULL)
+		perror(path);
+	else if (open_user(config, argv[0], ex.arena, &store, &ex.session, &user) == 0) {
+		bool written = export_file(&ex, user.id) == 0;
+		written = (path != NULL ? fclose(ex.file) : fflush(stdout)) == 0 && written;
+		ex.file = NULL;
+		if (written) {
 			fprintf(stderr, "exported %u items\n", ex.count);
 			status = 0;
 		}
 		store_session_release(&ex.session);
 		store_close(&store);
 	}
-	buf_cleanup(&out);
-	arena_free(&arena);
+	if (ex.file != NULL && path != NULL)
+		fclose(ex.file);
+	arena_free(&ex.arena);
 	return status;
 }

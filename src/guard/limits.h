@@ -90,6 +90,8 @@
 /* [sync] max_picture_size: a contact's Picture (base64) past it is not kept, the rest of
    the contact is (field-notes F-CNT-2: clients send far more than MS-ASCNTC's 48 KB). */
 #define LIMIT_PICTURE_BYTES_DEFAULT (4u * 1024 * 1024)
+/* Exceptions of one series (MS-ASCAL R243 says 256; Outlook keeps more); more get Status 6. */
+#define LIMIT_CALENDAR_EXCEPTIONS 1000
 /* Elements in one item: a series with hundreds of exceptions and attendees. */
 #define LIMIT_PIM_ITEM_ELEMENTS 20000
 

@@ -121,8 +121,8 @@ static const char *calendar_check(struct arena *arena, struct wbxml_node *item, 
 	}
 	invalid = all_day(item) ? normalise_all_day(arena, item) : NULL;
 	if (invalid == NULL)
-		calendar_exceptions_normalise(arena, item, recurrence != NULL ? &pattern : NULL,
-					      zone_of(item, &zone) ? &zone : NULL);
+		invalid = calendar_exceptions_normalise(arena, item, recurrence != NULL ? &pattern : NULL,
+							zone_of(item, &zone) ? &zone : NULL);
 	return invalid;
 }
 

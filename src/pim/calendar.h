@@ -31,10 +31,11 @@ struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_no
  * After a Change of the series: exceptions of occurrences the series no
  * longer has (its Until moved earlier, its count cut: field-notes T26) are
  * dropped, a day's margin either side for zones; an exception's
- * AllDayEvent follows the series' (MS-ASCAL R2009, T31).
+ * AllDayEvent follows the series' (MS-ASCAL R2009, T31). Returns NULL, or
+ * why the item is refused (more than LIMIT_CALENDAR_EXCEPTIONS).
  */
-void calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item, const struct pim_recurrence *pattern,
-				   const struct pim_timezone *zone);
+const char *calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item,
+					  const struct pim_recurrence *pattern, const struct pim_timezone *zone);
 /* 16.x names an exception's occurrence by InstanceId, earlier versions by ExceptionStartTime: kept as the latter. */
 void calendar_exceptions_translate(struct wbxml_node *sent);
 /* Writes the Exceptions for a 16.x device, each occurrence named by InstanceId. */

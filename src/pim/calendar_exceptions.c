@@ -11,19 +11,44 @@
 
 #include <string.h>
 
-/* The original start of the exception's occurrence, or -1 when it has none that reads. */
-static int64_t occurrence_of(const struct wbxml_node *exception)
+#include "guard/limits.h"
+
+/* An exception whose occurrence has no start that reads (a valid start may be before 1970). */
+#define NO_START INT64_MIN
+
+/* The exceptions of a list with their occurrences' starts, each read once. */
+struct occurrences {
+	const struct wbxml_node **nodes;
+	int64_t *starts;
+	unsigned count;
+};
+
+/*
+ * Reads a list's exceptions, at most LIMIT_CALENDAR_EXCEPTIONS + 1 of them
+ * (the check refuses an item with more), so that merging two lists costs
+ * their product in comparisons of numbers, never of texts.
+ */
+static void read_occurrences(struct arena *arena, const struct wbxml_node *exceptions, struct occurrences *out)
 {
-	return pim_fields_time(exception, WBXML_CALENDAR_EXCEPTION_START_TIME, -1);
+	unsigned max = LIMIT_CALENDAR_EXCEPTIONS + 1;
+	out->nodes = arena_calloc(arena, max, sizeof(*out->nodes));
+	out->starts = arena_calloc(arena, max, sizeof(*out->starts));
+	out->count = 0;
+	for (const struct wbxml_node *e = exceptions->first_child; e != NULL && out->count < max; e = e->next) {
+		if (e->tag != WBXML_CALENDAR_EXCEPTION)
+			continue;
+		out->nodes[out->count] = e;
+		out->starts[out->count++] = pim_fields_time(e, WBXML_CALENDAR_EXCEPTION_START_TIME, NO_START);
+	}
 }
 
-/* The exception of the same occurrence in exceptions, or NULL. */
-static struct wbxml_node *same_occurrence(const struct wbxml_node *exceptions, int64_t start)
+/* The last exception of the list for that occurrence (a device that names one twice: the last counts), or -1. */
+static int find_occurrence(const struct occurrences *list, int64_t start)
 {
-	for (struct wbxml_node *e = exceptions != NULL ? exceptions->first_child : NULL; e != NULL; e = e->next)
-		if (e->tag == WBXML_CALENDAR_EXCEPTION && occurrence_of(e) == start)
-			return e;
-	return NULL;
+	for (unsigned i = list->count; start != NO_START && i-- > 0;)
+		if (list->starts[i] == start)
+			return (int)i;
+	return -1;
 }
 
 /*
@@ -50,15 +75,22 @@ struct wbxml_node *calendar_merge_exceptions(struct arena *arena, const struct p
 					     const struct wbxml_node *item, struct wbxml_node *stored,
 					     struct wbxml_node *sent)
 {
+	struct occurrences before, after;
 	if (sent->tag != WBXML_CALENDAR_EXCEPTIONS)
 		return NULL;
+	read_occurrences(arena, stored, &before);
+	read_occurrences(arena, sent, &after);
 	struct wbxml_node *merged = pim_fields_new(arena, NULL, WBXML_CALENDAR_EXCEPTIONS);
-	for (const struct wbxml_node *e = stored->first_child; e != NULL; e = e->next)
-		if (same_occurrence(sent, occurrence_of(e)) == NULL)
-			pim_fields_adopt(arena, merged, e);
-	for (const struct wbxml_node *e = sent->first_child; e != NULL; e = e->next)
-		if (e->tag == WBXML_CALENDAR_EXCEPTION && occurrence_of(e) >= 0)
-			merge_one(arena, author, item, merged, same_occurrence(stored, occurrence_of(e)), e);
+	for (unsigned i = 0; i < before.count; i++)
+		if (find_occurrence(&after, before.starts[i]) < 0)
+			pim_fields_adopt(arena, merged, before.nodes[i]);
+	for (unsigned i = 0; i < after.count; i++) {
+		/* Only the last of several for one occurrence, so no stored subtree is taken twice. */
+		if (after.starts[i] == NO_START || find_occurrence(&after, after.starts[i]) != (int)i)
+			continue;
+		int stored_index = find_occurrence(&before, after.starts[i]);
+		merge_one(arena, author, item, merged, stored_index >= 0 ? before.nodes[stored_index] : NULL, after.nodes[i]);
+	}
 	return merged;
 }
 
@@ -87,19 +119,23 @@ struct wbxml_node *calendar_instance_change(struct arena *arena, struct wbxml_no
 	return change;
 }
 
-void calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item, const struct pim_recurrence *pattern,
-				   const struct pim_timezone *zone)
+const char *calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item,
+					  const struct pim_recurrence *pattern, const struct pim_timezone *zone)
 {
 	struct wbxml_node *exceptions = pim_fields_find(item, WBXML_CALENDAR_EXCEPTIONS);
+	unsigned count = 0;
 	if (exceptions == NULL)
-		return;
+		return NULL;
+	for (const struct wbxml_node *e = exceptions->first_child; e != NULL; e = e->next)
+		if (++count > LIMIT_CALENDAR_EXCEPTIONS)
+			return "too_many_exceptions";
 	int64_t first = pim_fields_time(item, WBXML_CALENDAR_START_TIME, 0);
 	int64_t last = pattern != NULL ? pim_recurrence_last(pattern, zone, first) : INT64_MAX;
 	const char *all_day = pim_fields_text(item, WBXML_CALENDAR_ALL_DAY_EVENT);
 	struct wbxml_node *kept = pim_fields_new(arena, NULL, WBXML_CALENDAR_EXCEPTIONS);
 	for (struct wbxml_node *e = exceptions->first_child; e != NULL; e = e->next) {
-		int64_t at = occurrence_of(e);
-		if (at >= 0 && (at < first - 86400 || (last != INT64_MAX && at > last + 86400)))
+		int64_t at = pim_fields_time(e, WBXML_CALENDAR_EXCEPTION_START_TIME, NO_START);
+		if (at != NO_START && (at < first - 86400 || (last != INT64_MAX && at > last + 86400)))
 			continue;
 		if (pim_fields_find(e, WBXML_CALENDAR_ALL_DAY_EVENT) != NULL && all_day[0] != '\0')
 			pim_fields_set(arena, e, WBXML_CALENDAR_ALL_DAY_EVENT, all_day);
@@ -108,6 +144,7 @@ void calendar_exceptions_normalise(struct arena *arena, struct wbxml_node *item,
 	pim_fields_remove(item, WBXML_CALENDAR_EXCEPTIONS);
 	if (kept->first_child != NULL)
 		pim_fields_adopt(arena, item, kept);
+	return NULL;
 }
 
 void calendar_exceptions_translate(struct wbxml_node *sent)
@@ -127,11 +164,11 @@ void calendar_exceptions_write(struct wbxml_writer *writer, unsigned protocol_ve
 	for (const struct wbxml_node *e = exceptions->first_child; e != NULL; e = e->next) {
 		wbxml_writer_start(writer, e->tag);
 		for (const struct wbxml_node *field = e->first_child; field != NULL; field = field->next) {
+			struct wbxml_node instance = *field;
+			/* The same value under 16.x's name, opaque if it came so (a string cannot hold a NUL). */
 			if (field->tag == WBXML_CALENDAR_EXCEPTION_START_TIME)
-				wbxml_writer_element_string(writer, WBXML_AIRSYNCBASE_INSTANCE_ID, field->text.data,
-							    field->text.len);
-			else
-				pim_fields_write_node(writer, version_bit, field);
+				instance.tag = WBXML_AIRSYNCBASE_INSTANCE_ID;
+			pim_fields_write_node(writer, version_bit, &instance);
 		}
 		wbxml_writer_end(writer);
 	}

@@ -87,8 +87,11 @@ static struct wbxml_node *find_child(const struct wbxml_node *parent, enum wbxml
 const char *pim_fields_text(const struct wbxml_node *item, enum wbxml_tag tag)
 {
 	const struct wbxml_node *node = pim_fields_find(item, tag);
-	/* Text was copied NUL-terminated (arena_strndup). */
-	return node != NULL && node->first_child == NULL && node->text.len > 0 ? (const char *)node->text.data : "";
+	/* Text was copied NUL-terminated (arena_strndup); opaque bytes with a NUL inside are no text. */
+	if (node == NULL || node->first_child != NULL || node->text.len == 0 ||
+	    memchr(node->text.data, '\0', node->text.len) != NULL)
+		return "";
+	return (const char *)node->text.data;
 }
 
 void pim_fields_remove(struct wbxml_node *item, enum wbxml_tag tag)
@@ -346,7 +349,10 @@ static void write_body(struct wbxml_writer *writer, struct arena *arena, const s
 		wbxml_writer_start(writer, WBXML_AIRSYNCBASE_BODY);
 		wbxml_writer_element_uint(writer, WBXML_AIRSYNCBASE_TYPE, PIM_BODY_RTF);
 		wbxml_writer_element_uint(writer, WBXML_AIRSYNCBASE_ESTIMATED_DATA_SIZE, len);
-		wbxml_writer_element_string(writer, WBXML_AIRSYNCBASE_DATA, data != NULL ? data->text.data : NULL, len);
+		if (data != NULL && data->content == WBXML_CONTENT_OPAQUE)
+			wbxml_writer_element_opaque(writer, WBXML_AIRSYNCBASE_DATA, data->text.data, len);
+		else
+			wbxml_writer_element_string(writer, WBXML_AIRSYNCBASE_DATA, data != NULL ? data->text.data : NULL, len);
 		wbxml_writer_end(writer);
 		return;
 	}

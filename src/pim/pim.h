@@ -165,7 +165,8 @@ struct pim_class {
 	int64_t (*filter_start)(uint8_t filter_type, int64_t now);
 	/* What an item of size content bytes weighs in a response, at most. */
 	uint64_t (*estimated_bytes)(const struct pim_options *options, uint64_t size);
-	/* A change can move an item in or out of the filter window (an event's end, a task's completion). */
+	/* A change can move an item out of the filter window (an event's end, a task's completion): a
+	   device that has it keeps it and gets the change. */
 	bool place_moves;
 	/* Refuses a Supported list (Notes: MS-ASNOTE 3.2.5.3, Status 4). */
 	bool no_supported;

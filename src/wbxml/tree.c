@@ -49,6 +49,7 @@ static void add_text(struct arena *arena, struct wbxml_node *node, const struct 
 		memcpy(joined, node->text.data, node->text.len);
 	if (event->data.len > 0)
 		memcpy(joined + node->text.len, event->data.data, event->data.len);
+	joined[node->text.len + event->data.len] = '\0';
 	node->text = (struct slice){ joined, node->text.len + event->data.len };
 }
 

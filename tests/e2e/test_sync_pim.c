@@ -615,8 +615,11 @@ static void tasks_rules_and_incomplete_filter(void **state)
 	assert_string_equal(text(f, item, WBXML_TASKS_SUBJECT), "Taxes 2026");
 	assert_string_equal(text(f, item, WBXML_TASKS_IMPORTANCE), "7");
 	assert_string_equal(text(f, item, WBXML_TASKS_REMINDER_SET), "1");
+	/* Done, it leaves the incomplete filter, but a device that has it keeps it and learns it is done: a
+	   SoftDelete would lose it for good if it were opened again. */
 	step(f, f->phone, tasks, &key, change(f, server_id, "<t:Subject>Taxes 2026</t:Subject><t:Complete>1</t:Complete>"));
-	one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_SOFT_DELETE);
+	item = one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_TASKS_COMPLETE), "1");
 	/* A 16.1 device that syncs every task sees it done, with the date it was done and every field. */
 	struct easclient *laptop = e2e_mail_device(f, "LAPTOP", 161);
 	const char *laptop_key = start(f, laptop, tasks, NULL);
@@ -627,6 +630,10 @@ static void tasks_rules_and_incomplete_filter(void **state)
 	assert_string_equal(text(f, item, WBXML_TASKS_COMPLETE), "1");
 	assert_int_equal(strncmp(text(f, item, WBXML_TASKS_DATE_COMPLETED), "20", 2), 0);
 	easclient_free(&laptop);
+	/* Opened again: back on the tablet's incomplete list. */
+	step(f, f->phone, tasks, &key, change(f, server_id, "<t:Subject>Taxes 2026</t:Subject><t:Complete>0</t:Complete>"));
+	item = one_command(f, f->tablet, tasks, &tablet_key, NULL, WBXML_AIRSYNC_CHANGE);
+	assert_string_equal(text(f, item, WBXML_TASKS_COMPLETE), "0");
 }
 
 /* T75: a 16.1 Add repeated in a new request (new ClientId, its first answer lost) with the same ClientUid is that event. */
