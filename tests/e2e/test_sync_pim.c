@@ -465,6 +465,42 @@ static void bulk_add_and_retry_store_each_contact_once(void **state)
 	assert_int_equal(count_items(f, "COUNTER", contacts), 299);
 }
 
+/*
+ * What a hostile or broken device repeats costs it, not easd: one ClientId
+ * in 1,001 Adds (the 1,001st is refused), a series with 1,001 exceptions
+ * (refused whole).
+ */
+static void repeated_client_ids_and_exceptions_are_bounded(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *contacts = contacts_of(f), *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	struct buf commands;
+	buf_init(&commands, 0);
+	for (unsigned i = 0; i < 1001; i++)
+		buf_printf(&commands, "<Add><ClientId>same</ClientId><ApplicationData" NS "><c:FirstName>P%u</c:FirstName>"
+				      "</ApplicationData></Add>", i);
+	const char *key = start(f, f->phone, contacts, NULL);
+	struct wbxml_node *root = sync_folder(f, f->phone, contacts, key, NULL,
+					      e2e_mail_format(f, "%.*s", (int)commands.len, (const char *)commands.data));
+	const struct wbxml_node *answers = easclient_find(root, WBXML_AIRSYNC_RESPONSES);
+	assert_int_equal(easclient_count(answers, WBXML_AIRSYNC_ADD), 1001);
+	assert_string_equal(text(f, answers->last_child, WBXML_AIRSYNC_STATUS), "6");
+	assert_string_equal(text(f, answers->first_child, WBXML_AIRSYNC_STATUS), "1");
+	commands.len = 0;
+	buf_printf(&commands, "<cal:Subject>Daily</cal:Subject><cal:StartTime>20260101T090000Z</cal:StartTime>"
+			      "<cal:EndTime>20260101T093000Z</cal:EndTime><cal:Recurrence><cal:Type>0</cal:Type></cal:Recurrence>"
+			      "<cal:Exceptions>");
+	for (unsigned i = 0; i < 1001; i++)
+		buf_printf(&commands, "<cal:Exception><cal:ExceptionStartTime>%s</cal:ExceptionStartTime><cal:Deleted>1"
+				      "</cal:Deleted></cal:Exception>", e2e_mail_format(f, "2026%02u%02uT090000Z", 1 + i / 28 % 12, 1 + i % 28));
+	buf_printf(&commands, "</cal:Exceptions>");
+	key = start(f, f->phone, calendar, NULL);
+	root = sync_folder(f, f->phone, calendar, key, NULL,
+			   add(f, "series", e2e_mail_format(f, "%.*s", (int)commands.len, (const char *)commands.data)));
+	assert_string_equal(add_status(f, root, NULL), "6");
+	buf_cleanup(&commands);
+}
+
 /* Sends the first part bytes of a Sync request whose body is body, then closes the connection. */
 static void send_cut_off(struct e2e_mail *f, const struct buf *body, size_t part)
 {
@@ -1084,6 +1120,7 @@ int main(void)
 		E2E_MAIL_CASE(empty_picture_from_iphone_keeps_the_picture),
 		E2E_MAIL_CASE(bulk_add_and_retry_store_each_contact_once),
 		E2E_MAIL_CASE(bulk_add_cut_off_or_killed_stores_each_once),
+		E2E_MAIL_CASE(repeated_client_ids_and_exceptions_are_bounded),
 		E2E_MAIL_CASE(notes_keep_body_and_subject_and_own_their_date),
 		E2E_MAIL_CASE(tasks_rules_and_incomplete_filter),
 		E2E_MAIL_CASE(calendar_window_and_versions),
