@@ -7,6 +7,7 @@
 #include "config/config.h"
 
 #include <ini.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,53 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 	return 0;
 }
 
+/* The sections of easd.conf.example: a key elsewhere is a misspelt section, not a misspelt key. */
+static bool known_section(const char *section)
+{
+	static const char *const sections[] = { "http", "store", "log", "lmtp", "auth", "push", "sync", "provision",
+						"policy" };
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(sections[i], section) == 0)
+			return true;
+	return false;
+}
+
+/* The Allow*, Require*, *Enabled and *Required settings that are more than 0 or 1 (MS-ASPROV 2.2.2). */
+static unsigned policy_flag_max(const char *name)
+{
+	static const struct { const char *name; unsigned max; } wider[] = {
+		{ "AllowBluetooth", 2 },
+		{ "AllowSMIMEEncryptionAlgorithmNegotiation", 2 },
+		{ "RequireEncryptionSMIMEAlgorithm", 4 },
+	};
+	for (size_t i = 0; i < sizeof(wider) / sizeof(wider[0]); i++)
+		if (strcmp(wider[i].name, name) == 0)
+			return wider[i].max;
+	return 1;
+}
+
+/*
+ * Every EASProvisionDoc setting is a number (MS-ASPROV 2.2.2; a
+ * truncation size may be -1, "no limit"); the Allow*, Require*, *Enabled
+ * and *Required ones are 0 or 1, a few up to 2 or 4. Returns NULL, or what
+ * is wrong.
+ */
+static const char *policy_value_problem(const char *name, const char *value)
+{
+	static const char *const limits[] = { "expected 0 or 1 for", "expected 0, 1 or 2 for", "expected 0 to 3 for",
+					      "expected 0 to 4 for" };
+	uint64_t number;
+	size_t len = strlen(name);
+	bool flag = strncmp(name, "Allow", 5) == 0 || strncmp(name, "Require", 7) == 0 ||
+		    (len > 7 && strcmp(name + len - 7, "Enabled") == 0) || (len > 8 && strcmp(name + len - 8, "Required") == 0);
+	bool truncation = len > 14 && strcmp(name + len - 14, "TruncationSize") == 0;
+	bool is_number = parse_number(value, UINT32_MAX, &number) == 0 || (truncation && strcmp(value, "-1") == 0);
+	unsigned max = policy_flag_max(name);
+	if (flag && (!is_number || number > max))
+		return limits[max - 1];
+	return is_number ? NULL : "expected a number for";
+}
+
 static int load_policy(struct load_state *state, const char *name, const char *value)
 {
 	enum wbxml_tag tag;
@@ -277,6 +325,9 @@ static int load_policy(struct load_state *state, const char *name, const char *v
 	for (size_t i = 0; i < sizeof(policy_structure) / sizeof(policy_structure[0]); i++)
 		if (strcmp(policy_structure[i], name) == 0)
 			return load_fail(state, "not a policy setting", "policy", name);
+	const char *problem = policy_value_problem(name, value);
+	if (problem != NULL)
+		return load_fail(state, problem, "policy", name);
 	/* The first [policy] key replaces the built-in default policy. */
 	if (!state->policy_seen) {
 		clear_policy(state->config);
@@ -356,6 +407,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	int special = load_special(state, section, name, value);
 	if (special >= 0)
 		return special;
+	if (!known_section(section)) {
+		snprintf(state->error, state->error_len, "%s: unknown section [%s] (of key '%s')", state->path, section, name);
+		return 0;
+	}
 	return load_fail(state, "unknown key", section, name);
 }
 
@@ -363,9 +418,10 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 {
 	struct load_state state = { config, error, error_len, path, false };
 	error[0] = '\0';
+	errno = 0;
 	int line = ini_parse(path, on_key, &state);
 	if (line < 0) {
-		snprintf(error, error_len, "%s: cannot open", path);
+		snprintf(error, error_len, "%s: cannot open: %s", path, errno != 0 ? strerror(errno) : "unknown error");
 		return -1;
 	}
 	if (line > 0) {

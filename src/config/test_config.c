@@ -106,6 +106,11 @@ static const struct bad_case bad_cases[] = {
 	{ "[policy]\nPolicyKey = 1\n", "not a policy setting" },
 	{ "this is not ini\n", "syntax error" },
 	{ "[http]\ntimeout = 0\n", "timeout in [http] must be at least 1 second" },
+	{ "[htttp]\nlisten = 127.0.0.1:8080\n", "unknown section [htttp] (of key 'listen') (line 2)" },
+	{ "[policy]\nDevicePasswordEnabled = yes\n", "expected 0 or 1 for 'DevicePasswordEnabled' in [policy]" },
+	{ "[policy]\nMinDevicePasswordLength = four\n", "expected a number for 'MinDevicePasswordLength'" },
+	{ "[policy]\nAllowBluetooth = 3\n", "expected 0, 1 or 2 for 'AllowBluetooth'" },
+	{ "[sync]\nmax_commands = 0\n", "max_commands in [sync] must be at least 1" },
 };
 
 static void bad_files_name_the_line(void **state)
@@ -123,7 +128,7 @@ static void bad_files_name_the_line(void **state)
 	char error[256];
 	config_init(&config);
 	assert_int_equal(config_load(&config, "/nonexistent/easd.conf", error, sizeof(error)), -1);
-	assert_non_null(strstr(error, "cannot open"));
+	assert_non_null(strstr(error, "cannot open: No such file or directory"));
 	config_cleanup(&config);
 }
 

@@ -58,7 +58,7 @@ const char *http_command_name(uint8_t code)
 
 enum byte_class {
 	BYTES_ALPHA,    /* command-name = 1*ALPHA */
-	BYTES_ALNUM,    /* device-id = 1*32(ALPHA / DIGIT) */
+	BYTES_DEVICE_ID, /* device-id = 1*32(ALPHA / DIGIT) (MS-ASHTTP), and '-' and '_', which real clients use */
 	BYTES_VCHAR,    /* device-type = 1*VCHAR: 0x21-0x7E */
 	BYTES_TEXT,     /* no C0 control, no DEL, valid UTF-8 */
 	BYTES_T_OR_F,   /* SaveInSent */
@@ -88,7 +88,7 @@ struct value_rule {
  */
 static const struct value_rule value_rules[] = {
 	[KIND_COMMAND] = { 1, LIMIT_COMMAND_BYTES, BYTES_ALPHA, "command_invalid" },
-	[KIND_DEVICE_ID] = { 1, LIMIT_DEVICE_ID_BYTES, BYTES_ALNUM, "device_id_invalid" },
+	[KIND_DEVICE_ID] = { 1, LIMIT_DEVICE_ID_BYTES, BYTES_DEVICE_ID, "device_id_invalid" },
 	[KIND_DEVICE_TYPE] = { 1, LIMIT_DEVICE_TYPE_BYTES, BYTES_VCHAR, "device_type_invalid" },
 	[KIND_USER] = { 0, LIMIT_USER_BYTES, BYTES_TEXT, "user_invalid" },
 	[KIND_TEXT] = { 0, LIMIT_PARAMETER_BYTES, BYTES_TEXT, "parameter_invalid" },
@@ -136,8 +136,8 @@ static bool byte_in_class(uint8_t c, enum byte_class bytes)
 	switch (bytes) {
 	case BYTES_ALPHA:
 		return g_ascii_isalpha(c);
-	case BYTES_ALNUM:
-		return g_ascii_isalnum(c);
+	case BYTES_DEVICE_ID:
+		return g_ascii_isalnum(c) || c == '-' || c == '_';
 	case BYTES_VCHAR:
 		return c >= 0x21 && c <= 0x7E;
 	case BYTES_TEXT:
