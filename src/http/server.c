@@ -160,8 +160,11 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 	if (server->tls_certificate != NULL)
 		flags |= MHD_USE_TLS;
 	/* Empty strings for the TLS options when TLS is off: MHD ignores them then. */
+	/* The logger first: MHD reports what goes wrong with the options after it (a busy port, a key
+	   that does not fit the certificate), and warns about a logger given later instead. */
 	server->daemon = MHD_start_daemon(
 		flags, 0, accept_connection, server, http_exchange_handle, server,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
 		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
@@ -171,7 +174,6 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_URI_LOG_CALLBACK, http_exchange_begin, server,
 		MHD_OPTION_NOTIFY_COMPLETED, http_exchange_end, server,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
 		server->tls_certificate != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 		server->tls_certificate, MHD_OPTION_HTTPS_MEM_KEY, server->tls_key, MHD_OPTION_END);
 	server->starting = false;

@@ -255,7 +255,8 @@ static void tls_key_not_pem_stops_start_up_with_one_line(void **state)
 	g_free(garbage);
 	assert_int_equal(f->server.exit_status, 1);
 	char shown[2048];
-	if (!stderr_is_one_line_with(&f->server, "TLS", "", shown, sizeof(shown)))
+	if (!stderr_is_one_line_with(&f->server, "TLS", "GnuTLS", shown, sizeof(shown)) ||
+	    strstr(shown, "EXTERNAL_LOGGER") != NULL)
 		fail_msg("expected one line about the TLS key, got:\n%s", shown);
 
 	/* The administrator fixes the key: the same directory starts and serves. */
@@ -265,6 +266,38 @@ static void tls_key_not_pem_stops_start_up_with_one_line(void **state)
 	g_free(config);
 	g_free(key);
 	ordinary_request_succeeds(f, "TLSFIXED");
+}
+
+/*
+ * The real reason of a start-up failure, in one line: a port another
+ * program holds, a certificate given as its own key (GnuTLS's words).
+ */
+static void start_up_failures_say_why(void **state)
+{
+	struct fixture *f = *state;
+	char shown[2048];
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(address);
+	int holder = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(holder, (struct sockaddr *)&address, sizeof(address)), 0);
+	assert_int_equal(listen(holder, 1), 0);
+	assert_int_equal(getsockname(holder, (struct sockaddr *)&address, &len), 0);
+	assert_int_equal(e2e_prepare(&f->server), 0);
+	char *config = g_strdup_printf("[http]\nlisten = 127.0.0.1:%u\n", ntohs(address.sin_port));
+	assert_int_equal(e2e_start_prepared(&f->server, config, users), -1);
+	g_free(config);
+	close(holder);
+	if (!stderr_is_one_line_with(&f->server, "cannot listen", "Address already in use", shown, sizeof(shown)))
+		fail_msg("expected one line saying the address is in use, got:\n%s", shown);
+	make_certificate(&f->server);
+	f->server.https = true;
+	char *certificate = path_in(&f->server, "cert.pem");
+	config = tls_config(&f->server, certificate);
+	assert_int_equal(e2e_start_prepared(&f->server, config, NULL), -1);
+	g_free(config);
+	g_free(certificate);
+	if (!stderr_is_one_line_with(&f->server, "TLS", "GnuTLS", shown, sizeof(shown)))
+		fail_msg("expected one line with GnuTLS's reason, got:\n%s", shown);
 }
 
 /* ---- gzip ---- */
@@ -597,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tls_serves_eas_over_https, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(tls_bad_files_stop_start_up, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(tls_key_not_pem_stops_start_up_with_one_line, setup_bare, teardown),
+		cmocka_unit_test_setup_teardown(start_up_failures_say_why, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(gzip_when_asked_for_large_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(sighup_reopens_the_access_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_lets_a_request_in_flight_finish, setup, teardown),
