@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The release easd and easctl say they are (--version). */
+#define EASD_VERSION "0.1.0"
+
 enum config_provision {
 	CONFIG_PROVISION_REQUIRED, /* every command but Provision needs the current policy key */
 	CONFIG_PROVISION_OPTIONAL, /* devices may provision; a key they send must be current */

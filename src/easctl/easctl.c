@@ -8,24 +8,46 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Each command and its lines of the usage, for `easctl COMMAND --help`. */
+static const struct {
+	const char *command;
+	const char *text;
+} commands[] = {
+	{ "user", "  user add NAME           add a user; password from the terminal or one line of stdin\n"
+		  "  user passwd NAME        change a password (same input)\n"
+		  "  user del NAME           delete a user and everything it owns\n"
+		  "  user list               list users\n" },
+	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n" },
+	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
+		    "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n" },
+	{ "export", "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n" },
+	{ "wbxml", "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
+		   "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n" },
+};
+
 static void usage(FILE *out)
 {
 	fputs("usage: easctl [-c FILE] COMMAND [ARGS]\n"
 	      "\n"
 	      "  -c FILE                 easd's configuration (for the data directory)\n"
+	      "  --version               the release\n"
+	      "  COMMAND --help          one command's usage\n"
 	      "\n"
-	      "commands:\n"
-	      "  user add NAME           add a user; password from the terminal or one line of stdin\n"
-	      "  user passwd NAME        change a password (same input)\n"
-	      "  user del NAME           delete a user and everything it owns\n"
-	      "  user list               list users\n"
-	      "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n"
-	      "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
-	      "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n"
-	      "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n"
-	      "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
-	      "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n",
+	      "commands:\n",
 	      out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fputs(commands[i].text, out);
+}
+
+/* `easctl COMMAND --help` (or -h): that command's lines. Returns -1 when the command is not one. */
+static int command_help(const char *command)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].command, command) == 0) {
+			printf("usage: easctl [-c FILE]\n%s", commands[i].text);
+			return 0;
+		}
+	return -1;
 }
 
 int easctl_read_input(const char *path, struct buf *out)
@@ -61,9 +83,17 @@ int easctl_read_input(const char *path, struct buf *out)
 static int run(const struct easd_config *config, int argc, char **argv)
 {
 	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0) {
+		if (argc > 1 && command_help(argv[1]) == 0)
+			return 0;
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[0], "--version") == 0 || strcmp(argv[0], "-V") == 0) {
+		printf("easctl %s\n", EASD_VERSION);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) && command_help(argv[0]) == 0)
+		return 0;
 	if (strcmp(argv[0], "wbxml") == 0)
 		return easctl_wbxml(argc - 1, argv + 1);
 	if (strcmp(argv[0], "user") == 0)

@@ -42,7 +42,10 @@ struct daemon {
 static void usage(FILE *out)
 {
 	fputs("usage: easd [-c FILE]\n"
-	      "  -c FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n",
+	      "  -c, --config FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n"
+	      "  -h, --help          this text\n"
+	      "  -V, --version       the release\n"
+	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens the access log.\n",
 	      out);
 }
 
@@ -157,14 +160,24 @@ int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	const char *config_path = NULL;
+	static const struct option options[] = {
+		{ "config", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { "version", 0, 0, 'V' }, { 0, 0, 0, 0 },
+	};
 	int option;
-	while ((option = getopt(argc, argv, "c:h")) != -1) {
+	while ((option = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		if (option == 'c') {
 			config_path = optarg;
+		} else if (option == 'V') {
+			printf("easd %s\n", EASD_VERSION);
+			return 0;
 		} else {
 			usage(option == 'h' ? stdout : stderr);
 			return option == 'h' ? 0 : 2;
 		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
 	}
 	config_init(&d.config);
 	char error[512];

@@ -239,5 +239,23 @@ else
 	fail "user_add_after_failures (status $status: $(cat "$tmp/err"))"
 fi
 
+# --version and --help, of both programs and of each easctl command.
+easd=${EASD_BUILD:-build}/easd
+if [ "$("$easctl" --version)" = "$("$easd" --version | sed 's/^easd/easctl/')" ] && "$easd" --version | grep -q '^easd [0-9]'; then
+	pass version_of_both
+else
+	fail version_of_both
+fi
+if "$easd" --help | grep -q -- '--config FILE' && "$easctl" import --help | grep -q 'import USER FILE' &&
+   "$easctl" help export | grep -q 'export USER CLASS' && ! "$easctl" import --help | grep -q 'user add'; then
+	pass help_per_command
+else
+	fail help_per_command
+fi
+set +e
+"$easd" --no-such-option 2> /dev/null
+[ $? -eq 2 ] && pass easd_usage_exit_2 || fail easd_usage_exit_2
+set -e
+
 [ "$failures" -eq 0 ] || { echo "$failures CLI test(s) failed"; exit 1; }
 echo "all CLI tests passed"
