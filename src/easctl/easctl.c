@@ -6,7 +6,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Where a package installs easd's configuration. */
+#define EASCTL_SYSTEM_CONFIG "/etc/easd/easd.conf"
 
 /* Each command and its lines of the usage, for `easctl COMMAND --help`. */
 static const struct {
@@ -29,7 +34,8 @@ static void usage(FILE *out)
 {
 	fputs("usage: easctl [-c FILE] COMMAND [ARGS]\n"
 	      "\n"
-	      "  -c FILE                 easd's configuration (for the data directory)\n"
+	      "  -c FILE                 easd's configuration (for the data directory); without it\n"
+	      "                          $EASD_CONFIG, else " EASCTL_SYSTEM_CONFIG " if it exists\n"
 	      "  --version               the release\n"
 	      "  COMMAND --help          one command's usage\n"
 	      "\n"
@@ -122,6 +128,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EASCTL_EXIT_USAGE;
 	}
+	/* Without -c: $EASD_CONFIG, else the installed configuration when there is one (wbxml needs none). */
+	bool needs_config = strcmp(argv[first], "wbxml") != 0;
+	if (config_path == NULL && needs_config && getenv("EASD_CONFIG") != NULL && getenv("EASD_CONFIG")[0] != '\0')
+		config_path = getenv("EASD_CONFIG");
+	else if (config_path == NULL && needs_config && access(EASCTL_SYSTEM_CONFIG, R_OK) == 0)
+		config_path = EASCTL_SYSTEM_CONFIG;
 	config_init(&config);
 	char error[512];
 	if (config_path != NULL && config_load(&config, config_path, error, sizeof(error)) < 0) {

@@ -119,9 +119,10 @@ static int start(struct daemon *d)
 		fprintf(stderr, "easd: lmtp: %s\n", error);
 		return -1;
 	}
-	fprintf(stderr, "easd: serving EAS on %s (port %u)%s%s, store %s\n", d->config.http_listen,
-		http_server_port(d->http), d->lmtp != NULL ? ", LMTP on " : "",
-		d->lmtp != NULL ? d->config.lmtp_listen : "", d->config.data_dir);
+	/* Whether TLS is on, said at once: a proxy in front, or devices told to use plain HTTP, is a choice to see. */
+	fprintf(stderr, "easd %s: serving EAS on %s (port %u, %s)%s%s, store %s\n", EASD_VERSION, d->config.http_listen,
+		http_server_port(d->http), d->config.tls_certificate[0] != '\0' ? "HTTPS" : "plain HTTP, no TLS",
+		d->lmtp != NULL ? ", LMTP on " : "", d->lmtp != NULL ? d->config.lmtp_listen : "", d->config.data_dir);
 	return 0;
 }
 

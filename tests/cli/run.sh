@@ -252,6 +252,14 @@ if "$easd" --help | grep -q -- '--config FILE' && "$easctl" import --help | grep
 else
 	fail help_per_command
 fi
+# Without -c, easctl takes $EASD_CONFIG.
+printf '[store]\ndata_dir = %s/envdata\n' "$tmp" > "$tmp/env.conf"
+if echo pw | EASD_CONFIG="$tmp/env.conf" "$easctl" user add dora > /dev/null &&
+   [ "$(EASD_CONFIG="$tmp/env.conf" "$easctl" user list)" = dora ] && [ -d "$tmp/envdata" ]; then
+	pass easctl_config_from_environment
+else
+	fail easctl_config_from_environment
+fi
 set +e
 "$easd" --no-such-option 2> /dev/null
 [ $? -eq 2 ] && pass easd_usage_exit_2 || fail easd_usage_exit_2
