@@ -111,7 +111,13 @@ enum MHD_Result http_answer_empty(struct http_exchange *x, struct MHD_Connection
 	r->http_status = status;
 	if (reason != NULL && r->reason == NULL)
 		r->reason = reason;
-	struct MHD_Response *response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	/* A refusal says why in words a person reads (the same word as the log); an empty 200 stays empty. */
+	char text[128];
+	int len = status >= 400 && r->reason != NULL ? snprintf(text, sizeof(text), "easd: %s\n", r->reason) : 0;
+	len = len < 0 || (size_t)len >= sizeof(text) ? 0 : len;
+	struct MHD_Response *response = MHD_create_response_from_buffer((size_t)len, text, MHD_RESPMEM_MUST_COPY);
+	if (len > 0)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	for (unsigned i = 0; i < r->header_count; i++)
 		MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
 	enum MHD_Result result = MHD_queue_response(connection, status, response);

@@ -608,6 +608,9 @@ static void overlong_device_id_gets_400(void **state)
 	assert_int_equal(easclient_post_xml(overlong, "FolderSync", foldersync_zero, &f->response), 0);
 	assert_int_equal(f->response.http_status, 400);
 	assert_true(log_has(f, (const char *const[]){ "\t400\t", "device_id_invalid", NULL }));
+	/* The refusal says why, for a person trying a client by hand. */
+	buf_append_byte(&f->response.body, '\0');
+	assert_string_equal((const char *)f->response.body.data, "easd: device_id_invalid\n");
 	easclient_free(&overlong);
 	struct easclient *longest = client_for(f, "alice", "correct horse", id_32, 141);
 	assert_int_equal(easclient_provision(longest, NULL), 0);
