@@ -13,9 +13,9 @@
 DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
 	libglib2.0-dev libxml2-dev libcmocka-dev libsqlite3-dev libinih-dev \
 	libmicrohttpd-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev swaks wrk sqlite3 \
-	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata
-PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical
-TEST_PKGS = cmocka libcurl
+	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata postfix
+PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical libcurl
+TEST_PKGS = cmocka
 BENCH_PKGS = libwbxml2
 
 BUILD ?= build

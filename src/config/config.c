@@ -161,6 +161,14 @@ void config_init(struct easd_config *config)
 	set_list(&config->local_domains, "localhost");
 	set_list(&config->trusted_proxies, "");
 	config->max_message_size = LIMIT_MESSAGE_BYTES_DEFAULT;
+	config->smtp_relay = copy("127.0.0.1:25");
+	config->smtp_user = copy("");
+	config->smtp_password_file = copy("");
+	config->smtp_ca_file = copy("");
+	config->smtp_timeout = LIMIT_SEND_TIMEOUT_SECONDS_DEFAULT;
+	config->max_send_size = LIMIT_SEND_BYTES_DEFAULT;
+	config->max_send_recipients = LIMIT_SEND_RECIPIENTS_DEFAULT;
+	config->max_sends_per_hour = LIMIT_SEND_PER_HOUR_DEFAULT;
 	config->auth_cache_seconds = LIMIT_AUTH_CACHE_SECONDS_DEFAULT;
 	config->auth_slow_after = LIMIT_AUTH_SLOW_AFTER_DEFAULT;
 	config->auth_lockout_after = LIMIT_AUTH_LOCKOUT_AFTER_DEFAULT;
@@ -182,7 +190,8 @@ void config_init(struct easd_config *config)
 void config_cleanup(struct easd_config *config)
 {
 	char **strings[] = { &config->http_listen, &config->tls_certificate, &config->tls_key,
-			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen };
+			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen,
+			     &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);
 		*strings[i] = NULL;
@@ -234,6 +243,10 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("http", "max_body", (uint64_t)1 << 31, max_body, false),
 	NUMBER_KEY("http", "timeout", 86400, http_timeout, true),
 	NUMBER_KEY("lmtp", "max_message_size", (uint64_t)1 << 31, max_message_size, false),
+	NUMBER_KEY("smtp", "timeout", 3600, smtp_timeout, true),
+	NUMBER_KEY("smtp", "max_message_size", (uint64_t)1 << 31, max_send_size, false),
+	NUMBER_KEY("smtp", "max_recipients", 100000, max_send_recipients, true),
+	NUMBER_KEY("smtp", "max_messages_per_hour", 1000000, max_sends_per_hour, true),
 	NUMBER_KEY("auth", "cache_seconds", 86400, auth_cache_seconds, true),
 	NUMBER_KEY("push", "heartbeat_min", 3540, heartbeat_min, true),
 	NUMBER_KEY("push", "heartbeat_max", 86400, heartbeat_max, true),
@@ -262,6 +275,10 @@ static const struct string_key string_keys[] = {
 	STRING_KEY("store", "data_dir", data_dir),
 	STRING_KEY("log", "dir", log_dir),
 	STRING_KEY("lmtp", "listen", lmtp_listen),
+	STRING_KEY("smtp", "relay", smtp_relay),
+	STRING_KEY("smtp", "user", smtp_user),
+	STRING_KEY("smtp", "password_file", smtp_password_file),
+	STRING_KEY("smtp", "ca_file", smtp_ca_file),
 };
 
 static int load_fail(struct load_state *state, const char *what, const char *section, const char *name)
@@ -273,7 +290,7 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 /* The sections of easd.conf.example: a key elsewhere is a misspelt section, not a misspelt key. */
 static bool known_section(const char *section)
 {
-	static const char *const sections[] = { "http", "store", "log", "lmtp", "auth", "push", "sync", "provision",
+	static const char *const sections[] = { "http", "store", "log", "lmtp", "smtp", "auth", "push", "sync", "provision",
 						"policy" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strcmp(sections[i], section) == 0)
@@ -371,6 +388,15 @@ static int load_special(struct load_state *state, const char *section, const cha
 		config->delete_omitted = strcmp(value, "delete") == 0;
 		return 1;
 	}
+	if (strcmp(section, "smtp") == 0 && strcmp(name, "security") == 0) {
+		static const char *const names[] = { "none", "starttls", "tls" };
+		for (int i = 0; i < 3; i++)
+			if (strcmp(value, names[i]) == 0) {
+				config->smtp_security = (enum config_smtp_security)i;
+				return 1;
+			}
+		return load_fail(state, "security must be none, starttls or tls: bad value for", section, name);
+	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "allow_partial") == 0) {
 		if (parse_bool(value, &config->allow_partial_policy) < 0)
 			return load_fail(state, "expected yes or no for", section, name);
@@ -414,6 +440,41 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	return load_fail(state, "unknown key", section, name);
 }
 
+/* What each key allows alone cannot say: values that must fit together. Returns 0 or -1. */
+static int check_values(const struct easd_config *config, const char *path, char *error, size_t error_len)
+{
+	if (config->http_timeout == 0) {
+		/* 0 would make libmicrohttpd keep idle connections for ever. */
+		snprintf(error, error_len, "%s: timeout in [http] must be at least 1 second", path);
+		return -1;
+	}
+	if (config->max_sync_commands == 0) {
+		snprintf(error, error_len, "%s: max_commands in [sync] must be at least 1", path);
+		return -1;
+	}
+	if (config->heartbeat_min == 0 || config->heartbeat_min > config->heartbeat_max ||
+	    config->heartbeat_max <= LIMIT_PUSH_EARLY_SECONDS) {
+		snprintf(error, error_len, "%s: [push] needs 1 <= heartbeat_min <= heartbeat_max, heartbeat_max > %d", path,
+			 LIMIT_PUSH_EARLY_SECONDS);
+		return -1;
+	}
+	char host[256];
+	uint16_t port;
+	if (config_split_listen(config->smtp_relay, host, sizeof(host), &port) < 0 || port == 0) {
+		snprintf(error, error_len, "%s: relay in [smtp] must be host:port (for example 127.0.0.1:25)", path);
+		return -1;
+	}
+	if (config->smtp_timeout == 0 || config->max_send_recipients == 0) {
+		snprintf(error, error_len, "%s: timeout and max_recipients in [smtp] must be at least 1", path);
+		return -1;
+	}
+	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {
+		snprintf(error, error_len, "%s: tls_certificate and tls_key go together in [http]", path);
+		return -1;
+	}
+	return 0;
+}
+
 int config_load(struct easd_config *config, const char *path, char *error, size_t error_len)
 {
 	struct load_state state = { config, error, error_len, path, false };
@@ -433,25 +494,8 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 		}
 		return -1;
 	}
-	if (config->http_timeout == 0) {
-		/* 0 would make libmicrohttpd keep idle connections for ever. */
-		snprintf(error, error_len, "%s: timeout in [http] must be at least 1 second", path);
+	if (check_values(config, path, error, error_len) < 0)
 		return -1;
-	}
-	if (config->max_sync_commands == 0) {
-		snprintf(error, error_len, "%s: max_commands in [sync] must be at least 1", path);
-		return -1;
-	}
-	if (config->heartbeat_min == 0 || config->heartbeat_min > config->heartbeat_max ||
-	    config->heartbeat_max <= LIMIT_PUSH_EARLY_SECONDS) {
-		snprintf(error, error_len, "%s: [push] needs 1 <= heartbeat_min <= heartbeat_max, heartbeat_max > %d", path,
-			 LIMIT_PUSH_EARLY_SECONDS);
-		return -1;
-	}
-	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {
-		snprintf(error, error_len, "%s: tls_certificate and tls_key go together in [http]", path);
-		return -1;
-	}
 	compute_policy_version(config);
 	return 0;
 }

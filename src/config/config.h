@@ -20,6 +20,12 @@ enum config_provision {
 	CONFIG_PROVISION_OFF,      /* Provision answers "no policy" (Policy Status 2) */
 };
 
+enum config_smtp_security {
+	CONFIG_SMTP_PLAIN,    /* no TLS: a relay on this host or a trusted network */
+	CONFIG_SMTP_STARTTLS, /* STARTTLS required, the certificate verified */
+	CONFIG_SMTP_TLS,      /* TLS from the first byte (smtps, port 465) */
+};
+
 /* One EASProvisionDoc setting: an element of the Provision code page and its value. */
 struct config_policy_setting {
 	char *name;
@@ -44,6 +50,16 @@ struct easd_config {
 	char *lmtp_listen;        /* address:port, default 127.0.0.1:2424; empty: off */
 	char **local_domains;     /* NULL-terminated; default { "localhost" } */
 	uint64_t max_message_size; /* LMTP SIZE limit; default 50 MB */
+	/* [smtp]: where devices' messages are submitted */
+	char *smtp_relay;              /* host:port of the MTA, default 127.0.0.1:25 */
+	enum config_smtp_security smtp_security;
+	char *smtp_user;               /* authenticate when set */
+	char *smtp_password_file;      /* the password, first line of this file */
+	char *smtp_ca_file;            /* CA certificates for the relay's; empty: the system's */
+	unsigned smtp_timeout;         /* seconds for one submission */
+	uint64_t max_send_size;        /* bytes of a message a device sends */
+	unsigned max_send_recipients;  /* envelope recipients of one message */
+	unsigned max_sends_per_hour;   /* messages one user submits per hour; 0: no limit */
 	/* [auth] */
 	unsigned auth_cache_seconds;   /* verified credential kept in memory; 0: never */
 	unsigned auth_slow_after;      /* failures before attempts are slowed */

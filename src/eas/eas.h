@@ -90,6 +90,9 @@ struct eas_request {
 	const char *content_type;  /* NULL when absent */
 	bool accept_multipart;     /* MS-ASAcceptMultiPart: T, or query Options bit 0x02 (ItemOperations) */
 	struct slice body;
+	/* SendMail, SmartReply and SmartForward in 12.1 say these in the query ("" when absent). */
+	const char *collection_id, *item_id, *long_id, *occurrence;
+	bool save_in_sent;
 
 	uint64_t sequence;         /* push_hub_sequence at arrival: which of a device's requests is newer */
 

@@ -106,6 +106,26 @@ uint64_t eas_content_payload_bytes(const struct eas_content_payload *payload);
  */
 void eas_content_stream(struct eas_request *request, size_t mark, const struct eas_content_payload *payload);
 
+/* ---- compose_request.c: what SendMail, SmartReply and SmartForward ask ---- */
+
+struct eas_compose {
+	bool reply, forward;          /* SmartReply, SmartForward */
+	bool replace_mime;            /* the device's MIME is the whole message: no original added */
+	bool save_in_sent;
+	struct slice client_id;       /* empty when the device sent none (12.1) */
+	struct slice mime;
+	struct slice folder_id, item_id, long_id; /* Source of a SmartReply or SmartForward */
+	const char **forwardees;      /* 16.x Forwardees' addresses, in request->arena */
+	size_t forwardee_count;
+};
+
+/*
+ * Reads the request (ComposeMail WBXML from 14.0, the MIME body and query
+ * parameters in 12.1). Returns 0, or the status to answer (103: no Mime,
+ * a Source where none belongs, an element out of place).
+ */
+int eas_compose_read(struct eas_request *request, struct eas_compose *compose_out);
+
 /* Provision check before a command: 0, or the status that sends the device to Provision. */
 int eas_policy_status(const struct eas_request *request);
 
@@ -120,6 +140,8 @@ void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
 void eas_ping(struct eas_request *request);
+/* SendMail, SmartReply and SmartForward alike. */
+void eas_sendmail(struct eas_request *request);
 /* A Ping's parameters: the request's, or the cached ones standing in. */
 struct eas_ping_parameters {
 	bool has_heartbeat, has_folders;

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "log/access.h"
 #include "mail/lmtp.h"
+#include "mail/submit.h"
 #include "push/push.h"
 #include "pim/timezone.h"
 #include "store/store.h"
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
 	sigaddset(&signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	mail_submit_init(); /* libcurl's global set-up is not thread-safe: before the threads */
 	if (start(&d) < 0) {
 		stop(&d);
 		return 1;

@@ -209,6 +209,18 @@
 
 /* [lmtp] max_message_size: larger messages get 552. */
 #define LIMIT_MESSAGE_BYTES_DEFAULT (50u * 1024 * 1024)
+
+/* Sending ([smtp]): a message a device submits, its envelope recipients,
+   the messages one user may submit per hour (a stolen password's spam run
+   stops there), and how long the relay may take. */
+#define LIMIT_SEND_BYTES_DEFAULT (25u * 1024 * 1024)
+#define LIMIT_SEND_RECIPIENTS_DEFAULT 100
+#define LIMIT_SEND_PER_HOUR_DEFAULT 200
+#define LIMIT_SEND_TIMEOUT_SECONDS_DEFAULT 60
+/* Text of an original that SmartReply quotes or SmartForward includes. */
+#define LIMIT_SEND_ORIGINAL_TEXT_BYTES (4u * 1024 * 1024)
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, so an address 254. */
+#define LIMIT_SEND_ADDRESS_BYTES 254
 /* Connections at once; more get 421. MTAs deliver over a few connections. */
 #define LIMIT_LMTP_CONNECTIONS 32
 /* A command line without CRLF: RFC 5321 4.5.3.1.4 says 512, MTAs add parameters. */

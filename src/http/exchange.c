@@ -177,6 +177,11 @@ static int parse_query(struct http_exchange *x, const char **reason)
 	r->command = slice_text(x->arena, x->query.command);
 	r->device_id = slice_text(x->arena, x->query.device_id);
 	r->device_type = slice_text(x->arena, x->query.device_type);
+	r->collection_id = slice_text(x->arena, x->query.collection_id);
+	r->item_id = slice_text(x->arena, x->query.item_id);
+	r->long_id = slice_text(x->arena, x->query.long_id);
+	r->occurrence = slice_text(x->arena, x->query.occurrence);
+	r->save_in_sent = x->query.save_in_sent;
 	return 0;
 }
 

@@ -201,4 +201,47 @@ int pim_email_read_draft(struct wbxml_reader *reader, struct arena *arena, struc
 int pim_email_compose_draft(struct arena *arena, const struct pim_email_draft *draft, const char *from,
 			    int64_t now, struct buf *mime_out);
 
+/* ---- a message a device sends (SendMail, SmartReply, SmartForward) ---- */
+
+enum pim_outgoing_kind {
+	PIM_OUTGOING_NEW,     /* SendMail, or a reply or forward the device composed whole (ReplaceMime) */
+	PIM_OUTGOING_REPLY,   /* SmartReply: the original's text is quoted under the device's */
+	PIM_OUTGOING_FORWARD, /* SmartForward: the original's text follows, its attachments are attached */
+};
+
+struct pim_outgoing_options {
+	enum pim_outgoing_kind kind;
+	bool is_reply;                 /* a reply, even composed whole: the sender's own address is no recipient */
+	const char *sender;            /* the user's address: From, the envelope sender, the Message-ID's domain */
+	const uint8_t *original;       /* REPLY and FORWARD: the stored message */
+	size_t original_len;
+	const char *const *forwardees; /* 16.x Forwardees: added to To */
+	size_t forwardee_count;
+	int64_t now;                   /* Date when the message has none */
+};
+
+struct pim_outgoing {
+	const uint8_t *wire;           /* for the relay: CRLF lines, no Bcc header */
+	size_t wire_len;
+	const uint8_t *copy;           /* for Sent Items: the same with Bcc */
+	size_t copy_len;
+	const char **recipients;       /* the envelope: To, Cc, Bcc (and forwardees), each once */
+	size_t recipient_count;
+	size_t invalid_recipients;     /* addresses that are no user@domain */
+	const char *message_id;        /* without <> */
+	int64_t date;                  /* Unix seconds */
+};
+
+/*
+ * Makes a device's message ready to submit: From is the user's address
+ * (its display name kept), Message-ID and Date are added when missing, a
+ * reply gets In-Reply-To and References, SmartReply and SmartForward add
+ * the original, and the envelope recipients are read from the headers. A
+ * reply (Reply All) never lists the sender among the envelope recipients
+ * unless nobody else is. Everything lives in arena. Returns 0, or -1 for
+ * an empty message.
+ */
+int pim_outgoing_prepare(struct arena *arena, const uint8_t *mime, size_t len,
+			 const struct pim_outgoing_options *options, struct pim_outgoing *out);
+
 #endif

@@ -307,6 +307,15 @@ static int produce_text(struct arena *arena, const struct pim_message *m, uint8_
 	return text_to_html(arena, m->plain, sink);
 }
 
+char *pim_message_text(struct arena *arena, const struct pim_message *m, uint8_t type, size_t max)
+{
+	struct collect *c = collect_new(arena, max);
+	c->stop_when_full = true;
+	if (source_part(m, type) != NULL)
+		produce_text(arena, m, type, &c->sink);
+	return arena_strndup(arena, c->data.data != NULL ? c->data.data : (uint8_t *)"", c->data.len);
+}
+
 /* ---- choosing and writing ---- */
 
 struct body {

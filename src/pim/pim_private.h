@@ -99,6 +99,13 @@ bool pim_part_is_large(GMimePart *part);
 int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *text_out);
 
 /*
+ * The message's body as text of a type (PIM_BODY_PLAIN or PIM_BODY_HTML,
+ * made from the other when the message has only that), at most max bytes,
+ * NUL-terminated in arena; "" when it has no text body.
+ */
+char *pim_message_text(struct arena *arena, const struct pim_message *m, uint8_t type, size_t max);
+
+/*
  * Writes airsyncbase:Body for the first preference that can be met
  * (MS-ASAIRS 2.2.2.9, 2.2.2.3.2), and airsyncbase:NativeBodyType.
  */

@@ -290,6 +290,34 @@ int store_client_id_put(struct store_session *session, int64_t device, int64_t c
 int store_client_id_forget(struct store_session *session, int64_t device, int64_t collection_id,
 			   uint64_t below_key);
 
+/* ---- messages sent (SendMail, SmartReply, SmartForward) ---- */
+
+/*
+ * What store_send_claim found for a send key (a device's ClientId, or the
+ * message's Message-ID): go ahead and send, the message was sent already,
+ * or another attempt began less than stale_seconds ago and may still be
+ * sending.
+ */
+enum store_send_claim {
+	STORE_SEND_GO,
+	STORE_SEND_ALREADY_SENT,
+	STORE_SEND_IN_PROGRESS,
+};
+/*
+ * In a transaction of its own: forgets the user's keys older than
+ * keep_seconds, then claims key for an attempt starting now. A claim left
+ * by an attempt that died (older than stale_seconds) is taken over: a
+ * message is sent twice rather than lost.
+ */
+int store_send_claim(struct store_session *session, int64_t user_id, const char *key, int64_t now,
+		     int64_t stale_seconds, int64_t keep_seconds, enum store_send_claim *claim_out);
+/* Marks the claim sent, in the session's open transaction (with the Sent Items copy). */
+int store_send_done(struct store_session *session, int64_t user_id, const char *key);
+/* Gives the claim up (the message was not sent): a retry may send it. */
+int store_send_abandon(struct store_session *session, int64_t user_id, const char *key);
+/* Attempts the user started since (Unix seconds): the sending rate. */
+int store_send_count(struct store_session *session, int64_t user_id, int64_t since, unsigned *count_out);
+
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 
 /* What the store keeps beside an item's content. */

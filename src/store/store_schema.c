@@ -104,6 +104,16 @@ static const char *const migrations[] = {
 	"  request TEXT NOT NULL);",
 	/* 5: items found by their own id (a 16.x event's ClientUid), for Adds a client repeats. */
 	"CREATE INDEX items_message_id ON items (folder_id, message_id) WHERE message_id != '';",
+	/* 6: messages a device submitted (SendMail, SmartReply, SmartForward):
+	   a request repeated with the same key sends nothing more, and the
+	   rows of the last hour are the user's sending rate. */
+	"CREATE TABLE sent_messages ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  send_key TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, send_key));"
+	"CREATE INDEX sent_messages_started ON sent_messages (user_id, started);",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

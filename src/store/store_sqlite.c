@@ -101,6 +101,13 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_CLIENT_ID_PUT] = ("INSERT INTO client_ids (device_id, collection_id, client_id, item_id, sync_key, modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 			       "ON CONFLICT (device_id, collection_id, client_id) DO UPDATE SET item_id = ?4, sync_key = ?5, modseq = ?6"),
 	[SQL_CLIENT_ID_FORGET] = "DELETE FROM client_ids WHERE device_id = ?1 AND collection_id = ?2 AND sync_key < ?3",
+	[SQL_SENT_FIND] = "SELECT state, started FROM sent_messages WHERE user_id = ?1 AND send_key = ?2",
+	[SQL_SENT_CLAIM] = ("INSERT INTO sent_messages (user_id, send_key, state, started) VALUES (?1, ?2, 0, ?3) "
+			    "ON CONFLICT (user_id, send_key) DO UPDATE SET state = 0, started = ?3"),
+	[SQL_SENT_DONE] = "UPDATE sent_messages SET state = 1 WHERE user_id = ?1 AND send_key = ?2",
+	[SQL_SENT_DROP] = "DELETE FROM sent_messages WHERE user_id = ?1 AND send_key = ?2 AND state = 0",
+	[SQL_SENT_PRUNE] = "DELETE FROM sent_messages WHERE user_id = ?1 AND started < ?2",
+	[SQL_SENT_COUNT] = "SELECT count(*) FROM sent_messages WHERE user_id = ?1 AND started >= ?2",
 };
 
 int store_fail(struct store_session *session, const char *what)

@@ -1048,16 +1048,16 @@ static void import_and_export_files(void **state)
 	assert_non_null(strstr(err, "line 4: Contacts refused: birthday_invalid"));
 	assert_non_null(strstr(err, "nothing imported"));
 	assert_int_equal(count_items(f, "COUNTER", contacts_of(f)), 1);
-	/* Export, import into bob, export again: the same file. */
-	const char *password = write_file(f, "password", "bob's password\n");
-	assert_int_equal(easctl(f, e2e_mail_format(f, "user add bob < %s", password), &err), 0);
+	/* Export, import into carol, export again: the same file. */
+	const char *password = write_file(f, "password", "carol's password\n");
+	assert_int_equal(easctl(f, e2e_mail_format(f, "user add carol < %s", password), &err), 0);
 	const char *classes[] = { "contacts", "calendar" };
 	for (unsigned i = 0; i < 2; i++) {
 		const char *a = e2e_mail_format(f, "%s/alice.%s", f->server.dir, classes[i]);
-		const char *b = e2e_mail_format(f, "%s/bob.%s", f->server.dir, classes[i]);
+		const char *b = e2e_mail_format(f, "%s/carol.%s", f->server.dir, classes[i]);
 		assert_int_equal(easctl(f, e2e_mail_format(f, "export alice %s %s", classes[i], a), &err), 0);
-		assert_int_equal(easctl(f, e2e_mail_format(f, "import bob %s", a), &err), 0);
-		assert_int_equal(easctl(f, e2e_mail_format(f, "export bob %s %s", classes[i], b), &err), 0);
+		assert_int_equal(easctl(f, e2e_mail_format(f, "import carol %s", a), &err), 0);
+		assert_int_equal(easctl(f, e2e_mail_format(f, "export carol %s %s", classes[i], b), &err), 0);
 		const char *first = read_file(f, a), *again = read_file(f, b);
 		/* DTSTAMP is when each file was written. */
 		if (i == 1) {

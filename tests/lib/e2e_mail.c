@@ -17,7 +17,7 @@
 
 #define DAY 86400
 
-static const char *const users[] = { "alice:correct horse", NULL };
+static const char *const users[] = { "alice:correct horse", "bob:battery staple", NULL };
 
 int e2e_mail_setup(void **state)
 {
@@ -305,8 +305,15 @@ static void *call_thread(void *context)
 struct e2e_call *e2e_mail_call_start(struct e2e_mail *mail, const char *device_id, struct easclient *like,
 				     const char *command, const char *xml, unsigned timeout_ms)
 {
+	return e2e_mail_call_start_as(mail, "alice", "correct horse", device_id, like, command, xml, timeout_ms);
+}
+
+struct e2e_call *e2e_mail_call_start_as(struct e2e_mail *mail, const char *user, const char *password,
+					const char *device_id, struct easclient *like, const char *command,
+					const char *xml, unsigned timeout_ms)
+{
 	struct e2e_call *call = calloc(1, sizeof(*call));
-	struct easclient_options options = e2e_client_options(&mail->server, "alice", "correct horse", device_id);
+	struct easclient_options options = e2e_client_options(&mail->server, user, password, device_id);
 	options.timeout_ms = timeout_ms;
 	call->client = easclient_new(&options);
 	easclient_set_policy_key(call->client, easclient_policy_key(like));

@@ -1,6 +1,7 @@
 /*
  * e2e_mail: the fixture of the end-to-end tests of Sync on mail folders
- * (test_sync_email, test_sync_options): a real easd with user alice and two
+ * (test_sync_email, test_sync_options, test_sendmail): a real easd with
+ * users alice and bob (password "battery staple"), alice's two
  * provisioned devices, mail put into her folders behind easd's back, and
  * Sync requests built from XML. Every helper asserts with cmocka, so it
  * may only be called inside a test, setup or teardown; what it returns
@@ -112,6 +113,10 @@ const char *e2e_mail_sync_inbox(struct e2e_mail *mail, struct easclient *client)
 struct e2e_call;
 struct e2e_call *e2e_mail_call_start(struct e2e_mail *mail, const char *device_id, struct easclient *like,
 				     const char *command, const char *xml, unsigned timeout_ms);
+/* The same for another user of the fixture (bob, password "battery staple"). */
+struct e2e_call *e2e_mail_call_start_as(struct e2e_mail *mail, const char *user, const char *password,
+					const char *device_id, struct easclient *like, const char *command,
+					const char *xml, unsigned timeout_ms);
 /* Whether the answer (or the hang-up) has come. */
 bool e2e_mail_call_done(struct e2e_call *call);
 /* Asserts it is still waiting after ms. */
