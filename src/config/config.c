@@ -158,6 +158,7 @@ void config_init(struct easd_config *config)
 	config->data_dir = copy("var/data");
 	config->log_dir = copy("var/log");
 	config->lmtp_listen = copy("127.0.0.1:2424");
+	config->recipient_delimiter = copy("+");
 	set_list(&config->local_domains, "localhost");
 	set_list(&config->trusted_proxies, "");
 	config->max_message_size = LIMIT_MESSAGE_BYTES_DEFAULT;
@@ -191,7 +192,7 @@ void config_cleanup(struct easd_config *config)
 {
 	char **strings[] = { &config->http_listen, &config->tls_certificate, &config->tls_key,
 			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen,
-			     &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file };
+			     &config->recipient_delimiter, &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);
 		*strings[i] = NULL;
@@ -275,6 +276,7 @@ static const struct string_key string_keys[] = {
 	STRING_KEY("store", "data_dir", data_dir),
 	STRING_KEY("log", "dir", log_dir),
 	STRING_KEY("lmtp", "listen", lmtp_listen),
+	STRING_KEY("lmtp", "recipient_delimiter", recipient_delimiter),
 	STRING_KEY("smtp", "relay", smtp_relay),
 	STRING_KEY("smtp", "user", smtp_user),
 	STRING_KEY("smtp", "password_file", smtp_password_file),

@@ -50,6 +50,7 @@ struct easd_config {
 	char *lmtp_listen;        /* address:port, default 127.0.0.1:2424; empty: off */
 	char **local_domains;     /* NULL-terminated; default { "localhost" } */
 	uint64_t max_message_size; /* LMTP SIZE limit; default 50 MB */
+	char *recipient_delimiter; /* user+tag@domain is user's: the local part ends at any of these; default "+" */
 	/* [smtp]: where devices' messages are submitted */
 	char *smtp_relay;              /* host:port of the MTA, default 127.0.0.1:25 */
 	enum config_smtp_security smtp_security;

@@ -273,7 +273,9 @@ static void accept_recipient(struct lmtp_session *session, const char *path, siz
 {
 	struct lmtp_recipient *recipient = &session->recipients[session->recipient_count];
 	recipient->address = arena_strndup(session->arena, path, path_len);
-	recipient->user = arena_strndup(session->arena, path, local_len);
+	/* alice+lists@example.org is alice's (Postfix's recipient_delimiter). */
+	size_t user_len = strcspn(arena_strndup(session->arena, path, local_len), session->settings.config->recipient_delimiter);
+	recipient->user = arena_strndup(session->arena, path, user_len > 0 ? user_len : local_len);
 	int status = session->settings.find_recipient(session->settings.context, recipient->user);
 	if (status == STORE_NOT_FOUND) {
 		reply(session, "550 5.1.1 <%s> no such user", recipient->address);

@@ -133,6 +133,7 @@ static int setup(void **state)
 	h->domains[0] = "example.org";
 	h->config.local_domains = h->domains;
 	h->config.max_message_size = MAX_MESSAGE;
+	h->config.recipient_delimiter = "+";
 	if (h->dialogue != NULL) {
 		h->fake.failing_user = h->dialogue->failing_user;
 		h->fake.lookup_status = h->dialogue->lookup_status;
@@ -216,6 +217,12 @@ static const struct dialogue dialogues[] = {
 		     "550 5.1.1 <bob@other.example> not a local domain\r\n" RCPT_OK("carol@EXAMPLE.ORG")
 		     DATA_GO DELIVERED("alice@example.org") DELIVERED("carol@EXAMPLE.ORG"),
 	  .deliveries = 2, .stored = HEADERS "x\r\n" },
+	{ .name = "a_plus_tag_is_delivered_to_its_user",
+	  .input = LHLO MAIL RCPT("alice+lists@example.org") RCPT("nobody+x@example.org") RCPT("+x@example.org")
+		   DATA "x\r\n.\r\n",
+	  .replies = LHLO_REPLY MAIL_OK RCPT_OK("alice+lists@example.org") NO_USER("nobody+x@example.org")
+		     NO_USER("+x@example.org") DATA_GO DELIVERED("alice+lists@example.org"),
+	  .deliveries = 1, .stored = HEADERS "x\r\n" },
 	{ .name = "leading_dots_are_unstuffed",
 	  .input = LHLO MAIL RCPT("alice@example.org") DATA
 		   "..hidden\r\n...\r\n.. \r\nmid.dot\r\n. x\r\n.\r\n",

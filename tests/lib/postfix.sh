@@ -4,10 +4,12 @@
 # system's Postfix (if any) is not touched. Needs root (Postfix's master
 # runs as root and drops to the postfix user) and the postfix package.
 #
-#   postfix.sh start DIR SMTP_PORT LMTP_PORT   listen on 127.0.0.1:SMTP_PORT;
-#       mail for example.org goes to easd's LMTP on 127.0.0.1:LMTP_PORT,
-#       mail for other domains stays deferred in the queue (no outside
-#       delivery), refused@outside.test is refused with 550.
+#   postfix.sh start DIR SMTP_PORT LMTP_PORT [SITE]   listen on
+#       127.0.0.1:SMTP_PORT; mail for example.org goes to easd's LMTP on
+#       127.0.0.1:LMTP_PORT, mail for other domains stays deferred in the
+#       queue (no outside delivery), refused@outside.test is refused with
+#       550. SITE: a main.cf part to use instead of those rules (the
+#       administrator's recipe), its LMTP port 2424 made LMTP_PORT.
 #   postfix.sh queue DIR    the queue as JSON lines (postqueue -j)
 #   postfix.sh stop DIR     stops it (the folder stays; the test removes it)
 set -eu
@@ -16,7 +18,7 @@ command=${1:?start, queue or stop}
 dir=${2:?the folder}
 
 write_main_cf() {
-	local lmtp_port=$1
+	local lmtp_port=$1 site=${2:-}
 	cat > "$dir/main.cf" <<CONF
 compatibility_level = 3.6
 queue_directory = $dir/queue
@@ -29,10 +31,6 @@ myorigin = example.org
 mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relay_domains = example.org
-transport_maps = inline:{ example.org=lmtp:inet:127.0.0.1:$lmtp_port }
-smtpd_recipient_restrictions = check_recipient_access inline:{ { refused@outside.test = REJECT no such user } }, permit_mynetworks, reject_unauth_destination
 defer_transports = smtp
 alias_maps =
 alias_database =
@@ -42,6 +40,16 @@ biff = no
 maillog_file_prefixes = $dir
 maillog_file = $dir/maillog
 CONF
+	if [ -n "$site" ]; then
+		sed "s/127.0.0.1:2424/127.0.0.1:$lmtp_port/" "$site" >> "$dir/main.cf"
+	else
+		cat >> "$dir/main.cf" <<CONF
+mynetworks = 127.0.0.0/8
+relay_domains = example.org
+transport_maps = inline:{ example.org=lmtp:inet:127.0.0.1:$lmtp_port }
+smtpd_recipient_restrictions = check_recipient_access inline:{ { refused@outside.test = REJECT no such user } }, permit_mynetworks, reject_unauth_destination
+CONF
+	fi
 }
 
 write_master_cf() {
@@ -76,7 +84,7 @@ start)
 	lmtp_port=${4:?LMTP port}
 	mkdir -p "$dir/queue"
 	chmod 755 "$dir" "$dir/queue"
-	write_main_cf "$lmtp_port"
+	write_main_cf "$lmtp_port" "${5:-}"
 	write_master_cf "$smtp_port"
 	postfix -c "$dir" start 2> "$dir/start.log" || { cat "$dir/start.log" >&2; exit 1; }
 	# Up when the SMTP port answers.
