@@ -348,10 +348,28 @@ static void send_bulk_contacts(struct bench_device *device)
 	buf_cleanup(&xml);
 }
 
-/* The misbehaving profiles that are not about Ping: one request after another, answers counted. */
+/* sender: a small message with a ClientId of its own, to the next user (a local recipient: Postfix gives it back). */
+static void send_message(struct bench_device *device)
+{
+	const struct bench_options *o = device->run->options;
+	char xml[1024];
+	snprintf(xml, sizeof(xml),
+		 "<SendMail xmlns=\"ComposeMail\"><ClientId>%s-%u</ClientId><Mime>From: %s@example.org\r\n"
+		 "To: %s%u@example.org\r\nSubject: easbench %u\r\n\r\nA message from easbench.\r\n</Mime></SendMail>",
+		 device->device_id, device->messages, device->user_name, o->user_prefix, (device->user + 1) % o->users,
+		 device->messages);
+	device->messages++;
+	device->sent_at = bench_seconds();
+	send_xml(device, "SendMail", xml, on_loop_answer);
+}
+
+/* The profiles that are not about Ping: one request after another, answers counted. */
 static void send_loop_request(struct bench_device *device)
 {
 	switch (device->run->options->profile) {
+	case PROFILE_SENDER:
+		send_message(device);
+		break;
 	case PROFILE_BULK_CONTACTS:
 		send_bulk_contacts(device);
 		break;
@@ -374,7 +392,15 @@ static void on_loop_answer(struct bench_device *device, int result)
 {
 	enum bench_profile profile = device->run->options->profile;
 	bool keyed = profile == PROFILE_RETRY_STORM || (profile == PROFILE_BULK_CONTACTS && device->contacts_key[0] == '\0');
-	if (answered(device, result) && device->response.body.len > 0 && keyed) {
+	bool ok = answered(device, result);
+	if (ok && profile == PROFILE_SENDER) {
+		/* Sent is an empty 200; a body carries the Status of a failure. */
+		if (device->response.body.len == 0)
+			bench_latency_add(device->run, bench_seconds() - device->sent_at);
+		else
+			device->run->counts.errors[ERROR_STATUS]++;
+	}
+	if (ok && device->response.body.len > 0 && keyed) {
 		struct arena *arena = arena_new(0);
 		const char *key = find_text(parse(device, arena), WBXML_AIRSYNC_SYNC_KEY, arena);
 		if (key != NULL && profile == PROFILE_RETRY_STORM)
@@ -400,7 +426,7 @@ static void next_request(struct bench_device *device)
 	if (device->step < STEP_PING)
 		send_setup(device);
 	else if (profile == PROFILE_SYNCKEY0_LOOPER || profile == PROFILE_POLICY_REFRESH_IGNORER ||
-		 profile == PROFILE_RETRY_STORM || profile == PROFILE_BULK_CONTACTS)
+		 profile == PROFILE_RETRY_STORM || profile == PROFILE_BULK_CONTACTS || profile == PROFILE_SENDER)
 		send_loop_request(device);
 	else
 		send_ping(device);

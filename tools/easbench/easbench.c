@@ -29,6 +29,7 @@ static const char *const profile_names[PROFILE_COUNT_] = {
 	[PROFILE_POLICY_REFRESH_IGNORER] = "policy-refresh-ignorer",
 	[PROFILE_AOSP_PINGER] = "aosp-pinger",
 	[PROFILE_BULK_CONTACTS] = "bulk-contacts",
+	[PROFILE_SENDER] = "sender",
 };
 
 struct bench_latencies {
@@ -68,7 +69,8 @@ static void usage(FILE *out)
 	      "  --user-prefix P      (default bench)     --password PW (default bench)\n"
 	      "  --devices N          devices, spread over the users in turn (default 10)\n"
 	      "  --profile NAME       normal, hang-up, retry-storm, synckey0-looper, invalid-folder-pinger,\n"
-	      "                       policy-refresh-ignorer, aosp-pinger, bulk-contacts (default normal)\n"
+	      "                       policy-refresh-ignorer, aosp-pinger, bulk-contacts, sender\n"
+	      "                       (default normal); sender mails user@example.org: easd's local domain\n"
 	      "  --heartbeat S        Ping HeartbeatInterval (default 480)\n"
 	      "  --duration S         seconds to run once every device is set up (default 60)\n"
 	      "  --sources K          connect from 127.0.0.2 .. 127.0.0.<K+1> (28,000 ports each; default 0: any)\n"
@@ -255,9 +257,15 @@ static void report(const struct bench_run *run, const struct progress *p, double
 	fprintf(out, "\n  errors: transport %llu, HTTP %llu, WBXML %llu, unexpected Status %llu\n",
 		(unsigned long long)c->errors[0], (unsigned long long)c->errors[1], (unsigned long long)c->errors[2],
 		(unsigned long long)c->errors[3]);
-	fprintf(out, "  mail injected %llu (%llu failed); wakes timed %zu: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-		(unsigned long long)bench_injected_total(), (unsigned long long)bench_inject_failures(), l->count,
-		percentile(l, 0.5) * 1e3, percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3, percentile(l, 1.0) * 1e3);
+	if (o->profile == PROFILE_SENDER)
+		fprintf(out, "  messages sent %zu (%.1f per second); SendMail answered in p50 %.1f ms, p90 %.1f ms, "
+			"p99 %.1f ms, max %.1f ms\n", l->count, ran > 0 ? (double)l->count / ran : 0.0,
+			percentile(l, 0.5) * 1e3, percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3, percentile(l, 1.0) * 1e3);
+	else
+		fprintf(out, "  mail injected %llu (%llu failed); wakes timed %zu: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
+			"max %.1f ms\n", (unsigned long long)bench_injected_total(), (unsigned long long)bench_inject_failures(),
+			l->count, percentile(l, 0.5) * 1e3, percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3,
+			percentile(l, 1.0) * 1e3);
 	if (o->easd_pid != 0)
 		fprintf(out, "  easd: RSS %ld kB when all were ready, %ld kB at the end (peak %ld kB), %u descriptors, "
 			"%u threads, %.2f s of CPU after all were ready\n", e->rss_at_ready_kb, e->rss_kb, e->rss_peak_kb,

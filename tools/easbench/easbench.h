@@ -29,6 +29,7 @@ enum bench_profile {
 	PROFILE_POLICY_REFRESH_IGNORER, /* commands with a stale policy key, whatever easd answers */
 	PROFILE_AOSP_PINGER,            /* re-Pings at once on every answer, never syncs */
 	PROFILE_BULK_CONTACTS,          /* one Sync adding --contacts N contacts, re-sent as if each answer were lost */
+	PROFILE_SENDER,                 /* SendMail after SendMail, each to the next user@example.org */
 	PROFILE_COUNT_
 };
 
@@ -111,6 +112,8 @@ struct bench_device {
 	unsigned answer_count;
 	struct buf body;          /* the request in flight's body, kept until it ends */
 	bool pinging;             /* the request in flight is a Ping */
+	unsigned messages;        /* sender: SendMails sent, for their ClientIds */
+	double sent_at;           /* sender: when the one in flight left */
 	/* loop.c */
 	void *easy;               /* the client's curl handle, while a request is in flight */
 	bench_done_fn *done;
