@@ -33,7 +33,7 @@ static const struct eas_command commands[] = {
 	C("FolderUpdate", eas_folderupdate, FOLDERHIERARCHY_FOLDER_UPDATE, FOLDERHIERARCHY_STATUS, 0),
 	C("MoveItems", eas_moveitems, MOVE_MOVE_ITEMS, MOVE_STATUS, 0),
 	C("GetItemEstimate", eas_getitemestimate, GETITEMESTIMATE_GET_ITEM_ESTIMATE, GETITEMESTIMATE_STATUS, 0),
-	C("MeetingResponse", NULL, MEETINGRESPONSE_MEETING_RESPONSE, MEETINGRESPONSE_STATUS, 0),
+	C("MeetingResponse", eas_meetingresponse, MEETINGRESPONSE_MEETING_RESPONSE, MEETINGRESPONSE_STATUS, 0),
 	C("Search", NULL, SEARCH_SEARCH, SEARCH_STATUS, 0),
 	C("Settings", NULL, SETTINGS_SETTINGS, SETTINGS_STATUS, 0),
 	PARKING("Ping", eas_ping, eas_ping_resume, PING_PING, PING_STATUS, EAS_EMPTY_BODY),

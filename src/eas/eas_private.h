@@ -140,8 +140,11 @@ void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
 void eas_ping(struct eas_request *request);
+/* The user's address: the login when it is one, else login@the first local domain (sendmail.c). */
+const char *eas_user_address(struct eas_request *request);
 /* SendMail, SmartReply and SmartForward alike. */
 void eas_sendmail(struct eas_request *request);
+void eas_meetingresponse(struct eas_request *request);
 /* A Ping's parameters: the request's, or the cached ones standing in. */
 struct eas_ping_parameters {
 	bool has_heartbeat, has_folders;

@@ -44,8 +44,7 @@ static void log_send(const struct eas_request *r, const char *what, const struct
 		r->user.name, r->device_id, out->message_id, out->recipient_count, out->wire_len, detail);
 }
 
-/* The user's address: the login when it is one, else login@the first local domain. */
-static const char *user_address(struct eas_request *r)
+const char *eas_user_address(struct eas_request *r)
 {
 	if (strchr(r->user.name, '@') != NULL)
 		return r->user.name;
@@ -96,7 +95,7 @@ static int prepare(struct eas_request *r, const struct eas_compose *c, struct pi
 	}
 	struct pim_outgoing_options options = {
 		.kind = !smart ? PIM_OUTGOING_NEW : c->reply ? PIM_OUTGOING_REPLY : PIM_OUTGOING_FORWARD,
-		.is_reply = c->reply, .sender = user_address(r),
+		.is_reply = c->reply, .sender = eas_user_address(r),
 		.original = original.data, .original_len = original.len,
 		.forwardees = c->forwardees, .forwardee_count = c->forwardee_count, .now = r->now,
 	};
@@ -193,7 +192,7 @@ static void submit_claimed(struct eas_request *r, const struct eas_compose *c, c
 		return;
 	}
 	char detail[512];
-	struct mail_envelope envelope = { user_address(r), out->recipients, out->recipient_count };
+	struct mail_envelope envelope = { eas_user_address(r), out->recipients, out->recipient_count };
 	enum mail_submit_result result = mail_submit(r->server->config, &envelope, out->wire, out->wire_len, detail,
 						     sizeof(detail));
 	if (result != MAIL_SUBMIT_SENT) {

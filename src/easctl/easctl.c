@@ -26,6 +26,10 @@ static const struct {
 	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
 		    "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n" },
 	{ "export", "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n" },
+	{ "backup", "  backup [--force] FILE   a consistent copy of the database into FILE, also while easd\n"
+		    "                          runs; --force replaces an existing FILE\n" },
+	{ "restore", "  restore FILE            replace the database by the backup FILE once it checks out;\n"
+		     "                          easd must be stopped, and migrates an older one at its start\n" },
 	{ "wbxml", "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
 		   "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n" },
 };
@@ -110,6 +114,10 @@ static int run(const struct easd_config *config, int argc, char **argv)
 		return easctl_import(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "export") == 0)
 		return easctl_export(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "backup") == 0)
+		return easctl_backup(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "restore") == 0)
+		return easctl_restore(config, argc - 1, argv + 1);
 	fprintf(stderr, "easctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return EASCTL_EXIT_USAGE;

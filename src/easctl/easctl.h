@@ -23,6 +23,10 @@ int easctl_deliver(const struct easd_config *config, int argc, char **argv);
 int easctl_import(const struct easd_config *config, int argc, char **argv);
 int easctl_export(const struct easd_config *config, int argc, char **argv);
 
+/* easctl backup [--force] FILE; easctl restore FILE */
+int easctl_backup(const struct easd_config *config, int argc, char **argv);
+int easctl_restore(const struct easd_config *config, int argc, char **argv);
+
 /* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
 int easctl_read_input(const char *path, struct buf *out);
 

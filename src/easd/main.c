@@ -7,6 +7,7 @@
  * Start-up failures print one clear line and exit non-zero.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include "store/store.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SHUTDOWN_GRACE_SECONDS 5
 
@@ -77,9 +80,55 @@ static unsigned raise_descriptor_limit(void)
 	return limit.rlim_cur > (1u << 24) ? 1u << 24 : (unsigned)limit.rlim_cur;
 }
 
+/*
+ * easd writes its data directory (the database, its -wal and -shm,
+ * push.sock) and its log directory (access.log, a new one after each
+ * rotation). Without this check an easd that cannot write them starts and
+ * fails later: every write a request makes answered Status 111, or the log
+ * lost at the first rotation. So a file is created in each and removed
+ * (the directory made first if missing, as the store and the log do).
+ */
+static int check_writable_directory(const char *what, const char *dir)
+{
+	char path[4096];
+	int fd = -1;
+	if (mkdir(dir, 0750) == 0 || errno == EEXIST) {
+		if (snprintf(path, sizeof(path), "%s/.easd-write-check-XXXXXX", dir) < (int)sizeof(path))
+			fd = mkstemp(path);
+		else
+			errno = ENAMETOOLONG;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "easd: cannot write the %s %s: %s\n", what, dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+/* SQLite opens a database file it may not write read-only without a word: every write would fail. */
+static int check_writable_database(const char *data_dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", data_dir, STORE_DATABASE_NAME);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		fprintf(stderr, "easd: cannot write the database %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	char error[512];
+	if (check_writable_directory("data directory", d->config.data_dir) < 0 ||
+	    check_writable_database(d->config.data_dir) < 0 ||
+	    check_writable_directory("log directory", d->config.log_dir) < 0)
+		return -1;
 	if (store_open(d->config.data_dir, 0, &d->store, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: store: %s\n", error);
 		return -1;

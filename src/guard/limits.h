@@ -221,6 +221,10 @@
 #define LIMIT_SEND_ORIGINAL_TEXT_BYTES (4u * 1024 * 1024)
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets, so an address 254. */
 #define LIMIT_SEND_ADDRESS_BYTES 254
+/* Requests in one MeetingResponse (MS-ASCMD 3.1.5.10: 100; more: Status 103). */
+#define LIMIT_MEETING_RESPONSES 100
+/* The text/calendar part of a meeting message that is read (iMIP). */
+#define LIMIT_ITIP_BYTES (1024u * 1024)
 /* Connections at once; more get 421. MTAs deliver over a few connections. */
 #define LIMIT_LMTP_CONNECTIONS 32
 /* A command line without CRLF: RFC 5321 4.5.3.1.4 says 512, MTAs add parameters. */

@@ -1,7 +1,8 @@
 /*
  * deliver.c: one message into a user's Inbox, committed before returning.
  * LMTP and easctl deliver both come through here, so both publish the
- * change the same way (at commit, see store_set_change_listener).
+ * change the same way (at commit, see store_set_change_listener), and a
+ * meeting message updates the calendar in the same commit.
  */
 #include "mail/lmtp.h"
 #include "pim/email.h"
@@ -26,6 +27,8 @@ int mail_deliver(struct store *store, const char *user, const void *message, siz
 		struct store_item_meta meta = { .received = now, .date = summary.date,
 						.message_id = summary.message_id != NULL ? summary.message_id : "" };
 		status = store_item_add(session, record.id, inbox, message, len, &meta, NULL);
+		if (status == STORE_OK)
+			status = mail_invitation_apply(session, arena, &record, message, len, now);
 		status = status == STORE_OK ? store_commit(session) : status;
 	}
 	store_session_release(&session);

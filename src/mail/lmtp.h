@@ -32,5 +32,12 @@ void lmtp_server_stop(struct lmtp_server **server);
  * easctl deliver). Returns a store status (STORE_NOT_FOUND: no such user).
  */
 int mail_deliver(struct store *store, const char *user, const void *message, size_t len, int64_t now);
+/*
+ * A meeting message (iMIP) for user updates their default Calendar, in the
+ * session's open transaction (invitation.c); any other message changes
+ * nothing. Returns a store status.
+ */
+int mail_invitation_apply(struct store_session *session, struct arena *arena, const struct store_user *user,
+			  const void *message, size_t len, int64_t now);
 
 #endif

@@ -43,6 +43,8 @@ void calendar_exceptions_write(struct wbxml_writer *writer, unsigned protocol_ve
 
 /* ---- calendar_meetings.c ---- */
 
+/* Whether an address is the user's: the user's name, or it before the @ of an address. */
+bool calendar_is_user(const char *address, const char *user);
 /* Whether the event is a meeting the user was invited to (MeetingStatus "received", or another organizer). */
 bool calendar_is_received(const struct wbxml_node *item, const struct pim_author *author);
 /* The fields of a received meeting that are the organizer's: a device's Change leaves them as they are. */

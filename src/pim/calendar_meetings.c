@@ -21,8 +21,7 @@ static unsigned meeting_status(const struct wbxml_node *item)
 	return pim_fields_number(item, WBXML_CALENDAR_MEETING_STATUS, 15, &status) == 0 ? status : 0;
 }
 
-/* Whether an address is the user's: the user's name, or it before the @ of an address. */
-static bool is_user(const char *address, const char *user)
+bool calendar_is_user(const char *address, const char *user)
 {
 	if (address[0] == '\0' || user == NULL || user[0] == '\0')
 		return false;
@@ -37,7 +36,7 @@ bool calendar_is_received(const struct wbxml_node *item, const struct pim_author
 	const char *organizer = pim_fields_text(item, WBXML_CALENDAR_ORGANIZER_EMAIL);
 	if ((meeting_status(item) & (MEETING | RECEIVED)) == (MEETING | RECEIVED))
 		return true;
-	return organizer[0] != '\0' && !is_user(organizer, author->user);
+	return organizer[0] != '\0' && !calendar_is_user(organizer, author->user);
 }
 
 bool calendar_organizer_owns(enum wbxml_tag tag)

@@ -307,6 +307,14 @@ static int produce_text(struct arena *arena, const struct pim_message *m, uint8_
 	return text_to_html(arena, m->plain, sink);
 }
 
+char *pim_part_text_copy(struct arena *arena, GMimePart *part, size_t max)
+{
+	struct collect *c = collect_new(arena, max);
+	c->stop_when_full = true;
+	pim_part_text(arena, part, &c->sink);
+	return arena_strndup(arena, c->data.data != NULL ? c->data.data : (uint8_t *)"", c->data.len);
+}
+
 char *pim_message_text(struct arena *arena, const struct pim_message *m, uint8_t type, size_t max)
 {
 	struct collect *c = collect_new(arena, max);

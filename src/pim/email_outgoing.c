@@ -77,6 +77,34 @@ static void drop_sender(struct recipients *r, const char *sender)
 		r->count = kept;
 }
 
+static void count_warning(gint64 offset, GMimeParserWarning warning, const gchar *item, gpointer context)
+{
+	(void)offset;
+	(void)item;
+	if (warning == GMIME_WARN_INVALID_ADDRESS_LIST)
+		(*(size_t *)context)++;
+}
+
+/*
+ * Entries of an address header GMime could not read: it drops them from
+ * the list without a word, so "bob@example.org, bbo@" would go to bob
+ * alone while the user believes it went to both. Text where GMime finds no
+ * address at all counts as one.
+ */
+static size_t unreadable_addresses(const char *raw, int readable)
+{
+	size_t unreadable = 0;
+	if (raw == NULL || raw[strspn(raw, " \t\r\n")] == '\0')
+		return 0;
+	GMimeParserOptions *options = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(options, count_warning, &unreadable);
+	InternetAddressList *list = internet_address_list_parse(options, raw);
+	if (list != NULL)
+		g_object_unref(list);
+	g_mime_parser_options_free(options);
+	return unreadable > 0 ? unreadable : readable == 0 ? 1 : 0;
+}
+
 static void read_recipients(struct arena *arena, GMimeMessage *message, const struct pim_outgoing_options *options,
 			    struct pim_outgoing *out)
 {
@@ -85,10 +113,8 @@ static void read_recipients(struct arena *arena, GMimeMessage *message, const st
 	static const char *const names[] = { "To", "Cc", "Bcc" };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		InternetAddressList *list = g_mime_message_get_addresses(message, types[i]);
-		const char *raw = g_mime_object_get_header(GMIME_OBJECT(message), names[i]);
-		/* Text where GMime finds no address at all is a recipient the user mistyped. */
-		if (internet_address_list_length(list) == 0 && raw != NULL && raw[strspn(raw, " \t\r\n")] != '\0')
-			r.invalid++;
+		r.invalid += unreadable_addresses(g_mime_object_get_header(GMIME_OBJECT(message), names[i]),
+						  internet_address_list_length(list));
 		add_list(&r, list, 0);
 	}
 	bool reply = options->is_reply || options->kind == PIM_OUTGOING_REPLY ||
@@ -102,14 +128,28 @@ static void read_recipients(struct arena *arena, GMimeMessage *message, const st
 
 /* ---- headers easd answers for ---- */
 
-/* From is the user, whatever the device wrote there; its display name stays. */
+static int header_count(GMimeObject *object, const char *name)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(object);
+	int count = 0;
+	for (int i = 0; i < g_mime_header_list_get_count(headers); i++)
+		count += g_ascii_strcasecmp(g_mime_header_get_name(g_mime_header_list_get_header_at(headers, i)), name) == 0;
+	return count;
+}
+
+/*
+ * From is the user, whatever the device wrote there; its display name
+ * stays. Setting it leaves one From header: a second one GMime could not
+ * read is in no list, yet would be written.
+ */
 static void set_from(GMimeMessage *message, const char *sender)
 {
 	InternetAddressList *from = g_mime_message_get_from(message);
 	const char *name = NULL;
+	bool one_header = header_count(GMIME_OBJECT(message), "From") == 1;
 	for (int i = 0; i < internet_address_list_length(from); i++) {
 		InternetAddress *address = internet_address_list_get_address(from, i);
-		if (INTERNET_ADDRESS_IS_MAILBOX(address) &&
+		if (one_header && INTERNET_ADDRESS_IS_MAILBOX(address) &&
 		    strcasecmp(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(address)), sender) == 0 &&
 		    internet_address_list_length(from) == 1)
 			return;
@@ -122,20 +162,52 @@ static void set_from(GMimeMessage *message, const char *sender)
 	g_object_unref(user);
 }
 
-static void add_forwardees(GMimeMessage *message, const struct pim_outgoing_options *options)
+/* Forwardees join To; one that is no address is counted, not written (it would be read again as To). */
+static size_t add_forwardees(GMimeMessage *message, const struct pim_outgoing_options *options)
 {
 	InternetAddressList *to = g_mime_message_get_addresses(message, GMIME_ADDRESS_TYPE_TO);
+	size_t invalid = 0;
 	for (size_t i = 0; i < options->forwardee_count; i++) {
+		if (!address_is_valid(options->forwardees[i])) {
+			invalid++;
+			continue;
+		}
 		InternetAddress *address = internet_address_mailbox_new(NULL, options->forwardees[i]);
 		internet_address_list_add(to, address);
 		g_object_unref(address);
+	}
+	return invalid;
+}
+
+/*
+ * A header cut short (the message ends inside it, or a NUL ends GMime's
+ * copy of it) has no line end, and GMime writes what follows straight
+ * after it: the headers easd adds ("Subject: HiFrom: ..."), or, after the
+ * root part's headers, the body without its blank line, its first lines
+ * read as headers.
+ */
+static void end_header_lines(GMimeObject *object)
+{
+	if (object == NULL)
+		return;
+	GMimeHeaderList *headers = g_mime_object_get_header_list(object);
+	for (int i = 0; i < g_mime_header_list_get_count(headers); i++) {
+		GMimeHeader *header = g_mime_header_list_get_header_at(headers, i);
+		const char *raw = g_mime_header_get_raw_value(header);
+		if (raw == NULL || (raw[0] != '\0' && raw[strlen(raw) - 1] == '\n'))
+			continue;
+		char *ended = g_strconcat(raw, "\n", NULL);
+		g_mime_header_set_raw_value(header, ended);
+		g_free(ended);
 	}
 }
 
 static void set_identity(GMimeMessage *message, const struct pim_outgoing_options *options)
 {
 	set_from(message, options->sender);
-	if (g_mime_message_get_message_id(message) == NULL) {
+	/* "Message-ID: <>" is none, and kept would make every such message the same send key. */
+	const char *device_id = g_mime_message_get_message_id(message);
+	if (device_id == NULL || device_id[0] == '\0') {
 		const char *at = strrchr(options->sender, '@');
 		char *id = g_mime_utils_generate_message_id(at != NULL ? at + 1 : "localhost");
 		g_mime_message_set_message_id(message, id);
@@ -253,8 +325,7 @@ static void add_original(struct arena *arena, struct pim_message *message, const
 
 /* ---- writing ---- */
 
-/* The message as bytes in arena, every line ending CRLF (SMTP wants no bare LF). */
-static const uint8_t *write_message(struct arena *arena, GMimeMessage *message, size_t *len_out)
+const uint8_t *pim_message_bytes(struct arena *arena, GMimeMessage *message, size_t *len_out)
 {
 	GMimeStream *stream = g_mime_stream_mem_new();
 	GMimeFormatOptions *format = g_mime_format_options_new();
@@ -285,16 +356,21 @@ int pim_outgoing_prepare(struct arena *arena, const uint8_t *mime, size_t len,
 	pim_init();
 	if (len == 0 || pim_message_parse(arena, pim_memory_stream(arena, mime, len), &message) < 0)
 		return -1;
+	end_header_lines(GMIME_OBJECT(message.message));
+	end_header_lines(g_mime_message_get_mime_part(message.message));
 	set_identity(message.message, options);
-	add_forwardees(message.message, options);
+	size_t invalid_forwardees = add_forwardees(message.message, options);
 	if (options->kind != PIM_OUTGOING_NEW && options->original != NULL &&
 	    pim_message_parse(arena, pim_memory_stream(arena, options->original, options->original_len), &original) == 0)
 		add_original(arena, &message, &original, options->kind);
 	read_recipients(arena, message.message, options, out);
+	out->invalid_recipients += invalid_forwardees;
 	out->message_id = pim_utf8_copy(arena, g_mime_message_get_message_id(message.message));
 	out->date = g_date_time_to_unix(g_mime_message_get_date(message.message));
-	out->copy = write_message(arena, message.message, &out->copy_len);
-	g_mime_object_remove_header(GMIME_OBJECT(message.message), "Bcc");
-	out->wire = write_message(arena, message.message, &out->wire_len);
+	out->copy = pim_message_bytes(arena, message.message, &out->copy_len);
+	/* GMime removes one header at a time; a second Bcc on the wire would show them all. */
+	while (g_mime_object_remove_header(GMIME_OBJECT(message.message), "Bcc"))
+		continue;
+	out->wire = pim_message_bytes(arena, message.message, &out->wire_len);
 	return 0;
 }

@@ -17,7 +17,7 @@
 /* ---- values ---- */
 
 /* A time of the file as UTC seconds (a date: its midnight UTC), its zone resolved by libical. */
-static int64_t seconds_of(struct icaltimetype t)
+int64_t pim_ical_seconds(struct icaltimetype t)
 {
 	if (t.is_date)
 		return (int64_t)icaltime_as_timet_with_zone(t, icaltimezone_get_utc_timezone());
@@ -56,6 +56,30 @@ static struct wbxml_node *whole(struct arena *arena, icalcomponent *c)
 
 /* ---- RRULE and Recurrence ---- */
 
+/*
+ * What a rule leaves out comes from DTSTART (RFC 5545 3.3.10): FREQ=WEEKLY
+ * alone repeats on DTSTART's weekday, FREQ=MONTHLY on its day of the
+ * month, FREQ=YEARLY on its date. MS-ASCAL wants them said.
+ */
+static void complete_from_start(struct icalrecurrencetype *r, struct icaltimetype start)
+{
+	if (icaltime_is_null_time(start))
+		return;
+	bool by_day = r->by_day[0] != ICAL_RECURRENCE_ARRAY_MAX, by_month_day = r->by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE && !by_day) {
+		r->by_day[0] = (short)icaltime_day_of_week(start);
+		r->by_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
+	}
+	if ((r->freq == ICAL_MONTHLY_RECURRENCE || r->freq == ICAL_YEARLY_RECURRENCE) && !by_day && !by_month_day) {
+		r->by_month_day[0] = (short)start.day;
+		r->by_month_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
+	}
+	if (r->freq == ICAL_YEARLY_RECURRENCE && r->by_month[0] == ICAL_RECURRENCE_ARRAY_MAX) {
+		r->by_month[0] = (short)start.month;
+		r->by_month[1] = ICAL_RECURRENCE_ARRAY_MAX;
+	}
+}
+
 static void recurrence_from_rrule(struct arena *arena, struct wbxml_node *item, struct icalrecurrencetype *r)
 {
 	unsigned type, mask = 0, week = 0;
@@ -84,7 +108,7 @@ static void recurrence_from_rrule(struct arena *arena, struct wbxml_node *item, 
 		snprintf(text, sizeof(text), "%d", r->count);
 		pim_fields_set(arena, node, WBXML_CALENDAR_OCCURRENCES, text);
 	} else if (!icaltime_is_null_time(r->until)) {
-		pim_fields_set(arena, node, WBXML_CALENDAR_UNTIL, pim_fields_compact_time(arena, seconds_of(r->until)));
+		pim_fields_set(arena, node, WBXML_CALENDAR_UNTIL, pim_fields_compact_time(arena, pim_ical_seconds(r->until)));
 	}
 	if (last_day)
 		mask = 127, week = 5;
@@ -155,7 +179,7 @@ static const char *zone_name(icaltimezone *zone)
 }
 
 /* The fields of an event. */
-static struct wbxml_node *event_fields(struct arena *arena, icalcomponent *c)
+struct wbxml_node *pim_ical_event_fields(struct arena *arena, icalcomponent *c)
 {
 	struct wbxml_node *item = pim_fields_new(arena, NULL, WBXML_AIRSYNC_APPLICATION_DATA);
 	struct icaltimetype start = icalcomponent_get_dtstart(c), end = icalcomponent_get_dtend(c);
@@ -170,9 +194,9 @@ static struct wbxml_node *event_fields(struct arena *arena, icalcomponent *c)
 	if (olson != NULL && !start.is_date && pim_timezone_for_zone(olson, &zone) == 0)
 		set(arena, item, WBXML_CALENDAR_TIMEZONE, pim_timezone_format(arena, &zone));
 	if (!icaltime_is_null_time(start))
-		set(arena, item, WBXML_CALENDAR_START_TIME, pim_fields_compact_time(arena, seconds_of(start)));
+		set(arena, item, WBXML_CALENDAR_START_TIME, pim_fields_compact_time(arena, pim_ical_seconds(start)));
 	if (!icaltime_is_null_time(end))
-		set(arena, item, WBXML_CALENDAR_END_TIME, pim_fields_compact_time(arena, seconds_of(end)));
+		set(arena, item, WBXML_CALENDAR_END_TIME, pim_fields_compact_time(arena, pim_ical_seconds(end)));
 	const char *location = icalcomponent_get_location(c);
 	if (location != NULL && location[0] != '\0')
 		pim_fields_set(arena, pim_fields_new(arena, item, WBXML_AIRSYNCBASE_LOCATION), WBXML_AIRSYNCBASE_DISPLAY_NAME,
@@ -181,6 +205,7 @@ static struct wbxml_node *event_fields(struct arena *arena, icalcomponent *c)
 	icalproperty *rrule = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
 	if (rrule != NULL) {
 		struct icalrecurrencetype r = icalproperty_get_rrule(rrule);
+		complete_from_start(&r, start);
 		recurrence_from_rrule(arena, item, &r);
 	}
 	categories(arena, item, c, WBXML_CALENDAR_CATEGORIES, WBXML_CALENDAR_CATEGORY);
@@ -188,7 +213,7 @@ static struct wbxml_node *event_fields(struct arena *arena, icalcomponent *c)
 }
 
 /* An EXDATE, or a modified occurrence, as an exception of the series. */
-static void add_exception(struct arena *arena, struct wbxml_node *series, int64_t original, icalcomponent *modified)
+void pim_ical_add_exception(struct arena *arena, struct wbxml_node *series, int64_t original, icalcomponent *modified)
 {
 	struct wbxml_node *exceptions = pim_fields_find(series, WBXML_CALENDAR_EXCEPTIONS);
 	if (exceptions == NULL)
@@ -199,7 +224,7 @@ static void add_exception(struct arena *arena, struct wbxml_node *series, int64_
 		pim_fields_set(arena, exception, WBXML_CALENDAR_DELETED, "1");
 		return;
 	}
-	struct wbxml_node *fields = event_fields(arena, modified);
+	struct wbxml_node *fields = pim_ical_event_fields(arena, modified);
 	static const enum wbxml_tag kept[] = { WBXML_CALENDAR_SUBJECT, WBXML_CALENDAR_START_TIME, WBXML_CALENDAR_END_TIME };
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		set(arena, exception, kept[i], pim_fields_text(fields, kept[i]));
@@ -216,14 +241,14 @@ static struct wbxml_node *task_fields(struct arena *arena, icalcomponent *c)
 	bool done = completed != NULL || icalcomponent_get_status(c) == ICAL_STATUS_COMPLETED;
 	set(arena, item, WBXML_TASKS_COMPLETE, done ? "1" : "0");
 	if (completed != NULL)
-		set(arena, item, WBXML_TASKS_DATE_COMPLETED, pim_fields_format_time(arena, seconds_of(icalproperty_get_completed(completed))));
+		set(arena, item, WBXML_TASKS_DATE_COMPLETED, pim_fields_format_time(arena, pim_ical_seconds(icalproperty_get_completed(completed))));
 	if (!icaltime_is_null_time(due)) {
-		set(arena, item, WBXML_TASKS_DUE_DATE, pim_fields_format_time(arena, seconds_of(due)));
-		set(arena, item, WBXML_TASKS_UTC_DUE_DATE, pim_fields_format_time(arena, seconds_of(due)));
+		set(arena, item, WBXML_TASKS_DUE_DATE, pim_fields_format_time(arena, pim_ical_seconds(due)));
+		set(arena, item, WBXML_TASKS_UTC_DUE_DATE, pim_fields_format_time(arena, pim_ical_seconds(due)));
 	}
 	if (!icaltime_is_null_time(start)) {
-		set(arena, item, WBXML_TASKS_START_DATE, pim_fields_format_time(arena, seconds_of(start)));
-		set(arena, item, WBXML_TASKS_UTC_START_DATE, pim_fields_format_time(arena, seconds_of(start)));
+		set(arena, item, WBXML_TASKS_START_DATE, pim_fields_format_time(arena, pim_ical_seconds(start)));
+		set(arena, item, WBXML_TASKS_UTC_START_DATE, pim_fields_format_time(arena, pim_ical_seconds(start)));
 	}
 	if (priority != NULL && icalproperty_get_priority(priority) > 0) {
 		int p = icalproperty_get_priority(priority);
@@ -288,10 +313,10 @@ static struct wbxml_node *component_fields(struct arena *arena, icalcomponent *c
 		return task_fields(arena, c);
 	if (kind == ICAL_VJOURNAL_COMPONENT)
 		return note_fields(arena, c);
-	fields = event_fields(arena, c);
+	fields = pim_ical_event_fields(arena, c);
 	for (icalproperty *p = icalcomponent_get_first_property(c, ICAL_EXDATE_PROPERTY); p != NULL;
 	     p = icalcomponent_get_next_property(c, ICAL_EXDATE_PROPERTY))
-		add_exception(arena, fields, seconds_of(icalproperty_get_exdate(p)), NULL);
+		pim_ical_add_exception(arena, fields, pim_ical_seconds(icalproperty_get_exdate(p)), NULL);
 	return fields;
 }
 
@@ -312,7 +337,7 @@ static int read_components(struct arena *arena, icalcomponent *calendar, const u
 		struct wbxml_node *series = series_of(entries, count, icalcomponent_get_uid(c));
 		if (kind == ICAL_VEVENT_COMPONENT && !icaltime_is_null_time(recurrence_id) && series != NULL &&
 		    whole(arena, c) == NULL) {
-			add_exception(arena, series, seconds_of(recurrence_id), c);
+			pim_ical_add_exception(arena, series, pim_ical_seconds(recurrence_id), c);
 			continue;
 		}
 		entries = arena_grow(arena, entries, sizeof(*entries), count, &capacity, 64);

@@ -13,6 +13,8 @@
 
 #include "pim/fields.h"
 
+#include <libical/ical.h>
+
 #define PIM_EXTRA_PROPERTY "X-EAS-DATA"
 
 /* A field tree from X-EAS-DATA's base64, or NULL when it does not decode. */
@@ -25,6 +27,15 @@ void pim_interchange_set(struct arena *arena, struct wbxml_node *item, enum wbxm
 void pim_interchange_body(struct arena *arena, struct wbxml_node *item, const char *text);
 /* The plain text of the item's body ("" without one; HTML as it is). */
 const char *pim_interchange_body_text(const struct wbxml_node *item);
+
+/* ---- ical.c's reading of events, shared with itip.c ---- */
+
+/* A time of the file as UTC seconds (a date: its midnight UTC), its zone resolved by libical. */
+int64_t pim_ical_seconds(struct icaltimetype t);
+/* The fields of a VEVENT: times and zone, all-day, subject, location, body, recurrence, categories, UID. */
+struct wbxml_node *pim_ical_event_fields(struct arena *arena, icalcomponent *event);
+/* An occurrence of series (its original start) deleted (modified NULL) or changed as modified says. */
+void pim_ical_add_exception(struct arena *arena, struct wbxml_node *series, int64_t original, icalcomponent *modified);
 
 int pim_vcard_import(struct arena *arena, const char *text, size_t len, pim_import_fn *fn, void *context,
 		     char *error, size_t error_len);

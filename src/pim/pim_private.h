@@ -98,6 +98,10 @@ bool pim_part_is_large(GMimePart *part);
  */
 int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *text_out);
 
+/* The message as bytes in arena, every line ending CRLF (SMTP wants no bare LF). */
+const uint8_t *pim_message_bytes(struct arena *arena, GMimeMessage *message, size_t *len_out);
+/* A text part's text (UTF-8, at most max bytes), NUL-terminated in arena. */
+char *pim_part_text_copy(struct arena *arena, GMimePart *part, size_t max);
 /*
  * The message's body as text of a type (PIM_BODY_PLAIN or PIM_BODY_HTML,
  * made from the other when the message has only that), at most max bytes,

@@ -506,6 +506,12 @@ static bool socket_in_use(const struct sockaddr_un *address)
 	return in_use;
 }
 
+bool push_served(const char *data_dir)
+{
+	struct sockaddr_un address;
+	return socket_address(data_dir, &address) == 0 && socket_in_use(&address);
+}
+
 int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, size_t error_len)
 {
 	struct sockaddr_un address;

@@ -127,6 +127,12 @@ void push_hub_changed(void *hub, int64_t user_id, int64_t folder_id);
 #define PUSH_SOCKET_NAME "push.sock"
 int push_hub_listen(struct push_hub *hub, const char *data_dir, char *error, size_t error_len);
 void push_notify_changed(void *data_dir, int64_t user_id, int64_t folder_id);
+/*
+ * Whether an easd serves data_dir now: one listens on its push.sock (a
+ * socket left by an easd that died does not count). What easctl restore
+ * asks before it replaces the database.
+ */
+bool push_served(const char *data_dir);
 
 /* A snapshot of the counts. */
 void push_hub_counts(struct push_hub *hub, struct push_counts *counts_out);

@@ -55,6 +55,9 @@ enum store_folder_type {
 struct store;
 struct store_session;
 
+/* The database's file in the data directory (beside it SQLite's -wal and -shm). */
+#define STORE_DATABASE_NAME "easd.sqlite"
+
 /*
  * Opens (creating if needed) the database in data_dir and applies the
  * schema migrations. max_sessions caps open connections (0: 64). Returns
@@ -66,6 +69,45 @@ int store_open(const char *data_dir, unsigned max_sessions, struct store **store
 void store_close(struct store **store);
 /* Schema version after migrations (for easctl and tests). */
 int store_schema_version(struct store *store);
+
+/* ---- backup and restore (store_backup.c) ---- */
+
+/* What a backup holds. */
+struct store_backup_info {
+	uint64_t size;        /* bytes of the file */
+	int schema_version;   /* its PRAGMA user_version */
+	int latest_version;   /* this release's schema version */
+	int64_t users;
+};
+/*
+ * Copies the live database into path while others go on writing it: one
+ * read snapshot through SQLite's online backup API, so the copy is
+ * consistent and no writer waits. Written as path.tmp, synced, then renamed
+ * to path (an existing path is replaced: the caller decides whether it
+ * may be), so path is never half written. The copy is one self-contained
+ * file (no -wal). Returns 0 with *info_out, or -1 with a message in error
+ * (path.tmp removed).
+ */
+int store_backup(struct store *store, const char *path, struct store_backup_info *info_out,
+		 char *error, size_t error_len);
+/*
+ * Whether the file at path can be restored by this release: an SQLite
+ * database that passes PRAGMA integrity_check, with the users table, whose
+ * schema version is not newer than this release's (an older one is
+ * migrated by the next store_open). Opens it read-only. Returns 0 with
+ * *info_out, or -1 with the reason in error.
+ */
+int store_backup_check(const char *path, struct store_backup_info *info_out, char *error, size_t error_len);
+/*
+ * Replaces the database in data_dir by a copy of the backup at path, which
+ * the caller checked with store_backup_check: copied with the backup API
+ * into a temporary file beside the database, synced, given the replaced
+ * file's owner and mode, then renamed over it after its stale -wal and
+ * -shm are removed. Nothing may have the database open (easd stopped: the
+ * caller makes sure). Returns 0, or -1 with a message (the database as it
+ * was).
+ */
+int store_restore(const char *data_dir, const char *path, char *error, size_t error_len);
 
 /* A session, or NULL when max_sessions are all in use (STORE_LIMIT). */
 struct store_session *store_session_acquire(struct store *store);
@@ -317,6 +359,19 @@ int store_send_done(struct store_session *session, int64_t user_id, const char *
 int store_send_abandon(struct store_session *session, int64_t user_id, const char *key);
 /* Attempts the user started since (Unix seconds): the sending rate. */
 int store_send_count(struct store_session *session, int64_t user_id, int64_t since, unsigned *count_out);
+
+/* ---- meeting updates (iTIP) applied to a user's calendar ---- */
+
+/* Which update of a meeting (RFC 5546 2.1.5): SEQUENCE, then DTSTAMP. */
+struct store_meeting_version {
+	int64_t sequence, dtstamp;
+};
+/* The last update applied to the user's meeting uid (recurrence_id 0: the series). STORE_NOT_FOUND: none. */
+int store_meeting_version_get(struct store_session *session, int64_t user_id, const char *uid, int64_t recurrence_id,
+			      struct store_meeting_version *version_out);
+/* Records an update as applied, in the session's open transaction. */
+int store_meeting_version_put(struct store_session *session, int64_t user_id, const char *uid, int64_t recurrence_id,
+			      const struct store_meeting_version *version);
 
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 

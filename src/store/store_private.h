@@ -80,6 +80,8 @@ enum statement_id {
 	SQL_SENT_DROP,
 	SQL_SENT_PRUNE,
 	SQL_SENT_COUNT,
+	SQL_MEETING_GET,
+	SQL_MEETING_PUT,
 	SQL_COUNT_
 };
 
@@ -168,5 +170,7 @@ int store_folders_create_defaults(struct store_session *session, int64_t user_id
 
 /* Applies the numbered migrations; sets *version_out. Returns 0 or -1. */
 int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len);
+/* The version store_schema_migrate brings a database to: this release's. */
+int store_schema_latest(void);
 
 #endif

@@ -114,6 +114,15 @@ static const char *const migrations[] = {
 	"  started INTEGER NOT NULL,"
 	"  PRIMARY KEY (user_id, send_key));"
 	"CREATE INDEX sent_messages_started ON sent_messages (user_id, started);",
+	/* 7: the last meeting update (iTIP) applied to each event and occurrence of a
+	   user's: one the organizer sent earlier that arrives later is not applied. */
+	"CREATE TABLE meeting_updates ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  uid TEXT NOT NULL,"
+	"  recurrence_id INTEGER NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  dtstamp INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, uid, recurrence_id));",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)
@@ -170,4 +179,9 @@ int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t erro
 			return -1;
 		}
 	}
+}
+
+int store_schema_latest(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
 }

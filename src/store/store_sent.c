@@ -1,7 +1,8 @@
 /*
  * store_sent.c: the messages devices submitted (see store.h): one row per
  * send key, so that a retried SendMail whose answer was lost sends nothing
- * more, and the rows of the last hour count the user's sending rate.
+ * more, and the rows of the last hour count the user's sending rate; and
+ * the meeting updates applied (which iTIP message is newer).
  */
 #include "store/store_private.h"
 
@@ -90,4 +91,31 @@ int store_send_count(struct store_session *session, int64_t user_id, int64_t sin
 	int status = store_query_int64(session, stmt, "count sent messages", &count);
 	*count_out = (unsigned)count;
 	return status;
+}
+
+int store_meeting_version_get(struct store_session *session, int64_t user_id, const char *uid, int64_t recurrence_id,
+			      struct store_meeting_version *version_out)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_MEETING_GET);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, recurrence_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		version_out->sequence = sqlite3_column_int64(stmt, 0);
+		version_out->dtstamp = sqlite3_column_int64(stmt, 1);
+	}
+	return store_row_done(session, stmt, rc, "find meeting update");
+}
+
+int store_meeting_version_put(struct store_session *session, int64_t user_id, const char *uid, int64_t recurrence_id,
+			      const struct store_meeting_version *version)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_MEETING_PUT);
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, recurrence_id);
+	sqlite3_bind_int64(stmt, 4, version->sequence);
+	sqlite3_bind_int64(stmt, 5, version->dtstamp);
+	return store_run(session, stmt, "record meeting update");
 }

@@ -108,6 +108,9 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_SENT_DROP] = "DELETE FROM sent_messages WHERE user_id = ?1 AND send_key = ?2 AND state = 0",
 	[SQL_SENT_PRUNE] = "DELETE FROM sent_messages WHERE user_id = ?1 AND started < ?2",
 	[SQL_SENT_COUNT] = "SELECT count(*) FROM sent_messages WHERE user_id = ?1 AND started >= ?2",
+	[SQL_MEETING_GET] = "SELECT sequence, dtstamp FROM meeting_updates WHERE user_id = ?1 AND uid = ?2 AND recurrence_id = ?3",
+	[SQL_MEETING_PUT] = ("INSERT INTO meeting_updates (user_id, uid, recurrence_id, sequence, dtstamp) VALUES (?1, ?2, ?3, ?4, ?5) "
+			     "ON CONFLICT (user_id, uid, recurrence_id) DO UPDATE SET sequence = ?4, dtstamp = ?5"),
 };
 
 int store_fail(struct store_session *session, const char *what)
@@ -205,11 +208,11 @@ int store_open(const char *data_dir, unsigned max_sessions, struct store **store
 	struct store *store = calloc(1, sizeof(*store));
 	if (store == NULL)
 		abort();
-	size_t n = strlen(data_dir) + sizeof("/easd.sqlite");
+	size_t n = strlen(data_dir) + sizeof("/" STORE_DATABASE_NAME);
 	store->path = malloc(n);
 	if (store->path == NULL)
 		abort();
-	snprintf(store->path, n, "%s/easd.sqlite", data_dir);
+	snprintf(store->path, n, "%s/" STORE_DATABASE_NAME, data_dir);
 	store->max_sessions = max_sessions != 0 ? max_sessions : STORE_DEFAULT_SESSIONS;
 	pthread_mutex_init(&store->lock, NULL);
 	store_device_locks_init(store);

@@ -2,7 +2,7 @@
  * test_store.c: the SQLite store on a fresh temporary directory: schema
  * migrations, users with their default folders, devices and policy keys,
  * hierarchy changes by modseq, sync states keeping the previous one, mail,
- * device locks.
+ * device locks, messages sent (claims, retries, the sending rate).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,10 +62,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 5);
+	assert_int_equal(store_schema_version(f->store), 7);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 5);
+	assert_int_equal(store_schema_version(again), 7);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
@@ -495,6 +495,129 @@ static void device_lock_waits_at_most_the_busy_timeout(void **state)
 	store_session_release(&other);
 }
 
+/* ---- messages sent ---- */
+
+#define SEND_NOW 1700000000
+#define SEND_STALE 300
+#define SEND_KEEP 86400
+
+static enum store_send_claim send_claim(struct fixture *f, int64_t user, const char *key, int64_t now)
+{
+	enum store_send_claim found = (enum store_send_claim)-1;
+	assert_int_equal(store_send_claim(f->session, user, key, now, SEND_STALE, SEND_KEEP, &found), STORE_OK);
+	return found;
+}
+
+/* A retried SendMail whose answer was lost finds its message sent (done commits with the Sent Items copy). */
+static void sent_message_is_not_claimed_again(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(store_begin(f->session), STORE_OK);
+	assert_int_equal(store_send_done(f->session, f->alice, "c:DEV:1"), STORE_OK);
+	assert_int_equal(store_commit(f->session), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW + 1), STORE_SEND_ALREADY_SENT);
+	/* However late the retry, short of keep_seconds; and abandoning a sent message changes nothing. */
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW + SEND_KEEP), STORE_SEND_ALREADY_SENT);
+	assert_int_equal(store_send_abandon(f->session, f->alice, "c:DEV:1"), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW + SEND_KEEP), STORE_SEND_ALREADY_SENT);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:2", SEND_NOW + 2), STORE_SEND_GO);
+}
+
+/*
+ * A claim younger than stale_seconds may still be sending: the retry
+ * waits. At stale_seconds the attempt is taken for dead and taken over
+ * (sent twice rather than lost).
+ */
+static void claim_in_progress_until_it_is_stale(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(send_claim(f, f->alice, "m:a@example.org", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(send_claim(f, f->alice, "m:a@example.org", SEND_NOW), STORE_SEND_IN_PROGRESS);
+	assert_int_equal(send_claim(f, f->alice, "m:a@example.org", SEND_NOW + SEND_STALE - 1),
+			 STORE_SEND_IN_PROGRESS);
+	assert_int_equal(send_claim(f, f->alice, "m:a@example.org", SEND_NOW + SEND_STALE), STORE_SEND_GO);
+	/* The takeover is a claim of its own, in progress from its start. */
+	assert_int_equal(send_claim(f, f->alice, "m:a@example.org", SEND_NOW + SEND_STALE + 1),
+			 STORE_SEND_IN_PROGRESS);
+}
+
+/* A relay that refused the message leaves the key free for the device's retry. */
+static void abandoned_claim_may_be_claimed_again(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:7", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(store_send_abandon(f->session, f->alice, "c:DEV:7"), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:7", SEND_NOW + 1), STORE_SEND_GO);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:7", SEND_NOW + 2), STORE_SEND_IN_PROGRESS);
+	/* Abandoning a key never claimed is harmless. */
+	assert_int_equal(store_send_abandon(f->session, f->alice, "c:DEV:none"), STORE_OK);
+}
+
+/* The sending rate: attempts started since a time, sent or pending; an abandoned one is gone. */
+static void send_count_counts_claims_since_a_time(void **state)
+{
+	struct fixture *f = *state;
+	unsigned count = 99;
+	assert_int_equal(store_send_count(f->session, f->alice, 0, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(send_claim(f, f->alice, "k1", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(send_claim(f, f->alice, "k2", SEND_NOW + 100), STORE_SEND_GO);
+	assert_int_equal(send_claim(f, f->alice, "k3", SEND_NOW + 200), STORE_SEND_GO);
+	assert_int_equal(store_send_done(f->session, f->alice, "k2"), STORE_OK);
+	assert_int_equal(store_send_count(f->session, f->alice, SEND_NOW, &count), STORE_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(store_send_count(f->session, f->alice, SEND_NOW + 100, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_send_count(f->session, f->alice, SEND_NOW + 201, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_send_abandon(f->session, f->alice, "k3"), STORE_OK);
+	assert_int_equal(store_send_count(f->session, f->alice, SEND_NOW, &count), STORE_OK);
+	assert_int_equal(count, 2);
+}
+
+/* keep_seconds bounds the table: the next claim forgets older keys, exactly keep_seconds old is kept. */
+static void keys_older_than_keep_seconds_are_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	unsigned count;
+	assert_int_equal(send_claim(f, f->alice, "old", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(store_send_done(f->session, f->alice, "old"), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "other", SEND_NOW + SEND_KEEP), STORE_SEND_GO);
+	assert_int_equal(store_send_count(f->session, f->alice, 0, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(send_claim(f, f->alice, "another", SEND_NOW + SEND_KEEP + 1), STORE_SEND_GO);
+	assert_int_equal(store_send_count(f->session, f->alice, 0, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	/* Forgotten, a sent key is sendable again. */
+	assert_int_equal(send_claim(f, f->alice, "old", SEND_NOW + SEND_KEEP + 2), STORE_SEND_GO);
+}
+
+/* Two users' devices may choose the same ClientId: neither blocks, counts nor forgets the other's. */
+static void send_keys_are_per_user(void **state)
+{
+	struct fixture *f = *state;
+	int64_t bob;
+	unsigned count;
+	assert_int_equal(store_user_add(f->session, "bob", "$y$hash", &bob), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(store_send_done(f->session, f->alice, "c:DEV:1"), STORE_OK);
+	assert_int_equal(send_claim(f, bob, "c:DEV:1", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(send_claim(f, bob, "c:DEV:2", SEND_NOW), STORE_SEND_GO);
+	assert_int_equal(store_send_count(f->session, f->alice, 0, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_send_count(f->session, bob, 0, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	/* Bob's claim long after forgets Bob's keys, not Alice's. */
+	assert_int_equal(send_claim(f, bob, "c:DEV:3", SEND_NOW + SEND_KEEP + 1), STORE_SEND_GO);
+	assert_int_equal(store_send_count(f->session, bob, 0, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW + 1), STORE_SEND_ALREADY_SENT);
+	/* Bob's done and abandon touch Bob's row only. */
+	assert_int_equal(store_send_abandon(f->session, bob, "c:DEV:1"), STORE_OK);
+	assert_int_equal(send_claim(f, f->alice, "c:DEV:1", SEND_NOW + 2), STORE_SEND_ALREADY_SENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +635,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_lock_serialises_one_device_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_lock_waits_at_most_the_busy_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(sent_message_is_not_claimed_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(claim_in_progress_until_it_is_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(abandoned_claim_may_be_claimed_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(send_count_counts_claims_since_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(keys_older_than_keep_seconds_are_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(send_keys_are_per_user, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,113 @@ else
 	fail "user_add_after_failures (status $status: $(cat "$tmp/err"))"
 fi
 
+# ---- backup and restore (the store now holds alice, with 3 messages, and carol) ----
+
+users_in() { sqlite3 "$1" "SELECT group_concat(name, ' ') FROM (SELECT name FROM users ORDER BY name)"; }
+backup=$tmp/one.backup
+ctl_in '' backup "$backup"
+if [ "$status" -eq 0 ] &&
+   grep -qx "backup $backup: [0-9]* bytes, schema version [0-9]*, 2 users" "$tmp/out" &&
+   [ "$(sqlite3 "$backup" 'PRAGMA integrity_check')" = ok ] && [ "$(users_in "$backup")" = 'alice carol' ] &&
+   [ "$(sqlite3 "$backup" 'PRAGMA journal_mode')" = delete ] && [ "$(stat -c %a "$backup")" = 600 ] &&
+   [ ! -e "$backup.tmp" ]; then
+	pass backup_writes_a_checked_self_contained_copy
+else
+	fail "backup_writes_a_checked_self_contained_copy (status $status: $(cat "$tmp/out" "$tmp/err"))"
+fi
+
+ctl user del carol
+ctl_in '' backup "$backup"
+if [ "$status" -eq 1 ] && grep -q "backup: $backup exists; --force replaces it" "$tmp/err" &&
+   [ "$(users_in "$backup")" = 'alice carol' ]; then
+	pass backup_refuses_to_overwrite_without_force
+else
+	fail "backup_refuses_to_overwrite_without_force (status $status: $(cat "$tmp/err"))"
+fi
+
+echo 'an old file' > "$tmp/forced.backup"
+ctl_in '' backup --force "$tmp/forced.backup"
+if [ "$status" -eq 0 ] && grep -q ', 1 user$' "$tmp/out" && [ "$(users_in "$tmp/forced.backup")" = alice ]; then
+	pass backup_force_replaces_the_file
+else
+	fail "backup_force_replaces_the_file (status $status: $(cat "$tmp/err"))"
+fi
+
+# carol was deleted after the backup: restoring it brings her back, and alice's mail with her.
+if [ "$(id -u)" = 0 ]; then
+	chown 65534:65534 "$db" && chmod 660 "$db"
+fi
+owner_before=$(stat -c '%u:%g %a' "$db")
+ctl_in '' restore "$backup"
+if [ "$status" -eq 0 ] && grep -qx "restored $backup into $tmp/data/easd.sqlite: [0-9]* bytes, schema version [0-9]*, 2 users" "$tmp/out" &&
+   [ "$(ctl user list | tr '\n' ' ')" = 'alice carol ' ] && [ "$(items_of alice)" = 3 ] &&
+   [ ! -e "$db.tmp" ] && [ "$(stat -c '%u:%g %a' "$db")" = "$owner_before" ]; then
+	pass restore_brings_back_a_deleted_user
+else
+	fail "restore_brings_back_a_deleted_user (status $status, owner $(stat -c '%u:%g %a' "$db") was $owner_before: $(cat "$tmp/out" "$tmp/err"))"
+fi
+
+# A file that is no easd backup is refused before anything is touched.
+cp "$db" "$tmp/db-before"
+printf 'From: someone\r\n\r\nnot a database\r\n' > "$tmp/not-a-database"
+ctl_in '' restore "$tmp/not-a-database"
+if [ "$status" -eq 1 ] && [ ! -s "$tmp/out" ] &&
+   grep -qx "easctl: restore: $tmp/not-a-database: cannot be read as an SQLite database: file is not a database; nothing was changed" "$tmp/err" &&
+   cmp -s "$db" "$tmp/db-before" && [ "$(ctl user list | tr '\n' ' ')" = 'alice carol ' ]; then
+	pass restore_of_a_file_that_is_not_a_database_refused
+else
+	fail "restore_of_a_file_that_is_not_a_database_refused (status $status: $(cat "$tmp/err"))"
+fi
+
+# An empty file is an empty SQLite database; a database of another program has no users table.
+: > "$tmp/empty"
+sqlite3 "$tmp/other.sqlite" 'CREATE TABLE notes (text TEXT)'
+refusals_ok=yes
+for file in "$tmp/empty" "$tmp/other.sqlite" "$tmp/missing"; do
+	ctl_in '' restore "$file"
+	grep -q "restore: $file: .*; nothing was changed" "$tmp/err" || refusals_ok="no ($(cat "$tmp/err"))"
+	[ "$status" -eq 1 ] || refusals_ok="no (status $status for $file)"
+done
+if [ "$refusals_ok" = yes ] && grep -q 'No such file' "$tmp/err" && cmp -s "$db" "$tmp/db-before"; then
+	pass restore_of_empty_foreign_or_missing_file_refused
+else
+	fail "restore_of_empty_foreign_or_missing_file_refused $refusals_ok"
+fi
+
+# A backup's schema: newer than this release is refused, older is restored and migrated by easd's next start.
+latest=$(sqlite3 "$backup" 'PRAGMA user_version')
+cp "$backup" "$tmp/newer.backup"
+sqlite3 "$tmp/newer.backup" "PRAGMA user_version = $((latest + 1))"
+ctl_in '' restore "$tmp/newer.backup"
+if [ "$status" -eq 1 ] && grep -q "schema version $((latest + 1)) is newer than this release's ($latest)" "$tmp/err" &&
+   cmp -s "$db" "$tmp/db-before"; then
+	pass restore_of_a_newer_schema_refused
+else
+	fail "restore_of_a_newer_schema_refused (status $status: $(cat "$tmp/err"))"
+fi
+# (An old schema faked by its version number: only what restore says is looked at, in a data directory of its own.)
+cp "$backup" "$tmp/older.backup"
+sqlite3 "$tmp/older.backup" 'PRAGMA user_version = 1'
+printf '[store]\ndata_dir = %s/olddata\n' "$tmp" > "$tmp/old.conf"
+status=0
+"$easctl" -c "$tmp/old.conf" restore "$tmp/older.backup" > "$tmp/out" 2> "$tmp/err" || status=$?
+if [ "$status" -eq 0 ] && grep -qx "easd migrates it from schema version 1 to $latest when it next starts" "$tmp/out" &&
+   [ "$(sqlite3 "$tmp/olddata/easd.sqlite" 'PRAGMA user_version')" = 1 ]; then
+	pass restore_of_an_older_schema_says_easd_migrates_it
+else
+	fail "restore_of_an_older_schema_says_easd_migrates_it (status $status: $(cat "$tmp/out" "$tmp/err"))"
+fi
+
+ctl_in '' backup
+backup_status=$status
+ctl_in '' restore
+if [ "$backup_status" -eq 2 ] && [ "$status" -eq 2 ] && grep -q 'usage: easctl restore FILE' "$tmp/err" &&
+   "$easctl" backup --help | grep -q 'backup \[--force\] FILE' && "$easctl" restore --help | grep -q 'easd must be stopped'; then
+	pass backup_restore_usage_and_help
+else
+	fail "backup_restore_usage_and_help (status $backup_status/$status)"
+fi
+
 # --version and --help, of both programs and of each easctl command.
 easd=${EASD_BUILD:-build}/easd
 if [ "$("$easctl" --version)" = "$("$easd" --version | sed 's/^easd/easctl/')" ] && "$easd" --version | grep -q '^easd [0-9]'; then
@@ -264,6 +371,70 @@ set +e
 "$easd" --no-such-option 2> /dev/null
 [ $? -eq 2 ] && pass easd_usage_exit_2 || fail easd_usage_exit_2
 set -e
+
+# ---- easd does not start where it cannot write (it would answer every write Status 111) ----
+
+# easd.conf with these data and log directories; run_easd runs easd (after the given
+# command words) for 10 s at most: status, and stderr in $tmp/err.
+dirs_conf() {
+	printf '[http]\nlisten = 127.0.0.1:0\n[lmtp]\nlisten =\n[store]\ndata_dir = %s\n[log]\ndir = %s\n' "$1" "$2" > "$tmp/dirs.conf"
+}
+run_easd() {
+	status=0
+	timeout 10 "$@" "$easd" -c "$tmp/dirs.conf" > /dev/null 2> "$tmp/err" || status=$?
+}
+
+# Tests run as root, whom permission bits do not stop: a directory under a regular file cannot be made.
+: > "$tmp/a-file"
+dirs_conf "$tmp/a-file/data" "$tmp/easd-log"
+run_easd
+if [ "$status" -eq 1 ] && grep -qx "easd: cannot write the data directory $tmp/a-file/data: Not a directory" "$tmp/err"; then
+	pass easd_data_dir_not_writable_exits_naming_it
+else
+	fail "easd_data_dir_not_writable_exits_naming_it (status $status: $(cat "$tmp/err"))"
+fi
+dirs_conf "$tmp/easd-data" "$tmp/a-file/log"
+run_easd
+if [ "$status" -eq 1 ] && grep -qx "easd: cannot write the log directory $tmp/a-file/log: Not a directory" "$tmp/err"; then
+	pass easd_log_dir_not_writable_exits_naming_it
+else
+	fail "easd_log_dir_not_writable_exits_naming_it (status $status: $(cat "$tmp/err"))"
+fi
+
+# A data directory with its database, mounted read-only (a mount namespace of easd's own).
+mkdir -p "$tmp/ro-data" "$tmp/ro-log"
+cp "$tmp/db-before" "$tmp/ro-data/easd.sqlite"
+dirs_conf "$tmp/ro-data" "$tmp/ro-log"
+read_only_then='d=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" && exec "$@"'
+if unshare -m sh -c "$read_only_then" sh "$tmp/ro-data" true 2> /dev/null; then
+	run_easd unshare -m sh -c "$read_only_then" sh "$tmp/ro-data"
+	if [ "$status" -eq 1 ] && grep -qx "easd: cannot write the data directory $tmp/ro-data: Read-only file system" "$tmp/err"; then
+		pass easd_read_only_data_dir_exits_naming_it
+	else
+		fail "easd_read_only_data_dir_exits_naming_it (status $status: $(cat "$tmp/err"))"
+	fi
+else
+	echo "skip: easd_read_only_data_dir_exits_naming_it (no mount namespace here)"
+fi
+
+# A database easd's user may not write, in a directory it may: SQLite would open it read-only without a word.
+mkdir -p "$tmp/other-user/data" "$tmp/other-user/log"
+cp "$tmp/db-before" "$tmp/other-user/data/easd.sqlite"
+chmod 644 "$tmp/other-user/data/easd.sqlite"
+dirs_conf "$tmp/other-user/data" "$tmp/other-user/log"
+as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" = 0 ] && chown 65534:65534 "$tmp/other-user/data" "$tmp/other-user/log" &&
+   chmod 755 "$tmp" "$tmp/other-user" && $as_nobody "$easd" --version > /dev/null 2>&1; then
+	run_easd $as_nobody
+	if [ "$status" -eq 1 ] &&
+	   grep -qx "easd: cannot write the database $tmp/other-user/data/easd.sqlite: Permission denied" "$tmp/err"; then
+		pass easd_database_not_writable_exits_naming_it
+	else
+		fail "easd_database_not_writable_exits_naming_it (status $status: $(cat "$tmp/err"))"
+	fi
+else
+	echo "skip: easd_database_not_writable_exits_naming_it (needs root and setpriv)"
+fi
 
 [ "$failures" -eq 0 ] || { echo "$failures CLI test(s) failed"; exit 1; }
 echo "all CLI tests passed"

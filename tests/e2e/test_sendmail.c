@@ -1,6 +1,6 @@
 /*
  * test_sendmail.c: SendMail, SmartReply and SmartForward end to end. A
- * real easd submits to a real Postfix (tests/lib/postfix.sh: its own
+ * real easd submits to a real Postfix (e2e_postfix: its own
  * configuration and queue on loopback ports), which delivers mail for
  * example.org back to easd over LMTP and keeps mail for other domains in
  * its queue. What arrived is read from easd's database with SQLite.
@@ -10,86 +10,37 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "e2e_mail.h"
+#include "e2e_postfix.h"
 
-static char postfix_dir[256];
-static unsigned smtp_port, lmtp_port;
-
-static unsigned free_port(void)
-{
-	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(address);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&address, &len) < 0) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	return ntohs(address.sin_port);
-}
-
-static int postfix(const char *command, const char *arguments)
-{
-	char line[1024];
-	const char *source = getenv("EASD_SOURCE");
-	snprintf(line, sizeof(line), "%s/tests/lib/postfix.sh %s %s %s", source != NULL ? source : ".", command,
-		 postfix_dir, arguments);
-	return system(line) == 0 ? 0 : -1;
-}
+static struct e2e_postfix postfix;
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(postfix_dir, sizeof(postfix_dir), "/tmp/easd-postfix-XXXXXX");
-	smtp_port = free_port();
-	lmtp_port = free_port();
-	char ports[64];
-	snprintf(ports, sizeof(ports), "%u %u", smtp_port, lmtp_port);
-	if (mkdtemp(postfix_dir) == NULL || smtp_port == 0 || lmtp_port == 0 || postfix("start", ports) < 0) {
-		fprintf(stderr, "test_sendmail: cannot start Postfix (needs root and the postfix package)\n");
-		return -1;
-	}
-	return 0;
+	return e2e_postfix_start(&postfix);
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	postfix("stop", "");
-	char line[300];
-	snprintf(line, sizeof(line), "rm -rf %s", postfix_dir);
-	return system(line) == 0 ? 0 : -1;
-}
-
-static const char *config_with(unsigned relay_port, const char *more)
-{
-	static char config[1024];
-	snprintf(config, sizeof(config),
-		 "[lmtp]\nlisten = 127.0.0.1:%u\nlocal_domains = example.org\n"
-		 "[smtp]\nrelay = 127.0.0.1:%u\ntimeout = 10\n%s",
-		 lmtp_port, relay_port, more != NULL ? more : "");
-	return config;
+	return e2e_postfix_stop(&postfix);
 }
 
 static int setup(void **state)
 {
-	return e2e_mail_setup_with(state, config_with(smtp_port, NULL));
+	return e2e_mail_setup_with(state, e2e_postfix_config(&postfix, 0, NULL));
 }
 
 /* At most one message an hour, two recipients a message. */
 static int setup_limited(void **state)
 {
-	return e2e_mail_setup_with(state, config_with(smtp_port, "max_recipients = 2\nmax_messages_per_hour = 1\n"));
+	return e2e_mail_setup_with(state, e2e_postfix_config(&postfix, 0, "max_recipients = 2\nmax_messages_per_hour = 1\n"));
 }
 
 /* ---- what arrived ---- */
@@ -156,29 +107,13 @@ static const char **wait_for(struct e2e_mail *f, const char *user, int type, siz
 	return list;
 }
 
-/* Postfix's queue (postqueue -j), waited for up to 10 s to mention needle. */
-static char *queue_with(struct e2e_mail *f, const char *needle)
+/* Postfix's queue, once it mentions needle (asserted within 10 s). */
+static const char *queue_with(struct e2e_mail *f, const char *needle)
 {
-	char command[400], *text = NULL;
-	snprintf(command, sizeof(command), "%s/tests/lib/postfix.sh queue %s", getenv("EASD_SOURCE"), postfix_dir);
-	for (int i = 0; i < 100; i++) {
-		FILE *pipe = popen(command, "r");
-		assert_non_null(pipe);
-		struct buf out;
-		buf_init(&out, 0);
-		char chunk[4096];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0)
-			buf_append(&out, chunk, n);
-		pclose(pipe);
-		text = arena_strndup(f->arena, out.data != NULL ? out.data : (const uint8_t *)"", out.len);
-		buf_cleanup(&out);
-		if (strstr(text, needle) != NULL)
-			return text;
-		usleep(100 * 1000);
-	}
-	fail_msg("the queue never mentioned %s: %s", needle, text);
-	return NULL;
+	const char *text = e2e_postfix_queue_with(&postfix, f->arena, needle);
+	if (text == NULL)
+		fail_msg("Postfix's queue never mentioned %s", needle);
+	return text;
 }
 
 /* ---- requests ---- */
@@ -307,15 +242,15 @@ static void a_repeated_client_id_sends_once(void **state)
 static void relay_down_keeps_the_message_for_a_retry(void **state)
 {
 	struct e2e_mail *f = *state;
-	unsigned closed = free_port();
-	assert_int_equal(e2e_restart(&f->server, config_with(closed, NULL)), 0);
+	unsigned closed = e2e_free_port();
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, closed, NULL)), 0);
 	const char *mime = message_to(f, "To: bob@example.org\r\n", "Later");
 	compose(f, f->phone, "SendMail", "<ClientId>later</ClientId><SaveInSentItems/>", mime, 120);
 	assert_int_equal(count(messages(f, "alice", 5)), 0);
 	const char *needles[] = { "SendMail", "relay_unavailable", NULL };
 	assert_true(e2e_log_has(&f->server, needles));
 	/* The relay is back: the device's retry (same ClientId) goes out. */
-	assert_int_equal(e2e_restart(&f->server, config_with(smtp_port, NULL)), 0);
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, 0, NULL)), 0);
 	compose(f, f->phone, "SendMail", "<ClientId>later</ClientId><SaveInSentItems/>", mime, 0);
 	wait_for(f, "bob", 2, 1);
 	wait_for(f, "alice", 5, 1);

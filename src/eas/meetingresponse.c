@@ -1,0 +1,247 @@
+/*
+ * meetingresponse.c: MeetingResponse (MS-ASCMD 2.2.1.11): the user
+ * accepts, tentatively accepts or declines a meeting, named by the
+ * invitation in a mail folder or by the event in a calendar.
+ *
+ * Each Request: find the event (an invitation whose event is not in the
+ * calendar yet makes it, as its delivery would have), record the answer
+ * on it (pim/itip_answer.c), move the invitation to Deleted Items (where
+ * Exchange puts it: clients expect it gone from the Inbox), then, when a
+ * 16.x device asks with SendResponse, send the organizer one iTIP REPLY.
+ * Earlier versions send the reply themselves through SendMail (MS-ASCMD
+ * R268), so easd does not (field-notes F-MTG-3). A repeated answer sends
+ * nothing more: each (meeting, occurrence, answer) is a send key.
+ */
+#include "eas/eas_private.h"
+#include "guard/limits.h"
+#include "mail/submit.h"
+#include "pim/itip.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* MeetingResponse Status (MS-ASCMD 2.2.3.177.9). */
+enum {
+	MEETING_OK = 1,
+	MEETING_INVALID_REQUEST = 2,
+	MEETING_MAILBOX_ERROR = 3,
+	MEETING_SERVER_ERROR = 4,
+};
+
+struct answer_request {
+	unsigned user_response;
+	struct slice collection_id, request_id, instance_id;
+	bool send_response;
+};
+
+/* Where the answer went: the event's ServerId for CalendarId (0: removed). */
+struct answer_result {
+	int status;
+	int64_t calendar, event;
+};
+
+static int read_request(struct wbxml_reader *reader, struct answer_request *q)
+{
+	struct wbxml_event event;
+	int more;
+	memset(q, 0, sizeof(*q));
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
+		int status;
+		if (event.tag == WBXML_MEETINGRESPONSE_USER_RESPONSE)
+			status = eas_read_number(reader, 3, 0, &q->user_response);
+		else if (event.tag == WBXML_MEETINGRESPONSE_COLLECTION_ID)
+			status = eas_read_text(reader, &q->collection_id);
+		else if (event.tag == WBXML_MEETINGRESPONSE_REQUEST_ID)
+			status = eas_read_text(reader, &q->request_id);
+		else if (event.tag == WBXML_MEETINGRESPONSE_INSTANCE_ID)
+			status = eas_read_text(reader, &q->instance_id);
+		else if (event.tag == WBXML_MEETINGRESPONSE_SEND_RESPONSE)
+			status = (q->send_response = true, wbxml_reader_skip(reader)); /* its proposed times: not yet */
+		else
+			status = wbxml_reader_skip(reader);
+		if (status < 0)
+			return -1;
+	}
+	return more;
+}
+
+/* An item's whole content into the arena. */
+static int read_content(struct eas_request *r, int64_t folder, int64_t item, struct slice *out)
+{
+	uint64_t size;
+	int status = store_item_content_size(r->session, folder, item, &size);
+	if (status != STORE_OK)
+		return status;
+	if (size > LIMIT_PIM_ITEM_BYTES + (uint64_t)r->server->config->max_message_size)
+		return STORE_ERROR;
+	uint8_t *data = arena_alloc(r->arena, size + 1);
+	*out = (struct slice){ data, size };
+	return size > 0 ? store_item_content_read(r->session, folder, item, 0, data, size) : STORE_OK;
+}
+
+/* The event an invitation (a message in a mail folder) is about: found by its UID, or made from it. */
+static int event_of_invitation(struct eas_request *r, struct slice message, int64_t calendar, int64_t *event_out)
+{
+	struct pim_itip itip;
+	pim_itip_read(r->arena, message.data, message.len, r->user.name, &itip);
+	if (itip.method != PIM_ITIP_REQUEST || itip.organized_by_user)
+		return STORE_NOT_FOUND;
+	int status = store_item_find_id(r->session, calendar, itip.uid, event_out);
+	if (status != STORE_NOT_FOUND)
+		return status;
+	struct pim_update update;
+	if (pim_itip_event(r->arena, &itip, r->user.name, r->now, NULL, 0, &update) != 0)
+		return STORE_NOT_FOUND;
+	struct store_item_meta meta = { .received = update.received, .date = update.date,
+					.message_id = update.message_id, .categories = update.categories };
+	return store_item_add(r->session, r->user.id, calendar, update.content.data, update.content.len, &meta, event_out);
+}
+
+/* The event the request names, and the invitation to put away (invitation 0: the request named the event). */
+static int find_event(struct eas_request *r, const struct answer_request *q, int64_t *calendar_out,
+		      int64_t *event_out, int64_t *folder_out, int64_t *invitation_out)
+{
+	struct store_folder folder;
+	struct slice message;
+	*invitation_out = 0;
+	if (eas_folder_id_parse(q->collection_id, folder_out) < 0 ||
+	    store_folder_get(r->session, r->arena, r->user.id, *folder_out, &folder) != STORE_OK || folder.deleted ||
+	    eas_server_id_parse(q->request_id, *folder_out, event_out) < 0)
+		return STORE_NOT_FOUND;
+	if (folder.type == STORE_FOLDER_CALENDAR || folder.type == STORE_FOLDER_USER_CALENDAR) {
+		*calendar_out = *folder_out;
+		return STORE_OK;
+	}
+	if (!eas_folder_holds_mail(folder.type))
+		return STORE_NOT_FOUND;
+	*invitation_out = *event_out;
+	int status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_CALENDAR, calendar_out);
+	if (status == STORE_OK)
+		status = read_content(r, *folder_out, *invitation_out, &message);
+	return status == STORE_OK ? event_of_invitation(r, message, *calendar_out, event_out) : status;
+}
+
+/* Records the answer on the event and puts the invitation away, in the open transaction. */
+static int record(struct eas_request *r, const struct answer_request *q, int64_t calendar, int64_t folder,
+		  int64_t invitation, int64_t *event, struct pim_itip_meeting *meeting)
+{
+	struct slice stored;
+	struct pim_update update;
+	struct store_meeting_version version = { 0, 0 };
+	bool remove;
+	uint64_t modseq, moved_from, moved_to;
+	const char *instance = arena_strndup(r->arena, q->instance_id.data, q->instance_id.len);
+	int status = read_content(r, calendar, *event, &stored);
+	if (status != STORE_OK)
+		return status;
+	if (pim_itip_answer_event(r->arena, stored.data, stored.len, r->user.name, (enum pim_itip_answer)q->user_response,
+				  instance, r->now, &update, &remove, meeting) < 0)
+		return STORE_NOT_FOUND;
+	if (store_meeting_version_get(r->session, r->user.id, meeting->uid, 0, &version) == STORE_OK)
+		meeting->sequence = version.sequence; /* the REPLY answers the version the user has */
+	if (remove)
+		status = store_item_delete(r->session, r->user.id, calendar, *event, &modseq);
+	else
+		status = store_item_set_content(r->session, r->user.id, calendar, *event, update.content.data,
+						update.content.len, update.received, &modseq);
+	*event = remove ? 0 : *event;
+	int64_t trash = 0, moved;
+	if (status == STORE_OK && invitation != 0)
+		status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_DELETED, &trash);
+	if (status == STORE_OK && invitation != 0 && folder != trash)
+		status = store_item_move(r->session, r->user.id, folder, invitation, trash, &moved, &moved_from, &moved_to);
+	return status;
+}
+
+/* One REPLY to the organizer per meeting, occurrence and answer, however often the device asks. */
+static int send_reply(struct eas_request *r, const struct answer_request *q, const struct pim_itip_meeting *meeting)
+{
+	const char *address = eas_user_address(r);
+	enum store_send_claim found;
+	char key[600];
+	snprintf(key, sizeof(key), "r:%s:%lld:%u", meeting->uid, (long long)meeting->occurrence, q->user_response);
+	if (store_send_claim(r->session, r->user.id, key, r->now, 2 * (int64_t)r->server->config->smtp_timeout + 60,
+			     14 * 86400, &found) != STORE_OK || found == STORE_SEND_IN_PROGRESS)
+		return MEETING_SERVER_ERROR;
+	if (found == STORE_SEND_ALREADY_SENT)
+		return MEETING_OK;
+	struct slice reply = pim_itip_reply(r->arena, meeting, address, NULL, (enum pim_itip_answer)q->user_response, r->now);
+	struct mail_envelope envelope = { address, &meeting->organizer, 1 };
+	char detail[512];
+	if (mail_submit(r->server->config, &envelope, reply.data, reply.len, detail, sizeof(detail)) != MAIL_SUBMIT_SENT) {
+		store_send_abandon(r->session, r->user.id, key);
+		fprintf(stderr, "easd: meeting reply not sent user=%s uid=%s to=%s: %s\n", r->user.name, meeting->uid,
+			meeting->organizer, detail);
+		return MEETING_SERVER_ERROR; /* the device asks again; the calendar is already right */
+	}
+	if (store_begin(r->session) != STORE_OK || store_send_done(r->session, r->user.id, key) != STORE_OK ||
+	    store_commit(r->session) != STORE_OK)
+		store_rollback(r->session);
+	return MEETING_OK;
+}
+
+static struct answer_result answer_one(struct eas_request *r, const struct answer_request *q)
+{
+	struct answer_result result = { MEETING_OK, 0, 0 };
+	struct pim_itip_meeting meeting;
+	int64_t folder, invitation;
+	if (q->user_response < 1 || q->user_response > 3)
+		return (struct answer_result){ MEETING_INVALID_REQUEST, 0, 0 };
+	int status = store_begin(r->session);
+	if (status == STORE_OK)
+		status = find_event(r, q, &result.calendar, &result.event, &folder, &invitation);
+	if (status == STORE_OK)
+		status = record(r, q, result.calendar, folder, invitation, &result.event, &meeting);
+	if (status == STORE_OK)
+		status = store_commit(r->session);
+	if (status != STORE_OK) {
+		store_rollback(r->session);
+		result.status = status == STORE_NOT_FOUND ? MEETING_INVALID_REQUEST : MEETING_MAILBOX_ERROR;
+		return result;
+	}
+	if (q->send_response && r->protocol_version >= 160)
+		result.status = send_reply(r, q, &meeting);
+	return result;
+}
+
+static void write_result(struct wbxml_writer *writer, const struct answer_request *q, const struct answer_result *result)
+{
+	wbxml_writer_start(writer, WBXML_MEETINGRESPONSE_RESULT);
+	wbxml_writer_element_string(writer, WBXML_MEETINGRESPONSE_REQUEST_ID, q->request_id.data, q->request_id.len);
+	wbxml_writer_element_uint(writer, WBXML_MEETINGRESPONSE_STATUS, (uint64_t)result->status);
+	if (result->status == MEETING_OK && result->event != 0)
+		eas_server_id_write(writer, WBXML_MEETINGRESPONSE_CALENDAR_ID, result->calendar, result->event);
+	wbxml_writer_end(writer);
+}
+
+void eas_meetingresponse(struct eas_request *r)
+{
+	struct wbxml_reader reader;
+	struct wbxml_event event;
+	struct wbxml_writer writer;
+	struct answer_request q;
+	unsigned count = 0;
+	wbxml_reader_init(&reader, r->body.data, r->body.len, NULL);
+	if (wbxml_reader_next(&reader, &event) < 0) {
+		eas_answer_status(r, eas_command_find(r->command), EAS_STATUS_INVALID_XML, "request_invalid");
+		return;
+	}
+	eas_writer_init(r, &writer);
+	wbxml_writer_start(&writer, WBXML_MEETINGRESPONSE_MEETING_RESPONSE);
+	int more;
+	while ((more = wbxml_reader_next_child(&reader, &event)) > 0) {
+		if (event.tag != WBXML_MEETINGRESPONSE_REQUEST || ++count > LIMIT_MEETING_RESPONSES ||
+		    read_request(&reader, &q) < 0)
+			break;
+		struct answer_result result = answer_one(r, &q);
+		write_result(&writer, &q, &result);
+	}
+	if (more != 0 || count == 0) {
+		/* Answers already recorded stay so; the device learns the request was not what it should be. */
+		eas_answer_status(r, eas_command_find(r->command), EAS_STATUS_INVALID_XML,
+				  count > LIMIT_MEETING_RESPONSES ? "too_many_requests" : "request_invalid");
+		return;
+	}
+	wbxml_writer_end(&writer);
+	eas_writer_finish(r, &writer);
+}

@@ -1,0 +1,376 @@
+/*
+ * test_meetings.c: meetings against a real easd. Invitations from outside
+ * (iMIP) are delivered as LMTP delivers them (mail_deliver, on the store
+ * beside easd, which is woken as by LMTP); then a new device syncs the
+ * calendar and reads the event: the invitation lands there, updates apply
+ * in the organizer's order whatever order they arrive in, the user's own
+ * reminder survives an update, a cancelled occurrence removes that
+ * occurrence only, a cancelled series is marked cancelled, and the user's
+ * own meeting coming back to them changes nothing. MeetingResponse
+ * answers from the Inbox or the calendar; a 16.1 device's SendResponse
+ * sends the organizer one iTIP REPLY through a real Postfix (e2e_postfix),
+ * however often it is repeated.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e_mail.h"
+#include "e2e_postfix.h"
+#include "mail/lmtp.h"
+#include "push/push.h"
+
+#define NS " xmlns:cal=\"Calendar\""
+
+/* Alice is "alice" at the test's local domain, example.org. */
+#define ALICE_ATTENDEE "ATTENDEE;CN=Alice;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alice@example.org\r\n"
+#define BOB_ATTENDEE "ATTENDEE;CN=Bob;ROLE=OPT-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:bob@outside.test\r\n"
+#define CAROL "ORGANIZER;CN=Carol:mailto:carol@outside.test\r\n"
+
+static unsigned delivered;
+static struct e2e_postfix postfix;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return e2e_postfix_start(&postfix);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return e2e_postfix_stop(&postfix);
+}
+
+static int setup(void **state)
+{
+	return e2e_mail_setup_with(state, e2e_postfix_config(&postfix, 0, NULL));
+}
+
+/* A meeting message from the organizer (vevent: the VEVENT's lines); returns its Message-ID. */
+static const char *deliver(struct e2e_mail *f, const char *method, const char *vevent)
+{
+	const char *message_id = e2e_mail_format(f, "meeting-%u@outside.test", delivered);
+	const char *mime = e2e_mail_format(
+		f,
+		"From: Carol <carol@outside.test>\r\nTo: alice@example.org\r\nSubject: Meeting %u\r\n"
+		"Message-ID: <meeting-%u@outside.test>\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nA meeting.\r\n"
+		"--b\r\nContent-Type: text/calendar; method=%s; charset=utf-8\r\n\r\n"
+		"BEGIN:VCALENDAR\r\nPRODID:-//easd tests//EN\r\nVERSION:2.0\r\nMETHOD:%s\r\nBEGIN:VEVENT\r\n"
+		"%sEND:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n",
+		delivered, delivered, method, method, vevent);
+	delivered++;
+	char error[256], data_dir[300];
+	struct store *store;
+	snprintf(data_dir, sizeof(data_dir), "%s/data", f->server.dir);
+	assert_int_equal(store_open(data_dir, 1, &store, error, sizeof(error)), 0);
+	store_set_change_listener(store, push_notify_changed, data_dir);
+	assert_int_equal(mail_deliver(store, "alice", mime, strlen(mime), 1764600000 + delivered), STORE_OK);
+	store_close(&store);
+	return message_id;
+}
+
+/* A weekly meeting on Thursdays at 10:00 UTC from 2026-12-10, four times, at that SEQUENCE. */
+static const char *weekly(struct e2e_mail *f, unsigned sequence, const char *subject, const char *more)
+{
+	return e2e_mail_format(f,
+			       "UID:plan-1@outside.test\r\nSEQUENCE:%u\r\nDTSTAMP:20261201T09%02u00Z\r\n"
+			       "DTSTART:20261210T100000Z\r\nDTEND:20261210T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n"
+			       "SUMMARY:%s\r\n" CAROL ALICE_ATTENDEE BOB_ATTENDEE "%s",
+			       sequence, sequence, subject, more != NULL ? more : "");
+}
+
+static unsigned devices;
+
+/* The calendar's events as a new device's first Sync brings them (the Commands element). */
+static const struct wbxml_node *calendar(struct e2e_mail *f, const char **folder_out, const char **key_out)
+{
+	char device_id[16];
+	snprintf(device_id, sizeof(device_id), "CAL%u", devices++);
+	struct easclient *client = e2e_mail_device(f, device_id, 0);
+	const char *folder = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	struct wbxml_node *root = e2e_mail_sync(f, client, folder, "0", 100, NULL, NULL);
+	const char *key = easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, f->arena);
+	root = e2e_mail_sync(f, client, folder, key, 100, NULL, NULL);
+	if (folder_out != NULL)
+		*folder_out = folder;
+	if (key_out != NULL)
+		*key_out = easclient_find_text(root, WBXML_AIRSYNC_SYNC_KEY, f->arena);
+	easclient_free(&client);
+	return easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+}
+
+static const struct wbxml_node *only_event(struct e2e_mail *f)
+{
+	const struct wbxml_node *commands = calendar(f, NULL, NULL);
+	assert_non_null(commands);
+	assert_int_equal(easclient_count(commands, WBXML_AIRSYNC_ADD), 1);
+	return easclient_find(commands, WBXML_AIRSYNC_ADD);
+}
+
+static const char *text(struct e2e_mail *f, const struct wbxml_node *node, enum wbxml_tag tag)
+{
+	return easclient_find_text(node, tag, f->arena);
+}
+
+static void an_invitation_lands_in_the_calendar(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_SUBJECT), "Planning");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_ORGANIZER_EMAIL), "carol@outside.test");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_ORGANIZER_NAME), "Carol");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_MEETING_STATUS), "3");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_START_TIME), "20261210T100000Z");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_UID), "plan-1@outside.test");
+	assert_non_null(easclient_find(event, WBXML_CALENDAR_RECURRENCE));
+	const struct wbxml_node *attendees = easclient_find(event, WBXML_CALENDAR_ATTENDEES);
+	assert_non_null(attendees);
+	assert_int_equal(easclient_count(attendees, WBXML_CALENDAR_ATTENDEE), 2);
+	/* And the message itself is in the Inbox. */
+	e2e_mail_sync_inbox(f, f->phone);
+}
+
+static void updates_apply_in_the_organizers_order(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	deliver(f, "REQUEST", weekly(f, 2, "Planning v2", NULL));
+	deliver(f, "REQUEST", weekly(f, 1, "Planning v1", NULL)); /* sent before v2, arrives after it */
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_SUBJECT), "Planning v2");
+	/* The same update again changes nothing; the same SEQUENCE with a later DTSTAMP is newer. */
+	deliver(f, "REQUEST", weekly(f, 2, "Planning v2 again", NULL));
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_SUBJECT), "Planning v2");
+	deliver(f, "REQUEST",
+		"UID:plan-1@outside.test\r\nSEQUENCE:2\r\nDTSTAMP:20261201T100000Z\r\n"
+		"DTSTART:20261210T100000Z\r\nDTEND:20261210T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n"
+		"SUMMARY:Planning v2 later\r\n" CAROL ALICE_ATTENDEE BOB_ATTENDEE);
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_SUBJECT), "Planning v2 later");
+}
+
+static void the_users_reminder_survives_an_update(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *folder, *key;
+	const struct wbxml_node *commands = calendar(f, &folder, &key);
+	const char *server_id = text(f, easclient_find(commands, WBXML_AIRSYNC_ADD), WBXML_AIRSYNC_SERVER_ID);
+	struct easclient *client = e2e_mail_device(f, "CALX", 0);
+	struct wbxml_node *root = e2e_mail_sync(f, client, folder, "0", 100, NULL, NULL);
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = e2e_mail_sync(f, client, folder, key, 100, NULL, NULL);
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const char *change = e2e_mail_format(f, "<Change><ServerId>%s</ServerId><ApplicationData" NS ">"
+						"<cal:Reminder>25</cal:Reminder></ApplicationData></Change>",
+					     server_id);
+	root = e2e_mail_sync(f, client, folder, key, 100, NULL, change);
+	assert_null(easclient_find(root, WBXML_AIRSYNC_RESPONSES));
+	easclient_free(&client);
+	deliver(f, "REQUEST", weekly(f, 1, "Planning moved", NULL));
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_SUBJECT), "Planning moved");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_REMINDER), "25");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_ORGANIZER_EMAIL), "carol@outside.test");
+}
+
+static void a_cancelled_occurrence_leaves_the_series(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	deliver(f, "CANCEL",
+		"UID:plan-1@outside.test\r\nSEQUENCE:1\r\nDTSTAMP:20261202T090000Z\r\n"
+		"RECURRENCE-ID:20261217T100000Z\r\nDTSTART:20261217T100000Z\r\nDTEND:20261217T110000Z\r\n"
+		"SUMMARY:Planning\r\nSTATUS:CANCELLED\r\n" CAROL ALICE_ATTENDEE);
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_SUBJECT), "Planning");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_MEETING_STATUS), "3");
+	const struct wbxml_node *exception = easclient_find(easclient_find(event, WBXML_CALENDAR_EXCEPTIONS),
+							     WBXML_CALENDAR_EXCEPTION);
+	assert_non_null(exception);
+	assert_string_equal(text(f, exception, WBXML_CALENDAR_DELETED), "1");
+	assert_string_equal(text(f, exception, WBXML_CALENDAR_EXCEPTION_START_TIME), "20261217T100000Z");
+	/* One occurrence moved: an exception with its new time; the cancelled one stays cancelled. */
+	deliver(f, "REQUEST",
+		"UID:plan-1@outside.test\r\nSEQUENCE:2\r\nDTSTAMP:20261203T090000Z\r\n"
+		"RECURRENCE-ID:20261224T100000Z\r\nDTSTART:20261224T140000Z\r\nDTEND:20261224T150000Z\r\n"
+		"SUMMARY:Planning (afternoon)\r\n" CAROL ALICE_ATTENDEE);
+	event = only_event(f);
+	const struct wbxml_node *exceptions = easclient_find(event, WBXML_CALENDAR_EXCEPTIONS);
+	assert_int_equal(easclient_count(exceptions, WBXML_CALENDAR_EXCEPTION), 2);
+}
+
+static void a_cancelled_series_is_marked_cancelled(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	deliver(f, "CANCEL", weekly(f, 1, "Planning", "STATUS:CANCELLED\r\n"));
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_MEETING_STATUS), "7");
+	/* A cancellation of a meeting alice never had changes nothing. */
+	deliver(f, "CANCEL",
+		"UID:other@outside.test\r\nSEQUENCE:1\r\nDTSTAMP:20261202T090000Z\r\n"
+		"DTSTART:20261211T100000Z\r\nDTEND:20261211T110000Z\r\nSUMMARY:Other\r\n" CAROL ALICE_ATTENDEE);
+	assert_int_equal(easclient_count(calendar(f, NULL, NULL), WBXML_AIRSYNC_ADD), 1);
+}
+
+static void the_users_own_meeting_changes_nothing(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST",
+		"UID:mine@example.org\r\nSEQUENCE:0\r\nDTSTAMP:20261202T090000Z\r\nDTSTART:20261211T100000Z\r\n"
+		"DTEND:20261211T110000Z\r\nSUMMARY:Mine\r\nORGANIZER:mailto:alice@example.org\r\n" BOB_ATTENDEE);
+	assert_null(calendar(f, NULL, NULL));
+	/* Mail without a calendar part, or with one that does not parse, is just mail. */
+	deliver(f, "REQUEST", "this is not iCalendar\r\n");
+	assert_null(calendar(f, NULL, NULL));
+}
+
+
+/* ---- MeetingResponse ---- */
+
+/* The ServerId of alice's item of that Message-ID (an event's: its UID) in her folder of that type. */
+static const char *server_id_of(struct e2e_mail *f, int type, const char *id)
+{
+	char error[256], data_dir[300];
+	struct store *store;
+	struct store_user user;
+	int64_t folder, item;
+	snprintf(data_dir, sizeof(data_dir), "%s/data", f->server.dir);
+	assert_int_equal(store_open(data_dir, 1, &store, error, sizeof(error)), 0);
+	struct store_session *session = store_session_acquire(store);
+	assert_int_equal(store_user_find(session, f->arena, "alice", &user), STORE_OK);
+	assert_int_equal(store_folder_find_type(session, user.id, type, &folder), STORE_OK);
+	int found = store_item_find_id(session, folder, id, &item);
+	store_session_release(&session);
+	store_close(&store);
+	return found == STORE_OK ? e2e_mail_format(f, "%lld:%lld", (long long)folder, (long long)item) : NULL;
+}
+
+/* One Request answered: its Result. */
+static const struct wbxml_node *respond(struct e2e_mail *f, struct easclient *client, const char *folder,
+					const char *request_id, unsigned answer, const char *more)
+{
+	const char *xml = e2e_mail_format(f,
+					  "<MeetingResponse xmlns=\"MeetingResponse\"><Request><UserResponse>%u</UserResponse>"
+					  "<CollectionId>%s</CollectionId><RequestId>%s</RequestId>%s</Request></MeetingResponse>",
+					  answer, folder, request_id, more != NULL ? more : "");
+	assert_int_equal(easclient_post_xml(client, "MeetingResponse", xml, &f->response), 0);
+	assert_int_equal(f->response.http_status, 200);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_non_null(root);
+	const struct wbxml_node *result = easclient_find(root, WBXML_MEETINGRESPONSE_RESULT);
+	assert_non_null(result);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_REQUEST_ID), request_id);
+	return result;
+}
+
+/* Messages in Postfix's queue for the organizer (each a line of postqueue -j). */
+static unsigned replies_queued(struct e2e_mail *f)
+{
+	unsigned n = 0;
+	for (const char *line = e2e_postfix_queue(&postfix, f->arena); line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+		n += memmem(line, len, "carol@outside.test", 18) != NULL;
+		line = end != NULL ? end + 1 : line + len;
+	}
+	return n;
+}
+
+static void accepting_from_the_inbox_answers_and_puts_the_invitation_away(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *message_id = deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *invitation = server_id_of(f, 2, message_id);
+	assert_non_null(invitation);
+	const struct wbxml_node *result = respond(f, f->phone, f->inbox, invitation, 1, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	const char *calendar_id = text(f, result, WBXML_MEETINGRESPONSE_CALENDAR_ID);
+	assert_string_equal(calendar_id, server_id_of(f, 8, "plan-1@outside.test"));
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_RESPONSE_TYPE), "3");
+	assert_string_equal(text(f, event, WBXML_CALENDAR_BUSY_STATUS), "2");
+	assert_null(server_id_of(f, 2, message_id)); /* out of the Inbox ... */
+	assert_non_null(server_id_of(f, 4, message_id)); /* ... into Deleted Items */
+	/* 14.1: the device sends its own reply (SendMail); easd sends none. */
+	usleep(1000 * 1000);
+	assert_int_equal(replies_queued(f), 0);
+}
+
+static void a_16_1_answer_sends_one_reply_however_often_repeated(void **state)
+{
+	struct e2e_mail *f = *state;
+	struct easclient *device = e2e_mail_device(f, "DEV16", 161);
+	const char *invitation = server_id_of(f, 2, deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL)));
+	assert_non_null(invitation);
+	const struct wbxml_node *result = respond(f, device, f->inbox, invitation, 2, "<SendResponse/>");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	const char *event = text(f, result, WBXML_MEETINGRESPONSE_CALENDAR_ID);
+	const char *queue = e2e_postfix_queue_with(&postfix, f->arena, "carol@outside.test");
+	assert_non_null(queue);
+	assert_non_null(strstr(queue, "\"sender\": \"alice@example.org\""));
+	/* The device asks again (its answer was lost), now by the event. */
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	result = respond(f, device, calendar, event, 2, "<SendResponse/>");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	usleep(1000 * 1000);
+	assert_int_equal(replies_queued(f), 1);
+	/* Without SendResponse nothing is sent; a changed answer is a new reply. */
+	result = respond(f, device, calendar, event, 1, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	result = respond(f, device, calendar, event, 1, "<SendResponse/>");
+	usleep(1000 * 1000);
+	assert_int_equal(replies_queued(f), 2);
+	easclient_free(&device);
+}
+
+static void declining_removes_the_meeting_or_the_occurrence(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *folder = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	const char *event = server_id_of(f, 8, "plan-1@outside.test");
+	const struct wbxml_node *result =
+		respond(f, f->phone, folder, event, 3, "<InstanceId>2026-12-17T10:00:00.000Z</InstanceId>");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	const struct wbxml_node *exception =
+		easclient_find(easclient_find(only_event(f), WBXML_CALENDAR_EXCEPTIONS), WBXML_CALENDAR_EXCEPTION);
+	assert_non_null(exception);
+	assert_string_equal(text(f, exception, WBXML_CALENDAR_DELETED), "1");
+	result = respond(f, f->phone, folder, event, 3, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	assert_null(easclient_find(result, WBXML_MEETINGRESPONSE_CALENDAR_ID));
+	assert_null(calendar(f, NULL, NULL));
+	/* What is not there, or not a meeting, is an invalid request. */
+	result = respond(f, f->phone, folder, event, 1, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "2");
+	e2e_mail_deliver(f, 2, "plain", 0, 1);
+	result = respond(f, f->phone, f->inbox, server_id_of(f, 2, "plain0@example.org"), 1, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "2");
+}
+
+#define CASE(test) cmocka_unit_test_setup_teardown(test, setup, e2e_mail_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CASE(an_invitation_lands_in_the_calendar),
+		CASE(updates_apply_in_the_organizers_order),
+		CASE(the_users_reminder_survives_an_update),
+		CASE(a_cancelled_occurrence_leaves_the_series),
+		CASE(a_cancelled_series_is_marked_cancelled),
+		CASE(the_users_own_meeting_changes_nothing),
+		CASE(accepting_from_the_inbox_answers_and_puts_the_invitation_away),
+		CASE(a_16_1_answer_sends_one_reply_however_often_repeated),
+		CASE(declining_removes_the_meeting_or_the_occurrence),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
