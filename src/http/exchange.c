@@ -461,12 +461,28 @@ static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connec
 	return queue_with_headers(connection, r, response);
 }
 
+/*
+ * For the log line of a request refused before its credentials were
+ * checked (a bad DeviceId, an unknown command): the user it claims to be,
+ * so an administrator can tell whose device sends it.
+ */
+static void note_claimed_user(struct http_exchange *x, struct MHD_Connection *connection)
+{
+	char *user = MHD_basic_auth_get_username_password(connection, NULL);
+	if (user != NULL && strlen(user) <= LIMIT_USER_BYTES)
+		x->user_name = normalise_user(x, user);
+	if (user != NULL)
+		MHD_free(user);
+}
+
 static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection *connection,
 				  const char *method)
 {
 	const char *reason = NULL;
 	x->client_address = client_address(x, connection);
 	unsigned status = check_headers(x, connection, method, &reason);
+	if (status != 0 && x->user_name == NULL)
+		note_claimed_user(x, connection);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		return answer_unauthorized(x, connection, reason);
 	if (status != 0)

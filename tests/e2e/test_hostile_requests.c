@@ -607,7 +607,8 @@ static void overlong_device_id_gets_400(void **state)
 	struct easclient *overlong = client_for(f, "alice", "correct horse", id_33, 141);
 	assert_int_equal(easclient_post_xml(overlong, "FolderSync", foldersync_zero, &f->response), 0);
 	assert_int_equal(f->response.http_status, 400);
-	assert_true(log_has(f, (const char *const[]){ "\t400\t", "device_id_invalid", NULL }));
+	/* The log names the user the device claims to be, so the administrator knows whose it is. */
+	assert_true(log_has(f, (const char *const[]){ "\talice\t", "\t400\t", "device_id_invalid", NULL }));
 	/* The refusal says why, for a person trying a client by hand. */
 	buf_append_byte(&f->response.body, '\0');
 	assert_string_equal((const char *)f->response.body.data, "easd: device_id_invalid\n");
@@ -630,7 +631,7 @@ static void unknown_command_gets_501(void **state)
 	assert_int_equal(easclient_provision(f->client, NULL), 0);
 	assert_int_equal(easclient_post_xml(f->client, "Frobnicate", foldersync_zero, &f->response), 0);
 	assert_int_equal(f->response.http_status, 501);
-	assert_true(log_has(f, (const char *const[]){ "Frobnicate", "\t501\t", "command_unknown", NULL }));
+	assert_true(log_has(f, (const char *const[]){ "\talice\t", "Frobnicate", "\t501\t", "command_unknown", NULL }));
 	ordinary_request_succeeds(f);
 }
 
