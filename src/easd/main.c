@@ -19,6 +19,7 @@
 #include "guard/auth.h"
 #include "http/server.h"
 #include "log/access.h"
+#include "log/errorlog.h"
 #include "mail/lmtp.h"
 #include "mail/submit.h"
 #include "push/push.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct easd_config config;
 	struct store *store;
 	struct access_log *log;
+	struct error_log *errors;  /* timestamped stderr and easd.log */
 	struct guard_auth *auth;
 	struct eas_server eas;
 	struct push_hub *push;
@@ -129,6 +131,11 @@ static int start(struct daemon *d)
 	    check_writable_database(d->config.data_dir) < 0 ||
 	    check_writable_directory("log directory", d->config.log_dir) < 0)
 		return -1;
+	d->errors = error_log_start(d->config.log_dir, error, sizeof(error));
+	if (d->errors == NULL) {
+		fprintf(stderr, "easd: log: %s\n", error);
+		return -1;
+	}
 	if (store_open(d->config.data_dir, 0, &d->store, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: store: %s\n", error);
 		return -1;
@@ -188,6 +195,7 @@ static void stop(struct daemon *d)
 	access_log_close(&d->log);
 	store_close(&d->store);
 	config_cleanup(&d->config);
+	error_log_stop(&d->errors);
 }
 
 /* The main thread only waits for signals; the servers run on their own threads. */
@@ -200,6 +208,8 @@ static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 		if (signal_number == SIGHUP) {
 			if (access_log_reopen(d->log) < 0)
 				fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
+			if (error_log_reopen(d->errors) < 0)
+				fprintf(stderr, "easd: cannot reopen easd.log: %s\n", strerror(errno));
 			continue;
 		}
 		fprintf(stderr, "easd: %s, stopping\n", strsignal(signal_number));

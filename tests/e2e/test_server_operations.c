@@ -441,6 +441,48 @@ static void sighup_reopens_the_access_log(void **state)
 	g_free(rotated);
 }
 
+/* Whether every line of text starts "YYYY-MM-DDTHH:MM:SS.mmmZ " and one of them holds needle. */
+static bool stamped_lines_with(const char *text, const char *needle)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+	bool found = false;
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		for (size_t i = 0; i < sizeof(shape) - 1; i++)
+			if (shape[i] == 'd' ? !g_ascii_isdigit(line[i]) : line[i] != shape[i])
+				return false;
+		const char *end = strchr(line, '\n');
+		found |= strstr(line, needle) != NULL && (end == NULL || strstr(line, needle) < end);
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return found;
+}
+
+/* easd's own lines carry a timestamp, on stderr and in log/easd.log; SIGHUP reopens easd.log after logrotate. */
+static void messages_are_stamped_and_kept_in_easd_log(void **state)
+{
+	struct fixture *f = *state;
+	char *stderr_path = path_in(&f->server, "easd.stderr"), *log = path_in(&f->server, "log/easd.log");
+	char *rotated = path_in(&f->server, "log/easd.log.1");
+	char *err = file_text(stderr_path), *kept = file_text(log);
+	assert_true(stamped_lines_with(err, "serving EAS on"));
+	assert_true(stamped_lines_with(kept, "serving EAS on"));
+	g_free(err);
+	g_free(kept);
+	assert_int_equal(rename(log, rotated), 0);
+	assert_int_equal(kill(f->server.pid, SIGHUP), 0);
+	for (int waited = 0; waited < 2000 && !file_exists(log); waited += 20)
+		sleep_ms(20);
+	assert_true(file_exists(log));
+	assert_int_equal(e2e_stop(&f->server), 0);
+	kept = file_text(log);
+	assert_true(stamped_lines_with(kept, "stopping"));
+	assert_null(strstr(kept, "serving EAS on"));
+	g_free(kept);
+	g_free(stderr_path);
+	g_free(log);
+	g_free(rotated);
+}
+
 static int connect_to(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -633,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(start_up_failures_say_why, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(gzip_when_asked_for_large_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(sighup_reopens_the_access_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(messages_are_stamped_and_kept_in_easd_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_lets_a_request_in_flight_finish, setup, teardown),
 		cmocka_unit_test_setup_teardown(options_without_credentials_gets_401_then_works, setup, teardown),
 	};
