@@ -13,8 +13,9 @@
 DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
 	libglib2.0-dev libxml2-dev libcmocka-dev libsqlite3-dev libinih-dev \
 	libmicrohttpd-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev swaks wrk sqlite3 \
-	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata postfix
-PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical libcurl
+	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata postfix groff-base man-db \
+	libsystemd-dev systemd
+PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical libcurl libsystemd
 TEST_PKGS = cmocka
 BENCH_PKGS = libwbxml2
 
@@ -58,13 +59,35 @@ EASBENCH_SRC = $(wildcard tools/easbench/*.c)
 
 PROGRAMS = $(BUILD)/easd $(BUILD)/easctl $(BUILD)/easbench
 
-.PHONY: all deps run check test test-asan fuzz-check fuzz bench soak clean
+.PHONY: all deps run check test test-asan fuzz-check fuzz bench soak clean install
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
 
 deps:
 	@tools/install-deps.sh $(DEB_PACKAGES)
+
+# ---- install (PREFIX, DESTDIR; see doc/running.md "Install as a service") ----
+PREFIX ?= /usr/local
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+DOCDIR = $(PREFIX)/share/doc/easd
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+
+# An existing /etc/easd/easd.conf is never overwritten: it is the site's.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/easd
+	install -m 755 $(BUILD)/easd $(BUILD)/easctl $(DESTDIR)$(SBINDIR)/
+	install -m 644 doc/man/easd.8 doc/man/easctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 doc/man/easd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 easd.conf.example doc/running.md doc/postfix-main.cf.example doc/nginx.conf.example $(DESTDIR)$(DOCDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|' dist/easd.service > $(DESTDIR)$(UNITDIR)/easd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/easd/easd.conf || \
+		sed -e 's|^data_dir = .*|data_dir = /var/lib/easd|' -e 's|^dir = .*|dir = /var/log/easd|' \
+			easd.conf.example > $(DESTDIR)$(SYSCONFDIR)/easd/easd.conf
+	chmod 640 $(DESTDIR)$(SYSCONFDIR)/easd/easd.conf
 
 # The demo: ./var with user demo/demo and demo mail, easd in the foreground.
 run: deps

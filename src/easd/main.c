@@ -2,7 +2,7 @@
  * main.c: the easd daemon. Reads the configuration, opens the store and
  * the log, starts the HTTP server (and the LMTP listener), then waits for
  * signals: SIGTERM/SIGINT stop cleanly (requests in flight finish, the
- * store is closed), SIGHUP reopens the log (logrotate).
+ * store is closed), SIGHUP reopens the logs (logrotate).
  *
  * Start-up failures print one clear line and exit non-zero.
  */
@@ -27,6 +27,7 @@
 #include "store/store.h"
 
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ static void usage(FILE *out)
 	      "  -c, --config FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       the release\n"
-	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens the access log.\n",
+	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens access.log and easd.log.\n",
 	      out);
 }
 
@@ -198,18 +199,45 @@ static void stop(struct daemon *d)
 	error_log_stop(&d->errors);
 }
 
+/* Half systemd's watchdog interval (WatchdogSec=), in milliseconds; 0 when it is off. */
+static long watchdog_beat_ms(void)
+{
+	uint64_t usec = 0;
+	return sd_watchdog_enabled(0, &usec) > 0 ? (long)(usec / 2000) : 0;
+}
+
+/* The next signal; with a watchdog, WATCHDOG=1 each beat while none comes (the main loop is alive). */
+static int next_signal(const sigset_t *signals, long beat_ms)
+{
+	for (;;) {
+		if (beat_ms == 0) {
+			int signal_number;
+			if (sigwait(signals, &signal_number) == 0)
+				return signal_number;
+			continue;
+		}
+		struct timespec timeout = { beat_ms / 1000, (beat_ms % 1000) * 1000000 };
+		int signal_number = sigtimedwait(signals, NULL, &timeout);
+		if (signal_number > 0)
+			return signal_number;
+		if (errno == EAGAIN)
+			sd_notify(0, "WATCHDOG=1");
+	}
+}
+
 /* The main thread only waits for signals; the servers run on their own threads. */
 static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 {
+	long beat_ms = watchdog_beat_ms();
 	for (;;) {
-		int signal_number;
-		if (sigwait(signals, &signal_number) != 0)
-			continue;
+		int signal_number = next_signal(signals, beat_ms);
 		if (signal_number == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
 			if (access_log_reopen(d->log) < 0)
 				fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
 			if (error_log_reopen(d->errors) < 0)
 				fprintf(stderr, "easd: cannot reopen easd.log: %s\n", strerror(errno));
+			sd_notify(0, "READY=1");
 			continue;
 		}
 		fprintf(stderr, "easd: %s, stopping\n", strsignal(signal_number));
@@ -260,7 +288,10 @@ int main(int argc, char **argv)
 		stop(&d);
 		return 1;
 	}
+	/* systemd (Type=notify) learns easd serves; without NOTIFY_SOCKET these do nothing. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving EAS on port %u", http_server_port(d.http));
 	wait_for_signals(&d, &signals);
+	sd_notify(0, "STOPPING=1");
 	stop(&d);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -483,6 +484,50 @@ static void messages_are_stamped_and_kept_in_easd_log(void **state)
 	g_free(rotated);
 }
 
+/* Waits up to 5 s for a datagram on fd that contains needle (systemd's notification protocol). */
+static bool notified(int fd, const char *needle)
+{
+	char message[512];
+	for (int waited = 0; waited < 5000; waited += 10) {
+		ssize_t n = recv(fd, message, sizeof(message) - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			message[n] = '\0';
+			if (strstr(message, needle) != NULL)
+				return true;
+			continue;
+		}
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* Type=notify: READY once it serves, the watchdog's beat, RELOADING and READY around SIGHUP, STOPPING. */
+static void systemd_hears_ready_reload_watchdog_and_stopping(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(e2e_prepare(&f->server), 0);
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	int len = snprintf(address.sun_path, sizeof(address.sun_path), "%.90s/notify.sock", f->server.dir);
+	assert_true(len > 0 && (size_t)len < sizeof(address.sun_path));
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+	setenv("NOTIFY_SOCKET", address.sun_path, 1);
+	setenv("WATCHDOG_USEC", "400000", 1);
+	int started = e2e_start_prepared(&f->server, NULL, users);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	assert_int_equal(started, 0);
+	assert_true(notified(fd, "READY=1"));
+	assert_true(notified(fd, "WATCHDOG=1"));
+	assert_int_equal(kill(f->server.pid, SIGHUP), 0);
+	assert_true(notified(fd, "RELOADING=1"));
+	assert_true(notified(fd, "READY=1"));
+	assert_int_equal(kill(f->server.pid, SIGTERM), 0);
+	assert_true(notified(fd, "STOPPING=1"));
+	close(fd);
+}
+
 static int connect_to(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -676,6 +721,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gzip_when_asked_for_large_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(sighup_reopens_the_access_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(messages_are_stamped_and_kept_in_easd_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(systemd_hears_ready_reload_watchdog_and_stopping, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_lets_a_request_in_flight_finish, setup, teardown),
 		cmocka_unit_test_setup_teardown(options_without_credentials_gets_401_then_works, setup, teardown),
 	};
