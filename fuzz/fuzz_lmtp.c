@@ -111,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	char *domains[] = { "example.org", NULL };
-	struct easd_config config = { .local_domains = domains, .max_message_size = FUZZ_MAX_MESSAGE };
+	struct easd_config config = { .local_domains = domains, .max_message_size = FUZZ_MAX_MESSAGE,
+				      .recipient_delimiter = "+" };
 	size_t chunk = (size_t)(data[0] % 16) + 1;
 	struct run whole = { 0 }, pieces = { 0 };
 	run_session(&whole, &config, data + 1, size - 1, SIZE_MAX);
