@@ -21,6 +21,8 @@ port_file = $tmp/port
 data_dir = $tmp/data
 [log]
 dir = $tmp/log
+[metrics]
+listen =
 [lmtp]
 listen =
 [auth]

@@ -28,6 +28,8 @@ port_file = $tmp/port
 data_dir = $tmp/data
 [log]
 dir = $tmp/log
+[metrics]
+listen =
 [lmtp]
 listen = 127.0.0.1:$lmtp_port
 CONF

@@ -158,6 +158,8 @@ void config_init(struct easd_config *config)
 	config->data_dir = copy("var/data");
 	config->log_dir = copy("var/log");
 	config->lmtp_listen = copy("127.0.0.1:2424");
+	config->metrics_listen = copy("127.0.0.1:9187");
+	config->metrics_port_file = copy("");
 	config->recipient_delimiter = copy("+");
 	set_list(&config->local_domains, "localhost");
 	set_list(&config->trusted_proxies, "");
@@ -192,7 +194,8 @@ void config_cleanup(struct easd_config *config)
 {
 	char **strings[] = { &config->http_listen, &config->tls_certificate, &config->tls_key,
 			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen,
-			     &config->recipient_delimiter, &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file };
+			     &config->recipient_delimiter, &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file,
+			     &config->metrics_listen, &config->metrics_port_file };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);
 		*strings[i] = NULL;
@@ -281,6 +284,8 @@ static const struct string_key string_keys[] = {
 	STRING_KEY("smtp", "user", smtp_user),
 	STRING_KEY("smtp", "password_file", smtp_password_file),
 	STRING_KEY("smtp", "ca_file", smtp_ca_file),
+	STRING_KEY("metrics", "listen", metrics_listen),
+	STRING_KEY("metrics", "port_file", metrics_port_file),
 };
 
 static int load_fail(struct load_state *state, const char *what, const char *section, const char *name)
@@ -293,7 +298,7 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 static bool known_section(const char *section)
 {
 	static const char *const sections[] = { "http", "store", "log", "lmtp", "smtp", "auth", "push", "sync", "provision",
-						"policy" };
+						"policy", "metrics" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strcmp(sections[i], section) == 0)
 			return true;
@@ -468,6 +473,10 @@ static int check_values(const struct easd_config *config, const char *path, char
 	}
 	if (config->smtp_timeout == 0 || config->max_send_recipients == 0) {
 		snprintf(error, error_len, "%s: timeout and max_recipients in [smtp] must be at least 1", path);
+		return -1;
+	}
+	if (config->metrics_listen[0] != '\0' && config_split_listen(config->metrics_listen, host, sizeof(host), &port) < 0) {
+		snprintf(error, error_len, "%s: listen in [metrics] must be address:port (for example 127.0.0.1:9187) or empty", path);
 		return -1;
 	}
 	if ((config->tls_certificate[0] == '\0') != (config->tls_key[0] == '\0')) {

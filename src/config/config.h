@@ -46,6 +46,9 @@ struct easd_config {
 	char *data_dir;           /* the SQLite database lives here */
 	/* [log] */
 	char *log_dir;            /* access.log is written here */
+	/* [metrics] */
+	char *metrics_listen;     /* address:port for Prometheus, default 127.0.0.1:9187; empty: off */
+	char *metrics_port_file;  /* if set, easd writes the bound metrics port there (tests) */
 	/* [lmtp] */
 	char *lmtp_listen;        /* address:port, default 127.0.0.1:2424; empty: off */
 	char **local_domains;     /* NULL-terminated; default { "localhost" } */

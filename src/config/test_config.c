@@ -31,6 +31,7 @@ static void defaults_without_a_file(void **state)
 	struct easd_config config;
 	config_init(&config);
 	assert_string_equal(config.http_listen, "127.0.0.1:8080");
+	assert_string_equal(config.metrics_listen, "127.0.0.1:9187");
 	assert_int_equal(config.max_body, 30000000);
 	assert_int_equal(config.provision, CONFIG_PROVISION_REQUIRED);
 	assert_true(config_is_local_domain(&config, "LOCALHOST", 9));
@@ -111,7 +112,29 @@ static const struct bad_case bad_cases[] = {
 	{ "[policy]\nMinDevicePasswordLength = four\n", "expected a number for 'MinDevicePasswordLength'" },
 	{ "[policy]\nAllowBluetooth = 3\n", "expected 0, 1 or 2 for 'AllowBluetooth'" },
 	{ "[sync]\nmax_commands = 0\n", "max_commands in [sync] must be at least 1" },
+	{ "[metrics]\nlisten = 9187\n", "listen in [metrics] must be address:port" },
+	{ "[metrics]\nlisten = 127.0.0.1:99999\n", "listen in [metrics] must be address:port" },
+	{ "[metrics]\nport = 9187\n", "unknown key 'port' in [metrics]" },
 };
+
+/* easd.conf.example, which make install copies to /etc/easd/easd.conf, loads as it is. */
+static void example_file_loads(void **state)
+{
+	(void)state;
+	const char *source = getenv("EASD_SOURCE");
+	char path[4096], error[256];
+	snprintf(path, sizeof(path), "%s/easd.conf.example", source != NULL ? source : ".");
+	struct easd_config config;
+	config_init(&config);
+	if (config_load(&config, path, error, sizeof(error)) < 0)
+		fail_msg("%s", error);
+	assert_string_equal(config.metrics_listen, "127.0.0.1:9187");
+	assert_string_equal(config.metrics_port_file, "");
+	config_cleanup(&config);
+	assert_int_equal(load(&config, "[metrics]\nlisten =\n", error, sizeof(error)), 0);
+	assert_string_equal(config.metrics_listen, "");
+	config_cleanup(&config);
+}
 
 static void bad_files_name_the_line(void **state)
 {
@@ -139,6 +162,7 @@ int main(void)
 		cmocka_unit_test(keys_of_every_kind),
 		cmocka_unit_test(policy_version_follows_the_policy),
 		cmocka_unit_test(bad_files_name_the_line),
+		cmocka_unit_test(example_file_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

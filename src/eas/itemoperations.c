@@ -322,6 +322,7 @@ static void fetch_item(struct context *ctx, const struct operation *op)
 		struct pim_email_state state;
 		struct pim_item item = { &fetch.source, &state };
 		eas_email_state(scratch, fetch.folder.id, &fetch.item, &state);
+		state.user = ctx->request->user.name;
 		wbxml_writer_element_cstr(writer, WBXML_AIRSYNC_CLASS, fetch.class->name);
 		wbxml_writer_start(writer, WBXML_ITEMOPERATIONS_PROPERTIES);
 		fetch.class->write(fetch.class, writer, scratch, &item, &op->options, true);

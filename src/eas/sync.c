@@ -246,6 +246,7 @@ static void write_application_data(struct sync_context *ctx, struct wbxml_writer
 	struct pim_source source;
 	struct pim_item view = { &source, &state };
 	eas_email_state(scratch, result->folder.id, item, &state);
+	state.user = r->user.name; /* an invitation from someone else is one to answer */
 	if (eas_content_source(r, scratch, result->folder.id, item->id, &source) != STORE_OK)
 		view.content = NULL;
 	wbxml_writer_start(writer, WBXML_AIRSYNC_APPLICATION_DATA);

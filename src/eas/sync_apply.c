@@ -174,6 +174,7 @@ static void item_view(struct sync_context *ctx, const struct sync_result *result
 	struct pim_email_state *state = arena_calloc(arena, 1, sizeof(*state));
 	struct pim_source *source = arena_calloc(arena, 1, sizeof(*source));
 	eas_email_state(arena, result->folder.id, item, state);
+	state->user = ctx->request->user.name;
 	view->state = state;
 	view->content = eas_content_source(ctx->request, arena, result->folder.id, item->id, source) == STORE_OK
 				? source

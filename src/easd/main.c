@@ -1,8 +1,8 @@
 /*
  * main.c: the easd daemon. Reads the configuration, opens the store and
- * the log, starts the HTTP server (and the LMTP listener), then waits for
- * signals: SIGTERM/SIGINT stop cleanly (requests in flight finish, the
- * store is closed), SIGHUP reopens the logs (logrotate).
+ * the log, starts the HTTP server (and the metrics and LMTP listeners),
+ * then waits for signals: SIGTERM/SIGINT stop cleanly (requests in flight
+ * finish, the store is closed), SIGHUP reopens the logs (logrotate).
  *
  * Start-up failures print one clear line and exit non-zero.
  */
@@ -22,6 +22,7 @@
 #include "log/errorlog.h"
 #include "mail/lmtp.h"
 #include "mail/submit.h"
+#include "metrics/metrics.h"
 #include "push/push.h"
 #include "pim/timezone.h"
 #include "store/store.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct push_hub *push;
 	struct guard_repeats *repeats;
 	struct http_server *http;
+	struct metrics_server *metrics;
 	struct lmtp_server *lmtp;
 };
 
@@ -125,6 +127,23 @@ static int check_writable_database(const char *data_dir)
 	return 0;
 }
 
+/* The Prometheus listener ([metrics]), on its own port and thread; its port in [metrics] port_file. */
+static int start_metrics(struct daemon *d)
+{
+	char error[512];
+	struct metrics_server_settings settings = { &d->config, d->store, d->push };
+	if (metrics_server_start(&settings, &d->metrics, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: metrics: %s\n", error);
+		return -1;
+	}
+	const char *port_file = d->config.metrics_port_file;
+	if (port_file[0] != '\0' && write_port_file(port_file, metrics_server_port(d->metrics)) < 0) {
+		fprintf(stderr, "easd: %s: %s\n", port_file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	char error[512];
@@ -167,6 +186,8 @@ static int start(struct daemon *d)
 		fprintf(stderr, "easd: http: %s\n", error);
 		return -1;
 	}
+	if (d->config.metrics_listen[0] != '\0' && start_metrics(d) < 0)
+		return -1;
 	if (d->config.port_file[0] != '\0' &&
 	    write_port_file(d->config.port_file, http_server_port(d->http)) < 0) {
 		fprintf(stderr, "easd: %s: %s\n", d->config.port_file, strerror(errno));
@@ -187,6 +208,7 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	lmtp_server_stop(&d->lmtp);
+	metrics_server_stop(&d->metrics);
 	http_server_stop(&d->http, SHUTDOWN_GRACE_SECONDS);
 	if (d->store != NULL)
 		store_set_change_listener(d->store, NULL, NULL);

@@ -10,6 +10,7 @@
  * goes away.
  */
 #include "http/http_private.h"
+#include "metrics/metrics.h"
 
 #include <netinet/in.h>
 #include <linux/sockios.h>
@@ -250,10 +251,12 @@ static unsigned authenticate(struct http_exchange *x, struct MHD_Connection *con
 	struct eas_request *r = &x->request;
 	r->session = store_session_acquire(x->server->settings.eas->store);
 	int result = GUARD_AUTH_ERROR;
-	if (r->session != NULL)
+	if (r->session != NULL) {
 		result = guard_auth_check(x->server->settings.auth, r->session, x->arena, x->user_name,
 					  password != NULL ? password : "", x->client_address, r->now,
 					  &r->user, reason);
+		metrics_auth_checked(result, *reason);
+	}
 	MHD_free(user);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
@@ -565,6 +568,10 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 		.reason = reason,
 	};
 	access_log_write(server->settings.log, &record);
+	/* Here, where the log line is written, so the metrics and the log count the same requests. */
+	metrics_request_done(record.command, record.http_status, record.eas_status, record.milliseconds);
+	if (reason != NULL && strcmp(reason, "store_busy") == 0)
+		metrics_store_busy();
 	http_exchange_discard(x);
 }
 

@@ -3,6 +3,7 @@
  * per-request work is in exchange.c.
  */
 #include "http/http_private.h"
+#include "metrics/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +34,10 @@ static void on_mhd_message(void *cls, const char *format, va_list ap)
 	   then): the access log has it as client_gone, Android does it all day. */
 	if (strstr(message, "Application reported internal error") != NULL)
 		return;
+	/* MHD 0.9.75 says this, and only this, whenever gnutls_handshake fails (connection_https.c);
+	   it has no callback for it. */
+	if (strstr(message, "received handshake message out of context") != NULL)
+		metrics_tls_handshake_failed();
 	fprintf(stderr, "easd: http: %s\n", message);
 }
 

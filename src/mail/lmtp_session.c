@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 /* The reader keeps a line's CR with it, so a full buffer is one byte longer. */
@@ -374,6 +375,8 @@ static void deliver_one(struct lmtp_session *session, const struct lmtp_recipien
 		log_line(session, "not delivered to %s: store status %d", recipient->user, status);
 		reply(session, "451 4.3.0 <%s> temporary failure, try later", recipient->address);
 	}
+	metrics_lmtp_delivery(status == STORE_OK ? METRICS_LMTP_DELIVERED
+			      : status == STORE_NOT_FOUND ? METRICS_LMTP_REFUSED : METRICS_LMTP_FAILED);
 }
 
 /* RFC 2033 4.2: one reply per accepted recipient, in RCPT order. */
@@ -389,6 +392,7 @@ static void finish_data(struct lmtp_session *session)
 		log_line(session, "not delivered to %s: message over %llu bytes", recipient->user,
 			 (unsigned long long)session->settings.config->max_message_size);
 		reply(session, "552 5.3.4 <%s> message too big", recipient->address);
+		metrics_lmtp_delivery(METRICS_LMTP_REFUSED);
 	}
 	transaction_reset(session);
 }

@@ -301,9 +301,11 @@ static void write_attachments(struct wbxml_writer *writer, struct arena *arena, 
 	wbxml_writer_end(writer);
 }
 
-/* MS-ASEMAIL MessageClass: S/MIME messages have their own classes. */
-static const char *message_class(const struct pim_message *m)
+/* MS-ASEMAIL MessageClass: S/MIME messages and meetings have their own classes. */
+static const char *message_class(const struct pim_message *m, const struct pim_meeting *meeting)
 {
+	if (meeting != NULL)
+		return pim_meeting_class(meeting);
 	switch (m->smime) {
 	case PIM_SMIME_SIGNED: return "IPM.Note.SMIME.MultipartSigned";
 	case PIM_SMIME_OPAQUE: return "IPM.Note.SMIME";
@@ -327,6 +329,9 @@ static int write_message(struct wbxml_writer *writer, struct arena *arena, GMime
 	const char *subject = pim_utf8_copy(arena, g_mime_message_get_subject(message));
 	const char *topic = normalised_subject(subject);
 	GDateTime *date = g_mime_message_get_date(message);
+	/* An S/MIME message keeps its class (a device asks for its MIME by it), so it is never a meeting. */
+	const struct pim_meeting *meeting =
+		m.smime == PIM_SMIME_NONE ? pim_meeting_read(arena, m.calendar, state->user) : NULL;
 	write_addresses(writer, arena, WBXML_EMAIL_TO, g_mime_message_get_to(message));
 	write_addresses(writer, arena, WBXML_EMAIL_CC, g_mime_message_get_cc(message));
 	write_addresses(writer, arena, WBXML_EMAIL_FROM, g_mime_message_get_from(message));
@@ -339,7 +344,9 @@ static int write_message(struct wbxml_writer *writer, struct arena *arena, GMime
 	wbxml_writer_element_uint(writer, WBXML_EMAIL_READ, state->read ? 1 : 0);
 	write_attachments(writer, arena, &m, state->file_reference_prefix);
 	pim_write_body(writer, arena, &m, options);
-	wbxml_writer_element_cstr(writer, WBXML_EMAIL_MESSAGE_CLASS, message_class(&m));
+	wbxml_writer_element_cstr(writer, WBXML_EMAIL_MESSAGE_CLASS, message_class(&m, meeting));
+	if (meeting != NULL)
+		pim_meeting_write(writer, arena, meeting, options->protocol_version, state->received);
 	/* MS-ASEMAIL InternetCPID: every string we send is UTF-8, code page 65001. */
 	wbxml_writer_element_cstr(writer, WBXML_EMAIL_INTERNET_CPID, "65001");
 	write_flag(writer, state->flag_status);

@@ -137,6 +137,9 @@ static void classify(struct pim_message *m, GMimeObject *object)
 	bool named = g_mime_part_get_filename(part) != NULL;
 	bool plain = g_mime_content_type_is_type(type, "text", "plain");
 	bool html = g_mime_content_type_is_type(type, "text", "html");
+	/* A meeting (iMIP, RFC 6047): noted here so that other mail is never read for one. */
+	if (m->calendar == NULL && g_mime_content_type_is_type(type, "text", "calendar"))
+		m->calendar = part;
 	if (!marked && !named && plain && m->plain == NULL) {
 		m->plain = part;
 		return;

@@ -53,6 +53,9 @@ struct pim_email_state {
 	const char *categories[8];  /* NULL-terminated when fewer */
 	int64_t received;           /* Unix seconds: DateReceived */
 	const char *file_reference_prefix; /* "folder:item" — attachment i is "<prefix>:<i>" */
+	/* The mailbox's owner (login or address): a meeting message they organize is shown as
+	   plain mail, not as an invitation to answer. NULL: not known (every meeting is theirs to answer). */
+	const char *user;
 };
 
 /*

@@ -1,8 +1,9 @@
 /*
  * pim_private.h: what the pim files share behind email.h: the parsed
  * message (GMime objects owned by an arena), the walk that names the body
- * parts and numbers the attachments, and the text pipeline that streams a
- * part's decoded text through "sinks" so that no body is held twice.
+ * parts and numbers the attachments, the text pipeline that streams a
+ * part's decoded text through "sinks" so that no body is held twice, and
+ * a meeting message's view.
  *
  * Must not: be included from outside src/pim/.
  */
@@ -38,6 +39,7 @@ struct pim_message {
 	GMimeObject **attachments; /* in FileReference order (depth first) */
 	unsigned attachment_count;
 	uint8_t smime;             /* enum pim_smime */
+	GMimePart *calendar;       /* the first text/calendar part (also an attachment), or NULL */
 };
 
 /* Calls g_mime_init (and xmlInitParser) once per process. */
@@ -115,5 +117,25 @@ char *pim_message_text(struct arena *arena, const struct pim_message *m, uint8_t
  */
 void pim_write_body(struct wbxml_writer *writer, struct arena *arena, const struct pim_message *message,
 		    const struct pim_options *options);
+
+/* ---- a meeting message (email_meeting.c) ---- */
+
+struct pim_meeting;
+/*
+ * The meeting the message's calendar part (pim_message.calendar) carries
+ * for user (NULL: not known): an invitation or update (METHOD:REQUEST) or
+ * a cancellation (METHOD:CANCEL) with a UID, organized by someone else.
+ * NULL for anything else (no such part, one that does not parse, another
+ * METHOD, the user's own meeting). Lives in arena.
+ */
+const struct pim_meeting *pim_meeting_read(struct arena *arena, GMimePart *calendar, const char *user);
+/* Its MessageClass: IPM.Schedule.Meeting.Request or IPM.Schedule.Meeting.Canceled. */
+const char *pim_meeting_class(const struct pim_meeting *meeting);
+/*
+ * Writes email:MeetingRequest (MS-ASEMAIL 2.2.2.48) for the protocol
+ * version; received (Unix seconds) stands in for a missing DTSTAMP.
+ */
+void pim_meeting_write(struct wbxml_writer *writer, struct arena *arena, const struct pim_meeting *meeting,
+		       unsigned protocol_version, int64_t received);
 
 #endif

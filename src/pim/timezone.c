@@ -253,9 +253,13 @@ static struct {
 	bool release;                    /* free libical's zones once read (pim_timezone_release_libical) */
 } table = { .once = PTHREAD_ONCE_INIT };
 
+static void build_table(void);
+
 void pim_timezone_release_libical(void)
 {
 	table.release = true;
+	/* Read now, not at the first lookup: that may come while an event being read holds one of the zones freed. */
+	pthread_once(&table.once, build_table);
 }
 
 /* Zones chosen first when several share a rule: where most users are. */

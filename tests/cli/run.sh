@@ -377,7 +377,7 @@ set -e
 # easd.conf with these data and log directories; run_easd runs easd (after the given
 # command words) for 10 s at most: status, and stderr in $tmp/err.
 dirs_conf() {
-	printf '[http]\nlisten = 127.0.0.1:0\n[lmtp]\nlisten =\n[store]\ndata_dir = %s\n[log]\ndir = %s\n' "$1" "$2" > "$tmp/dirs.conf"
+	printf '[http]\nlisten = 127.0.0.1:0\n[lmtp]\nlisten =\n[metrics]\nlisten =\n[store]\ndata_dir = %s\n[log]\ndir = %s\n' "$1" "$2" > "$tmp/dirs.conf"
 }
 run_easd() {
 	status=0

@@ -52,6 +52,8 @@ port_file = $tmp/http.port
 data_dir = $tmp/data
 [log]
 dir = $tmp/log
+[metrics]
+listen =
 [lmtp]
 listen = 127.0.0.1:$1
 local_domains = example.org

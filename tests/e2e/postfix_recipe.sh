@@ -54,6 +54,8 @@ port_file = $tmp/http.port
 data_dir = $tmp/data
 [log]
 dir = $tmp/log
+[metrics]
+listen =
 [lmtp]
 listen = 127.0.0.1:$lmtp_port
 local_domains = example.org

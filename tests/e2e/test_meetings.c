@@ -9,7 +9,10 @@
  * own meeting coming back to them changes nothing. MeetingResponse
  * answers from the Inbox or the calendar; a 16.1 device's SendResponse
  * sends the organizer one iTIP REPLY through a real Postfix (e2e_postfix),
- * however often it is repeated.
+ * however often it is repeated. In the Inbox, Sync and ItemOperations show
+ * an invitation or a cancellation as a meeting message (MessageClass and
+ * email:MeetingRequest, MS-ASEMAIL 2.2.2.48) to a 14.1 and a 16.1 device,
+ * and the item a device is offered can be answered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -357,6 +360,115 @@ static void declining_removes_the_meeting_or_the_occurrence(void **state)
 	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "2");
 }
 
+/* ---- the invitation in the Inbox ---- */
+
+/* GlobalObjId of plan-1@outside.test (MS-OXOCAL 2.2.1.27, "vCal-Uid" data): test_email_meeting.c has its bytes. */
+#define PLAN_GLOBAL_OBJ_ID "BAAAAIIA4AB0xbcQGoLgCAAAAAAAAAAAAAAAAAAAAAAAAAAAIAAAAHZDYWwtVWlkAQAAAHBsYW4tMUBvdXRzaWRlLnRlc3QA"
+
+/* The Inbox's Adds as a new device of that version gets them (plain-text bodies). */
+static const struct wbxml_node *inbox(struct e2e_mail *f, unsigned version)
+{
+	char device_id[16];
+	snprintf(device_id, sizeof(device_id), "MAIL%u", devices++);
+	struct easclient *client = e2e_mail_device(f, device_id, version);
+	struct wbxml_node *root = e2e_mail_sync(f, client, f->inbox, "0", 100, NULL, NULL);
+	const char *key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	root = e2e_mail_sync(f, client, f->inbox, key, 100, E2E_MAIL_BODY_PREFERENCE, NULL);
+	easclient_free(&client);
+	return easclient_find(root, WBXML_AIRSYNC_COMMANDS);
+}
+
+/* The ApplicationData of the Inbox's Add whose ServerId is server_id. */
+static const struct wbxml_node *added(struct e2e_mail *f, const struct wbxml_node *commands, const char *server_id)
+{
+	assert_non_null(commands);
+	for (const struct wbxml_node *add = commands->first_child; add != NULL; add = add->next)
+		if (add->tag == WBXML_AIRSYNC_ADD && strcmp(text(f, add, WBXML_AIRSYNC_SERVER_ID), server_id) == 0)
+			return easclient_find(add, WBXML_AIRSYNC_APPLICATION_DATA);
+	fail_msg("no Add of %s", server_id);
+	return NULL;
+}
+
+static void an_invitation_in_the_inbox_is_a_meeting_request(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *invitation = server_id_of(f, 2, deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL)));
+	e2e_mail_deliver(f, 2, "plain", 0, 1);
+	const char *plain = server_id_of(f, 2, "plain0@example.org");
+	/* 14.1: the meeting named by GlobalObjId. */
+	const struct wbxml_node *commands = inbox(f, 141);
+	const struct wbxml_node *data = added(f, commands, invitation);
+	assert_string_equal(text(f, data, WBXML_EMAIL_MESSAGE_CLASS), "IPM.Schedule.Meeting.Request");
+	const struct wbxml_node *meeting = easclient_find(data, WBXML_EMAIL_MEETING_REQUEST);
+	assert_non_null(meeting);
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_START_TIME), "2026-12-10T10:00:00.000Z");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_DT_STAMP), "2026-12-01T09:00:00.000Z");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_ORGANIZER), "\"Carol\" <carol@outside.test>");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_GLOBAL_OBJ_ID), PLAN_GLOBAL_OBJ_ID);
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_INSTANCE_TYPE), "1");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_RESPONSE_REQUESTED), "1");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL2_MEETING_MESSAGE_TYPE), "1");
+	/* Mail without a calendar part is as it was. */
+	data = added(f, commands, plain);
+	assert_string_equal(text(f, data, WBXML_EMAIL_MESSAGE_CLASS), "IPM.Note");
+	assert_null(easclient_find(data, WBXML_EMAIL_MEETING_REQUEST));
+	/* Alice's own meeting coming back to her is mail, not an invitation to answer. */
+	const char *own = server_id_of(
+		f, 2,
+		deliver(f, "REQUEST",
+			"UID:mine@example.org\r\nSEQUENCE:0\r\nDTSTAMP:20261202T090000Z\r\nDTSTART:20261211T100000Z\r\n"
+			"DTEND:20261211T110000Z\r\nSUMMARY:Mine\r\nORGANIZER:mailto:alice@example.org\r\n" BOB_ATTENDEE));
+	data = added(f, inbox(f, 141), own);
+	assert_string_equal(text(f, data, WBXML_EMAIL_MESSAGE_CLASS), "IPM.Note");
+	assert_null(easclient_find(data, WBXML_EMAIL_MEETING_REQUEST));
+	/* 16.1: by calendar:UID instead. */
+	meeting = easclient_find(added(f, inbox(f, 161), invitation), WBXML_EMAIL_MEETING_REQUEST);
+	assert_non_null(meeting);
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_START_TIME), "2026-12-10T10:00:00.000Z");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_ORGANIZER), "\"Carol\" <carol@outside.test>");
+	assert_string_equal(text(f, meeting, WBXML_CALENDAR_UID), "plan-1@outside.test");
+	assert_null(easclient_find(meeting, WBXML_EMAIL_GLOBAL_OBJ_ID));
+	/* What the device offers, it can answer: MeetingResponse with the item's ServerId. */
+	const struct wbxml_node *result = respond(f, f->phone, f->inbox, invitation, 1, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_CALENDAR_ID), server_id_of(f, 8, "plan-1@outside.test"));
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_RESPONSE_TYPE), "3");
+}
+
+static void a_fetched_invitation_is_a_meeting_request_too(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *invitation = server_id_of(f, 2, deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL)));
+	struct easclient *device = e2e_mail_device(f, "FETCH141", 141);
+	const char *xml = e2e_mail_format(f,
+					  "<ItemOperations xmlns=\"ItemOperations\" xmlns:airsync=\"AirSync\"><Fetch>"
+					  "<Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId>"
+					  "<airsync:ServerId>%s</airsync:ServerId></Fetch></ItemOperations>",
+					  f->inbox, invitation);
+	assert_int_equal(easclient_post_xml(device, "ItemOperations", xml, &f->response), 0);
+	assert_int_equal(f->response.http_status, 200);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	const struct wbxml_node *properties = easclient_find(root, WBXML_ITEMOPERATIONS_PROPERTIES);
+	assert_non_null(properties);
+	assert_string_equal(text(f, properties, WBXML_EMAIL_MESSAGE_CLASS), "IPM.Schedule.Meeting.Request");
+	assert_string_equal(text(f, properties, WBXML_EMAIL_GLOBAL_OBJ_ID), PLAN_GLOBAL_OBJ_ID);
+	easclient_free(&device);
+}
+
+static void a_cancellation_in_the_inbox_is_a_cancelled_meeting(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *cancel = server_id_of(f, 2, deliver(f, "CANCEL", weekly(f, 1, "Planning", "STATUS:CANCELLED\r\n")));
+	const struct wbxml_node *data = added(f, inbox(f, 141), cancel);
+	assert_string_equal(text(f, data, WBXML_EMAIL_MESSAGE_CLASS), "IPM.Schedule.Meeting.Canceled");
+	const struct wbxml_node *meeting = easclient_find(data, WBXML_EMAIL_MEETING_REQUEST);
+	assert_non_null(meeting);
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_START_TIME), "2026-12-10T10:00:00.000Z");
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_GLOBAL_OBJ_ID), PLAN_GLOBAL_OBJ_ID);
+	assert_string_equal(text(f, meeting, WBXML_EMAIL_RESPONSE_REQUESTED), "0");
+}
+
 #define CASE(test) cmocka_unit_test_setup_teardown(test, setup, e2e_mail_teardown)
 
 int main(void)
@@ -371,6 +483,9 @@ int main(void)
 		CASE(accepting_from_the_inbox_answers_and_puts_the_invitation_away),
 		CASE(a_16_1_answer_sends_one_reply_however_often_repeated),
 		CASE(declining_removes_the_meeting_or_the_occurrence),
+		CASE(an_invitation_in_the_inbox_is_a_meeting_request),
+		CASE(a_fetched_invitation_is_a_meeting_request_too),
+		CASE(a_cancellation_in_the_inbox_is_a_cancelled_meeting),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -20,7 +20,9 @@ static const char base_config[] =
 	"[http]\nlisten = 127.0.0.1:0\nport_file = %s/http.port\nthreads = 2\n"
 	"[store]\ndata_dir = %s/data\n"
 	"[log]\ndir = %s/log\n"
-	"[lmtp]\nlisten =\n";
+	"[lmtp]\nlisten =\n"
+	/* Off: tests running at once would all want the default metrics port (9187). */
+	"[metrics]\nlisten =\n";
 
 static int write_config(struct e2e_server *server, const char *extra_config)
 {
