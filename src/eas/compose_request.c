@@ -10,13 +10,22 @@
 
 #include <string.h>
 
+static void release_buf(void *b)
+{
+	buf_cleanup(b);
+}
+
 /*
  * The text of the element just started, every string and opaque piece
- * joined (an encoder may split a large Mime), up to its END. Returns 0 or -1.
+ * joined (an encoder may split a large Mime), up to its END; at most max
+ * bytes. One piece is used in place; more are appended to one buffer that
+ * grows by doubling, so a million tiny pieces cost their length, not its
+ * square. Returns 0, or -1 (WBXML that does not decode, or past max).
  */
-static int read_joined(struct wbxml_reader *reader, struct arena *arena, struct slice *out)
+static int read_joined(struct wbxml_reader *reader, struct arena *arena, size_t max, struct slice *out)
 {
 	struct wbxml_event event;
+	struct buf *joined = NULL;
 	*out = SLICE_EMPTY;
 	while (wbxml_reader_next(reader, &event) == 0) {
 		if (event.type == WBXML_EVENT_END)
@@ -24,14 +33,24 @@ static int read_joined(struct wbxml_reader *reader, struct arena *arena, struct 
 		if (event.type == WBXML_EVENT_START) {
 			if (wbxml_reader_skip(reader) < 0)
 				return -1;
-		} else if ((event.type == WBXML_EVENT_STRING || event.type == WBXML_EVENT_OPAQUE) && out->len == 0) {
-			*out = event.data;
-		} else if (event.type == WBXML_EVENT_STRING || event.type == WBXML_EVENT_OPAQUE) {
-			uint8_t *joined = arena_alloc(arena, out->len + event.data.len);
-			memcpy(joined, out->data, out->len);
-			memcpy(joined + out->len, event.data.data, event.data.len);
-			*out = (struct slice){ joined, out->len + event.data.len };
+			continue;
 		}
+		if (event.type != WBXML_EVENT_STRING && event.type != WBXML_EVENT_OPAQUE)
+			continue;
+		if (out->len == 0 && joined == NULL) {
+			*out = event.data;
+			continue;
+		}
+		if (joined == NULL) {
+			joined = arena_alloc(arena, sizeof(*joined));
+			buf_init(joined, max);
+			arena_on_free(arena, release_buf, joined);
+			if (buf_append(joined, out->data, out->len) < 0)
+				return -1;
+		}
+		if (buf_append(joined, event.data.data, event.data.len) < 0)
+			return -1;
+		*out = (struct slice){ joined->data, joined->len };
 	}
 	return -1;
 }
@@ -93,7 +112,7 @@ static int read_field(struct eas_request *r, struct wbxml_reader *reader, enum w
 	bool smart = c->reply || c->forward;
 	switch (tag) {
 	case WBXML_COMPOSEMAIL_CLIENT_ID: return eas_read_text(reader, &c->client_id);
-	case WBXML_COMPOSEMAIL_MIME: return read_joined(reader, r->arena, &c->mime);
+	case WBXML_COMPOSEMAIL_MIME: return read_joined(reader, r->arena, r->server->config->max_send_size + 1, &c->mime);
 	case WBXML_COMPOSEMAIL_SAVE_IN_SENT_ITEMS: c->save_in_sent = true; return wbxml_reader_skip(reader);
 	case WBXML_COMPOSEMAIL_REPLACE_MIME: c->replace_mime = smart; return wbxml_reader_skip(reader);
 	case WBXML_COMPOSEMAIL_SOURCE: return smart ? read_source(reader, c) : -1;

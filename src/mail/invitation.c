@@ -14,6 +14,17 @@
 #include <string.h>
 #include <strings.h>
 
+/* A text from outside for a log line: control characters (a UID may hold newlines) become '?', at most 200 bytes. */
+static const char *printable(struct arena *arena, const char *text)
+{
+	size_t len = strnlen(text, 200);
+	char *copy = arena_strndup(arena, text, len);
+	for (char *c = copy; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return copy;
+}
+
 static bool newer(const struct store_meeting_version *a, const struct store_meeting_version *b)
 {
 	return a->sequence > b->sequence || (a->sequence == b->sequence && a->dtstamp > b->dtstamp);
@@ -79,7 +90,7 @@ static int apply(struct store_session *session, struct arena *arena, const struc
 	if (status != STORE_OK || stale) {
 		if (status == STORE_OK)
 			fprintf(stderr, "easd: meeting: user=%s uid=%s sequence=%lld: not newer than what was applied, ignored\n",
-				user->name, itip->uid, (long long)itip->sequence);
+				user->name, printable(arena, itip->uid), (long long)itip->sequence);
 		return status;
 	}
 	status = find_event(session, arena, calendar, itip->uid, &item, &stored);
@@ -87,9 +98,15 @@ static int apply(struct store_session *session, struct arena *arena, const struc
 		return status;
 	struct pim_update update;
 	int made = pim_itip_event(arena, itip, user->name, now, item != 0 ? stored.data : NULL, stored.len, &update);
+	if (made == 2) {
+		fprintf(stderr, "easd: meeting: user=%s uid=%s: from %s, not the meeting's organizer, ignored\n",
+			user->name, printable(arena, itip->uid), printable(arena, itip->organizer));
+		return STORE_OK;
+	}
 	if (made < 0) {
 		/* The message is delivered all the same: the user reads it, the calendar stays as it was. */
-		fprintf(stderr, "easd: meeting: user=%s uid=%s: the calendar refuses it (%s)\n", user->name, itip->uid,
+		fprintf(stderr, "easd: meeting: user=%s uid=%s: the calendar refuses it (%s)\n", user->name,
+			printable(arena, itip->uid),
 			update.invalid != NULL ? update.invalid : "cannot be stored");
 		return STORE_OK;
 	}

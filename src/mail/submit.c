@@ -48,6 +48,7 @@ struct transcript {
 	char command[160];
 	char reply[200];
 	bool refused;
+	bool in_auth;  /* between AUTH and its last 334: lines out are credentials */
 };
 
 static void copy_line(char *to, size_t size, const char *data, size_t len)
@@ -66,11 +67,14 @@ static int on_debug(CURL *handle, curl_infotype type, char *data, size_t size, v
 	(void)handle;
 	struct transcript *t = context;
 	if (type == CURLINFO_HEADER_OUT && !t->refused) {
-		if (size >= 4 && strncmp(data, "AUTH", 4) == 0)
+		/* AUTH PLAIN and LOGIN send the credentials as lines of their own, answers to 334. */
+		t->in_auth |= size >= 4 && strncmp(data, "AUTH", 4) == 0;
+		if (t->in_auth)
 			snprintf(t->command, sizeof(t->command), "AUTH");
 		else
 			copy_line(t->command, sizeof(t->command), data, size);
 	} else if (type == CURLINFO_HEADER_IN && !t->refused) {
+		t->in_auth = t->in_auth && size >= 3 && strncmp(data, "334", 3) == 0;
 		/* A multi-line reply ends with its last line: keep the last. */
 		copy_line(t->reply, sizeof(t->reply), data, size);
 		/* A refused EHLO only makes libcurl fall back to HELO. */
@@ -129,11 +133,35 @@ static enum mail_submit_result classify(CURLcode code, const struct transcript *
 	return strncmp(t->command, "RCPT", 4) == 0 ? MAIL_SUBMIT_RECIPIENT_REFUSED : MAIL_SUBMIT_REFUSED;
 }
 
+/* An envelope address goes into the SMTP dialogue as it is: nothing in it may end the path or the command. */
+static bool envelope_address_ok(const char *address)
+{
+	size_t len = strlen(address);
+	if (len == 0 || len > 254 || strchr(address, '@') == NULL)
+		return false;
+	for (const char *c = address; *c != '\0'; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '<' || *c == '>')
+			return false;
+	return true;
+}
+
+static bool envelope_ok(const struct mail_envelope *envelope)
+{
+	bool ok = envelope_address_ok(envelope->sender) && envelope->recipient_count > 0;
+	for (size_t i = 0; ok && i < envelope->recipient_count; i++)
+		ok = envelope_address_ok(envelope->recipients[i]);
+	return ok;
+}
+
 enum mail_submit_result mail_submit(const struct easd_config *config, const struct mail_envelope *envelope,
 				    const void *message, size_t len, char *detail, size_t detail_len)
 {
 	char password[256], url[300], from[300], error[CURL_ERROR_SIZE] = "";
 	bool password_ok;
+	if (!envelope_ok(envelope)) {
+		snprintf(detail, detail_len, "an envelope address is empty, too long or has a control character or <>");
+		return MAIL_SUBMIT_REFUSED;
+	}
 	read_password(config->smtp_password_file, password, sizeof(password), &password_ok);
 	if (!password_ok) {
 		snprintf(detail, detail_len, "cannot read [smtp] password_file %s", config->smtp_password_file);
@@ -153,7 +181,7 @@ enum mail_submit_result mail_submit(const struct easd_config *config, const stru
 		return MAIL_SUBMIT_TEMPORARY;
 	}
 	struct upload upload = { message, len, 0 };
-	struct transcript transcript = { "", "", false };
+	struct transcript transcript = { "", "", false, false };
 	set_relay(curl, config, url, sizeof(url));
 	if (config->smtp_user[0] != '\0') {
 		curl_easy_setopt(curl, CURLOPT_USERNAME, config->smtp_user);

@@ -30,7 +30,9 @@ struct mail_envelope {
 /* Initialises libcurl once per process (easd calls it before its threads start). */
 void mail_submit_init(void);
 /*
- * Submits message[0..len) (CRLF lines) to config's relay. detail gets what
+ * Submits message[0..len) (CRLF lines) to config's relay. An envelope
+ * address with a control character, a space or <> is refused before
+ * anything is sent (it would end the SMTP command). detail gets what
  * a log line needs: the relay's answer and the command it answered
  * ("RCPT TO:<x@y>: 550 5.1.1 unknown"), or the connection error.
  */

@@ -266,6 +266,10 @@ int pim_itip_event(struct arena *arena, const struct pim_itip *itip, const char 
 		pim_source_memory(&source, stored, stored_len);
 		old = pim_fields_tree(arena, &item);
 	}
+	/* Anyone who knows a meeting's UID can mail a REQUEST or CANCEL for it (RFC 5546 6.1): only its organizer's count. */
+	const char *organizer = old != NULL ? pim_fields_text(old, WBXML_CALENDAR_ORGANIZER_EMAIL) : "";
+	if (organizer[0] != '\0' && strcasecmp(organizer, itip->organizer) != 0)
+		return 2;
 	struct wbxml_node *fields = pim_itip_apply(arena, itip, old);
 	if (fields == NULL)
 		return 1;

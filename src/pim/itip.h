@@ -47,9 +47,10 @@ struct wbxml_node *pim_itip_apply(struct arena *arena, const struct pim_itip *it
 /*
  * The same for the store: stored is the user's event of that UID as
  * stored (NULL: none); *update_out is what to store (its message_id the
- * UID, to find the event again). Returns 0, 1 when nothing changes, or -1
- * when the calendar refuses the result (update_out->invalid says why, if
- * it can).
+ * UID, to find the event again). Returns 0, 1 when nothing changes, 2
+ * when the message does not come from the stored meeting's organizer
+ * (changes nothing), or -1 when the calendar refuses the result
+ * (update_out->invalid says why, if it can).
  */
 int pim_itip_event(struct arena *arena, const struct pim_itip *itip, const char *user, int64_t now,
 		   const uint8_t *stored, size_t stored_len, struct pim_update *update_out);

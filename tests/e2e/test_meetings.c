@@ -214,6 +214,11 @@ static void a_cancelled_series_is_marked_cancelled(void **state)
 {
 	struct e2e_mail *f = *state;
 	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	/* Someone who knows the UID but is not its organizer cancels nothing (RFC 5546 6.1). */
+	deliver(f, "CANCEL",
+		"UID:plan-1@outside.test\r\nSEQUENCE:9\r\nDTSTAMP:20261202T090000Z\r\nDTSTART:20261210T100000Z\r\n"
+		"DTEND:20261210T110000Z\r\nSUMMARY:Planning\r\nORGANIZER:mailto:mallory@outside.test\r\n" ALICE_ATTENDEE);
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_MEETING_STATUS), "3");
 	deliver(f, "CANCEL", weekly(f, 1, "Planning", "STATUS:CANCELLED\r\n"));
 	const struct wbxml_node *event = only_event(f);
 	assert_string_equal(text(f, event, WBXML_CALENDAR_MEETING_STATUS), "7");
