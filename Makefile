@@ -8,14 +8,21 @@
 #   make bench      benchmarks; figures go to bench/results/
 #   make fuzz       long fuzzing runs (FUZZ_SECONDS per target)
 #   make soak       the push soak for minutes (SOAK_CYCLES, SOAK_SECONDS, SOAK_DEVICES)
+#   make deb        the Debian package in debian/out/, lintian clean
+#   make package-check  make deb, then install, check and purge it on this machine
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
 	libglib2.0-dev libxml2-dev libcmocka-dev libsqlite3-dev libinih-dev \
 	libmicrohttpd-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev swaks wrk sqlite3 \
 	libwbxml2-dev libwbxml2-utils libgmime-3.0-dev libical-dev tzdata postfix groff-base man-db \
-	libsystemd-dev systemd
-PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd libxcrypt zlib gmime-3.0 libical libcurl libsystemd
+	libsystemd-dev systemd libgnutls28-dev
+# Debian packages `make deb` needs: the packaging tools and debian/control's
+# Build-Depends (the libraries' -dev packages; no test tool).
+DEB_BUILD_PACKAGES = dpkg-dev debhelper fakeroot lintian pkgconf \
+	libglib2.0-dev libxml2-dev libsqlite3-dev libinih-dev libmicrohttpd-dev libcrypt-dev \
+	zlib1g-dev libcurl4-openssl-dev libgmime-3.0-dev libical-dev libsystemd-dev
+PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd gnutls libxcrypt zlib gmime-3.0 libical libcurl libsystemd
 TEST_PKGS = cmocka
 BENCH_PKGS = libwbxml2
 
@@ -32,7 +39,7 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 LDFLAGS_SAN = -fsanitize=address,undefined
 endif
 
-GEN = build/gen
+GEN ?= build/gen
 # Evaluated once per make run; `make check` runs the builds in sub-makes,
 # after `deps` has installed the packages.
 pkg_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
@@ -65,6 +72,8 @@ PROGRAMS = $(BUILD)/easd $(BUILD)/easctl $(BUILD)/easbench
 all: $(PROGRAMS)
 
 deps:
+	@echo "deps: the build and test set (DEB_PACKAGES; the .deb needs only runtime libraries, README.md \"Debian package\"):"
+	@echo "  $(DEB_PACKAGES)"
 	@tools/install-deps.sh $(DEB_PACKAGES)
 
 # ---- install (PREFIX, DESTDIR; see doc/running.md "Install as a service") ----
@@ -76,7 +85,8 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
 # An existing /etc/easd/easd.conf is never overwritten: it is the site's.
-install: all
+# Only easd and easctl are built for it (easbench needs the test libraries).
+install: $(BUILD)/easd $(BUILD)/easctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/easd
 	install -m 755 $(BUILD)/easd $(BUILD)/easctl $(DESTDIR)$(SBINDIR)/
@@ -88,6 +98,33 @@ install: all
 		sed -e 's|^data_dir = .*|data_dir = /var/lib/easd|' -e 's|^dir = .*|dir = /var/log/easd|' \
 			easd.conf.example > $(DESTDIR)$(SYSCONFDIR)/easd/easd.conf
 	chmod 640 $(DESTDIR)$(SYSCONFDIR)/easd/easd.conf
+
+# ---- the Debian package (debian/; README.md "Debian package") ----
+# Built by dpkg-buildpackage in a copy of the tree in a temporary folder (its
+# objects in that copy's debian/build, never in build/), then checked by
+# lintian, which fails the target on any error or warning. The .deb, the
+# .changes and the .buildinfo are left in DEB_OUT.
+DEB_OUT ?= debian/out
+.PHONY: deb package-check
+deb:
+	@tools/install-deps.sh $(DEB_BUILD_PACKAGES)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	version=$$(dpkg-parsechangelog -S Version); arch=$$(dpkg-architecture -qDEB_HOST_ARCH); \
+	mkdir "$$tmp/easd"; \
+	tar -c --exclude=./.git --exclude=./build --exclude=./var --exclude=./debian/out \
+		--exclude=./debian/build --exclude=./debian/easd --exclude=./debian/.debhelper . | tar -x -C "$$tmp/easd"; \
+	(cd "$$tmp/easd" && dpkg-buildpackage -us -uc -b); \
+	mkdir -p $(DEB_OUT); rm -f $(DEB_OUT)/easd_* $(DEB_OUT)/easd-dbgsym_*; \
+	cp "$$tmp"/easd*_"$$version"_* $(DEB_OUT)/; \
+	echo "deb: lintian $(DEB_OUT)/easd_$${version}_$$arch.changes"; \
+	lintian --display-info --fail-on error,warning $(DEB_OUT)/easd_$${version}_$$arch.changes; \
+	echo "deb: $$(ls $(DEB_OUT)/easd_$${version}_$$arch.deb), lintian clean"
+
+# Builds the package, installs it on this machine with apt-get, checks it and
+# purges it (tests/package/debian_package.sh): slow and not for a machine
+# one cares about, so not part of `make check`.
+package-check: deb
+	EASD_SOURCE=$(CURDIR) DEB_OUT=$(DEB_OUT) tests/package/debian_package.sh
 
 # The demo: ./var with user demo/demo and demo mail, easd in the foreground.
 run: deps

@@ -4,13 +4,16 @@
  * invitation in a mail folder or by the event in a calendar.
  *
  * Each Request: find the event (an invitation whose event is not in the
- * calendar yet makes it, as its delivery would have), record the answer
- * on it (pim/itip_answer.c), move the invitation to Deleted Items (where
- * Exchange puts it: clients expect it gone from the Inbox), then, when a
- * 16.x device asks with SendResponse, send the organizer one iTIP REPLY.
- * Earlier versions send the reply themselves through SendMail (MS-ASCMD
- * R268), so easd does not (field-notes F-MTG-3). A repeated answer sends
- * nothing more: each (meeting, occurrence, answer) is a send key.
+ * calendar yet makes it, as its delivery would have; an invitation to
+ * one occurrence answers that occurrence), record the answer on it
+ * (pim/itip_answer.c), then, when a 16.x device asks with SendResponse,
+ * send the organizer one iTIP REPLY, and only then move the invitation
+ * to Deleted Items (where Exchange puts it): a REPLY the relay did not
+ * take leaves the invitation where the device's retry finds it. Earlier
+ * versions send the reply themselves through SendMail (MS-ASCMD R268), so
+ * easd does not (field-notes F-MTG-3). A repeated answer sends nothing
+ * more: each (meeting, occurrence, version, answer) is a send key, and
+ * replies count towards [smtp] max_messages_per_hour.
  */
 #include "eas/eas_private.h"
 #include "guard/limits.h"
@@ -34,7 +37,7 @@ struct answer_request {
 	bool send_response;
 };
 
-/* Where the answer went: the event's ServerId for CalendarId (0: removed). */
+/* Where the answer went: the event's ServerId for CalendarId (event 0: removed). */
 struct answer_result {
 	int status;
 	int64_t calendar, event;
@@ -79,14 +82,22 @@ static int read_content(struct eas_request *r, int64_t folder, int64_t item, str
 	return size > 0 ? store_item_content_read(r->session, folder, item, 0, data, size) : STORE_OK;
 }
 
+/* Where a Request's answer goes. */
+struct located {
+	int64_t calendar, event;      /* the event */
+	int64_t folder, invitation;   /* the invitation it was named by (invitation 0: named by the event) */
+	int64_t occurrence;           /* an invitation to one occurrence: its original start */
+};
+
 /* The event an invitation (a message in a mail folder) is about: found by its UID, or made from it. */
-static int event_of_invitation(struct eas_request *r, struct slice message, int64_t calendar, int64_t *event_out)
+static int event_of_invitation(struct eas_request *r, struct slice message, struct located *at)
 {
 	struct pim_itip itip;
 	pim_itip_read(r->arena, message.data, message.len, r->user.name, &itip);
 	if (itip.method != PIM_ITIP_REQUEST || itip.organized_by_user)
 		return STORE_NOT_FOUND;
-	int status = store_item_find_id(r->session, calendar, itip.uid, event_out);
+	at->occurrence = itip.recurrence_id;
+	int status = store_item_find_id(r->session, at->calendar, itip.uid, &at->event);
 	if (status != STORE_NOT_FOUND)
 		return status;
 	struct pim_update update;
@@ -94,85 +105,118 @@ static int event_of_invitation(struct eas_request *r, struct slice message, int6
 		return STORE_NOT_FOUND;
 	struct store_item_meta meta = { .received = update.received, .date = update.date,
 					.message_id = update.message_id, .categories = update.categories };
-	return store_item_add(r->session, r->user.id, calendar, update.content.data, update.content.len, &meta, event_out);
+	struct store_meeting_version version = { itip.sequence, itip.dtstamp };
+	status = store_item_add(r->session, r->user.id, at->calendar, update.content.data, update.content.len, &meta,
+				&at->event);
+	return status == STORE_OK ? store_meeting_version_put(r->session, r->user.id, itip.uid, itip.recurrence_id, &version)
+				  : status;
 }
 
-/* The event the request names, and the invitation to put away (invitation 0: the request named the event). */
-static int find_event(struct eas_request *r, const struct answer_request *q, int64_t *calendar_out,
-		      int64_t *event_out, int64_t *folder_out, int64_t *invitation_out)
+static int find_event(struct eas_request *r, const struct answer_request *q, struct located *at)
 {
 	struct store_folder folder;
 	struct slice message;
-	*invitation_out = 0;
-	if (eas_folder_id_parse(q->collection_id, folder_out) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, *folder_out, &folder) != STORE_OK || folder.deleted ||
-	    eas_server_id_parse(q->request_id, *folder_out, event_out) < 0)
+	memset(at, 0, sizeof(*at));
+	if (eas_folder_id_parse(q->collection_id, &at->folder) < 0 ||
+	    store_folder_get(r->session, r->arena, r->user.id, at->folder, &folder) != STORE_OK || folder.deleted ||
+	    eas_server_id_parse(q->request_id, at->folder, &at->event) < 0)
 		return STORE_NOT_FOUND;
 	if (folder.type == STORE_FOLDER_CALENDAR || folder.type == STORE_FOLDER_USER_CALENDAR) {
-		*calendar_out = *folder_out;
+		at->calendar = at->folder;
 		return STORE_OK;
 	}
 	if (!eas_folder_holds_mail(folder.type))
 		return STORE_NOT_FOUND;
-	*invitation_out = *event_out;
-	int status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_CALENDAR, calendar_out);
+	at->invitation = at->event;
+	int status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_CALENDAR, &at->calendar);
 	if (status == STORE_OK)
-		status = read_content(r, *folder_out, *invitation_out, &message);
-	return status == STORE_OK ? event_of_invitation(r, message, *calendar_out, event_out) : status;
+		status = read_content(r, at->folder, at->invitation, &message);
+	return status == STORE_OK ? event_of_invitation(r, message, at) : status;
 }
 
-/* Records the answer on the event and puts the invitation away, in the open transaction. */
-static int record(struct eas_request *r, const struct answer_request *q, int64_t calendar, int64_t folder,
-		  int64_t invitation, int64_t *event, struct pim_itip_meeting *meeting)
+/* Records the answer on the event, in the open transaction. */
+static int record(struct eas_request *r, const struct answer_request *q, struct located *at,
+		  struct pim_itip_meeting *meeting)
 {
 	struct slice stored;
 	struct pim_update update;
 	struct store_meeting_version version = { 0, 0 };
 	bool remove;
-	uint64_t modseq, moved_from, moved_to;
+	uint64_t modseq;
 	const char *instance = arena_strndup(r->arena, q->instance_id.data, q->instance_id.len);
-	int status = read_content(r, calendar, *event, &stored);
+	int status = read_content(r, at->calendar, at->event, &stored);
 	if (status != STORE_OK)
 		return status;
 	if (pim_itip_answer_event(r->arena, stored.data, stored.len, r->user.name, (enum pim_itip_answer)q->user_response,
-				  instance, r->now, &update, &remove, meeting) < 0)
+				  instance, at->occurrence, r->now, &update, &remove, meeting) < 0)
 		return STORE_NOT_FOUND;
-	if (store_meeting_version_get(r->session, r->user.id, meeting->uid, 0, &version) == STORE_OK)
+	if (store_meeting_version_get(r->session, r->user.id, meeting->uid, meeting->occurrence, &version) == STORE_OK ||
+	    store_meeting_version_get(r->session, r->user.id, meeting->uid, 0, &version) == STORE_OK)
 		meeting->sequence = version.sequence; /* the REPLY answers the version the user has */
 	if (remove)
-		status = store_item_delete(r->session, r->user.id, calendar, *event, &modseq);
+		status = store_item_delete(r->session, r->user.id, at->calendar, at->event, &modseq);
 	else
-		status = store_item_set_content(r->session, r->user.id, calendar, *event, update.content.data,
+		status = store_item_set_content(r->session, r->user.id, at->calendar, at->event, update.content.data,
 						update.content.len, update.received, &modseq);
-	*event = remove ? 0 : *event;
-	int64_t trash = 0, moved;
-	if (status == STORE_OK && invitation != 0)
-		status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_DELETED, &trash);
-	if (status == STORE_OK && invitation != 0 && folder != trash)
-		status = store_item_move(r->session, r->user.id, folder, invitation, trash, &moved, &moved_from, &moved_to);
+	at->event = remove ? 0 : at->event;
 	return status;
 }
 
-/* One REPLY to the organizer per meeting, occurrence and answer, however often the device asks. */
-static int send_reply(struct eas_request *r, const struct answer_request *q, const struct pim_itip_meeting *meeting)
+/* The invitation to Deleted Items, once answered (its own transaction: the answer stands if this fails). */
+static void put_away(struct eas_request *r, const struct located *at)
 {
-	const char *address = eas_user_address(r);
+	int64_t trash, moved;
+	uint64_t from_modseq, to_modseq;
+	if (at->invitation == 0 || store_begin(r->session) != STORE_OK)
+		return;
+	int status = store_folder_find_type(r->session, r->user.id, STORE_FOLDER_DELETED, &trash);
+	if (status == STORE_OK && trash != at->folder)
+		status = store_item_move(r->session, r->user.id, at->folder, at->invitation, trash, &moved, &from_modseq,
+					 &to_modseq);
+	if (status == STORE_OK)
+		status = store_commit(r->session);
+	if (status != STORE_OK)
+		store_rollback(r->session);
+}
+
+/* The hourly sending rate, then the send key. Returns 0 to send, 1 when sent before, or a Status. */
+static int claim_reply(struct eas_request *r, const char *key)
+{
+	const struct easd_config *config = r->server->config;
 	enum store_send_claim found;
-	char key[600];
-	snprintf(key, sizeof(key), "r:%s:%lld:%u", meeting->uid, (long long)meeting->occurrence, q->user_response);
-	if (store_send_claim(r->session, r->user.id, key, r->now, 2 * (int64_t)r->server->config->smtp_timeout + 60,
-			     14 * 86400, &found) != STORE_OK || found == STORE_SEND_IN_PROGRESS)
+	unsigned sent = 0;
+	if (store_send_count(r->session, r->user.id, r->now - 3600, &sent) != STORE_OK ||
+	    store_send_claim(r->session, r->user.id, key, r->now, 2 * (int64_t)config->smtp_timeout + 60, 14 * 86400,
+			     &found) != STORE_OK || found == STORE_SEND_IN_PROGRESS)
 		return MEETING_SERVER_ERROR;
 	if (found == STORE_SEND_ALREADY_SENT)
-		return MEETING_OK;
+		return 1;
+	if (config->max_sends_per_hour > 0 && sent >= config->max_sends_per_hour) {
+		store_send_abandon(r->session, r->user.id, key);
+		fprintf(stderr, "easd: meeting reply not sent user=%s: over [smtp] max_messages_per_hour\n", r->user.name);
+		return MEETING_SERVER_ERROR;
+	}
+	return 0;
+}
+
+/* One REPLY to the organizer per meeting, occurrence, version and answer, however often the device asks. */
+static int send_reply(struct eas_request *r, const struct answer_request *q, const struct pim_itip_meeting *meeting,
+		      bool *relay_failed)
+{
+	const char *address = meeting->attendee != NULL ? meeting->attendee : eas_user_address(r);
+	char key[600], detail[512];
+	snprintf(key, sizeof(key), "r:%s:%lld:%lld:%u", meeting->uid, (long long)meeting->occurrence,
+		 (long long)meeting->sequence, q->user_response);
+	int claimed = *relay_failed ? MEETING_SERVER_ERROR : claim_reply(r, key);
+	if (claimed != 0)
+		return claimed == 1 ? MEETING_OK : claimed;
 	struct slice reply = pim_itip_reply(r->arena, meeting, address, NULL, (enum pim_itip_answer)q->user_response, r->now);
 	struct mail_envelope envelope = { address, &meeting->organizer, 1 };
-	char detail[512];
 	if (mail_submit(r->server->config, &envelope, reply.data, reply.len, detail, sizeof(detail)) != MAIL_SUBMIT_SENT) {
 		store_send_abandon(r->session, r->user.id, key);
-		fprintf(stderr, "easd: meeting reply not sent user=%s uid=%s to=%s: %s\n", r->user.name, meeting->uid,
-			meeting->organizer, detail);
-		return MEETING_SERVER_ERROR; /* the device asks again; the calendar is already right */
+		fprintf(stderr, "easd: meeting reply not sent user=%s to=%s: %s\n", r->user.name, meeting->organizer, detail);
+		*relay_failed = true; /* the other Requests of this command do not wait for the relay again */
+		return MEETING_SERVER_ERROR; /* the invitation stays: the device's retry sends it */
 	}
 	if (store_begin(r->session) != STORE_OK || store_send_done(r->session, r->user.id, key) != STORE_OK ||
 	    store_commit(r->session) != STORE_OK)
@@ -180,18 +224,18 @@ static int send_reply(struct eas_request *r, const struct answer_request *q, con
 	return MEETING_OK;
 }
 
-static struct answer_result answer_one(struct eas_request *r, const struct answer_request *q)
+static struct answer_result answer_one(struct eas_request *r, const struct answer_request *q, bool *relay_failed)
 {
 	struct answer_result result = { MEETING_OK, 0, 0 };
 	struct pim_itip_meeting meeting;
-	int64_t folder, invitation;
+	struct located at;
 	if (q->user_response < 1 || q->user_response > 3)
 		return (struct answer_result){ MEETING_INVALID_REQUEST, 0, 0 };
 	int status = store_begin(r->session);
 	if (status == STORE_OK)
-		status = find_event(r, q, &result.calendar, &result.event, &folder, &invitation);
+		status = find_event(r, q, &at);
 	if (status == STORE_OK)
-		status = record(r, q, result.calendar, folder, invitation, &result.event, &meeting);
+		status = record(r, q, &at, &meeting);
 	if (status == STORE_OK)
 		status = store_commit(r->session);
 	if (status != STORE_OK) {
@@ -199,8 +243,12 @@ static struct answer_result answer_one(struct eas_request *r, const struct answe
 		result.status = status == STORE_NOT_FOUND ? MEETING_INVALID_REQUEST : MEETING_MAILBOX_ERROR;
 		return result;
 	}
+	result.calendar = at.calendar;
+	result.event = at.event;
 	if (q->send_response && r->protocol_version >= 160)
-		result.status = send_reply(r, q, &meeting);
+		result.status = send_reply(r, q, &meeting, relay_failed);
+	if (result.status == MEETING_OK)
+		put_away(r, &at);
 	return result;
 }
 
@@ -221,6 +269,7 @@ void eas_meetingresponse(struct eas_request *r)
 	struct wbxml_writer writer;
 	struct answer_request q;
 	unsigned count = 0;
+	bool relay_failed = false;
 	wbxml_reader_init(&reader, r->body.data, r->body.len, NULL);
 	if (wbxml_reader_next(&reader, &event) < 0) {
 		eas_answer_status(r, eas_command_find(r->command), EAS_STATUS_INVALID_XML, "request_invalid");
@@ -233,7 +282,7 @@ void eas_meetingresponse(struct eas_request *r)
 		if (event.tag != WBXML_MEETINGRESPONSE_REQUEST || ++count > LIMIT_MEETING_RESPONSES ||
 		    read_request(&reader, &q) < 0)
 			break;
-		struct answer_result result = answer_one(r, &q);
+		struct answer_result result = answer_one(r, &q, &relay_failed);
 		write_result(&writer, &q, &result);
 	}
 	if (more != 0 || count == 0) {

@@ -98,6 +98,7 @@ static int prepare(struct eas_request *r, const struct eas_compose *c, struct pi
 		.is_reply = c->reply, .sender = eas_user_address(r),
 		.original = original.data, .original_len = original.len,
 		.forwardees = c->forwardees, .forwardee_count = c->forwardee_count, .now = r->now,
+		.max_recipients = config->max_send_recipients,
 	};
 	if (pim_outgoing_prepare(r->arena, c->mime.data, c->mime.len, &options, out) < 0)
 		return *reason = "mime_invalid", EAS_STATUS_INVALID_MIME;
@@ -112,15 +113,23 @@ static int prepare(struct eas_request *r, const struct eas_compose *c, struct pi
 	return 0;
 }
 
-/* The key a retry of this request has too: the device's ClientId, else the Message-ID. */
+/*
+ * The key a retry of this request has too: the device's ClientId, else
+ * its Message-ID, else (12.1 without either) a hash of the message it sent.
+ */
 static const char *send_key(struct eas_request *r, const struct eas_compose *c, const struct pim_outgoing *out)
 {
-	size_t len = 16 + strlen(r->device_id) + c->client_id.len + strlen(out->message_id);
+	size_t len = 24 + strlen(r->device_id) + c->client_id.len + strlen(out->message_id);
 	char *key = arena_alloc(r->arena, len);
+	uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < c->mime.len; i++)
+		hash = (hash ^ c->mime.data[i]) * 0x100000001b3ull;
 	if (c->client_id.len > 0)
 		snprintf(key, len, "c:%s:%.*s", r->device_id, (int)c->client_id.len, (const char *)c->client_id.data);
-	else
+	else if (!out->message_id_made)
 		snprintf(key, len, "m:%s", out->message_id);
+	else
+		snprintf(key, len, "h:%s:%016llx", r->device_id, (unsigned long long)hash);
 	return key;
 }
 

@@ -218,6 +218,7 @@ struct pim_outgoing_options {
 	const char *const *forwardees; /* 16.x Forwardees: added to To */
 	size_t forwardee_count;
 	int64_t now;                   /* Date when the message has none */
+	size_t max_recipients;         /* recipients are collected up to one past this (0: no limit) */
 };
 
 struct pim_outgoing {
@@ -229,6 +230,7 @@ struct pim_outgoing {
 	size_t recipient_count;
 	size_t invalid_recipients;     /* addresses that are no user@domain */
 	const char *message_id;        /* without <> */
+	bool message_id_made;          /* easd made it: the device's message had none */
 	int64_t date;                  /* Unix seconds */
 };
 

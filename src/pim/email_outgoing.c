@@ -19,6 +19,7 @@ struct recipients {
 	const char **list;
 	size_t count, capacity;
 	size_t invalid;
+	size_t max;  /* one past it is enough to refuse: a huge To: costs no more */
 };
 
 /* user@domain within RFC 5321's bounds, without spaces, controls or brackets. */
@@ -40,6 +41,8 @@ static void add_recipient(struct recipients *r, const char *address)
 		r->invalid++;
 		return;
 	}
+	if (r->max > 0 && r->count > r->max)
+		return;
 	for (size_t i = 0; i < r->count; i++)
 		if (strcasecmp(r->list[i], address) == 0)
 			return;
@@ -108,7 +111,7 @@ static size_t unreadable_addresses(const char *raw, int readable)
 static void read_recipients(struct arena *arena, GMimeMessage *message, const struct pim_outgoing_options *options,
 			    struct pim_outgoing *out)
 {
-	struct recipients r = { .arena = arena };
+	struct recipients r = { .arena = arena, .max = options->max_recipients };
 	static const GMimeAddressType types[] = { GMIME_ADDRESS_TYPE_TO, GMIME_ADDRESS_TYPE_CC, GMIME_ADDRESS_TYPE_BCC };
 	static const char *const names[] = { "To", "Cc", "Bcc" };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -202,22 +205,25 @@ static void end_header_lines(GMimeObject *object)
 	}
 }
 
-static void set_identity(GMimeMessage *message, const struct pim_outgoing_options *options)
+static bool set_identity(GMimeMessage *message, const struct pim_outgoing_options *options)
 {
+	bool made = false;
 	set_from(message, options->sender);
 	/* "Message-ID: <>" is none, and kept would make every such message the same send key. */
-	const char *device_id = g_mime_message_get_message_id(message);
-	if (device_id == NULL || device_id[0] == '\0') {
+	const char *sent_id = g_mime_message_get_message_id(message);
+	if (sent_id == NULL || sent_id[0] == '\0') {
 		const char *at = strrchr(options->sender, '@');
 		char *id = g_mime_utils_generate_message_id(at != NULL ? at + 1 : "localhost");
 		g_mime_message_set_message_id(message, id);
 		g_free(id);
+		made = true;
 	}
 	if (g_mime_message_get_date(message) == NULL) {
 		GDateTime *date = g_date_time_new_from_unix_utc(options->now);
 		g_mime_message_set_date(message, date);
 		g_date_time_unref(date);
 	}
+	return made;
 }
 
 /* In-Reply-To and References name the original (RFC 5322 3.6.4), unless the device set them. */
@@ -358,7 +364,7 @@ int pim_outgoing_prepare(struct arena *arena, const uint8_t *mime, size_t len,
 		return -1;
 	end_header_lines(GMIME_OBJECT(message.message));
 	end_header_lines(g_mime_message_get_mime_part(message.message));
-	set_identity(message.message, options);
+	bool message_id_made = set_identity(message.message, options);
 	size_t invalid_forwardees = add_forwardees(message.message, options);
 	if (options->kind != PIM_OUTGOING_NEW && options->original != NULL &&
 	    pim_message_parse(arena, pim_memory_stream(arena, options->original, options->original_len), &original) == 0)
@@ -366,6 +372,7 @@ int pim_outgoing_prepare(struct arena *arena, const uint8_t *mime, size_t len,
 	read_recipients(arena, message.message, options, out);
 	out->invalid_recipients += invalid_forwardees;
 	out->message_id = pim_utf8_copy(arena, g_mime_message_get_message_id(message.message));
+	out->message_id_made = message_id_made;
 	out->date = g_date_time_to_unix(g_mime_message_get_date(message.message));
 	out->copy = pim_message_bytes(arena, message.message, &out->copy_len);
 	/* GMime removes one header at a time; a second Bcc on the wire would show them all. */

@@ -67,6 +67,7 @@ enum pim_itip_answer {
 /* What a REPLY to the organizer says of the meeting, read from the user's event. */
 struct pim_itip_meeting {
 	const char *uid, *organizer, *subject;
+	const char *attendee;        /* the user's address as the organizer invited it; NULL: not among the attendees */
 	int64_t start, end;          /* of the series, or of the occurrence answered */
 	int64_t occurrence;          /* 0: the series */
 	int64_t sequence;            /* the organizer's last SEQUENCE applied */
@@ -74,7 +75,8 @@ struct pim_itip_meeting {
 
 /*
  * The user's answer on their stored event (one occurrence when instance,
- * its original start as MS-ASDTYPE dateTime, is not NULL or empty): ResponseType, BusyStatus (accepted: busy, tentative:
+ * its original start as MS-ASDTYPE dateTime, is not NULL or empty, or
+ * else when occurrence, the same in Unix seconds, is not 0): ResponseType, BusyStatus (accepted: busy, tentative:
  * tentative, declined: free), AppointmentReplyTime, their own attendee
  * status. A declined series is to be removed (*remove_out; update_out is
  * then not filled); a declined occurrence becomes a deleted one. Fills
@@ -83,7 +85,8 @@ struct pim_itip_meeting {
  * instance that is no time).
  */
 int pim_itip_answer_event(struct arena *arena, const uint8_t *stored, size_t stored_len, const char *user,
-			  enum pim_itip_answer answer, const char *instance, int64_t now, struct pim_update *update_out,
+			  enum pim_itip_answer answer, const char *instance, int64_t occurrence, int64_t now,
+			  struct pim_update *update_out,
 			  bool *remove_out, struct pim_itip_meeting *meeting_out);
 /*
  * The iTIP REPLY (RFC 5546 3.2.3) from the user (address, display name

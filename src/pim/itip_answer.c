@@ -21,12 +21,14 @@ static void set_answer(struct arena *arena, struct wbxml_node *node, enum pim_it
 	pim_fields_set(arena, node, WBXML_CALENDAR_APPOINTMENT_REPLY_TIME, pim_fields_compact_time(arena, now));
 }
 
-static void set_own_status(struct arena *arena, struct wbxml_node *fields, const char *user, enum pim_itip_answer answer)
+/* The user's entry among the attendees (the address the organizer invited), or NULL. */
+static struct wbxml_node *own_entry(struct wbxml_node *fields, const char *user)
 {
 	struct wbxml_node *attendees = pim_fields_find(fields, WBXML_CALENDAR_ATTENDEES);
 	for (struct wbxml_node *a = attendees != NULL ? attendees->first_child : NULL; a != NULL; a = a->next)
 		if (calendar_is_user(pim_fields_text(a, WBXML_CALENDAR_EMAIL), user))
-			pim_fields_set(arena, a, WBXML_CALENDAR_ATTENDEE_STATUS, answer_status[answer]);
+			return a;
+	return NULL;
 }
 
 /* The series' exception for an occurrence (its original start), made when there is none. */
@@ -58,10 +60,9 @@ static void describe(struct arena *arena, const struct wbxml_node *fields, int64
 }
 
 int pim_itip_answer_event(struct arena *arena, const uint8_t *stored, size_t stored_len, const char *user,
-			  enum pim_itip_answer answer, const char *instance, int64_t now, struct pim_update *update_out,
-			  bool *remove_out, struct pim_itip_meeting *meeting_out)
+			  enum pim_itip_answer answer, const char *instance, int64_t occurrence, int64_t now,
+			  struct pim_update *update_out, bool *remove_out, struct pim_itip_meeting *meeting_out)
 {
-	int64_t occurrence = 0;
 	if (instance != NULL && instance[0] != '\0' && (pim_fields_parse_time(instance, &occurrence) < 0 || occurrence == 0))
 		return -1;
 	struct pim_source source;
@@ -75,13 +76,16 @@ int pim_itip_answer_event(struct arena *arena, const uint8_t *stored, size_t sto
 	    pim_fields_text(fields, WBXML_CALENDAR_UID)[0] == '\0')
 		return -1;
 	describe(arena, fields, occurrence, meeting_out);
+	struct wbxml_node *own = own_entry(fields, user);
+	meeting_out->attendee = own != NULL ? pim_fields_text(own, WBXML_CALENDAR_EMAIL) : NULL;
 	if (occurrence == 0 && answer == PIM_ITIP_DECLINE) {
 		*remove_out = true; /* as Exchange does: a declined meeting leaves the calendar */
 		return 0;
 	}
 	if (occurrence == 0) {
 		set_answer(arena, fields, answer, now);
-		set_own_status(arena, fields, user, answer);
+		if (own != NULL)
+			pim_fields_set(arena, own, WBXML_CALENDAR_ATTENDEE_STATUS, answer_status[answer]);
 	} else if (answer == PIM_ITIP_DECLINE) {
 		pim_fields_set(arena, exception_at(arena, fields, occurrence), WBXML_CALENDAR_DELETED, "1");
 	} else {

@@ -80,7 +80,8 @@ struct store_backup_info {
 	int64_t users;
 };
 /*
- * Copies the live database into path while others go on writing it: one
+ * Copies the live database of data_dir (opened read-only, as it is: no
+ * migration) into path while others go on writing it: one
  * read snapshot through SQLite's online backup API, so the copy is
  * consistent and no writer waits. Written as path.tmp, synced, then renamed
  * to path (an existing path is replaced: the caller decides whether it
@@ -88,7 +89,7 @@ struct store_backup_info {
  * file (no -wal). Returns 0 with *info_out, or -1 with a message in error
  * (path.tmp removed).
  */
-int store_backup(struct store *store, const char *path, struct store_backup_info *info_out,
+int store_backup(const char *data_dir, const char *path, struct store_backup_info *info_out,
 		 char *error, size_t error_len);
 /*
  * Whether the file at path can be restored by this release: an SQLite

@@ -196,13 +196,17 @@ static int put_in_place(const char *tmp, const char *path, uint64_t *size_out, c
 	return 0;
 }
 
-int store_backup(struct store *store, const char *path, struct store_backup_info *info_out,
+int store_backup(const char *data_dir, const char *path, struct store_backup_info *info_out,
 		 char *error, size_t error_len)
 {
 	memset(info_out, 0, sizeof(*info_out));
 	sqlite3 *source = NULL;
-	if (sqlite3_open_v2(store->path, &source, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		snprintf(error, error_len, "%s: %s", store->path, source != NULL ? sqlite3_errmsg(source) : "out of memory");
+	char *live = path_with(data_dir, "/" STORE_DATABASE_NAME);
+	int opened = sqlite3_open_v2(live, &source, SQLITE_OPEN_READONLY, NULL);
+	if (opened != SQLITE_OK)
+		snprintf(error, error_len, "%s: %s", live, source != NULL ? sqlite3_errmsg(source) : "out of memory");
+	free(live);
+	if (opened != SQLITE_OK) {
 		sqlite3_close(source);
 		return -1;
 	}
@@ -293,6 +297,15 @@ static int take_ownership_of(const char *tmp, const struct stat *old, char *erro
 	return 0;
 }
 
+/* The database's -wal written into it and emptied (PRAGMA wal_checkpoint(TRUNCATE)); best effort. */
+static void checkpoint(const char *database)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(database, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
 int store_restore(const char *data_dir, const char *path, char *error, size_t error_len)
 {
 	if (mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
@@ -311,7 +324,10 @@ int store_restore(const char *data_dir, const char *path, char *error, size_t er
 	sqlite3_close(source);
 	if (status == 0 && replacing)
 		status = take_ownership_of(tmp, &old, error, error_len);
-	/* Before the rename: a -wal left beside the new file would be replayed into it. */
+	/* Before the rename: a -wal left beside the new file would be replayed into it. Its commits are
+	   moved into the old file first, so that if the rename fails the old database is whole. */
+	if (status == 0 && replacing)
+		checkpoint(live);
 	if (status == 0 && remove_with_journals(live, false) < 0) {
 		snprintf(error, error_len, "%s: cannot remove its -wal or -shm: %s", live, strerror(errno));
 		status = -1;

@@ -170,6 +170,13 @@ int store_folders_create_defaults(struct store_session *session, int64_t user_id
 
 /* Applies the numbered migrations; sets *version_out. Returns 0 or -1. */
 int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len);
+/*
+ * store_schema_migrate stopping at target (0 to store_schema_latest()):
+ * what tests use to make the database an earlier release left. Returns 0
+ * with *version_out = target, or -1 with a message in error (a database
+ * past target is refused; a failed migration leaves the one before it).
+ */
+int store_schema_migrate_to(sqlite3 *db, int target, int *version_out, char *error, size_t error_len);
 /* The version store_schema_migrate brings a database to: this release's. */
 int store_schema_latest(void);
 

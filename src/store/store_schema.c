@@ -5,6 +5,7 @@
  */
 #include "store/store_private.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -149,25 +150,30 @@ static int read_version(sqlite3 *db, int *version_out)
 /*
  * Each migration runs in its own write transaction, and the version is read
  * inside it: easd and easctl starting together on a new database cannot
- * both apply the same migration.
+ * both apply the same migration. A migration that fails is rolled back
+ * whole, so the database stays at the version before it.
  */
-int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len)
+int store_schema_migrate_to(sqlite3 *db, int target, int *version_out, char *error, size_t error_len)
 {
-	int count = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	int count = store_schema_latest();
+	assert(target >= 0 && target <= count);
 	for (;;) {
 		int version = -1;
 		if (exec(db, "BEGIN IMMEDIATE", error, error_len) < 0)
 			return -1;
-		if (read_version(db, &version) < 0 || version > count) {
-			if (version > count && version >= 0)
+		if (read_version(db, &version) < 0 || version > target) {
+			if (version > count)
 				snprintf(error, error_len, "schema: database version %d is newer than this easd (%d)",
 					 version, count);
+			else if (version > target)
+				snprintf(error, error_len, "schema: database version %d is past the version asked for (%d)",
+					 version, target);
 			else
 				snprintf(error, error_len, "schema: cannot read user_version: %s", sqlite3_errmsg(db));
 			exec(db, "ROLLBACK", error + strlen(error), 0);
 			return -1;
 		}
-		if (version == count) {
+		if (version == target) {
 			*version_out = version;
 			return exec(db, "COMMIT", error, error_len);
 		}
@@ -179,6 +185,11 @@ int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t erro
 			return -1;
 		}
 	}
+}
+
+int store_schema_migrate(sqlite3 *db, int *version_out, char *error, size_t error_len)
+{
+	return store_schema_migrate_to(db, store_schema_latest(), version_out, error, error_len);
 }
 
 int store_schema_latest(void)

@@ -474,6 +474,43 @@ static void a_cancellation_in_the_inbox_is_a_cancelled_meeting(void **state)
 	assert_string_equal(text(f, meeting, WBXML_EMAIL_RESPONSE_REQUESTED), "0");
 }
 
+static void an_invitation_to_one_occurrence_answers_that_occurrence(void **state)
+{
+	struct e2e_mail *f = *state;
+	deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *moved = deliver(f, "REQUEST",
+				    "UID:plan-1@outside.test\r\nSEQUENCE:1\r\nDTSTAMP:20261203T090000Z\r\n"
+				    "RECURRENCE-ID:20261224T100000Z\r\nDTSTART:20261224T140000Z\r\nDTEND:20261224T150000Z\r\n"
+				    "SUMMARY:Planning (afternoon)\r\n" CAROL ALICE_ATTENDEE);
+	const struct wbxml_node *result = respond(f, f->phone, f->inbox, server_id_of(f, 2, moved), 3, NULL);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	/* Declining the moved occurrence removes it; the series stays, accepted or not as it was. */
+	const struct wbxml_node *event = only_event(f);
+	assert_string_equal(text(f, event, WBXML_CALENDAR_SUBJECT), "Planning");
+	const struct wbxml_node *exception = easclient_find(easclient_find(event, WBXML_CALENDAR_EXCEPTIONS),
+							     WBXML_CALENDAR_EXCEPTION);
+	assert_string_equal(text(f, exception, WBXML_CALENDAR_EXCEPTION_START_TIME), "20261224T100000Z");
+	assert_string_equal(text(f, exception, WBXML_CALENDAR_DELETED), "1");
+}
+
+static void a_reply_the_relay_refuses_leaves_the_invitation_for_the_retry(void **state)
+{
+	struct e2e_mail *f = *state;
+	struct easclient *device = e2e_mail_device(f, "DEV16", 161);
+	const char *message_id = deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL));
+	const char *invitation = server_id_of(f, 2, message_id);
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, e2e_free_port(), NULL)), 0);
+	const struct wbxml_node *result = respond(f, device, f->inbox, invitation, 1, "<SendResponse/>");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "4");
+	assert_string_equal(server_id_of(f, 2, message_id), invitation); /* still in the Inbox */
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, 0, NULL)), 0);
+	result = respond(f, device, f->inbox, invitation, 1, "<SendResponse/>");
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	assert_non_null(e2e_postfix_queue_with(&postfix, f->arena, "carol@outside.test"));
+	assert_null(server_id_of(f, 2, message_id));
+	easclient_free(&device);
+}
+
 #define CASE(test) cmocka_unit_test_setup_teardown(test, setup, e2e_mail_teardown)
 
 int main(void)
@@ -488,6 +525,8 @@ int main(void)
 		CASE(accepting_from_the_inbox_answers_and_puts_the_invitation_away),
 		CASE(a_16_1_answer_sends_one_reply_however_often_repeated),
 		CASE(declining_removes_the_meeting_or_the_occurrence),
+		CASE(an_invitation_to_one_occurrence_answers_that_occurrence),
+		CASE(a_reply_the_relay_refuses_leaves_the_invitation_for_the_retry),
 		CASE(an_invitation_in_the_inbox_is_a_meeting_request),
 		CASE(a_fetched_invitation_is_a_meeting_request_too),
 		CASE(a_cancellation_in_the_inbox_is_a_cancelled_meeting),
