@@ -1047,61 +1047,104 @@ static char *header_block(const struct message *m)
 #define SUBJECT_UTF8 "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac"
 #define HTML_DRAFT "<html><body><p>Caf\xc3\xa9 at <b>noon</b>?</p><img src=\"cid:logo@example\"></body></html>"
 
+/* A draft with every field a device can set. */
+static const char every_field_xml[] = DRAFT(
+	"<email:To>\"Bob Smith\" &lt;bob@example.com&gt;; carol@example.org</email:To>"
+	"<email:Cc>dave@example.net</email:Cc>"
+	"<email2:Bcc>eve@example.com, \"Frank, Jr.\" &lt;frank@example.com&gt;</email2:Bcc>"
+	"<email:Subject>" SUBJECT_UTF8 "</email:Subject>"
+	"<email:Importance>2</email:Importance>"
+	"<email:Read>0</email:Read>"
+	"<email:Flag><email:Status>2</email:Status><email:FlagType>Follow up</email:FlagType></email:Flag>"
+	"<email:Categories><email:Category>Red</email:Category><email:Category>Blue</email:Category>"
+	"</email:Categories>"
+	"<airsyncbase:Body><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:EstimatedDataSize>9"
+	"</airsyncbase:EstimatedDataSize><airsyncbase:Data>" "&lt;html&gt;&lt;body&gt;&lt;p&gt;Caf\xc3\xa9 at "
+	"&lt;b&gt;noon&lt;/b&gt;?&lt;/p&gt;&lt;img src=\"cid:logo@example\"&gt;&lt;/body&gt;&lt;/html&gt;"
+	"</airsyncbase:Data></airsyncbase:Body>"
+	"<email2:Send/>"
+	"<airsyncbase:Attachments>"
+	"<airsyncbase:Add><airsyncbase:ClientId>c1</airsyncbase:ClientId>"
+	"<airsyncbase:DisplayName>pixel.png</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
+	"<airsyncbase:ContentType>image/png</airsyncbase:ContentType>"
+	"<airsyncbase:Content wbxml=\"opaque\">" DRAFT_BINARY_BASE64 "</airsyncbase:Content></airsyncbase:Add>"
+	"<airsyncbase:Delete><airsyncbase:FileReference>1:2:0</airsyncbase:FileReference></airsyncbase:Delete>"
+	"<airsyncbase:Add><airsyncbase:ClientId>c2</airsyncbase:ClientId>"
+	"<airsyncbase:DisplayName>Logo \xc3\xbc.txt</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
+	"<airsyncbase:ContentId>&lt;logo@example&gt;</airsyncbase:ContentId>"
+	"<airsyncbase:IsInline>1</airsyncbase:IsInline>"
+	"<airsyncbase:Content>line one\nline two\n</airsyncbase:Content></airsyncbase:Add>"
+	"</airsyncbase:Attachments>");
+
+/* What the draft reader makes of it. */
+static void check_every_field_read(const struct pim_email_draft *d)
+{
+	assert_string_equal(d->to, "\"Bob Smith\" <bob@example.com>; carol@example.org");
+	assert_string_equal(d->bcc, "eve@example.com, \"Frank, Jr.\" <frank@example.com>");
+	assert_string_equal(d->subject, SUBJECT_UTF8);
+	assert_int_equal(d->importance, 2);
+	assert_int_equal(d->body_type, PIM_BODY_HTML);
+	assert_string_equal(d->body, HTML_DRAFT);
+	assert_int_equal(d->fields, PIM_EMAIL_FIELD_READ | PIM_EMAIL_FIELD_FLAG | PIM_EMAIL_FIELD_CATEGORIES);
+	assert_false(d->read);
+	assert_int_equal(d->flag_status, 2);
+	assert_string_equal(d->categories[0], "Red");
+	assert_string_equal(d->categories[1], "Blue");
+	assert_null(d->categories[2]);
+	assert_int_equal(d->attachment_count, 2);
+	assert_string_equal(d->attachments[0].client_id, "c1");
+	assert_int_equal(d->attachments[0].content.len, sizeof(draft_binary));
+	assert_memory_equal(d->attachments[0].content.data, draft_binary, sizeof(draft_binary));
+	assert_string_equal(d->attachments[1].client_id, "c2");
+	assert_true(d->attachments[1].is_inline);
+	assert_null(d->invalid_reason);
+}
+
+/* The bytes of each attachment come back exactly, by the index the draft gave them. */
+static void check_every_field_fetched(struct arena *arena, const struct message *mime)
+{
+	struct buf fetched;
+	uint64_t total;
+	const char *type;
+	struct pim_source source;
+	pim_source_memory(&source, mime->data, mime->len);
+	buf_init(&fetched, 0);
+	assert_int_equal(pim_email_attachment(arena, &source, 0, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(fetched.len, sizeof(draft_binary));
+	assert_memory_equal(fetched.data, draft_binary, sizeof(draft_binary));
+	assert_string_equal(type, "image/png");
+	fetched.len = 0;
+	assert_int_equal(pim_email_attachment(arena, &source, 1, 0, UINT64_MAX, &fetched, &total, &type), 0);
+	assert_int_equal(fetched.len, 18);
+	assert_memory_equal(fetched.data, "line one\nline two\n", 18);
+	assert_string_equal(type, "application/octet-stream");
+	buf_cleanup(&fetched);
+}
+
+/* What pim_email_write does not show: Bcc, X-Priority, Date, Message-ID. */
+static void check_every_field_headers(struct arena *arena, const struct message *mime)
+{
+	char *headers = header_block(mime);
+	assert_non_null(strstr(headers, "\r\nBcc: eve@example.com, \"Frank, Jr.\" <frank@example.com>\r\n"));
+	assert_non_null(strstr(headers, "\r\nX-Priority: 1 (Highest)\r\n"));
+	assert_non_null(strstr(headers, "\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
+	assert_non_null(strstr(headers, "@example.com>\r\n"));
+	g_free(headers);
+	struct pim_email_summary summary;
+	assert_int_equal(pim_email_summary(arena, mime->data, mime->len, &summary), 0);
+	assert_true(g_str_has_suffix(summary.message_id, "@example.com"));
+	assert_int_equal(summary.date, 1700000000);
+}
+
 static void draft_with_every_field_reads_back(void **unused)
 {
 	(void)unused;
-	const char *xml = DRAFT(
-		"<email:To>\"Bob Smith\" &lt;bob@example.com&gt;; carol@example.org</email:To>"
-		"<email:Cc>dave@example.net</email:Cc>"
-		"<email2:Bcc>eve@example.com, \"Frank, Jr.\" &lt;frank@example.com&gt;</email2:Bcc>"
-		"<email:Subject>" SUBJECT_UTF8 "</email:Subject>"
-		"<email:Importance>2</email:Importance>"
-		"<email:Read>0</email:Read>"
-		"<email:Flag><email:Status>2</email:Status><email:FlagType>Follow up</email:FlagType></email:Flag>"
-		"<email:Categories><email:Category>Red</email:Category><email:Category>Blue</email:Category>"
-		"</email:Categories>"
-		"<airsyncbase:Body><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:EstimatedDataSize>9"
-		"</airsyncbase:EstimatedDataSize><airsyncbase:Data>" "&lt;html&gt;&lt;body&gt;&lt;p&gt;Caf\xc3\xa9 at "
-		"&lt;b&gt;noon&lt;/b&gt;?&lt;/p&gt;&lt;img src=\"cid:logo@example\"&gt;&lt;/body&gt;&lt;/html&gt;"
-		"</airsyncbase:Data></airsyncbase:Body>"
-		"<email2:Send/>"
-		"<airsyncbase:Attachments>"
-		"<airsyncbase:Add><airsyncbase:ClientId>c1</airsyncbase:ClientId>"
-		"<airsyncbase:DisplayName>pixel.png</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
-		"<airsyncbase:ContentType>image/png</airsyncbase:ContentType>"
-		"<airsyncbase:Content wbxml=\"opaque\">" DRAFT_BINARY_BASE64 "</airsyncbase:Content></airsyncbase:Add>"
-		"<airsyncbase:Delete><airsyncbase:FileReference>1:2:0</airsyncbase:FileReference></airsyncbase:Delete>"
-		"<airsyncbase:Add><airsyncbase:ClientId>c2</airsyncbase:ClientId>"
-		"<airsyncbase:DisplayName>Logo \xc3\xbc.txt</airsyncbase:DisplayName><airsyncbase:Method>1</airsyncbase:Method>"
-		"<airsyncbase:ContentId>&lt;logo@example&gt;</airsyncbase:ContentId>"
-		"<airsyncbase:IsInline>1</airsyncbase:IsInline>"
-		"<airsyncbase:Content>line one\nline two\n</airsyncbase:Content></airsyncbase:Add>"
-		"</airsyncbase:Attachments>");
 	struct arena *arena = arena_new(0);
 	struct pim_email_draft draft;
 	bool done;
-	assert_int_equal(read_draft_xml(arena, xml, &draft, &done), 0);
+	assert_int_equal(read_draft_xml(arena, every_field_xml, &draft, &done), 0);
 	assert_true(done);
-	assert_string_equal(draft.to, "\"Bob Smith\" <bob@example.com>; carol@example.org");
-	assert_string_equal(draft.bcc, "eve@example.com, \"Frank, Jr.\" <frank@example.com>");
-	assert_string_equal(draft.subject, SUBJECT_UTF8);
-	assert_int_equal(draft.importance, 2);
-	assert_int_equal(draft.body_type, PIM_BODY_HTML);
-	assert_string_equal(draft.body, HTML_DRAFT);
-	assert_int_equal(draft.fields, PIM_EMAIL_FIELD_READ | PIM_EMAIL_FIELD_FLAG | PIM_EMAIL_FIELD_CATEGORIES);
-	assert_false(draft.read);
-	assert_int_equal(draft.flag_status, 2);
-	assert_string_equal(draft.categories[0], "Red");
-	assert_string_equal(draft.categories[1], "Blue");
-	assert_null(draft.categories[2]);
-	assert_int_equal(draft.attachment_count, 2);
-	assert_string_equal(draft.attachments[0].client_id, "c1");
-	assert_int_equal(draft.attachments[0].content.len, sizeof(draft_binary));
-	assert_memory_equal(draft.attachments[0].content.data, draft_binary, sizeof(draft_binary));
-	assert_string_equal(draft.attachments[1].client_id, "c2");
-	assert_true(draft.attachments[1].is_inline);
-	assert_null(draft.invalid_reason);
-
+	check_every_field_read(&draft);
 	struct message mime;
 	const struct wbxml_node *root = compose_and_write(arena, &draft, "Alice <alice@example.com>", PIM_BODY_HTML, &mime);
 	const char *name = "every_field";
@@ -1120,36 +1163,8 @@ static void draft_with_every_field_reads_back(void **unused)
 		{ "Logo \xc3\xbc.txt", "5:7:1", "logo@example", 18, true },
 	};
 	check_attachments(name, root, attachments, COUNT(attachments));
-
-	/* The bytes come back exactly, by the index the draft gave them. */
-	struct buf fetched;
-	uint64_t total;
-	const char *type;
-	struct pim_source source;
-	pim_source_memory(&source, mime.data, mime.len);
-	buf_init(&fetched, 0);
-	assert_int_equal(pim_email_attachment(arena, &source, 0, 0, UINT64_MAX, &fetched, &total, &type), 0);
-	assert_int_equal(fetched.len, sizeof(draft_binary));
-	assert_memory_equal(fetched.data, draft_binary, sizeof(draft_binary));
-	assert_string_equal(type, "image/png");
-	fetched.len = 0;
-	assert_int_equal(pim_email_attachment(arena, &source, 1, 0, UINT64_MAX, &fetched, &total, &type), 0);
-	assert_int_equal(fetched.len, 18);
-	assert_memory_equal(fetched.data, "line one\nline two\n", 18);
-	assert_string_equal(type, "application/octet-stream");
-	buf_cleanup(&fetched);
-
-	/* What pim_email_write does not show: Bcc, X-Priority, Date, Message-ID. */
-	char *headers = header_block(&mime);
-	assert_non_null(strstr(headers, "\r\nBcc: eve@example.com, \"Frank, Jr.\" <frank@example.com>\r\n"));
-	assert_non_null(strstr(headers, "\r\nX-Priority: 1 (Highest)\r\n"));
-	assert_non_null(strstr(headers, "\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
-	assert_non_null(strstr(headers, "@example.com>\r\n"));
-	g_free(headers);
-	struct pim_email_summary summary;
-	assert_int_equal(pim_email_summary(arena, mime.data, mime.len, &summary), 0);
-	assert_true(g_str_has_suffix(summary.message_id, "@example.com"));
-	assert_int_equal(summary.date, 1700000000);
+	check_every_field_fetched(arena, &mime);
+	check_every_field_headers(arena, &mime);
 	unload(&mime);
 	arena_free(&arena);
 }
