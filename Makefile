@@ -21,7 +21,7 @@ DEB_PACKAGES = make gcc clang libclang-rt-dev pkg-config xxd \
 # Build-Depends (the libraries' -dev packages; no test tool).
 DEB_BUILD_PACKAGES = dpkg-dev debhelper fakeroot lintian pkgconf \
 	libglib2.0-dev libxml2-dev libsqlite3-dev libinih-dev libmicrohttpd-dev libcrypt-dev \
-	zlib1g-dev libcurl4-openssl-dev libgmime-3.0-dev libical-dev libsystemd-dev
+	zlib1g-dev libcurl4-openssl-dev libgmime-3.0-dev libical-dev libsystemd-dev libgnutls28-dev
 PKGS = glib-2.0 libxml-2.0 sqlite3 inih libmicrohttpd gnutls libxcrypt zlib gmime-3.0 libical libcurl libsystemd
 TEST_PKGS = cmocka
 BENCH_PKGS = libwbxml2

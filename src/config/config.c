@@ -157,6 +157,7 @@ void config_init(struct easd_config *config)
 	config->port_file = copy("");
 	config->data_dir = copy("var/data");
 	config->log_dir = copy("var/log");
+	config->service_user = copy("");
 	config->lmtp_listen = copy("127.0.0.1:2424");
 	config->metrics_listen = copy("127.0.0.1:9187");
 	config->metrics_port_file = copy("");
@@ -193,7 +194,7 @@ void config_init(struct easd_config *config)
 void config_cleanup(struct easd_config *config)
 {
 	char **strings[] = { &config->http_listen, &config->tls_certificate, &config->tls_key,
-			     &config->port_file, &config->data_dir, &config->log_dir, &config->lmtp_listen,
+			     &config->port_file, &config->data_dir, &config->log_dir, &config->service_user, &config->lmtp_listen,
 			     &config->recipient_delimiter, &config->smtp_relay, &config->smtp_user, &config->smtp_password_file, &config->smtp_ca_file,
 			     &config->metrics_listen, &config->metrics_port_file };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
@@ -278,6 +279,7 @@ static const struct string_key string_keys[] = {
 	STRING_KEY("http", "port_file", port_file),
 	STRING_KEY("store", "data_dir", data_dir),
 	STRING_KEY("log", "dir", log_dir),
+	STRING_KEY("service", "user", service_user),
 	STRING_KEY("lmtp", "listen", lmtp_listen),
 	STRING_KEY("lmtp", "recipient_delimiter", recipient_delimiter),
 	STRING_KEY("smtp", "relay", smtp_relay),
@@ -297,8 +299,8 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 /* The sections of easd.conf.example: a key elsewhere is a misspelt section, not a misspelt key. */
 static bool known_section(const char *section)
 {
-	static const char *const sections[] = { "http", "store", "log", "lmtp", "smtp", "auth", "push", "sync", "provision",
-						"policy", "metrics" };
+	static const char *const sections[] = { "http", "store", "log", "service", "lmtp", "smtp", "auth", "push", "sync",
+						"provision", "policy", "metrics" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strcmp(sections[i], section) == 0)
 			return true;

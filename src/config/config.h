@@ -46,6 +46,8 @@ struct easd_config {
 	char *data_dir;           /* the SQLite database lives here */
 	/* [log] */
 	char *log_dir;            /* access.log is written here */
+	/* [service] */
+	char *service_user;       /* started as root, easd serves as this user once it has bound; empty: no change */
 	/* [metrics] */
 	char *metrics_listen;     /* address:port for Prometheus, default 127.0.0.1:9187; empty: off */
 	char *metrics_port_file;  /* if set, easd writes the bound metrics port there (tests) */

@@ -37,6 +37,7 @@ static void defaults_without_a_file(void **state)
 	assert_true(config_is_local_domain(&config, "LOCALHOST", 9));
 	assert_true(config.policy_count > 0);
 	assert_int_equal(strlen(config.policy_version), 16);
+	assert_string_equal(config.service_user, "");
 	config_cleanup(&config);
 }
 
@@ -50,11 +51,13 @@ static void keys_of_every_kind(void **state)
 			      "[http]\ntrusted_proxies = 127.0.0.1 ::1\n"
 			      "[lmtp]\nlocal_domains = example.org, example.net a.example\tb.example\n"
 			      "[provision]\nmode = optional\nallow_partial = no\n"
+			      "[service]\nuser = easd\n"
 			      "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
 			      error, sizeof(error)), 0);
 	assert_int_equal(config.max_body, 1000);
 	assert_int_equal(config.provision, CONFIG_PROVISION_OPTIONAL);
 	assert_false(config.allow_partial_policy);
+	assert_string_equal(config.service_user, "easd");
 	assert_true(config_is_local_domain(&config, "example.net", 11));
 	/* Separated by commas, spaces or tabs alike (was a heap overflow). */
 	assert_true(config_is_local_domain(&config, "b.example", 9));
@@ -115,6 +118,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[metrics]\nlisten = 9187\n", "listen in [metrics] must be address:port" },
 	{ "[metrics]\nlisten = 127.0.0.1:99999\n", "listen in [metrics] must be address:port" },
 	{ "[metrics]\nport = 9187\n", "unknown key 'port' in [metrics]" },
+	{ "[service]\ngroup = easd\n", "unknown key 'group' in [service]" },
 };
 
 /* easd.conf.example, which make install copies to /etc/easd/easd.conf, loads as it is. */

@@ -1,8 +1,10 @@
 /*
  * main.c: the easd daemon. Reads the configuration, opens the store and
  * the log, starts the HTTP server (and the metrics and LMTP listeners),
+ * becomes [service] user when started as root (easd/service_user.h),
  * then waits for signals: SIGTERM/SIGINT stop cleanly (requests in flight
- * finish, the store is closed), SIGHUP reopens the logs (logrotate).
+ * finish, the store is closed), SIGHUP reopens the logs (logrotate) and
+ * reloads the TLS certificate (renewals).
  *
  * Start-up failures print one clear line and exit non-zero.
  */
@@ -16,6 +18,7 @@
 
 #include "config/config.h"
 #include "eas/eas.h"
+#include "easd/service_user.h"
 #include "guard/auth.h"
 #include "http/server.h"
 #include "log/access.h"
@@ -54,7 +57,8 @@ static void usage(FILE *out)
 	      "  -c, --config FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       the release\n"
-	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens access.log and easd.log.\n",
+	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens access.log and easd.log\n"
+	      "and reloads the TLS certificate and key.\n",
 	      out);
 }
 
@@ -205,6 +209,21 @@ static int start(struct daemon *d)
 	return 0;
 }
 
+/*
+ * Started as root with [service] user set: everything that needs root is
+ * done (listeners bound, store and logs open), so the rest runs as the user.
+ */
+static int become_service_user(struct daemon *d, const struct easd_user *user)
+{
+	char error[1024];
+	if (easd_user_switch(user, d->config.data_dir, d->config.log_dir, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: %s\n", error);
+		return -1;
+	}
+	fprintf(stderr, "easd: running as user %s (uid %u)\n", user->name, (unsigned)user->uid);
+	return 0;
+}
+
 static void stop(struct daemon *d)
 {
 	lmtp_server_stop(&d->lmtp);
@@ -259,6 +278,13 @@ static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 				fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
 			if (error_log_reopen(d->errors) < 0)
 				fprintf(stderr, "easd: cannot reopen easd.log: %s\n", strerror(errno));
+			/* A renewed certificate; after the logs, so that the line lands in the new easd.log. */
+			if (d->config.tls_certificate[0] != '\0') {
+				char report[1024];
+				bool kept = http_server_reload_tls(d->http, &d->config, report, sizeof(report)) < 0;
+				fprintf(stderr, "easd: SIGHUP: %s%s\n", kept ? "kept the TLS certificate in use: " : "",
+					report);
+			}
 			sd_notify(0, "READY=1");
 			continue;
 		}
@@ -297,6 +323,13 @@ int main(int argc, char **argv)
 		config_cleanup(&d.config);
 		return 1;
 	}
+	/* An unknown [service] user, or one easd cannot become, stops it before anything is opened. */
+	struct easd_user service_user;
+	if (easd_user_find(d.config.service_user, &service_user, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: %s\n", error);
+		config_cleanup(&d.config);
+		return 1;
+	}
 	/* Block the signals before any thread starts, so only sigwait sees them. */
 	sigset_t signals;
 	sigemptyset(&signals);
@@ -306,7 +339,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	mail_submit_init(); /* libcurl's global set-up is not thread-safe: before the threads */
-	if (start(&d) < 0) {
+	if (start(&d) < 0 || (service_user.switch_to && become_service_user(&d, &service_user) < 0)) {
 		stop(&d);
 		return 1;
 	}

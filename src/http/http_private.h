@@ -14,8 +14,6 @@ struct http_server {
 	unsigned parked;       /* of those, parked (atomic) */
 	struct MHD_Daemon *daemon;
 	uint16_t port;
-	char *tls_certificate; /* PEM text, kept while the daemon runs */
-	char *tls_key;
 	bool starting;         /* MHD messages are kept for the start-up error line */
 	char start_error[256];
 };

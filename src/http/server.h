@@ -31,6 +31,17 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *server);
 /*
+ * Reads config's tls_certificate and tls_key again (a renewed
+ * certificate) and serves them from the next handshake on; connections
+ * already open keep the certificate they got. Only for a server started
+ * with TLS, from one thread (easd's signal loop). Returns 0 with
+ * "reloaded the TLS certificate PATH (expires DATE)" in report, or -1 with
+ * the reason in report (a file missing or not PEM, a key that does not
+ * belong to the certificate), and the certificate in use stays.
+ */
+int http_server_reload_tls(struct http_server *server, const struct easd_config *config, char *report,
+			   size_t report_len);
+/*
  * Stops accepting, lets requests in flight finish (up to grace_seconds),
  * then stops. Sets *server to NULL.
  */

@@ -58,11 +58,11 @@ struct access_log *access_log_open(const char *dir)
 		return log;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		goto failed;
-	size_t n = strlen(dir) + sizeof("/access.log");
+	size_t n = strlen(dir) + sizeof("/" ACCESS_LOG_NAME);
 	log->path = malloc(n);
 	if (log->path == NULL)
 		abort();
-	snprintf(log->path, n, "%s/access.log", dir);
+	snprintf(log->path, n, "%s/%s", dir, ACCESS_LOG_NAME);
 	if (open_file(log) == 0)
 		return log;
 failed:;

@@ -15,6 +15,9 @@
 
 struct access_log;
 
+/* The file's name in the log directory. */
+#define ACCESS_LOG_NAME "access.log"
+
 struct access_record {
 	int64_t time_ms;            /* Unix milliseconds at arrival */
 	const char *client_address;

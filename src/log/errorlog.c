@@ -97,7 +97,7 @@ struct error_log *error_log_start(const char *dir, char *error, size_t error_len
 	struct error_log *log = calloc(1, sizeof(*log));
 	if (log == NULL)
 		abort();
-	snprintf(log->path, sizeof(log->path), "%s/easd.log", dir);
+	snprintf(log->path, sizeof(log->path), "%s/%s", dir, ERROR_LOG_NAME);
 	log->file = open_file(log->path);
 	log->stream = log->file >= 0 ? fopencookie(log, "w", (cookie_io_functions_t){ .write = stream_write }) : NULL;
 	if (log->stream == NULL || setvbuf(log->stream, NULL, _IOLBF, 4096) != 0) {

@@ -19,6 +19,9 @@
 
 struct error_log;
 
+/* The file's name in the log directory. */
+#define ERROR_LOG_NAME "easd.log"
+
 /* Starts it (dir: the log directory). Returns NULL with a message in error; stderr is then as it was. */
 struct error_log *error_log_start(const char *dir, char *error, size_t error_len);
 /* Reopens easd.log (after logrotate moved it). Returns 0 or -1 (errno). */

@@ -16,10 +16,14 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 
 stage=$tmp/stage
+# BUILD as make test names it (relative to the repository): the same target
+# names as the build's, so make install finds everything made and remakes
+# nothing (an absolute path would be other targets: a rebuild without the
+# build's flags, and dependency files that no longer match).
+build_in_source=$(realpath --relative-to="$source" "$build")
 install_easd() {
-	make -s -C "$source" install BUILD="$(cd "$build" && pwd)" DESTDIR="$stage" PREFIX=/usr > "$tmp/out" 2>&1
+	make -s -C "$source" install BUILD="$build_in_source" DESTDIR="$stage" PREFIX=/usr > "$tmp/out" 2>&1
 }
-# make install builds nothing here: BUILD is the tested build, already made.
 if ! install_easd; then
 	echo "FAIL: make install: $(tail -5 "$tmp/out")"
 	exit 1

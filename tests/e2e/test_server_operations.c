@@ -3,8 +3,9 @@
  * what the transport adds around EAS, each against a real easd: TLS with a
  * certificate made by the openssl command (and TLS files that stop the
  * start-up), gzip of large responses only when asked for, SIGHUP reopening
- * a rotated access log, SIGTERM letting a request whose body is still
- * arriving finish, OPTIONS without credentials.
+ * a rotated access log and reloading a renewed TLS certificate, SIGTERM
+ * letting a request whose body is still arriving finish, OPTIONS without
+ * credentials.
  *
  * A request whose body arrives in two parts goes through a raw socket,
  * because the pause has to fall between two writes of the body.
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <glib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -129,17 +131,24 @@ static void ordinary_request_succeeds(struct fixture *f, const char *device_id)
 
 /* ---- TLS ---- */
 
-/* A self-signed certificate for localhost in cert.pem and key.pem of the server's directory. */
-static void make_certificate(const struct e2e_server *server)
+/* A self-signed certificate for common_name and its key, in files of the server's directory. */
+static void make_certificate_named(const struct e2e_server *server, const char *common_name,
+				   const char *certificate_name, const char *key_name)
 {
-	char *command = g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-					"-keyout '%s/key.pem' -out '%s/cert.pem' > '%s/openssl.log' 2>&1",
-					server->dir, server->dir, server->dir);
+	char *command = g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=%s "
+					"-keyout '%s/%s' -out '%s/%s' > '%s/openssl.log' 2>&1",
+					common_name, server->dir, key_name, server->dir, certificate_name, server->dir);
 	int status = system(command);
 	g_free(command);
 	if (status != 0)
 		fail_msg("openssl could not make a certificate (is the openssl command installed?): see %s/openssl.log",
 			 server->dir);
+}
+
+/* A self-signed certificate for localhost in cert.pem and key.pem of the server's directory. */
+static void make_certificate(const struct e2e_server *server)
+{
+	make_certificate_named(server, "localhost", "cert.pem", "key.pem");
 }
 
 static char *tls_config(const struct e2e_server *server, const char *key_path)
@@ -684,6 +693,173 @@ static void sigterm_lets_a_request_in_flight_finish(void **state)
 	buf_cleanup(&body);
 }
 
+/* ---- renewing the TLS certificate ---- */
+
+/*
+ * The subject of the certificate a new connection gets, as libcurl prints
+ * it ("CN = localhost"); g_free it. Only the handshake: no request.
+ */
+static char *served_subject(const struct e2e_server *server)
+{
+	CURL *curl = curl_easy_init();
+	assert_non_null(curl);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", server->port);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	CURLcode code = curl_easy_perform(curl);
+	if (code != CURLE_OK)
+		fail_msg("TLS handshake with easd: %s", curl_easy_strerror(code));
+	struct curl_certinfo *info = NULL;
+	char *subject = NULL;
+	if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &info) == CURLE_OK && info != NULL && info->num_of_certs > 0)
+		for (const struct curl_slist *field = info->certinfo[0]; field != NULL && subject == NULL;
+		     field = field->next)
+			if (strncmp(field->data, "Subject:", 8) == 0)
+				subject = g_strdup(field->data + 8);
+	curl_easy_cleanup(curl);
+	if (subject == NULL)
+		fail_msg("libcurl gave no subject for easd's certificate");
+	return subject;
+}
+
+static void assert_serves_certificate_of(const struct e2e_server *server, const char *common_name)
+{
+	char *subject = served_subject(server);
+	char *expected = g_strdup_printf("CN = %s", common_name);
+	if (strstr(subject, expected) == NULL)
+		fail_msg("expected a certificate for %s, easd served one for %s", common_name, subject);
+	g_free(expected);
+	g_free(subject);
+}
+
+/* Sends SIGHUP and waits up to 5 s for a line on easd's stderr with needle; that line (g_free), or NULL. */
+static char *sighup_and_wait_for_line(struct fixture *f, const char *needle)
+{
+	char *path = path_in(&f->server, "easd.stderr");
+	/* Only lines written after this SIGHUP count. */
+	char *before = file_text(path);
+	size_t skip = before != NULL ? strlen(before) : 0;
+	g_free(before);
+	assert_int_equal(kill(f->server.pid, SIGHUP), 0);
+	char *line = NULL;
+	for (int waited = 0; waited < 5000 && line == NULL; waited += 20) {
+		char *text = file_text(path);
+		const char *found = text != NULL && strlen(text) > skip ? strstr(text + skip, needle) : NULL;
+		if (found != NULL) {
+			const char *start = found;
+			while (start > text + skip && start[-1] != '\n')
+				start--;
+			line = g_strndup(start, strcspn(start, "\n"));
+		}
+		g_free(text);
+		if (line == NULL)
+			sleep_ms(20);
+	}
+	g_free(path);
+	return line;
+}
+
+static void assert_line_contains(const char *line, const char *needle)
+{
+	if (line == NULL || strstr(line, needle) == NULL)
+		fail_msg("expected a line with \"%s\", got: %s", needle, line != NULL ? line : "(none)");
+}
+
+/*
+ * Issue 14: a renewed certificate is put in place of the old files (as
+ * certbot's deploy hook does) and SIGHUP makes easd serve it, without a
+ * restart, saying so. A renewal that went wrong (a key that is not the
+ * certificate's, a file missing) leaves the certificate in use served,
+ * and easd says why. EAS requests are answered throughout.
+ */
+static void sighup_reloads_the_tls_certificate(void **state)
+{
+	struct fixture *f = *state;
+	start_with_tls(f);
+	assert_serves_certificate_of(&f->server, "localhost");
+	ordinary_request_succeeds(f, "CERTA");
+
+	char *certificate = path_in(&f->server, "cert.pem");
+	char *key = path_in(&f->server, "key.pem");
+	char *renewed_key = path_in(&f->server, "renewed-key.pem");
+	char *renewed_certificate = path_in(&f->server, "renewed-cert.pem");
+	make_certificate_named(&f->server, "renewed.example.org", "renewed-cert.pem", "renewed-key.pem");
+	char *renewed_key_copy = file_text(renewed_key);
+	assert_non_null(renewed_key_copy);
+	assert_int_equal(rename(renewed_certificate, certificate), 0);
+	assert_int_equal(rename(renewed_key, key), 0);
+	char *line = sighup_and_wait_for_line(f, "SIGHUP:");
+	char *expected = g_strdup_printf("easd: SIGHUP: reloaded the TLS certificate %s (expires ", certificate);
+	assert_line_contains(line, expected);
+	g_free(expected);
+	g_free(line);
+	assert_serves_certificate_of(&f->server, "renewed.example.org");
+	ordinary_request_succeeds(f, "CERTB");
+
+	/* A key that belongs to another certificate: the renewed certificate stays, and easd says why. */
+	make_certificate_named(&f->server, "other.example.org", "other-cert.pem", "other-key.pem");
+	char *other_key = path_in(&f->server, "other-key.pem");
+	assert_int_equal(rename(other_key, key), 0);
+	line = sighup_and_wait_for_line(f, "SIGHUP:");
+	expected = g_strdup_printf("easd: SIGHUP: kept the TLS certificate in use: the key %s does not belong to "
+				   "the certificate %s", key, certificate);
+	assert_line_contains(line, expected);
+	g_free(expected);
+	g_free(line);
+	assert_serves_certificate_of(&f->server, "renewed.example.org");
+	ordinary_request_succeeds(f, "MISMATCH1");
+
+	/* No key file at all: the same. */
+	assert_int_equal(unlink(key), 0);
+	line = sighup_and_wait_for_line(f, "SIGHUP:");
+	assert_line_contains(line, "easd: SIGHUP: kept the TLS certificate in use: ");
+	assert_line_contains(line, key);
+	assert_line_contains(line, "No such file");
+	g_free(line);
+	assert_serves_certificate_of(&f->server, "renewed.example.org");
+	ordinary_request_succeeds(f, "MISSING1");
+
+	/* The administrator puts the right key back: the next SIGHUP takes the pair. */
+	assert_true(g_file_set_contents(key, renewed_key_copy, -1, NULL));
+	line = sighup_and_wait_for_line(f, "SIGHUP:");
+	assert_line_contains(line, "easd: SIGHUP: reloaded the TLS certificate ");
+	g_free(line);
+	assert_serves_certificate_of(&f->server, "renewed.example.org");
+	ordinary_request_succeeds(f, "FIXED1");
+	/* Teardown's SIGTERM: status 0, every certificate set freed (the ASan build checks). */
+	g_free(renewed_key_copy);
+	g_free(other_key);
+	g_free(renewed_certificate);
+	g_free(renewed_key);
+	g_free(key);
+	g_free(certificate);
+}
+
+/* Without TLS, SIGHUP reopens the logs and says nothing about a certificate. */
+static void sighup_without_tls_says_nothing_about_tls(void **state)
+{
+	struct fixture *f = *state;
+	char *log = path_in(&f->server, "log/easd.log");
+	char *rotated = path_in(&f->server, "log/easd.log.1");
+	assert_int_equal(rename(log, rotated), 0);
+	assert_int_equal(kill(f->server.pid, SIGHUP), 0);
+	for (int waited = 0; waited < 2000 && !file_exists(log); waited += 20)
+		sleep_ms(20);
+	assert_true(file_exists(log));
+	ordinary_request_succeeds(f, "NOTLS1");
+	/* SIGTERM is handled after the SIGHUP's work is done: then easd's stderr is complete. */
+	assert_int_equal(e2e_stop(&f->server), 0);
+	assert_false(stderr_has(&f->server, "SIGHUP"));
+	assert_false(stderr_has(&f->server, "TLS certificate"));
+	g_free(log);
+	g_free(rotated);
+}
+
 /* ---- credentials ---- */
 
 static void options_without_credentials_gets_401_then_works(void **state)
@@ -723,6 +899,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(messages_are_stamped_and_kept_in_easd_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(systemd_hears_ready_reload_watchdog_and_stopping, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(sigterm_lets_a_request_in_flight_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(sighup_reloads_the_tls_certificate, setup_bare, teardown),
+		cmocka_unit_test_setup_teardown(sighup_without_tls_says_nothing_about_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(options_without_credentials_gets_401_then_works, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

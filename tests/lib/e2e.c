@@ -3,6 +3,7 @@
 #include "push/push.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,11 @@ static int launch(struct e2e_server *server)
 		snprintf(log, sizeof(log), "%s/easd.stderr", server->dir);
 		if (freopen(log, "a", stderr) == NULL)
 			_exit(127);
+		if (server->run_as_uid != 0 &&
+		    (setgroups(0, NULL) < 0 || setgid(server->run_as_gid) < 0 || setuid(server->run_as_uid) < 0)) {
+			fprintf(stderr, "e2e: cannot become uid %u: %s\n", (unsigned)server->run_as_uid, strerror(errno));
+			_exit(127);
+		}
 		execl(easd, "easd", "-c", server->config, (char *)NULL);
 		fprintf(stderr, "e2e: cannot run %s: %s\n", easd, strerror(errno));
 		_exit(127);

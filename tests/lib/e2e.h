@@ -20,6 +20,8 @@ struct e2e_server {
 	uint16_t lmtp_port;  /* 0: LMTP off */
 	bool https;          /* set between e2e_prepare and e2e_start_prepared: url is https:// */
 	int exit_status;     /* easd's exit status when it exited during start-up, else -1 */
+	uid_t run_as_uid;    /* set between e2e_prepare and a start: easd is started as this user (the */
+	gid_t run_as_gid;    /* tests run as root), no supplementary groups; 0: as the tests run */
 };
 
 /*
