@@ -7,6 +7,9 @@
 #include "config/config.h"
 
 #include <ini.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,6 +538,31 @@ int config_split_listen(const char *listen, char *address, size_t address_len, u
 	address[n] = '\0';
 	*port_out = (uint16_t)port;
 	return 0;
+}
+
+int config_listen_address(const char *listen, struct sockaddr_storage *address, char *error, size_t error_len)
+{
+	char host[128];
+	uint16_t port;
+	memset(address, 0, sizeof(*address));
+	if (config_split_listen(listen, host, sizeof(host), &port) < 0) {
+		snprintf(error, error_len, "listen '%s' is not address:port", listen);
+		return -1;
+	}
+	struct sockaddr_in *v4 = (struct sockaddr_in *)address;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		return 0;
+	}
+	snprintf(error, error_len, "listen address '%s' is not a numeric IPv4 or IPv6 address", host);
+	return -1;
 }
 
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address)

@@ -102,6 +102,9 @@ void config_cleanup(struct easd_config *config);
 
 /* Splits "address:port" ("[::1]:8080" for IPv6). Returns 0 or -1. */
 int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out);
+struct sockaddr_storage;
+/* "address:port" as a socket address (numeric IPv4 or IPv6). Returns 0, or -1 with a message in error. */
+int config_listen_address(const char *listen, struct sockaddr_storage *address, char *error, size_t error_len);
 /* Whether address (text form) is one of the trusted proxies. */
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address);
 /* Whether domain is one of the local domains (case-insensitive). */

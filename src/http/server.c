@@ -69,32 +69,6 @@ static char *read_file(const char *path, char *error, size_t error_len)
 	return (char *)content.data;
 }
 
-static int listen_address(const char *listen, struct sockaddr_storage *address, char *error,
-			  size_t error_len)
-{
-	char host[128];
-	uint16_t port;
-	memset(address, 0, sizeof(*address));
-	if (config_split_listen(listen, host, sizeof(host), &port) < 0) {
-		snprintf(error, error_len, "http listen '%s' is not address:port", listen);
-		return -1;
-	}
-	struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(port);
-		return 0;
-	}
-	snprintf(error, error_len, "http listen address '%s' is not a numeric IPv4 or IPv6 address", host);
-	return -1;
-}
-
 /*
  * Parked requests (Ping) do not count against the connections meant for
  * working requests: MHD's own limit covers both, and a connection is
@@ -339,7 +313,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		abort();
 	server->settings = *settings;
 	const struct easd_config *config = settings->config;
-	if (listen_address(config->http_listen, &address, error, error_len) < 0 ||
+	if (config_listen_address(config->http_listen, &address, error, error_len) < 0 ||
 	    load_tls(server, error, error_len) < 0) {
 		server_free(server);
 		return -1;

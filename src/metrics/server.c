@@ -114,37 +114,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
 	return metrics ? answer_metrics(cls, connection) : answer_health(cls, connection);
 }
 
-static int listen_address(const char *listen, struct sockaddr_storage *address, char *error, size_t error_len)
-{
-	char host[128];
-	uint16_t port;
-	memset(address, 0, sizeof(*address));
-	if (config_split_listen(listen, host, sizeof(host), &port) < 0) {
-		snprintf(error, error_len, "listen '%s' is not address:port", listen);
-		return -1;
-	}
-	struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(port);
-		return 0;
-	}
-	snprintf(error, error_len, "listen address '%s' is not a numeric IPv4 or IPv6 address", host);
-	return -1;
-}
-
 int metrics_server_start(const struct metrics_server_settings *settings, struct metrics_server **server_out,
 			 char *error, size_t error_len)
 {
 	struct sockaddr_storage address;
 	const char *listen = settings->config->metrics_listen;
-	if (listen_address(listen, &address, error, error_len) < 0)
+	if (config_listen_address(listen, &address, error, error_len) < 0)
 		return -1;
 	struct metrics_server *server = calloc(1, sizeof(*server));
 	if (server == NULL)
