@@ -241,15 +241,18 @@ struct number_key {
 	uint64_t max;
 	size_t offset;
 	bool is_unsigned_int;
+	bool restart; /* read only at start: SIGHUP keeps the value in force */
 };
 
 #define NUMBER_KEY(section, name, max, field, is_int) \
-	{ section, name, max, offsetof(struct easd_config, field), is_int }
+	{ section, name, max, offsetof(struct easd_config, field), is_int, false }
+#define NUMBER_KEY_AT_START(section, name, max, field, is_int) \
+	{ section, name, max, offsetof(struct easd_config, field), is_int, true }
 
 static const struct number_key number_keys[] = {
-	NUMBER_KEY("http", "threads", 1024, http_threads, true),
+	NUMBER_KEY_AT_START("http", "threads", 1024, http_threads, true),
 	NUMBER_KEY("http", "max_body", (uint64_t)1 << 31, max_body, false),
-	NUMBER_KEY("http", "timeout", 86400, http_timeout, true),
+	NUMBER_KEY_AT_START("http", "timeout", 86400, http_timeout, true),
 	NUMBER_KEY("lmtp", "max_message_size", (uint64_t)1 << 31, max_message_size, false),
 	NUMBER_KEY("smtp", "timeout", 3600, smtp_timeout, true),
 	NUMBER_KEY("smtp", "max_message_size", (uint64_t)1 << 31, max_send_size, false),
@@ -259,8 +262,8 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("push", "heartbeat_min", 3540, heartbeat_min, true),
 	NUMBER_KEY("push", "heartbeat_max", 86400, heartbeat_max, true),
 	NUMBER_KEY("push", "max_folders", 10000, ping_max_folders, true),
-	NUMBER_KEY("push", "max_parked", 10000000, max_parked, true),
-	NUMBER_KEY("push", "max_parked_per_user", 100000, max_parked_per_user, true),
+	NUMBER_KEY_AT_START("push", "max_parked", 10000000, max_parked, true),
+	NUMBER_KEY_AT_START("push", "max_parked_per_user", 100000, max_parked_per_user, true),
 	NUMBER_KEY("sync", "max_picture_size", LIMIT_PIM_ITEM_BYTES, max_picture_size, true),
 	NUMBER_KEY("sync", "max_commands", LIMIT_SYNC_COMMANDS_MAX, max_sync_commands, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
@@ -271,26 +274,28 @@ static const struct number_key number_keys[] = {
 struct string_key {
 	const char *section, *name;
 	size_t offset;
+	bool restart; /* read only at start (listeners, directories, the user): SIGHUP keeps it */
 };
 
-#define STRING_KEY(section, name, field) { section, name, offsetof(struct easd_config, field) }
+#define STRING_KEY(section, name, field) { section, name, offsetof(struct easd_config, field), false }
+#define STRING_KEY_AT_START(section, name, field) { section, name, offsetof(struct easd_config, field), true }
 
 static const struct string_key string_keys[] = {
-	STRING_KEY("http", "listen", http_listen),
+	STRING_KEY_AT_START("http", "listen", http_listen),
 	STRING_KEY("http", "tls_certificate", tls_certificate),
 	STRING_KEY("http", "tls_key", tls_key),
-	STRING_KEY("http", "port_file", port_file),
-	STRING_KEY("store", "data_dir", data_dir),
-	STRING_KEY("log", "dir", log_dir),
-	STRING_KEY("service", "user", service_user),
-	STRING_KEY("lmtp", "listen", lmtp_listen),
+	STRING_KEY_AT_START("http", "port_file", port_file),
+	STRING_KEY_AT_START("store", "data_dir", data_dir),
+	STRING_KEY_AT_START("log", "dir", log_dir),
+	STRING_KEY_AT_START("service", "user", service_user),
+	STRING_KEY_AT_START("lmtp", "listen", lmtp_listen),
 	STRING_KEY("lmtp", "recipient_delimiter", recipient_delimiter),
 	STRING_KEY("smtp", "relay", smtp_relay),
 	STRING_KEY("smtp", "user", smtp_user),
 	STRING_KEY("smtp", "password_file", smtp_password_file),
 	STRING_KEY("smtp", "ca_file", smtp_ca_file),
-	STRING_KEY("metrics", "listen", metrics_listen),
-	STRING_KEY("metrics", "port_file", metrics_port_file),
+	STRING_KEY_AT_START("metrics", "listen", metrics_listen),
+	STRING_KEY_AT_START("metrics", "port_file", metrics_port_file),
 };
 
 static int load_fail(struct load_state *state, const char *what, const char *section, const char *name)
@@ -514,6 +519,87 @@ int config_load(struct easd_config *config, const char *path, char *error, size_
 		return -1;
 	compute_policy_version(config);
 	return 0;
+}
+
+static void note_key(char *list, size_t len, const char *section, const char *name)
+{
+	size_t n = strlen(list);
+	if (n + 1 < len)
+		snprintf(list + n, len - n, "%s[%s]%s%s", n > 0 ? ", " : "", section, name[0] != '\0' ? " " : "", name);
+}
+
+static bool lists_equal(char **a, char **b)
+{
+	for (; *a != NULL && *b != NULL; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return false;
+	return *a == NULL && *b == NULL;
+}
+
+/* TLS on or off changes the listener itself; the files of a TLS listener may change (renewals). */
+static void merge_tls(const struct easd_config *current, struct easd_config *next, char *kept, size_t kept_len)
+{
+	if ((current->tls_certificate[0] == '\0') == (next->tls_certificate[0] == '\0'))
+		return;
+	set_string(&next->tls_certificate, current->tls_certificate);
+	set_string(&next->tls_key, current->tls_key);
+	note_key(kept, kept_len, "http", "tls_certificate (TLS on or off)");
+}
+
+static void merge_strings(const struct easd_config *current, struct easd_config *next, char *changed,
+			  size_t changed_len, char *kept, size_t kept_len)
+{
+	for (size_t i = 0; i < sizeof(string_keys) / sizeof(string_keys[0]); i++) {
+		const struct string_key *key = &string_keys[i];
+		char *now = *(char **)((char *)current + key->offset);
+		char **then = (char **)((char *)next + key->offset);
+		if (strcmp(now, *then) == 0)
+			continue;
+		if (key->restart)
+			set_string(then, now);
+		note_key(key->restart ? kept : changed, key->restart ? kept_len : changed_len, key->section, key->name);
+	}
+}
+
+static void merge_numbers(const struct easd_config *current, struct easd_config *next, char *changed,
+			  size_t changed_len, char *kept, size_t kept_len)
+{
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
+		const struct number_key *key = &number_keys[i];
+		size_t size = key->is_unsigned_int ? sizeof(unsigned) : sizeof(uint64_t);
+		const char *now = (const char *)current + key->offset;
+		char *then = (char *)next + key->offset;
+		if (memcmp(now, then, size) == 0)
+			continue;
+		if (key->restart)
+			memcpy(then, now, size);
+		note_key(key->restart ? kept : changed, key->restart ? kept_len : changed_len, key->section, key->name);
+	}
+}
+
+void config_reload_merge(const struct easd_config *current, struct easd_config *next, char *changed,
+			 size_t changed_len, char *kept, size_t kept_len)
+{
+	changed[0] = kept[0] = '\0';
+	merge_tls(current, next, kept, kept_len);
+	merge_strings(current, next, changed, changed_len, kept, kept_len);
+	merge_numbers(current, next, changed, changed_len, kept, kept_len);
+	const struct {
+		const char *section, *name;
+		bool differs;
+	} others[] = {
+		{ "lmtp", "local_domains", !lists_equal(current->local_domains, next->local_domains) },
+		{ "http", "trusted_proxies", !lists_equal(current->trusted_proxies, next->trusted_proxies) },
+		{ "smtp", "security", current->smtp_security != next->smtp_security },
+		{ "push", "wake", current->wake_on_new_items_only != next->wake_on_new_items_only },
+		{ "sync", "omitted", current->delete_omitted != next->delete_omitted },
+		{ "provision", "mode", current->provision != next->provision },
+		{ "provision", "allow_partial", current->allow_partial_policy != next->allow_partial_policy },
+		{ "policy", "", strcmp(current->policy_version, next->policy_version) != 0 },
+	};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		if (others[i].differs)
+			note_key(changed, changed_len, others[i].section, others[i].name);
 }
 
 int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out)

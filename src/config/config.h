@@ -99,6 +99,15 @@ void config_init(struct easd_config *config);
  */
 int config_load(struct easd_config *config, const char *path, char *error, size_t error_len);
 void config_cleanup(struct easd_config *config);
+/*
+ * SIGHUP: next, just loaded, is to take current's place. Keys read only at
+ * start (listeners, directories, the service user, thread and parking
+ * limits, TLS on or off) get current's values back. changed lists the keys
+ * that take effect ("[smtp] relay, [policy]"), kept those that wait for a
+ * restart; both "" when none.
+ */
+void config_reload_merge(const struct easd_config *current, struct easd_config *next, char *changed,
+			 size_t changed_len, char *kept, size_t kept_len);
 
 /* Splits "address:port" ("[::1]:8080" for IPv6). Returns 0 or -1. */
 int config_split_listen(const char *listen, char *address, size_t address_len, uint16_t *port_out);

@@ -1,4 +1,4 @@
-/* test_config.c: easd.conf parsing: defaults, every kind of key, errors with lines. */
+/* test_config.c: easd.conf parsing: defaults, every kind of key, errors with lines; what SIGHUP replaces and keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/live.h"
 
 /* Loads text as a configuration file; returns config_load's result. */
 static int load(struct easd_config *config, const char *text, char *error, size_t error_len)
@@ -159,6 +160,68 @@ static void bad_files_name_the_line(void **state)
 	config_cleanup(&config);
 }
 
+/* SIGHUP: live keys change and are named; keys read at start get the values in force back. */
+static void reload_merge_names_and_keeps(void **state)
+{
+	(void)state;
+	struct easd_config current, next;
+	char error[256], changed[512], kept[512];
+	assert_int_equal(load(&current, "[http]\nlisten = 127.0.0.1:8080\nthreads = 4\n[smtp]\nrelay = 127.0.0.1:25\n",
+			      error, sizeof(error)), 0);
+	assert_int_equal(load(&next,
+			      "[http]\nlisten = 0.0.0.0:443\nthreads = 8\ntls_certificate = /c.pem\ntls_key = /k.pem\n"
+			      "[smtp]\nrelay = mx.example.org:587\nsecurity = starttls\n[push]\nheartbeat_max = 900\n"
+			      "[lmtp]\nlocal_domains = example.org\n[policy]\nDevicePasswordEnabled = 1\n",
+			      error, sizeof(error)), 0);
+	config_reload_merge(&current, &next, changed, sizeof(changed), kept, sizeof(kept));
+	assert_string_equal(changed, "[smtp] relay, [push] heartbeat_max, [lmtp] local_domains, [smtp] security, [policy]");
+	assert_string_equal(kept, "[http] tls_certificate (TLS on or off), [http] listen, [http] threads");
+	assert_string_equal(next.http_listen, "127.0.0.1:8080");
+	assert_int_equal(next.http_threads, 4);
+	assert_string_equal(next.tls_certificate, "");
+	assert_string_equal(next.tls_key, "");
+	assert_string_equal(next.smtp_relay, "mx.example.org:587");
+	assert_int_equal(next.heartbeat_max, 900);
+	/* The same file again: nothing to say. */
+	config_reload_merge(&next, &next, changed, sizeof(changed), kept, sizeof(kept));
+	assert_string_equal(changed, "");
+	assert_string_equal(kept, "");
+	/* A full list is cut, never overrun. */
+	char small[12];
+	config_reload_merge(&current, &next, small, sizeof(small), kept, sizeof(kept));
+	assert_true(strlen(small) < sizeof(small));
+	config_cleanup(&current);
+	config_cleanup(&next);
+}
+
+/* A reader keeps the configuration it took until it gives it back, however often it is replaced. */
+static void live_configuration_outlives_its_readers(void **state)
+{
+	(void)state;
+	struct easd_config config;
+	char error[256];
+	assert_int_equal(load(&config, "[push]\nheartbeat_min = 100\n", error, sizeof(error)), 0);
+	struct config_live *live = config_live_new(&config);
+	assert_null(config.http_listen); /* taken over */
+	const struct easd_config *first = config_live_get(live);
+	for (unsigned minimum = 101; minimum <= 103; minimum++) {
+		struct easd_config next;
+		config_init(&next);
+		next.heartbeat_min = minimum;
+		config_live_replace(live, &next);
+	}
+	const struct easd_config *now = config_live_get(live);
+	assert_int_equal(now->heartbeat_min, 103);
+	/* Still whole (the ASan build would see a freed one). */
+	assert_int_equal(first->heartbeat_min, 100);
+	assert_string_equal(first->http_listen, "127.0.0.1:8080");
+	config_live_put(live, first);
+	config_live_put(live, now);
+	config_live_put(live, NULL);
+	config_live_free(&live);
+	assert_null(live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +230,8 @@ int main(void)
 		cmocka_unit_test(policy_version_follows_the_policy),
 		cmocka_unit_test(bad_files_name_the_line),
 		cmocka_unit_test(example_file_loads),
+		cmocka_unit_test(reload_merge_names_and_keeps),
+		cmocka_unit_test(live_configuration_outlives_its_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

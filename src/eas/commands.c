@@ -185,7 +185,7 @@ static int check_body(struct eas_request *request, const struct eas_command *com
 	struct wbxml_limits limits = {
 		.max_depth = LIMIT_WBXML_DEPTH,
 		.max_elements = LIMIT_WBXML_ELEMENTS,
-		.max_total = request->server->config->max_body,
+		.max_total = request->config->max_body,
 	};
 	wbxml_reader_init(&reader, request->body.data, request->body.len, &limits);
 	bool first = true;

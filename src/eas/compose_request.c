@@ -78,7 +78,7 @@ static int read_source(struct wbxml_reader *reader, struct eas_compose *c)
 /* Forwardee{Name?, Email}: the addresses, at most one more than a message may have. */
 static int read_forwardees(struct eas_request *r, struct wbxml_reader *reader, struct eas_compose *c)
 {
-	size_t capacity = (size_t)r->server->config->max_send_recipients + 1;
+	size_t capacity = (size_t)r->config->max_send_recipients + 1;
 	struct wbxml_event event;
 	int more;
 	c->forwardees = arena_alloc(r->arena, capacity * sizeof(*c->forwardees));
@@ -112,7 +112,7 @@ static int read_field(struct eas_request *r, struct wbxml_reader *reader, enum w
 	bool smart = c->reply || c->forward;
 	switch (tag) {
 	case WBXML_COMPOSEMAIL_CLIENT_ID: return eas_read_text(reader, &c->client_id);
-	case WBXML_COMPOSEMAIL_MIME: return read_joined(reader, r->arena, r->server->config->max_send_size + 1, &c->mime);
+	case WBXML_COMPOSEMAIL_MIME: return read_joined(reader, r->arena, r->config->max_send_size + 1, &c->mime);
 	case WBXML_COMPOSEMAIL_SAVE_IN_SENT_ITEMS: c->save_in_sent = true; return wbxml_reader_skip(reader);
 	case WBXML_COMPOSEMAIL_REPLACE_MIME: c->replace_mime = smart; return wbxml_reader_skip(reader);
 	case WBXML_COMPOSEMAIL_SOURCE: return smart ? read_source(reader, c) : -1;

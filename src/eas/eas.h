@@ -19,7 +19,6 @@
 
 /* What every request shares; owned by the daemon. */
 struct eas_server {
-	const struct easd_config *config;
 	struct store *store;
 	struct push_hub *push;
 	struct guard_repeats *repeats;
@@ -77,6 +76,7 @@ struct eas_park {
 struct eas_request {
 	struct arena *arena;
 	struct eas_server *server;
+	const struct easd_config *config; /* in force when the request came (config/live.h) */
 	int64_t now; /* Unix seconds, taken once */
 
 	/* From the request line and headers (validated by http/). */

@@ -75,7 +75,7 @@ static int read_content(struct eas_request *r, int64_t folder, int64_t item, str
 	int status = store_item_content_size(r->session, folder, item, &size);
 	if (status != STORE_OK)
 		return status;
-	if (size > LIMIT_PIM_ITEM_BYTES + (uint64_t)r->server->config->max_message_size)
+	if (size > LIMIT_PIM_ITEM_BYTES + (uint64_t)r->config->max_message_size)
 		return STORE_ERROR;
 	uint8_t *data = arena_alloc(r->arena, size + 1);
 	*out = (struct slice){ data, size };
@@ -182,7 +182,7 @@ static void put_away(struct eas_request *r, const struct located *at)
 /* The hourly sending rate, then the send key. Returns 0 to send, 1 when sent before, or a Status. */
 static int claim_reply(struct eas_request *r, const char *key)
 {
-	const struct easd_config *config = r->server->config;
+	const struct easd_config *config = r->config;
 	enum store_send_claim found;
 	unsigned sent = 0;
 	if (store_send_count(r->session, r->user.id, r->now - 3600, &sent) != STORE_OK ||
@@ -212,7 +212,7 @@ static int send_reply(struct eas_request *r, const struct answer_request *q, con
 		return claimed == 1 ? MEETING_OK : claimed;
 	struct slice reply = pim_itip_reply(r->arena, meeting, address, NULL, (enum pim_itip_answer)q->user_response, r->now);
 	struct mail_envelope envelope = { address, &meeting->organizer, 1 };
-	if (mail_submit(r->server->config, &envelope, reply.data, reply.len, detail, sizeof(detail)) != MAIL_SUBMIT_SENT) {
+	if (mail_submit(r->config, &envelope, reply.data, reply.len, detail, sizeof(detail)) != MAIL_SUBMIT_SENT) {
 		store_send_abandon(r->session, r->user.id, key);
 		fprintf(stderr, "easd: meeting reply not sent user=%s to=%s: %s\n", r->user.name, meeting->organizer, detail);
 		*relay_failed = true; /* the other Requests of this command do not wait for the relay again */

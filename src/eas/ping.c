@@ -66,7 +66,7 @@ static void answer(struct eas_request *r, const struct ping_answer *a)
 		wbxml_writer_end(&writer);
 	}
 	if (a->status == PING_TOO_MANY_FOLDERS)
-		wbxml_writer_element_uint(&writer, WBXML_PING_MAX_FOLDERS, r->server->config->ping_max_folders);
+		wbxml_writer_element_uint(&writer, WBXML_PING_MAX_FOLDERS, r->config->ping_max_folders);
 	if (a->status == PING_HEARTBEAT_OUT_OF_RANGE)
 		wbxml_writer_element_uint(&writer, WBXML_PING_HEARTBEAT_INTERVAL, a->heartbeat);
 	wbxml_writer_end(&writer);
@@ -159,7 +159,7 @@ static int read_folder(struct eas_request *r, struct wbxml_reader *reader, struc
 	for (unsigned i = 0; i < p->folder_count; i++)
 		if (p->folders[i] == folder)
 			return -1; /* the same folder twice (MS-ASCMD 2.2.3.90 R6699) */
-	if (p->folder_count == r->server->config->ping_max_folders) {
+	if (p->folder_count == r->config->ping_max_folders) {
 		p->too_many = true;
 		return 0;
 	}
@@ -313,7 +313,7 @@ static int folder_state(struct eas_request *r, int64_t folder_id, const char **r
 	}
 	bool pending;
 	if (status != STORE_OK ||
-	    sync_pending_change(r, folder_id, &state, r->server->config->wake_on_new_items_only, &pending) != STORE_OK)
+	    sync_pending_change(r, folder_id, &state, r->config->wake_on_new_items_only, &pending) != STORE_OK)
 		return -1;
 	*sync_key_out = state.sync_key;
 	/* Told of it LIMIT_REPEAT_CHANGED times and never synced it: a loop (field-notes T65), not news. */
@@ -370,7 +370,7 @@ static void watch(struct eas_request *r, const int64_t *folders, unsigned count,
 /* Status 5 with the nearest bound, or 0 when the interval is inside them. */
 static int check_heartbeat(struct eas_request *r, uint64_t heartbeat)
 {
-	const struct easd_config *config = r->server->config;
+	const struct easd_config *config = r->config;
 	if (heartbeat >= config->heartbeat_min && heartbeat <= config->heartbeat_max)
 		return 0;
 	uint64_t bound = heartbeat < config->heartbeat_min ? config->heartbeat_min : config->heartbeat_max;

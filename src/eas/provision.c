@@ -25,7 +25,7 @@
 
 int eas_policy_status(const struct eas_request *request)
 {
-	const struct easd_config *config = request->server->config;
+	const struct easd_config *config = request->config;
 	const struct store_device *device = &request->device;
 	uint32_t key = request->has_policy_key ? request->policy_key : 0;
 	if (config->provision == CONFIG_PROVISION_OFF)
@@ -136,7 +136,7 @@ static int compare_settings(const void *a, const void *b)
 /* The EASProvisionDoc, settings in code page order (the schema's order). */
 static void write_policy_document(struct eas_request *request, struct wbxml_writer *writer)
 {
-	const struct easd_config *config = request->server->config;
+	const struct easd_config *config = request->config;
 	size_t n = config->policy_count;
 	struct config_policy_setting *sorted = arena_alloc(request->arena, (n + 1) * sizeof(*sorted));
 	memcpy(sorted, config->policy, n * sizeof(*sorted));
@@ -181,7 +181,7 @@ static void write_response(struct eas_request *request, const struct provision_r
 
 static void download(struct eas_request *request, const struct provision_request *p)
 {
-	const struct easd_config *config = request->server->config;
+	const struct easd_config *config = request->config;
 	uint32_t key = new_key();
 	if (store_device_set_pending_policy(request->session, request->device.id, key,
 					    config->policy_version) != STORE_OK) {
@@ -199,7 +199,7 @@ static void download(struct eas_request *request, const struct provision_request
  */
 static int compliance_status(const struct eas_request *request, struct slice client_status)
 {
-	const struct easd_config *config = request->server->config;
+	const struct easd_config *config = request->config;
 	uint64_t status = 1;
 	if (client_status.len > 0 && (parse_uint64(client_status, 4, &status) < 0 || status == 0))
 		return EAS_PROVISION_PROTOCOL_ERROR;

@@ -48,7 +48,7 @@ const char *eas_user_address(struct eas_request *r)
 {
 	if (strchr(r->user.name, '@') != NULL)
 		return r->user.name;
-	const char *domain = r->server->config->local_domains[0] != NULL ? r->server->config->local_domains[0] : "localhost";
+	const char *domain = r->config->local_domains[0] != NULL ? r->config->local_domains[0] : "localhost";
 	size_t len = strlen(r->user.name) + 1 + strlen(domain) + 1;
 	char *address = arena_alloc(r->arena, len);
 	snprintf(address, len, "%s@%s", r->user.name, domain);
@@ -73,7 +73,7 @@ static int load_original(struct eas_request *r, const struct eas_compose *c, str
 		return EAS_STATUS_ITEM_NOT_FOUND;
 	if (status != STORE_OK)
 		return EAS_STATUS_SERVER_ERROR_RETRY_LATER;
-	if (size > r->server->config->max_send_size)
+	if (size > r->config->max_send_size)
 		return EAS_STATUS_ATTACHMENT_TOO_LARGE;
 	uint8_t *data = arena_alloc(r->arena, size + 1);
 	if (size > 0 && store_item_content_read(r->session, folder_id, item_id, 0, data, size) != STORE_OK)
@@ -85,7 +85,7 @@ static int load_original(struct eas_request *r, const struct eas_compose *c, str
 /* Builds the message to send. Returns 0 or the status (with *reason). */
 static int prepare(struct eas_request *r, const struct eas_compose *c, struct pim_outgoing *out, const char **reason)
 {
-	const struct easd_config *config = r->server->config;
+	const struct easd_config *config = r->config;
 	struct slice original = SLICE_EMPTY;
 	bool smart = (c->reply || c->forward) && !c->replace_mime;
 	int status = smart ? load_original(r, c, &original) : 0;
@@ -136,7 +136,7 @@ static const char *send_key(struct eas_request *r, const struct eas_compose *c, 
 /* The hourly rate, then the claim. Returns 0 to send, or the status (with *reason; 1: sent before). */
 static int claim(struct eas_request *r, const char *key, const char **reason)
 {
-	const struct easd_config *config = r->server->config;
+	const struct easd_config *config = r->config;
 	unsigned sent = 0;
 	enum store_send_claim found;
 	if (store_send_count(r->session, r->user.id, r->now - 3600, &sent) != STORE_OK ||
@@ -202,7 +202,7 @@ static void submit_claimed(struct eas_request *r, const struct eas_compose *c, c
 	}
 	char detail[512];
 	struct mail_envelope envelope = { eas_user_address(r), out->recipients, out->recipient_count };
-	enum mail_submit_result result = mail_submit(r->server->config, &envelope, out->wire, out->wire_len, detail,
+	enum mail_submit_result result = mail_submit(r->config, &envelope, out->wire, out->wire_len, detail,
 						     sizeof(detail));
 	if (result != MAIL_SUBMIT_SENT) {
 		store_send_abandon(r->session, r->user.id, key);
@@ -226,7 +226,7 @@ void eas_sendmail(struct eas_request *r)
 	struct pim_outgoing out;
 	const char *reason = "request_invalid";
 	int status = eas_compose_read(r, &compose);
-	if (status == 0 && compose.mime.len > r->server->config->max_send_size) {
+	if (status == 0 && compose.mime.len > r->config->max_send_size) {
 		status = EAS_STATUS_ATTACHMENT_TOO_LARGE;
 		reason = "message_too_large";
 	}

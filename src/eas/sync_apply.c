@@ -136,9 +136,9 @@ static void author_of(const struct sync_context *ctx, const struct sync_result *
 				       .user = r->user.name, .now = r->now,
 				       .options = &result->collection->settings.options,
 				       .supported = &result->collection->settings.supported,
-				       .keep_omitted = !r->server->config->delete_omitted,
+				       .keep_omitted = !r->config->delete_omitted,
 				       .empty_picture_echo = sends_empty_pictures(&r->device),
-				       .max_picture = r->server->config->max_picture_size };
+				       .max_picture = r->config->max_picture_size };
 }
 
 /* The command's ApplicationData as the folder's class reads it. Returns 0, or -1 with input->invalid set. */

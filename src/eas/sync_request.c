@@ -53,7 +53,7 @@ static int read_options(struct wbxml_reader *reader, struct sync_collection *col
 
 static struct sync_command *add_command(struct eas_request *request, struct sync_collection *collection)
 {
-	if (collection->command_count == request->server->config->max_sync_commands)
+	if (collection->command_count == request->config->max_sync_commands)
 		return NULL;
 	collection->commands = arena_grow(request->arena, collection->commands, sizeof(*collection->commands),
 					  collection->command_count, &collection->command_capacity, 16);

@@ -48,7 +48,7 @@ static uint64_t within(struct eas_request *r, uint64_t value, uint64_t low, uint
 int sync_wait_check(struct sync_context *ctx)
 {
 	struct eas_request *r = ctx->request;
-	const struct easd_config *config = r->server->config;
+	const struct easd_config *config = r->config;
 	struct sync_request *sync = &ctx->sync;
 	if (sync->has_wait) {
 		uint64_t minutes = within(r, sync->wait_minutes, SYNC_WAIT_MIN_MINUTES, SYNC_WAIT_MAX_MINUTES);
@@ -111,7 +111,7 @@ static int pending(struct eas_request *r, const struct eas_park *park, bool *pen
 		}
 		if (status == STORE_OK)
 			status = sync_pending_change(r, park->folders[i], &state,
-						     r->server->config->wake_on_new_items_only, pending_out);
+						     r->config->wake_on_new_items_only, pending_out);
 		if (status != STORE_OK)
 			return status;
 	}

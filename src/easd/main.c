@@ -3,7 +3,8 @@
  * the log, starts the HTTP server (and the metrics and LMTP listeners),
  * becomes [service] user when started as root (easd/service_user.h),
  * then waits for signals: SIGTERM/SIGINT stop cleanly (requests in flight
- * finish, the store is closed), SIGHUP reopens the logs (logrotate) and
+ * finish, the store is closed), SIGHUP reopens the logs (logrotate),
+ * loads easd.conf again (what can change live does, config/live.h) and
  * reloads the TLS certificate (renewals).
  *
  * Start-up failures print one clear line and exit non-zero.
@@ -38,7 +39,9 @@
 #define SHUTDOWN_GRACE_SECONDS 5
 
 struct daemon {
-	struct easd_config config;
+	const char *config_path;          /* NULL: built-in defaults */
+	struct config_live *live;         /* the configuration in force; SIGHUP replaces it */
+	const struct easd_config *boot;   /* the one easd started with: listeners, directories, limits read at start */
 	struct store *store;
 	struct access_log *log;
 	struct error_log *errors;  /* timestamped stderr and easd.log */
@@ -57,8 +60,9 @@ static void usage(FILE *out)
 	      "  -c, --config FILE   configuration (default: none, built-in defaults; see easd.conf.example)\n"
 	      "  -h, --help          this text\n"
 	      "  -V, --version       the release\n"
-	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens access.log and easd.log\n"
-	      "and reloads the TLS certificate and key.\n",
+	      "easd serves Exchange ActiveSync until SIGTERM; SIGHUP reopens access.log and easd.log,\n"
+	      "loads the configuration file again (what can change live does) and reloads the\n"
+	      "TLS certificate and key.\n",
 	      out);
 }
 
@@ -135,12 +139,12 @@ static int check_writable_database(const char *data_dir)
 static int start_metrics(struct daemon *d)
 {
 	char error[512];
-	struct metrics_server_settings settings = { &d->config, d->store, d->push };
+	struct metrics_server_settings settings = { d->boot, d->store, d->push };
 	if (metrics_server_start(&settings, &d->metrics, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: metrics: %s\n", error);
 		return -1;
 	}
-	const char *port_file = d->config.metrics_port_file;
+	const char *port_file = d->boot->metrics_port_file;
 	if (port_file[0] != '\0' && write_port_file(port_file, metrics_server_port(d->metrics)) < 0) {
 		fprintf(stderr, "easd: %s: %s\n", port_file, strerror(errno));
 		return -1;
@@ -151,61 +155,60 @@ static int start_metrics(struct daemon *d)
 static int start(struct daemon *d)
 {
 	char error[512];
-	if (check_writable_directory("data directory", d->config.data_dir) < 0 ||
-	    check_writable_database(d->config.data_dir) < 0 ||
-	    check_writable_directory("log directory", d->config.log_dir) < 0)
+	if (check_writable_directory("data directory", d->boot->data_dir) < 0 ||
+	    check_writable_database(d->boot->data_dir) < 0 ||
+	    check_writable_directory("log directory", d->boot->log_dir) < 0)
 		return -1;
-	d->errors = error_log_start(d->config.log_dir, error, sizeof(error));
+	d->errors = error_log_start(d->boot->log_dir, error, sizeof(error));
 	if (d->errors == NULL) {
 		fprintf(stderr, "easd: log: %s\n", error);
 		return -1;
 	}
-	if (store_open(d->config.data_dir, 0, &d->store, error, sizeof(error)) < 0) {
+	if (store_open(d->boot->data_dir, 0, &d->store, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: store: %s\n", error);
 		return -1;
 	}
-	d->log = access_log_open(d->config.log_dir);
+	d->log = access_log_open(d->boot->log_dir);
 	if (d->log == NULL) {
-		fprintf(stderr, "easd: log: %s/access.log: %s\n", d->config.log_dir, strerror(errno));
+		fprintf(stderr, "easd: log: %s/access.log: %s\n", d->boot->log_dir, strerror(errno));
 		return -1;
 	}
-	d->auth = guard_auth_new(&d->config);
+	d->auth = guard_auth_new(d->boot);
 	/* easd reads libical's zones once, into its own table (pim/timezone.c), and needs them no more. */
 	pim_timezone_release_libical();
-	struct push_settings push = { d->config.max_parked, d->config.max_parked_per_user };
+	struct push_settings push = { d->boot->max_parked, d->boot->max_parked_per_user };
 	if (push_hub_start(&push, raise_descriptor_limit(), &d->push, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: push: %s\n", error);
 		return -1;
 	}
-	if (push_hub_listen(d->push, d->config.data_dir, error, sizeof(error)) < 0) {
+	if (push_hub_listen(d->push, d->boot->data_dir, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: push: %s\n", error);
 		return -1;
 	}
 	store_set_change_listener(d->store, push_hub_changed, d->push);
 	d->repeats = guard_repeats_new();
-	d->eas = (struct eas_server){ .config = &d->config, .store = d->store, .push = d->push,
-				      .repeats = d->repeats };
-	struct http_server_settings http = { &d->config, &d->eas, d->auth, d->log };
+	d->eas = (struct eas_server){ .store = d->store, .push = d->push, .repeats = d->repeats };
+	struct http_server_settings http = { d->boot, d->live, &d->eas, d->auth, d->log };
 	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: http: %s\n", error);
 		return -1;
 	}
-	if (d->config.metrics_listen[0] != '\0' && start_metrics(d) < 0)
+	if (d->boot->metrics_listen[0] != '\0' && start_metrics(d) < 0)
 		return -1;
-	if (d->config.port_file[0] != '\0' &&
-	    write_port_file(d->config.port_file, http_server_port(d->http)) < 0) {
-		fprintf(stderr, "easd: %s: %s\n", d->config.port_file, strerror(errno));
+	if (d->boot->port_file[0] != '\0' &&
+	    write_port_file(d->boot->port_file, http_server_port(d->http)) < 0) {
+		fprintf(stderr, "easd: %s: %s\n", d->boot->port_file, strerror(errno));
 		return -1;
 	}
-	if (d->config.lmtp_listen[0] != '\0' &&
-	    lmtp_server_start(&d->config, d->store, &d->lmtp, error, sizeof(error)) < 0) {
+	if (d->boot->lmtp_listen[0] != '\0' &&
+	    lmtp_server_start(d->live, d->store, &d->lmtp, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: lmtp: %s\n", error);
 		return -1;
 	}
 	/* Whether TLS is on, said at once: a proxy in front, or devices told to use plain HTTP, is a choice to see. */
-	fprintf(stderr, "easd %s: serving EAS on %s (port %u, %s)%s%s, store %s\n", EASD_VERSION, d->config.http_listen,
-		http_server_port(d->http), d->config.tls_certificate[0] != '\0' ? "HTTPS" : "plain HTTP, no TLS",
-		d->lmtp != NULL ? ", LMTP on " : "", d->lmtp != NULL ? d->config.lmtp_listen : "", d->config.data_dir);
+	fprintf(stderr, "easd %s: serving EAS on %s (port %u, %s)%s%s, store %s\n", EASD_VERSION, d->boot->http_listen,
+		http_server_port(d->http), d->boot->tls_certificate[0] != '\0' ? "HTTPS" : "plain HTTP, no TLS",
+		d->lmtp != NULL ? ", LMTP on " : "", d->lmtp != NULL ? d->boot->lmtp_listen : "", d->boot->data_dir);
 	return 0;
 }
 
@@ -216,7 +219,7 @@ static int start(struct daemon *d)
 static int become_service_user(struct daemon *d, const struct easd_user *user)
 {
 	char error[1024];
-	if (easd_user_switch(user, d->config.data_dir, d->config.log_dir, error, sizeof(error)) < 0) {
+	if (easd_user_switch(user, d->boot->data_dir, d->boot->log_dir, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: %s\n", error);
 		return -1;
 	}
@@ -236,7 +239,8 @@ static void stop(struct daemon *d)
 	guard_auth_free(&d->auth);
 	access_log_close(&d->log);
 	store_close(&d->store);
-	config_cleanup(&d->config);
+	config_live_put(d->live, d->boot);
+	config_live_free(&d->live);
 	error_log_stop(&d->errors);
 }
 
@@ -266,6 +270,62 @@ static int next_signal(const sigset_t *signals, long beat_ms)
 	}
 }
 
+/*
+ * easd.conf again: requests that begin from now on see the new values
+ * (config/live.h). A file that does not load keeps the configuration in
+ * force; keys read only at start keep their values until a restart. Each
+ * outcome is said in one line.
+ */
+static void reload_configuration(struct daemon *d)
+{
+	if (d->config_path == NULL) {
+		fputs("easd: SIGHUP: no configuration file (-c), so no configuration to reload\n", stderr);
+		return;
+	}
+	struct easd_config next;
+	config_init(&next);
+	char error[512];
+	if (config_load(&next, d->config_path, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: SIGHUP: kept the configuration in force: %s\n", error);
+		config_cleanup(&next);
+		return;
+	}
+	char changed[2048], kept[1024];
+	const struct easd_config *current = config_live_get(d->live);
+	config_reload_merge(current, &next, changed, sizeof(changed), kept, sizeof(kept));
+	config_live_put(d->live, current);
+	guard_auth_configure(d->auth, &next);
+	config_live_replace(d->live, &next);
+	fprintf(stderr, "easd: SIGHUP: reloaded %s: %s%s\n", d->config_path, changed[0] != '\0' ? "changed " : "",
+		changed[0] != '\0' ? changed : "nothing changed");
+	if (kept[0] != '\0')
+		fprintf(stderr, "easd: SIGHUP: kept until easd restarts (read only at start): %s\n", kept);
+}
+
+/* A renewed certificate, from the files the configuration in force names. */
+static void reload_tls(struct daemon *d)
+{
+	char report[1024];
+	const struct easd_config *config = config_live_get(d->live);
+	bool kept = http_server_reload_tls(d->http, config, report, sizeof(report)) < 0;
+	config_live_put(d->live, config);
+	fprintf(stderr, "easd: SIGHUP: %s%s\n", kept ? "kept the TLS certificate in use: " : "", report);
+}
+
+/* Logs first, so that what the reload says lands in the new easd.log. */
+static void reload(struct daemon *d)
+{
+	sd_notify(0, "RELOADING=1");
+	if (access_log_reopen(d->log) < 0)
+		fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
+	if (error_log_reopen(d->errors) < 0)
+		fprintf(stderr, "easd: cannot reopen easd.log: %s\n", strerror(errno));
+	reload_configuration(d);
+	if (d->boot->tls_certificate[0] != '\0')
+		reload_tls(d);
+	sd_notify(0, "READY=1");
+}
+
 /* The main thread only waits for signals; the servers run on their own threads. */
 static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 {
@@ -273,19 +333,7 @@ static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 	for (;;) {
 		int signal_number = next_signal(signals, beat_ms);
 		if (signal_number == SIGHUP) {
-			sd_notify(0, "RELOADING=1");
-			if (access_log_reopen(d->log) < 0)
-				fprintf(stderr, "easd: cannot reopen the access log: %s\n", strerror(errno));
-			if (error_log_reopen(d->errors) < 0)
-				fprintf(stderr, "easd: cannot reopen easd.log: %s\n", strerror(errno));
-			/* A renewed certificate; after the logs, so that the line lands in the new easd.log. */
-			if (d->config.tls_certificate[0] != '\0') {
-				char report[1024];
-				bool kept = http_server_reload_tls(d->http, &d->config, report, sizeof(report)) < 0;
-				fprintf(stderr, "easd: SIGHUP: %s%s\n", kept ? "kept the TLS certificate in use: " : "",
-					report);
-			}
-			sd_notify(0, "READY=1");
+			reload(d);
 			continue;
 		}
 		fprintf(stderr, "easd: %s, stopping\n", strsignal(signal_number));
@@ -293,17 +341,32 @@ static void wait_for_signals(struct daemon *d, const sigset_t *signals)
 	}
 }
 
+/* -c FILE over the defaults, made the configuration in force. Returns 0, or -1 having said why. */
+static int load_configuration(struct daemon *d)
+{
+	struct easd_config config;
+	config_init(&config);
+	char error[512];
+	if (d->config_path != NULL && config_load(&config, d->config_path, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: %s\n", error);
+		config_cleanup(&config);
+		return -1;
+	}
+	d->live = config_live_new(&config);
+	d->boot = config_live_get(d->live);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	const char *config_path = NULL;
 	static const struct option options[] = {
 		{ "config", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { "version", 0, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	int option;
 	while ((option = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		if (option == 'c') {
-			config_path = optarg;
+			d.config_path = optarg;
 		} else if (option == 'V') {
 			printf("easd %s\n", EASD_VERSION);
 			return 0;
@@ -316,18 +379,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	config_init(&d.config);
-	char error[512];
-	if (config_path != NULL && config_load(&d.config, config_path, error, sizeof(error)) < 0) {
-		fprintf(stderr, "easd: %s\n", error);
-		config_cleanup(&d.config);
+	if (load_configuration(&d) < 0)
 		return 1;
-	}
 	/* An unknown [service] user, or one easd cannot become, stops it before anything is opened. */
 	struct easd_user service_user;
-	if (easd_user_find(d.config.service_user, &service_user, error, sizeof(error)) < 0) {
+	char error[512];
+	if (easd_user_find(d.boot->service_user, &service_user, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: %s\n", error);
-		config_cleanup(&d.config);
+		stop(&d);
 		return 1;
 	}
 	/* Block the signals before any thread starts, so only sigwait sees them. */

@@ -35,8 +35,13 @@ struct failures {
 	int64_t last_failure;
 };
 
+/* [auth]'s numbers, copied: SIGHUP may free the configuration they came from. */
+struct auth_limits {
+	unsigned cache_seconds, slow_after, lockout_after, lockout_seconds;
+};
+
 struct guard_auth {
-	const struct easd_config *config;
+	struct auth_limits limits; /* read and changed under lock */
 	pthread_mutex_t lock;
 	GHashTable *cache;    /* lower-case user name -> struct cached_credential */
 	GHashTable *failures; /* "u:name" or "a:address" -> struct failures */
@@ -54,8 +59,8 @@ static void cached_free(gpointer data)
 struct guard_auth *guard_auth_new(const struct easd_config *config)
 {
 	struct guard_auth *auth = g_new0(struct guard_auth, 1);
-	auth->config = config;
 	pthread_mutex_init(&auth->lock, NULL);
+	guard_auth_configure(auth, config);
 	auth->cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
 	auth->failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (getrandom(auth->key, sizeof(auth->key), 0) != (ssize_t)sizeof(auth->key))
@@ -124,24 +129,32 @@ static char *credential_digest(struct guard_auth *auth, const char *user, const 
 	return digest;
 }
 
+void guard_auth_configure(struct guard_auth *auth, const struct easd_config *config)
+{
+	pthread_mutex_lock(&auth->lock);
+	auth->limits = (struct auth_limits){ config->auth_cache_seconds, config->auth_slow_after,
+					     config->auth_lockout_after, config->auth_lockout_seconds };
+	pthread_mutex_unlock(&auth->lock);
+}
+
 /* Seconds the key must wait, or 0. Caller holds the lock. */
 static int64_t refused_for(struct guard_auth *auth, const char *key, int64_t now, bool *locked_out)
 {
-	const struct easd_config *config = auth->config;
+	const struct auth_limits *limits = &auth->limits;
 	struct failures *f = g_hash_table_lookup(auth->failures, key);
 	if (f == NULL)
 		return 0;
-	if (now - f->last_failure >= (int64_t)config->auth_lockout_seconds) {
+	if (now - f->last_failure >= (int64_t)limits->lockout_seconds) {
 		g_hash_table_remove(auth->failures, key);
 		return 0;
 	}
-	if (config->auth_lockout_after > 0 && f->count >= config->auth_lockout_after) {
+	if (limits->lockout_after > 0 && f->count >= limits->lockout_after) {
 		*locked_out = true;
-		return f->last_failure + config->auth_lockout_seconds - now;
+		return f->last_failure + limits->lockout_seconds - now;
 	}
-	if (f->count < config->auth_slow_after || config->auth_slow_after == 0)
+	if (f->count < limits->slow_after || limits->slow_after == 0)
 		return 0;
-	unsigned shift = f->count - config->auth_slow_after;
+	unsigned shift = f->count - limits->slow_after;
 	int64_t backoff = shift >= 6 ? LIMIT_AUTH_BACKOFF_SECONDS : (int64_t)1 << shift;
 	if (backoff > LIMIT_AUTH_BACKOFF_SECONDS)
 		backoff = LIMIT_AUTH_BACKOFF_SECONDS;
@@ -155,7 +168,7 @@ static gboolean failure_expired(gpointer key, gpointer value, gpointer context)
 	const struct guard_auth *auth = ((void **)context)[0];
 	int64_t now = *(const int64_t *)((void **)context)[1];
 	const struct failures *f = value;
-	return now - f->last_failure >= (int64_t)auth->config->auth_lockout_seconds;
+	return now - f->last_failure >= (int64_t)auth->limits.lockout_seconds;
 }
 
 static void record_failure(struct guard_auth *auth, const char *key, int64_t now)
@@ -195,7 +208,7 @@ static void cache_put(struct guard_auth *auth, const char *name, char *digest,
 	cached->digest = digest;
 	cached->user_id = user->id;
 	cached->credential_version = user->credential_version;
-	cached->expires = now + auth->config->auth_cache_seconds;
+	cached->expires = now + auth->limits.cache_seconds;
 	g_hash_table_replace(auth->cache, g_strdup(name), cached);
 }
 
@@ -230,7 +243,7 @@ static int verify(struct guard_auth *auth, struct store_session *session, struct
 	}
 	char *digest = credential_digest(auth, name, password);
 	pthread_mutex_lock(&auth->lock);
-	bool hit = auth->config->auth_cache_seconds > 0 && cache_hit(auth, name, digest, user_out, now);
+	bool hit = auth->limits.cache_seconds > 0 && cache_hit(auth, name, digest, user_out, now);
 	pthread_mutex_unlock(&auth->lock);
 	if (hit) {
 		g_free(digest);
@@ -247,7 +260,7 @@ static int verify(struct guard_auth *auth, struct store_session *session, struct
 		return GUARD_AUTH_DENIED;
 	}
 	pthread_mutex_lock(&auth->lock);
-	if (auth->config->auth_cache_seconds > 0)
+	if (auth->limits.cache_seconds > 0)
 		cache_put(auth, name, digest, user_out, now);
 	else
 		g_free(digest);

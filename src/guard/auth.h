@@ -31,6 +31,8 @@ struct guard_auth;
 
 struct guard_auth *guard_auth_new(const struct easd_config *config);
 void guard_auth_free(struct guard_auth **auth);
+/* Takes [auth]'s numbers from config (SIGHUP); config need not outlive the call. */
+void guard_auth_configure(struct guard_auth *auth, const struct easd_config *config);
 
 /*
  * Checks user/password from client_address at time now. On GUARD_AUTH_OK

@@ -47,7 +47,8 @@ struct http_exchange *http_exchange_new(struct http_server *server)
 	x->server = server;
 	x->started_ms = clock_ms(CLOCK_REALTIME);
 	x->started_monotonic_ms = clock_ms(CLOCK_MONOTONIC);
-	buf_init(&x->body, server->settings.config->max_body);
+	x->request.config = config_live_get(server->settings.live);
+	buf_init(&x->body, x->request.config->max_body);
 	buf_init(&x->request.response, LIMIT_RESPONSE_BYTES);
 	x->request.arena = arena;
 	x->request.server = server->settings.eas;
@@ -94,7 +95,7 @@ static const char *client_address(struct http_exchange *x, struct MHD_Connection
 {
 	const char *peer = peer_address(x->arena, connection);
 	const char *forwarded = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Forwarded-For");
-	if (forwarded == NULL || !config_is_trusted_proxy(x->server->settings.config, peer))
+	if (forwarded == NULL || !config_is_trusted_proxy(x->request.config, peer))
 		return peer;
 	const char *last = strrchr(forwarded, ',');
 	last = last != NULL ? last + 1 : forwarded;
@@ -155,7 +156,7 @@ static const char *normalise_user(struct http_exchange *x, const char *name)
 	if (backslash != NULL)
 		name = backslash + 1;
 	const char *at = strrchr(name, '@');
-	if (at != NULL && config_is_local_domain(x->server->settings.config, at + 1, strlen(at + 1)))
+	if (at != NULL && config_is_local_domain(x->request.config, at + 1, strlen(at + 1)))
 		return arena_strndup(x->arena, name, (size_t)(at - name));
 	return arena_strndup(x->arena, name, strlen(name));
 }
@@ -224,7 +225,7 @@ static unsigned check_body_size(struct http_exchange *x, struct MHD_Connection *
 	const char *length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t declared;
 	if (length != NULL && parse_uint64(slice_from_cstr(length), UINT64_MAX, &declared) == 0 &&
-	    declared > x->server->settings.config->max_body) {
+	    declared > x->request.config->max_body) {
 		*reason = "body_too_large";
 		return MHD_HTTP_CONTENT_TOO_LARGE;
 	}
@@ -578,6 +579,7 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 void http_exchange_discard(struct http_exchange *x)
 {
 	store_session_release(&x->request.session);
+	config_live_put(x->server->settings.live, x->request.config);
 	buf_cleanup(&x->request.response);
 	buf_cleanup(&x->body);
 	struct arena *arena = x->arena;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "eas/eas.h"
 #include "guard/auth.h"
 #include "log/access.h"
@@ -19,7 +20,8 @@
 struct http_server;
 
 struct http_server_settings {
-	const struct easd_config *config;
+	const struct easd_config *config; /* at start: listener, threads, TLS; must outlive the server */
+	struct config_live *live;         /* each request's own (config/live.h) */
 	struct eas_server *eas;
 	struct guard_auth *auth;
 	struct access_log *log;

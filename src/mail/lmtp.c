@@ -36,7 +36,7 @@ struct lmtp_connection {
 };
 
 struct lmtp_server {
-	const struct easd_config *config;
+	struct config_live *live; /* each session takes the configuration in force when it begins */
 	struct store *store;
 	char host_name[256];
 	int listen_fd;
@@ -123,7 +123,7 @@ static void set_timeouts(int fd)
 static void serve(struct lmtp_server *server, int fd)
 {
 	struct lmtp_session_settings settings = {
-		.config = server->config, .host_name = server->host_name,
+		.config = config_live_get(server->live), .host_name = server->host_name,
 		.find_recipient = find_recipient, .deliver = deliver, .log = log_delivery,
 		.context = server,
 	};
@@ -147,6 +147,7 @@ static void serve(struct lmtp_server *server, int fd)
 		status = feed_all(fd, session, input, (size_t)n);
 	}
 	lmtp_session_cleanup(session);
+	config_live_put(server->live, settings.config);
 	free(session);
 }
 
@@ -261,16 +262,18 @@ static int listen_socket(const char *listen_text, char *error, size_t error_len)
 	return fd;
 }
 
-int lmtp_server_start(const struct easd_config *config, struct store *store,
-		      struct lmtp_server **server_out, char *error, size_t error_len)
+int lmtp_server_start(struct config_live *live, struct store *store, struct lmtp_server **server_out, char *error,
+		      size_t error_len)
 {
+	const struct easd_config *config = config_live_get(live);
 	int fd = listen_socket(config->lmtp_listen, error, error_len);
+	config_live_put(live, config);
 	if (fd < 0)
 		return -1;
 	struct lmtp_server *server = calloc(1, sizeof(*server));
 	if (server == NULL)
 		abort();
-	server->config = config;
+	server->live = live;
 	server->store = store;
 	server->listen_fd = fd;
 	if (gethostname(server->host_name, sizeof(server->host_name) - 1) < 0 || server->host_name[0] == '\0')

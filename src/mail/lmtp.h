@@ -15,15 +15,16 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "store/store.h"
 
 #include "guard/limits.h"
 
 struct lmtp_server;
 
-/* Listens on config->lmtp_listen. Returns 0, or -1 with a message in error. */
-int lmtp_server_start(const struct easd_config *config, struct store *store,
-		      struct lmtp_server **server_out, char *error, size_t error_len);
+/* Listens on [lmtp] listen. Returns 0, or -1 with a message in error. */
+int lmtp_server_start(struct config_live *live, struct store *store, struct lmtp_server **server_out, char *error,
+		      size_t error_len);
 /* Stops listening, waits for connections in progress; sets *server to NULL. */
 void lmtp_server_stop(struct lmtp_server **server);
 

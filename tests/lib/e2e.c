@@ -3,6 +3,7 @@
 #include "push/push.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +145,41 @@ int e2e_start_prepared(struct e2e_server *server, const char *extra_config, cons
 	if (write_config(server, extra_config) < 0 || add_users(server, users) < 0)
 		return -1;
 	return launch(server);
+}
+
+/* The line of text with needle after its first skip bytes (g_free), or NULL. */
+static char *line_after(const char *text, size_t skip, const char *needle)
+{
+	const char *found = text != NULL && strlen(text) > skip ? strstr(text + skip, needle) : NULL;
+	if (found == NULL)
+		return NULL;
+	const char *start = found;
+	while (start > text + skip && start[-1] != '\n')
+		start--;
+	return g_strndup(start, strcspn(start, "\n"));
+}
+
+char *e2e_reload(struct e2e_server *server, const char *extra_config, const char *needle)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/easd.stderr", server->dir);
+	/* Only lines written after this SIGHUP count. */
+	char *before = NULL;
+	g_file_get_contents(path, &before, NULL, NULL);
+	size_t skip = before != NULL ? strlen(before) : 0;
+	g_free(before);
+	if ((extra_config != NULL && write_config(server, extra_config) < 0) || kill(server->pid, SIGHUP) < 0)
+		return NULL;
+	char *line = NULL;
+	for (int waited = 0; waited < 5000 && line == NULL; waited += 20) {
+		char *text = NULL;
+		g_file_get_contents(path, &text, NULL, NULL);
+		line = line_after(text, skip, needle);
+		g_free(text);
+		if (line == NULL)
+			sleep_ms(20);
+	}
+	return line;
 }
 
 int e2e_start(struct e2e_server *server, const char *extra_config, const char *const *users)

@@ -41,6 +41,12 @@ int e2e_prepare(struct e2e_server *server);
 int e2e_start_prepared(struct e2e_server *server, const char *extra_config, const char *const *users);
 /* Replaces the configuration's extra part and restarts easd on the same data. */
 int e2e_restart(struct e2e_server *server, const char *extra_config);
+/*
+ * Writes the configuration with this extra part (NULL: leaves the file as
+ * it is), sends SIGHUP, and waits up to 5 s for a line on easd's stderr
+ * with needle written after the signal. Returns that line (g_free), or NULL.
+ */
+char *e2e_reload(struct e2e_server *server, const char *extra_config, const char *needle);
 /* Kills easd (SIGKILL: no clean stop, as a power cut) and starts it again on its data. */
 int e2e_crash_restart(struct e2e_server *server);
 /* SIGTERM, waits; returns easd's exit status (0 for a clean stop), or -1. */
