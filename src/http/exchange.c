@@ -270,7 +270,7 @@ static unsigned authenticate(struct http_exchange *x, struct MHD_Connection *con
 	}
 	/* The session is not held while the body arrives: a slow upload must
 	   not pin one of the store's connections (LMTP draws on them too). */
-	store_session_release(&r->session);
+	http_exchange_release_session(x);
 	if (result != GUARD_AUTH_OK)
 		return MHD_HTTP_UNAUTHORIZED;
 	x->user_name = r->user.name;
@@ -513,7 +513,7 @@ static enum MHD_Result on_body(struct http_exchange *x, const char *data, size_t
 enum MHD_Result http_exchange_respond(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls)
 {
 	/* A streamed body takes a session per window of its own; this one is done. */
-	store_session_release(&x->request.session);
+	http_exchange_release_session(x);
 	if (x->request.park != NULL)
 		return http_park(x, connection, con_cls);
 	return answer_command(x, connection);
@@ -571,14 +571,24 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 	access_log_write(server->settings.log, &record);
 	/* Here, where the log line is written, so the metrics and the log count the same requests. */
 	metrics_request_done(record.command, record.http_status, record.eas_status, record.milliseconds);
-	if (reason != NULL && strcmp(reason, "store_busy") == 0)
-		metrics_store_busy();
 	http_exchange_discard(x);
+}
+
+void http_exchange_release_session(struct http_exchange *x)
+{
+	if (x->request.session == NULL)
+		return;
+	x->used_store = true;
+	x->store_wait_ms += store_session_take_wait_ms(x->request.session);
+	store_session_release(&x->request.session);
 }
 
 void http_exchange_discard(struct http_exchange *x)
 {
-	store_session_release(&x->request.session);
+	http_exchange_release_session(x);
+	/* Each part of a parked request counts: the one before the wait and the one after. */
+	if (x->used_store)
+		metrics_store_waited(x->store_wait_ms);
 	config_live_put(x->server->settings.live, x->request.config);
 	buf_cleanup(&x->request.response);
 	buf_cleanup(&x->body);

@@ -45,6 +45,8 @@ struct http_exchange {
 	struct eas_request request;
 	struct MHD_Connection *connection; /* for a streamed body: the socket's state */
 	uint64_t bytes_in;
+	bool used_store;             /* held a store session: its lock waits go to the metrics */
+	uint64_t store_wait_ms;
 	uint64_t bytes_out;
 };
 
@@ -59,6 +61,8 @@ enum MHD_Result http_exchange_respond(struct http_exchange *x, struct MHD_Connec
 void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode code);
 /* Frees the exchange without a log line (its request goes on parked). */
 void http_exchange_discard(struct http_exchange *x);
+/* Gives the request's store session back (if it holds one), keeping the time it waited for locks. */
+void http_exchange_release_session(struct http_exchange *x);
 /* Sends an answer with no body (errors, OPTIONS) with the request's headers. */
 enum MHD_Result http_answer_empty(struct http_exchange *x, struct MHD_Connection *connection, unsigned status,
 				  const char *reason);

@@ -34,6 +34,11 @@ static const char *const bucket_le[] = { "0.005", "0.01", "0.025", "0.05", "0.1"
 					 "1", "2.5", "5", "10", "30", "60", "+Inf" };
 #define BUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
+/* A request's wait for the store's locks: mostly none; at most the busy timeout (5 s) per wait. */
+static const uint64_t wait_bucket_ms[] = { 0, 1, 5, 10, 50, 100, 500, 1000, 2500, 5000 };
+static const char *const wait_bucket_le[] = { "0", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "2.5", "5", "+Inf" };
+#define WAIT_BUCKETS (sizeof(wait_bucket_le) / sizeof(wait_bucket_le[0]))
+
 /* Distinct (command, HTTP, EAS status) combinations; a busy easd shows about a hundred. */
 #define REQUEST_SLOTS 1024
 
@@ -56,7 +61,7 @@ static const char *const lmtp_names[METRICS_LMTP_RESULTS] = { "delivered", "refu
 static struct request_slot requests[REQUEST_SLOTS];
 static _Atomic uint64_t requests_unplaced;
 static struct duration durations[COMMANDS];
-static _Atomic uint64_t store_busy;
+static _Atomic uint64_t store_waits[WAIT_BUCKETS], store_wait_sum_ms;
 static _Atomic uint64_t auth_decisions[AUTH_DECISIONS];
 static _Atomic uint64_t lmtp_deliveries[METRICS_LMTP_RESULTS];
 static _Atomic uint64_t tls_handshakes_failed;
@@ -113,9 +118,13 @@ void metrics_request_done(const char *command, unsigned http_status, int eas_sta
 	add(&durations[index].sum_ms, milliseconds);
 }
 
-void metrics_store_busy(void)
+void metrics_store_waited(uint64_t milliseconds)
 {
-	add(&store_busy, 1);
+	size_t bucket = 0;
+	while (bucket < WAIT_BUCKETS - 1 && milliseconds > wait_bucket_ms[bucket])
+		bucket++;
+	add(&store_waits[bucket], 1);
+	add(&store_wait_sum_ms, milliseconds);
 }
 
 void metrics_auth_checked(int guard_result, const char *reason)
@@ -159,7 +168,9 @@ void metrics_reset(void)
 	for (size_t i = 0; i < METRICS_LMTP_RESULTS; i++)
 		atomic_store(&lmtp_deliveries[i], 0);
 	atomic_store(&requests_unplaced, 0);
-	atomic_store(&store_busy, 0);
+	for (size_t b = 0; b < WAIT_BUCKETS; b++)
+		atomic_store(&store_waits[b], 0);
+	atomic_store(&store_wait_sum_ms, 0);
 	atomic_store(&tls_handshakes_failed, 0);
 }
 
@@ -276,6 +287,40 @@ static int format_push(struct buf *out, const struct metrics_gauges *gauges)
 	return status;
 }
 
+/* Seconds with milliseconds: "12.345". */
+static int print_seconds(struct buf *out, const char *name, uint64_t ms)
+{
+	return buf_printf(out, "%s %llu.%03llu\n", name, (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+static int format_store(struct buf *out, const struct metrics_gauges *gauges)
+{
+	const struct store_stats *store = &gauges->store;
+	static const char wait[] = "easd_request_store_wait_seconds";
+	int status = header(out, wait, "histogram", "Time a request that used the database waited for its locks "
+				  "(SQLite's write lock, its device's lock).");
+	uint64_t total = 0;
+	for (size_t b = 0; b < WAIT_BUCKETS; b++) {
+		total += get(&store_waits[b]);
+		status |= buf_printf(out, "%s_bucket{le=\"%s\"} %llu\n", wait, wait_bucket_le[b], (unsigned long long)total);
+	}
+	status |= print_seconds(out, "easd_request_store_wait_seconds_sum", get(&store_wait_sum_ms));
+	status |= buf_printf(out, "%s_count %llu\n", wait, (unsigned long long)total);
+	status |= header(out, "easd_store_lock_waits_total", "counter", "Waits for a lock of the database, by anyone.");
+	status |= buf_printf(out, "easd_store_lock_waits_total %llu\n", (unsigned long long)store->waits);
+	status |= header(out, "easd_store_lock_wait_seconds_total", "counter", "Time spent in those waits.");
+	status |= print_seconds(out, "easd_store_lock_wait_seconds_total", store->wait_ms);
+	status |= header(out, "easd_store_busy_total", "counter",
+			 "Database operations given up because a lock stayed held past the busy timeout (5 s).");
+	status |= buf_printf(out, "easd_store_busy_total %llu\n", (unsigned long long)store->busy);
+	status |= header(out, "easd_store_sessions", "gauge", "Database connections open, by state.");
+	status |= labelled(out, "easd_store_sessions", "state", "in_use", store->sessions_in_use);
+	status |= labelled(out, "easd_store_sessions", "state", "idle", store->sessions_open - store->sessions_in_use);
+	status |= header(out, "easd_store_sessions_max", "gauge", "Database connections allowed; past them requests get 503.");
+	status |= buf_printf(out, "easd_store_sessions_max %u\n", store->sessions_max);
+	return status;
+}
+
 int metrics_format(struct buf *out, const struct metrics_gauges *gauges)
 {
 	const struct metrics_gauges none = { 0 };
@@ -284,9 +329,7 @@ int metrics_format(struct buf *out, const struct metrics_gauges *gauges)
 	status |= format_requests(out);
 	status |= format_durations(out);
 	status |= format_push(out, gauges != NULL ? gauges : &none);
-	status |= header(out, "easd_store_busy_total", "counter",
-			 "Requests answered because the database stayed locked past the busy timeout (reason store_busy).");
-	status |= buf_printf(out, "easd_store_busy_total %llu\n", (unsigned long long)get(&store_busy));
+	status |= format_store(out, gauges != NULL ? gauges : &none);
 	status |= header(out, "easd_auth_decisions_total", "counter", "Credentials checked, by the decision.");
 	for (size_t i = 0; i < AUTH_DECISIONS; i++)
 		status |= labelled(out, "easd_auth_decisions_total", "decision", auth_names[i], get(&auth_decisions[i]));

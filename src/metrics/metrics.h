@@ -31,8 +31,8 @@
  * counts once, when it ends.
  */
 void metrics_request_done(const char *command, unsigned http_status, int eas_status, uint64_t milliseconds);
-/* A request answered because the store stayed locked (the log's reason store_busy). */
-void metrics_store_busy(void);
+/* A request that used the store ended, having waited this long for its locks (store_session_take_wait_ms). */
+void metrics_store_waited(uint64_t milliseconds);
 /* guard_auth_check's result and reason: one decision. */
 void metrics_auth_checked(int guard_result, const char *reason);
 
@@ -52,6 +52,7 @@ void metrics_tls_handshake_failed(void);
 /* What a scrape reads from the rest of easd, beside the counters. */
 struct metrics_gauges {
 	struct push_counts push; /* push_hub_counts */
+	struct store_stats store; /* store_stats */
 	unsigned max_parked;     /* [push] max_parked; 0: no limit */
 };
 

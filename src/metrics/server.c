@@ -68,6 +68,7 @@ static enum MHD_Result answer_metrics(struct metrics_server *server, struct MHD_
 {
 	struct metrics_gauges gauges = { .max_parked = server->settings.config->max_parked };
 	push_hub_counts(server->settings.push, &gauges.push);
+	store_stats(server->settings.store, &gauges.store);
 	struct buf out;
 	buf_init(&out, METRICS_OUTPUT_BYTES);
 	if (metrics_format(&out, &gauges) < 0) {

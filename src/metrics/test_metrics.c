@@ -65,7 +65,9 @@ static void fresh_process_shows_every_metric_at_zero(void **state)
 		{ "easd_build_info", "gauge" },	      { "easd_requests_total", "counter" },
 		{ "easd_request_duration_seconds", "histogram" }, { "easd_parked_requests", "gauge" },
 		{ "easd_parked_requests_max", "gauge" }, { "easd_push_wakes_total", "counter" },
-		{ "easd_store_busy_total", "counter" },
+		{ "easd_store_busy_total", "counter" }, { "easd_request_store_wait_seconds", "histogram" },
+		{ "easd_store_lock_waits_total", "counter" }, { "easd_store_lock_wait_seconds_total", "counter" },
+		{ "easd_store_sessions", "gauge" }, { "easd_store_sessions_max", "gauge" },
 		{ "easd_auth_decisions_total", "counter" }, { "easd_lmtp_deliveries_total", "counter" },
 		{ "easd_tls_handshakes_failed_total", "counter" },
 	};
@@ -287,10 +289,14 @@ static void the_other_counters_and_the_push_gauges(void **state)
 	metrics_lmtp_delivery(METRICS_LMTP_FAILED);
 	metrics_lmtp_delivery(METRICS_LMTP_RESULTS); /* not a result: ignored */
 	metrics_tls_handshake_failed();
-	metrics_store_busy();
-	metrics_store_busy();
+	metrics_store_waited(0);
+	metrics_store_waited(0);
+	metrics_store_waited(3);
+	metrics_store_waited(7000);
 	struct metrics_gauges gauges = { .push = { .parked = 7, .parked_total = 40, .changed = 20, .expired = 9,
 						   .superseded = 2, .gone = 1, .stopped = 0 },
+					 .store = { .busy = 2, .waits = 3, .wait_ms = 1234, .sessions_open = 5,
+						    .sessions_in_use = 2, .sessions_max = 64 },
 					 .max_parked = 200000 };
 	char *text = exposition(&gauges);
 	assert_value(text, "easd_lmtp_deliveries_total{result=\"delivered\"}", 2);
@@ -298,6 +304,19 @@ static void the_other_counters_and_the_push_gauges(void **state)
 	assert_value(text, "easd_lmtp_deliveries_total{result=\"failed\"}", 1);
 	assert_value(text, "easd_tls_handshakes_failed_total", 1);
 	assert_value(text, "easd_store_busy_total", 2);
+	assert_value(text, "easd_store_lock_waits_total", 3);
+	assert_non_null(strstr(text, "\neasd_store_lock_wait_seconds_total 1.234\n"));
+	assert_value(text, "easd_store_sessions{state=\"in_use\"}", 2);
+	assert_value(text, "easd_store_sessions{state=\"idle\"}", 3);
+	assert_value(text, "easd_store_sessions_max", 64);
+	/* No wait is a bucket of its own; the longest fall past the last bound. */
+	assert_value(text, "easd_request_store_wait_seconds_bucket{le=\"0\"}", 2);
+	assert_value(text, "easd_request_store_wait_seconds_bucket{le=\"0.001\"}", 2);
+	assert_value(text, "easd_request_store_wait_seconds_bucket{le=\"0.005\"}", 3);
+	assert_value(text, "easd_request_store_wait_seconds_bucket{le=\"5\"}", 3);
+	assert_value(text, "easd_request_store_wait_seconds_bucket{le=\"+Inf\"}", 4);
+	assert_value(text, "easd_request_store_wait_seconds_count", 4);
+	assert_non_null(strstr(text, "\neasd_request_store_wait_seconds_sum 7.003\n"));
 	assert_value(text, "easd_parked_requests", 7);
 	assert_value(text, "easd_parked_requests_max", 200000);
 	assert_value(text, "easd_push_wakes_total{reason=\"changed\"}", 20);

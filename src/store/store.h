@@ -116,6 +116,21 @@ struct store_session *store_session_acquire(struct store *store);
 void store_session_release(struct store_session **session);
 /* The last error of the session, for the log. */
 const char *store_session_error(const struct store_session *session);
+/*
+ * Milliseconds the session waited for a lock (SQLite's write lock, a
+ * device's lock) since it was acquired or since the last call, which
+ * starts the count again. 0 for NULL.
+ */
+uint64_t store_session_take_wait_ms(struct store_session *session);
+
+/* What the metrics show of the store. */
+struct store_stats {
+	uint64_t busy;         /* operations that gave up: a lock still held after STORE_BUSY_TIMEOUT_MS */
+	uint64_t waits;        /* lock waits, and their time in all */
+	uint64_t wait_ms;
+	unsigned sessions_open, sessions_in_use, sessions_max;
+};
+void store_stats(struct store *store, struct store_stats *out);
 
 /* One transaction per request: begin (write intent), commit or rollback. */
 int store_begin(struct store_session *session);

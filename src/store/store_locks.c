@@ -63,6 +63,34 @@ int store_busy_wait(void *context, int count)
 	return 1;
 }
 
+int store_session_busy_wait(void *context, int count)
+{
+	struct store_session *session = context;
+	int64_t started = util_monotonic_ms();
+	int go_on = store_busy_wait(session->store, count);
+	/* SQLite calls again every poll of one wait: count 0 is its start. */
+	store_count_wait(session->store, session, count == 0, (uint64_t)(util_monotonic_ms() - started));
+	return go_on;
+}
+
+void store_count_wait(struct store *store, struct store_session *session, bool new_wait, uint64_t ms)
+{
+	if (session != NULL)
+		session->waited_ms += ms;
+	if (new_wait)
+		atomic_fetch_add_explicit(&store->waits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&store->wait_ms, ms, memory_order_relaxed);
+}
+
+uint64_t store_session_take_wait_ms(struct store_session *session)
+{
+	if (session == NULL)
+		return 0;
+	uint64_t ms = session->waited_ms;
+	session->waited_ms = 0;
+	return ms;
+}
+
 void store_write_ended(struct store *store)
 {
 	pthread_mutex_lock(&store->writes_mutex);
@@ -105,8 +133,11 @@ int store_device_lock(struct store_session *session, int64_t device)
 	struct store_device_lock_entry *entry = *link;
 	entry->waiters++;
 	int rc = 0;
+	int64_t started = entry->held ? util_monotonic_ms() : 0;
 	while (entry->held && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&store->device_unlocked, &store->device_locks_mutex, &deadline);
+	if (started != 0)
+		store_count_wait(store, session, true, (uint64_t)(util_monotonic_ms() - started));
 	entry->waiters--;
 	bool got = !entry->held;
 	if (got)
@@ -114,8 +145,10 @@ int store_device_lock(struct store_session *session, int64_t device)
 	else
 		release_entry(find(store, device));
 	pthread_mutex_unlock(&store->device_locks_mutex);
-	if (!got)
+	if (!got) {
+		atomic_fetch_add_explicit(&store->busy, 1, memory_order_relaxed);
 		return STORE_BUSY;
+	}
 	session->locked_device = device;
 	return STORE_OK;
 }

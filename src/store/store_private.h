@@ -6,6 +6,7 @@
 #define STORE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -105,6 +106,7 @@ struct store_session {
 	sqlite3_blob *blob;
 	int64_t blob_item;
 	int64_t locked_device;  /* store_device_lock held for it; 0: none */
+	uint64_t waited_ms;     /* store_session_take_wait_ms */
 	struct store_session *next_free;
 };
 
@@ -124,6 +126,9 @@ struct store {
 	pthread_mutex_t device_locks_mutex;
 	pthread_cond_t device_unlocked;
 	struct store_device_lock_entry *device_locks;
+	/* store_stats; counted by any thread */
+	_Atomic uint64_t busy, waits, wait_ms;
+	unsigned idle_sessions; /* in free_sessions, under lock */
 };
 
 /* Set up and torn down with the store (store_locks.c). */
@@ -137,6 +142,10 @@ void store_device_locks_cleanup(struct store *store);
  * other closely and none waits seconds behind a stream of short ones.
  */
 int store_busy_wait(void *store, int count);
+/* The same for a session's connection: the wait is counted for the session and the store. */
+int store_session_busy_wait(void *session, int count);
+/* ms more milliseconds waited for a lock (new_wait: a wait begun), for the session (may be NULL) and the store. */
+void store_count_wait(struct store *store, struct store_session *session, bool new_wait, uint64_t ms);
 void store_write_ended(struct store *store);
 
 /* The statement, prepared once per session, reset and ready to bind. */

@@ -117,8 +117,10 @@ int store_fail(struct store_session *session, const char *what)
 {
 	snprintf(session->error, sizeof(session->error), "%s: %s", what, sqlite3_errmsg(session->db));
 	int code = sqlite3_errcode(session->db);
-	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+		atomic_fetch_add_explicit(&session->store->busy, 1, memory_order_relaxed);
 		return STORE_BUSY;
+	}
 	if (code == SQLITE_CONSTRAINT)
 		return STORE_EXISTS;
 	return STORE_ERROR;
@@ -269,6 +271,7 @@ struct store_session *store_session_acquire(struct store *store)
 	struct store_session *session = store->free_sessions;
 	if (session != NULL) {
 		store->free_sessions = session->next_free;
+		store->idle_sessions--;
 		pthread_mutex_unlock(&store->lock);
 		return session;
 	}
@@ -292,6 +295,8 @@ struct store_session *store_session_acquire(struct store *store)
 		pthread_mutex_unlock(&store->lock);
 		return NULL;
 	}
+	/* Its waits counted for the request that holds it (store_session_take_wait_ms). */
+	sqlite3_busy_handler(session->db, store_session_busy_wait, session);
 	return session;
 }
 
@@ -305,11 +310,25 @@ void store_session_release(struct store_session **session_ptr)
 	store_content_close_blob(session);
 	store_device_unlock(session);
 	struct store *store = session->store;
+	session->waited_ms = 0;
 	pthread_mutex_lock(&store->lock);
 	session->next_free = store->free_sessions;
 	store->free_sessions = session;
+	store->idle_sessions++;
 	pthread_mutex_unlock(&store->lock);
 	*session_ptr = NULL;
+}
+
+void store_stats(struct store *store, struct store_stats *out)
+{
+	pthread_mutex_lock(&store->lock);
+	out->sessions_open = store->open_sessions;
+	out->sessions_in_use = store->open_sessions - store->idle_sessions;
+	out->sessions_max = store->max_sessions;
+	pthread_mutex_unlock(&store->lock);
+	out->busy = atomic_load_explicit(&store->busy, memory_order_relaxed);
+	out->waits = atomic_load_explicit(&store->waits, memory_order_relaxed);
+	out->wait_ms = atomic_load_explicit(&store->wait_ms, memory_order_relaxed);
 }
 
 const char *store_session_error(const struct store_session *session)

@@ -474,7 +474,19 @@ static void device_lock_serialises_one_device_only(void **state)
 	pthread_join(w.thread, NULL);
 	assert_int_equal(w.status, STORE_OK);
 	assert_true(elapsed_ms(&started) >= 200);
+	/* The wait is counted, for the session (once) and the store. */
+	assert_true(store_session_take_wait_ms(other) >= 150);
+	assert_int_equal(store_session_take_wait_ms(other), 0);
+	struct store_stats stats;
+	store_stats(f->store, &stats);
+	assert_int_equal(stats.waits, 1);
+	assert_true(stats.wait_ms >= 150);
+	assert_int_equal(stats.busy, 0);
+	assert_int_equal(stats.sessions_in_use, 2);
 	store_session_release(&other); /* unlocks device 7 */
+	store_stats(f->store, &stats);
+	assert_int_equal(stats.sessions_in_use, 1);
+	assert_int_equal(stats.sessions_open, 2);
 	assert_int_equal(store_device_lock(f->session, 7), STORE_OK);
 	store_device_unlock(f->session);
 	store_device_unlock(f->session); /* a second unlock is harmless */
@@ -490,9 +502,47 @@ static void device_lock_waits_at_most_the_busy_timeout(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	assert_int_equal(store_device_lock(other, 9), STORE_BUSY);
 	assert_true(elapsed_ms(&started) >= 4900 && elapsed_ms(&started) < 8000);
+	struct store_stats stats;
+	store_stats(f->store, &stats);
+	assert_int_equal(stats.busy, 1);
 	store_device_unlock(f->session);
 	assert_int_equal(store_device_lock(other, 9), STORE_OK);
 	store_session_release(&other);
+}
+
+/* A write transaction begun while another runs waits for its end; the wait is counted for its session. */
+struct write_waiter {
+	struct store_session *session;
+	int status;
+};
+
+static void *write_thread(void *context)
+{
+	struct write_waiter *w = context;
+	w->status = store_begin(w->session);
+	if (w->status == STORE_OK)
+		w->status = store_commit(w->session);
+	return NULL;
+}
+
+static void write_lock_waits_are_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct write_waiter w = { .session = store_session_acquire(f->store), .status = -100 };
+	assert_int_equal(store_begin(f->session), STORE_OK);
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, write_thread, &w), 0);
+	usleep(150 * 1000);
+	assert_int_equal(store_commit(f->session), STORE_OK);
+	pthread_join(thread, NULL);
+	assert_int_equal(w.status, STORE_OK);
+	assert_true(store_session_take_wait_ms(w.session) >= 100);
+	assert_int_equal(store_session_take_wait_ms(f->session), 0);
+	struct store_stats stats;
+	store_stats(f->store, &stats);
+	assert_int_equal(stats.waits, 1);
+	assert_int_equal(stats.busy, 0);
+	store_session_release(&w.session);
 }
 
 /* ---- messages sent ---- */
@@ -635,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sessions_are_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_lock_serialises_one_device_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_lock_waits_at_most_the_busy_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(write_lock_waits_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(sent_message_is_not_claimed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(claim_in_progress_until_it_is_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(abandoned_claim_may_be_claimed_again, setup, teardown),
