@@ -35,6 +35,8 @@ struct answer_request {
 	unsigned user_response;
 	struct slice collection_id, request_id, instance_id;
 	bool send_response;
+	int64_t proposed_start, proposed_end; /* 16.1 SendResponse: a new time; 0: none */
+	bool proposal_invalid;                /* one time of the two, or not a span: Status 2 for this Request */
 };
 
 /* Where the answer went: the event's ServerId for CalendarId (event 0: removed). */
@@ -43,7 +45,33 @@ struct answer_result {
 	int64_t calendar, event;
 };
 
-static int read_request(struct wbxml_reader *reader, struct answer_request *q)
+/*
+ * SendResponse (MS-ASCMD 2.2.3.163): the answer goes to the organizer; in
+ * 16.1 with a new time (ProposedStartTime and ProposedEndTime, both or
+ * neither, 2.2.3.140-141). A proposal that is not a time span makes this
+ * Request invalid (Status 2), not the command.
+ */
+static int read_send_response(struct eas_request *r, struct wbxml_reader *reader, struct answer_request *q)
+{
+	struct wbxml_event event;
+	struct slice start = { 0 }, end = { 0 };
+	int more;
+	q->send_response = true;
+	while ((more = wbxml_reader_next_child(reader, &event)) > 0) {
+		int status = event.tag == WBXML_MEETINGRESPONSE_PROPOSED_START_TIME ? eas_read_text(reader, &start)
+			     : event.tag == WBXML_MEETINGRESPONSE_PROPOSED_END_TIME ? eas_read_text(reader, &end)
+										     : wbxml_reader_skip(reader);
+		if (status < 0)
+			return -1;
+	}
+	if (more == 0 && (start.len > 0 || end.len > 0))
+		q->proposal_invalid = pim_itip_proposal(arena_strndup(r->arena, start.data, start.len),
+							arena_strndup(r->arena, end.data, end.len), &q->proposed_start,
+							&q->proposed_end) < 0;
+	return more;
+}
+
+static int read_request(struct eas_request *r, struct wbxml_reader *reader, struct answer_request *q)
 {
 	struct wbxml_event event;
 	int more;
@@ -59,7 +87,7 @@ static int read_request(struct wbxml_reader *reader, struct answer_request *q)
 		else if (event.tag == WBXML_MEETINGRESPONSE_INSTANCE_ID)
 			status = eas_read_text(reader, &q->instance_id);
 		else if (event.tag == WBXML_MEETINGRESPONSE_SEND_RESPONSE)
-			status = (q->send_response = true, wbxml_reader_skip(reader)); /* its proposed times: not yet */
+			status = read_send_response(r, reader, q);
 		else
 			status = wbxml_reader_skip(reader);
 		if (status < 0)
@@ -205,8 +233,10 @@ static int send_reply(struct eas_request *r, const struct answer_request *q, con
 {
 	const char *address = meeting->attendee != NULL ? meeting->attendee : eas_user_address(r);
 	char key[600], detail[512];
-	snprintf(key, sizeof(key), "r:%s:%lld:%lld:%u", meeting->uid, (long long)meeting->occurrence,
-		 (long long)meeting->sequence, q->user_response);
+	/* A new proposal is a new message; the same one again is not. */
+	snprintf(key, sizeof(key), "r:%s:%lld:%lld:%u:%lld:%lld", meeting->uid, (long long)meeting->occurrence,
+		 (long long)meeting->sequence, q->user_response, (long long)meeting->proposed_start,
+		 (long long)meeting->proposed_end);
 	int claimed = *relay_failed ? MEETING_SERVER_ERROR : claim_reply(r, key);
 	if (claimed != 0)
 		return claimed == 1 ? MEETING_OK : claimed;
@@ -224,12 +254,31 @@ static int send_reply(struct eas_request *r, const struct answer_request *q, con
 	return MEETING_OK;
 }
 
+/*
+ * A time the user proposes goes with a tentative or declining answer, as a
+ * COUNTER; an acceptance proposes nothing, and a meeting whose organizer
+ * takes no new time (DisallowNewTimeProposal) gets the plain answer.
+ */
+static void propose(struct eas_request *r, const struct answer_request *q, struct pim_itip_meeting *meeting)
+{
+	if (q->proposed_start == 0)
+		return;
+	if (q->user_response == PIM_ITIP_ACCEPT || meeting->proposals_disallowed) {
+		fprintf(stderr, "easd: meeting time proposal dropped user=%s uid=%s: %s\n", r->user.name, meeting->uid,
+			meeting->proposals_disallowed ? "the organizer takes no new time (DisallowNewTimeProposal)"
+						      : "an acceptance proposes no other time");
+		return;
+	}
+	meeting->proposed_start = q->proposed_start;
+	meeting->proposed_end = q->proposed_end;
+}
+
 static struct answer_result answer_one(struct eas_request *r, const struct answer_request *q, bool *relay_failed)
 {
 	struct answer_result result = { MEETING_OK, 0, 0 };
 	struct pim_itip_meeting meeting;
 	struct located at;
-	if (q->user_response < 1 || q->user_response > 3)
+	if (q->user_response < 1 || q->user_response > 3 || q->proposal_invalid)
 		return (struct answer_result){ MEETING_INVALID_REQUEST, 0, 0 };
 	int status = store_begin(r->session);
 	if (status == STORE_OK)
@@ -245,8 +294,10 @@ static struct answer_result answer_one(struct eas_request *r, const struct answe
 	}
 	result.calendar = at.calendar;
 	result.event = at.event;
-	if (q->send_response && r->protocol_version >= 160)
+	if (q->send_response && r->protocol_version >= 160) {
+		propose(r, q, &meeting);
 		result.status = send_reply(r, q, &meeting, relay_failed);
+	}
 	if (result.status == MEETING_OK)
 		put_away(r, &at);
 	return result;
@@ -280,7 +331,7 @@ void eas_meetingresponse(struct eas_request *r)
 	int more;
 	while ((more = wbxml_reader_next_child(&reader, &event)) > 0) {
 		if (event.tag != WBXML_MEETINGRESPONSE_REQUEST || ++count > LIMIT_MEETING_RESPONSES ||
-		    read_request(&reader, &q) < 0)
+		    read_request(r, &reader, &q) < 0)
 			break;
 		struct answer_result result = answer_one(r, &q, &relay_failed);
 		write_result(&writer, &q, &result);

@@ -71,6 +71,10 @@ struct pim_itip_meeting {
 	int64_t start, end;          /* of the series, or of the occurrence answered */
 	int64_t occurrence;          /* 0: the series */
 	int64_t sequence;            /* the organizer's last SEQUENCE applied */
+	bool proposals_disallowed;   /* DisallowNewTimeProposal: the organizer takes no other time */
+	/* A new time the user proposes (16.1 SendResponse), set by the caller: the
+	   message is then a COUNTER (RFC 5546 3.2.7). 0: none. */
+	int64_t proposed_start, proposed_end;
 };
 
 /*
@@ -89,9 +93,16 @@ int pim_itip_answer_event(struct arena *arena, const uint8_t *stored, size_t sto
 			  struct pim_update *update_out,
 			  bool *remove_out, struct pim_itip_meeting *meeting_out);
 /*
+ * A new time proposed for a meeting (MS-ASCMD ProposedStartTime and
+ * ProposedEndTime, Compact DateTime) as Unix seconds. Returns 0, or -1
+ * when the pair is not a time span (one missing, not a time, ends first).
+ */
+int pim_itip_proposal(const char *start, const char *end, int64_t *start_out, int64_t *end_out);
+/*
  * The iTIP REPLY (RFC 5546 3.2.3) from the user (address, display name
  * may be NULL) to the organizer, as a whole MIME message with CRLF lines,
- * in arena.
+ * in arena; a COUNTER (3.2.7) with the proposed times when meeting has
+ * them, the user's answer in its PARTSTAT.
  */
 struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *meeting, const char *address,
 			    const char *name, enum pim_itip_answer answer, int64_t now);

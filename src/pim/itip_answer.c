@@ -8,7 +8,9 @@
 #include "pim/interchange.h"
 #include "pim/pim_private.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* ResponseType and AttendeeStatus (MS-ASCAL 2.2.2.38, 2.2.2.5), and BusyStatus (2.2.2.9) of each answer. */
 static const char *const answer_status[] = { [PIM_ITIP_ACCEPT] = "3", [PIM_ITIP_TENTATIVE] = "2", [PIM_ITIP_DECLINE] = "4" };
@@ -55,6 +57,7 @@ static void describe(struct arena *arena, const struct wbxml_node *fields, int64
 	meeting->organizer = pim_fields_text(fields, WBXML_CALENDAR_ORGANIZER_EMAIL);
 	meeting->subject = pim_fields_text(fields, WBXML_CALENDAR_SUBJECT);
 	meeting->occurrence = occurrence;
+	meeting->proposals_disallowed = strcmp(pim_fields_text(fields, WBXML_CALENDAR_DISALLOW_NEW_TIME_PROPOSAL), "1") == 0;
 	meeting->start = occurrence != 0 ? occurrence : start;
 	meeting->end = meeting->start + (end - start);
 }
@@ -101,12 +104,25 @@ int pim_itip_answer_event(struct arena *arena, const uint8_t *stored, size_t sto
 
 /* ---- the REPLY ---- */
 
+int pim_itip_proposal(const char *start, const char *end, int64_t *start_out, int64_t *end_out)
+{
+	/* Compact DateTime is 16 characters ("20261217T100000Z"): nothing longer, nothing looser. */
+	if (strlen(start) != 16 || strlen(end) != 16 || pim_fields_parse_time(start, start_out) < 0 ||
+	    pim_fields_parse_time(end, end_out) < 0 || *start_out <= 0 || *end_out < *start_out)
+		return -1;
+	return 0;
+}
+
 static struct icaltimetype utc(int64_t t)
 {
 	return icaltime_from_timet_with_zone((time_t)t, 0, icaltimezone_get_utc_timezone());
 }
 
-/* The VCALENDAR with METHOD:REPLY and the user as the one attendee (RFC 5546 3.2.3), in arena. */
+/*
+ * The VCALENDAR with METHOD:REPLY and the user as the one attendee (RFC
+ * 5546 3.2.3), or METHOD:COUNTER with the proposed times in DTSTART and
+ * DTEND (3.2.7, as Outlook's "propose new time" sends), in arena.
+ */
 static const char *reply_calendar(struct arena *arena, const struct pim_itip_meeting *meeting, const char *address,
 				  const char *name, enum pim_itip_answer answer, int64_t now)
 {
@@ -117,8 +133,9 @@ static const char *reply_calendar(struct arena *arena, const struct pim_itip_mee
 	icalcomponent_set_uid(event, meeting->uid);
 	icalcomponent_set_sequence(event, (int)meeting->sequence);
 	icalcomponent_set_dtstamp(event, utc(now));
-	icalcomponent_set_dtstart(event, utc(meeting->start));
-	icalcomponent_set_dtend(event, utc(meeting->end));
+	bool counter = meeting->proposed_start != 0;
+	icalcomponent_set_dtstart(event, utc(counter ? meeting->proposed_start : meeting->start));
+	icalcomponent_set_dtend(event, utc(counter ? meeting->proposed_end : meeting->end));
 	if (meeting->occurrence != 0)
 		icalcomponent_set_recurrenceid(event, utc(meeting->occurrence));
 	icalcomponent_set_summary(event, meeting->subject);
@@ -131,13 +148,28 @@ static const char *reply_calendar(struct arena *arena, const struct pim_itip_mee
 	icalcomponent_add_property(event, me);
 	icalcomponent *calendar = icalcomponent_vanew(ICAL_VCALENDAR_COMPONENT, icalproperty_new_version("2.0"),
 						      icalproperty_new_prodid("-//easd//EN"),
-						      icalproperty_new_method(ICAL_METHOD_REPLY), event, (void *)0);
+						      icalproperty_new_method(counter ? ICAL_METHOD_COUNTER : ICAL_METHOD_REPLY),
+						      event, (void *)0);
 	const char *text = icalcomponent_as_ical_string(calendar);
 	const char *copy = arena_strndup(arena, text, strlen(text));
 	icalcomponent_free(calendar);
 	g_free(organizer);
 	g_free(attendee);
 	return copy;
+}
+
+/* What a person reads beside the calendar part: the answer, and the time proposed if any. */
+static const char *plain_text(struct arena *arena, const struct pim_itip_meeting *meeting, const char *verb)
+{
+	if (meeting->proposed_start == 0)
+		return verb;
+	char from[32], to[32], text[128];
+	time_t start = (time_t)meeting->proposed_start, end = (time_t)meeting->proposed_end;
+	struct tm tm;
+	strftime(from, sizeof(from), "%Y-%m-%d %H:%M", gmtime_r(&start, &tm));
+	strftime(to, sizeof(to), "%Y-%m-%d %H:%M", gmtime_r(&end, &tm));
+	snprintf(text, sizeof(text), "%s; new time proposed: %s to %s UTC", verb, from, to);
+	return arena_strndup(arena, text, strlen(text));
 }
 
 static GMimeTextPart *text_part(const char *subtype, const char *text)
@@ -157,7 +189,8 @@ struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *
 	pim_arena_unref(arena, message);
 	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, name, address);
 	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, NULL, meeting->organizer);
-	char *subject = g_strdup_printf("%s: %s", verbs[answer], meeting->subject);
+	bool counter = meeting->proposed_start != 0;
+	char *subject = g_strdup_printf("%s: %s", counter ? "New Time Proposed" : verbs[answer], meeting->subject);
 	g_mime_message_set_subject(message, subject, "utf-8");
 	g_free(subject);
 	const char *at = strrchr(address, '@');
@@ -168,9 +201,9 @@ struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *
 	g_mime_message_set_date(message, date);
 	g_date_time_unref(date);
 	GMimeMultipart *alternative = g_mime_multipart_new_with_subtype("alternative");
-	GMimeTextPart *plain = text_part("plain", verbs[answer]);
+	GMimeTextPart *plain = text_part("plain", plain_text(arena, meeting, verbs[answer]));
 	GMimeTextPart *ical = text_part("calendar", reply_calendar(arena, meeting, address, name, answer, now));
-	g_mime_object_set_content_type_parameter(GMIME_OBJECT(ical), "method", "REPLY");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(ical), "method", counter ? "COUNTER" : "REPLY");
 	g_mime_multipart_add(alternative, GMIME_OBJECT(plain));
 	g_mime_multipart_add(alternative, GMIME_OBJECT(ical));
 	g_mime_message_set_mime_part(message, GMIME_OBJECT(alternative));

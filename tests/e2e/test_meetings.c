@@ -340,6 +340,56 @@ static void a_16_1_answer_sends_one_reply_however_often_repeated(void **state)
 	easclient_free(&device);
 }
 
+/* 16.1 SendResponse with a new time: a COUNTER to the organizer, once per proposal (RFC 5546 3.2.7). */
+static void a_proposed_new_time_goes_to_the_organizer_as_a_counter(void **state)
+{
+	struct e2e_mail *f = *state;
+	struct easclient *device = e2e_mail_device(f, "DEV16", 161);
+	unsigned queued_before = replies_queued(f); /* the group's Postfix keeps earlier tests' mail */
+	const char *invitation = server_id_of(f, 2, deliver(f, "REQUEST", weekly(f, 0, "Planning", NULL)));
+	const char *proposal = "<SendResponse><ProposedStartTime>20261217T140000Z</ProposedStartTime>"
+			       "<ProposedEndTime>20261217T150000Z</ProposedEndTime></SendResponse>";
+	const struct wbxml_node *result = respond(f, device, f->inbox, invitation, 2, proposal);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	assert_non_null(e2e_postfix_queue_with(&postfix, f->arena, "carol@outside.test"));
+	const char *sent = e2e_postfix_messages(&postfix, f->arena);
+	const char *expected[] = { "Subject: New Time Proposed: Planning", "method=COUNTER", "METHOD:COUNTER",
+				   "DTSTART:20261217T140000Z", "DTEND:20261217T150000Z", "PARTSTAT=TENTATIVE",
+				   "new time proposed: 2026-12-17 14:00 to 2026-12-17 15:00 UTC" };
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		if (strstr(sent, expected[i]) == NULL)
+			fail_msg("no \"%s\" in the message sent:\n%s", expected[i], sent);
+	/* The same proposal again (the answer was lost) sends nothing more; the user's event keeps its time. */
+	const char *calendar = e2e_mail_format(f, "%s", e2e_mail_folder_of_type(f, "8"));
+	const char *event = text(f, result, WBXML_MEETINGRESPONSE_CALENDAR_ID);
+	result = respond(f, device, calendar, event, 2, proposal);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	usleep(1000 * 1000);
+	assert_int_equal(replies_queued(f), queued_before + 1);
+	assert_string_equal(text(f, only_event(f), WBXML_CALENDAR_START_TIME), "20261210T100000Z");
+	/* Half a proposal, or one that ends before it starts, is no request. */
+	const char *halves[] = { "<SendResponse><ProposedStartTime>20261217T140000Z</ProposedStartTime></SendResponse>",
+				 "<SendResponse><ProposedStartTime>20261217T140000Z</ProposedStartTime>"
+				 "<ProposedEndTime>20261217T130000Z</ProposedEndTime></SendResponse>",
+				 "<SendResponse><ProposedStartTime>tomorrow</ProposedStartTime>"
+				 "<ProposedEndTime>20261217T130000Z</ProposedEndTime></SendResponse>" };
+	for (size_t i = 0; i < sizeof(halves) / sizeof(halves[0]); i++) {
+		const char *xml = e2e_mail_format(f, "<MeetingResponse xmlns=\"MeetingResponse\"><Request><UserResponse>2"
+						  "</UserResponse><CollectionId>%s</CollectionId><RequestId>%s</RequestId>%s"
+						  "</Request></MeetingResponse>", calendar, event, halves[i]);
+		assert_int_equal(easclient_post_xml(device, "MeetingResponse", xml, &f->response), 0);
+		assert_string_equal(text(f, easclient_parse(&f->response, f->arena), WBXML_MEETINGRESPONSE_STATUS), "2");
+	}
+	/* An acceptance proposes nothing: the organizer gets a plain REPLY. */
+	result = respond(f, device, calendar, event, 1, proposal);
+	assert_string_equal(text(f, result, WBXML_MEETINGRESPONSE_STATUS), "1");
+	assert_non_null(e2e_postfix_queue_with(&postfix, f->arena, "carol@outside.test"));
+	usleep(1000 * 1000);
+	assert_int_equal(replies_queued(f), queued_before + 2);
+	assert_non_null(strstr(e2e_postfix_messages(&postfix, f->arena), "Subject: Accepted: Planning"));
+	easclient_free(&device);
+}
+
 static void declining_removes_the_meeting_or_the_occurrence(void **state)
 {
 	struct e2e_mail *f = *state;
@@ -524,6 +574,7 @@ int main(void)
 		CASE(the_users_own_meeting_changes_nothing),
 		CASE(accepting_from_the_inbox_answers_and_puts_the_invitation_away),
 		CASE(a_16_1_answer_sends_one_reply_however_often_repeated),
+		CASE(a_proposed_new_time_goes_to_the_organizer_as_a_counter),
 		CASE(declining_removes_the_meeting_or_the_occurrence),
 		CASE(an_invitation_to_one_occurrence_answers_that_occurrence),
 		CASE(a_reply_the_relay_refuses_leaves_the_invitation_for_the_retry),

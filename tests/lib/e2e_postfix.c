@@ -66,11 +66,12 @@ const char *e2e_postfix_config(const struct e2e_postfix *postfix, unsigned relay
 	return config;
 }
 
-const char *e2e_postfix_queue(const struct e2e_postfix *postfix, struct arena *arena)
+/* What tests/lib/postfix.sh ACTION prints for this Postfix, in arena. */
+static const char *run_script(const struct e2e_postfix *postfix, struct arena *arena, const char *action)
 {
 	char command[400];
 	const char *source = getenv("EASD_SOURCE");
-	snprintf(command, sizeof(command), "%s/tests/lib/postfix.sh queue %s", source != NULL ? source : ".",
+	snprintf(command, sizeof(command), "%s/tests/lib/postfix.sh %s %s", source != NULL ? source : ".", action,
 		 postfix->dir);
 	FILE *pipe = popen(command, "r");
 	if (pipe == NULL)
@@ -85,6 +86,16 @@ const char *e2e_postfix_queue(const struct e2e_postfix *postfix, struct arena *a
 	const char *text = arena_strndup(arena, out.data != NULL ? out.data : (const uint8_t *)"", out.len);
 	buf_cleanup(&out);
 	return text;
+}
+
+const char *e2e_postfix_queue(const struct e2e_postfix *postfix, struct arena *arena)
+{
+	return run_script(postfix, arena, "queue");
+}
+
+const char *e2e_postfix_messages(const struct e2e_postfix *postfix, struct arena *arena)
+{
+	return run_script(postfix, arena, "messages");
 }
 
 const char *e2e_postfix_queue_with(const struct e2e_postfix *postfix, struct arena *arena, const char *needle)

@@ -29,6 +29,8 @@ int e2e_postfix_stop(struct e2e_postfix *postfix);
 const char *e2e_postfix_config(const struct e2e_postfix *postfix, unsigned relay_port, const char *more);
 /* Postfix's queue now (postqueue -j: a JSON object per line), in arena. */
 const char *e2e_postfix_queue(const struct e2e_postfix *postfix, struct arena *arena);
+/* Every message in Postfix's queue, headers and body, one after the other, in arena. */
+const char *e2e_postfix_messages(const struct e2e_postfix *postfix, struct arena *arena);
 /* Postfix's queue (postqueue -j) once it mentions needle, waited for up to 10 s; NULL if it never does. */
 const char *e2e_postfix_queue_with(const struct e2e_postfix *postfix, struct arena *arena, const char *needle);
 

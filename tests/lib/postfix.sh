@@ -100,6 +100,12 @@ start)
 queue)
 	postqueue -c "$dir" -j
 	;;
+messages)
+	# Each queued message whole (headers and body), one after the other.
+	for id in $(postqueue -c "$dir" -j | sed -n 's/.*"queue_id": *"\([0-9A-Za-z]*\)".*/\1/p'); do
+		postcat -c "$dir" -hbq "$id" 2> /dev/null || true
+	done
+	;;
 stop)
 	postfix -c "$dir" stop 2> /dev/null || true
 	# master waits for its children; give it a moment, then insist.
