@@ -176,6 +176,8 @@ void config_init(struct easd_config *config)
 	config->max_send_size = LIMIT_SEND_BYTES_DEFAULT;
 	config->max_send_recipients = LIMIT_SEND_RECIPIENTS_DEFAULT;
 	config->max_sends_per_hour = LIMIT_SEND_PER_HOUR_DEFAULT;
+	config->send_invitations = true;
+	config->invitation_delay = LIMIT_INVITATION_DELAY_DEFAULT;
 	config->auth_cache_seconds = LIMIT_AUTH_CACHE_SECONDS_DEFAULT;
 	config->auth_slow_after = LIMIT_AUTH_SLOW_AFTER_DEFAULT;
 	config->auth_lockout_after = LIMIT_AUTH_LOCKOUT_AFTER_DEFAULT;
@@ -258,6 +260,7 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("smtp", "max_message_size", (uint64_t)1 << 31, max_send_size, false),
 	NUMBER_KEY("smtp", "max_recipients", 100000, max_send_recipients, true),
 	NUMBER_KEY("smtp", "max_messages_per_hour", 1000000, max_sends_per_hour, true),
+	NUMBER_KEY("smtp", "invitation_delay", 86400, invitation_delay, true),
 	NUMBER_KEY("auth", "cache_seconds", 86400, auth_cache_seconds, true),
 	NUMBER_KEY("push", "heartbeat_min", 3540, heartbeat_min, true),
 	NUMBER_KEY("push", "heartbeat_max", 86400, heartbeat_max, true),
@@ -413,6 +416,11 @@ static int load_special(struct load_state *state, const char *section, const cha
 				return 1;
 			}
 		return load_fail(state, "security must be none, starttls or tls: bad value for", section, name);
+	}
+	if (strcmp(section, "smtp") == 0 && strcmp(name, "invitations") == 0) {
+		if (parse_bool(value, &config->send_invitations) < 0)
+			return load_fail(state, "expected yes or no for", section, name);
+		return 1;
 	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "allow_partial") == 0) {
 		if (parse_bool(value, &config->allow_partial_policy) < 0)
@@ -591,6 +599,7 @@ void config_reload_merge(const struct easd_config *current, struct easd_config *
 		{ "lmtp", "local_domains", !lists_equal(current->local_domains, next->local_domains) },
 		{ "http", "trusted_proxies", !lists_equal(current->trusted_proxies, next->trusted_proxies) },
 		{ "smtp", "security", current->smtp_security != next->smtp_security },
+		{ "smtp", "invitations", current->send_invitations != next->send_invitations },
 		{ "push", "wake", current->wake_on_new_items_only != next->wake_on_new_items_only },
 		{ "sync", "omitted", current->delete_omitted != next->delete_omitted },
 		{ "provision", "mode", current->provision != next->provision },

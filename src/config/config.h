@@ -66,6 +66,8 @@ struct easd_config {
 	uint64_t max_send_size;        /* bytes of a message a device sends */
 	unsigned max_send_recipients;  /* envelope recipients of one message */
 	unsigned max_sends_per_hour;   /* messages one user submits per hour; 0: no limit */
+	bool send_invitations;         /* easd sends the iTIP messages of meetings a 16.x device changes for its organizer */
+	unsigned invitation_delay;     /* seconds easd waits for the device to send them itself */
 	/* [auth] */
 	unsigned auth_cache_seconds;   /* verified credential kept in memory; 0: never */
 	unsigned auth_slow_after;      /* failures before attempts are slowed */

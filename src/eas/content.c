@@ -51,6 +51,20 @@ int eas_content_source(struct eas_request *request, struct arena *arena, int64_t
 	return STORE_OK;
 }
 
+int eas_content_whole(struct eas_request *request, struct arena *arena, int64_t folder_id, int64_t item_id,
+		      uint64_t max, struct slice *out)
+{
+	uint64_t size;
+	int status = store_item_content_size(request->session, folder_id, item_id, &size);
+	if (status != STORE_OK)
+		return status;
+	if (size > max)
+		return STORE_ERROR;
+	uint8_t *data = arena_alloc(arena, size + 1);
+	*out = (struct slice){ data, size };
+	return size > 0 ? store_item_content_read(request->session, folder_id, item_id, 0, data, size) : STORE_OK;
+}
+
 /* ---- the streamed response ---- */
 
 /* Encoded bytes read per window while the session is held: 64 KB decode

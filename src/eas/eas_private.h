@@ -85,6 +85,9 @@ struct pim_source;
  */
 int eas_content_source(struct eas_request *request, struct arena *arena, int64_t folder_id, int64_t item_id,
 		       struct pim_source *source_out);
+/* A stored item's whole content, in arena; STORE_ERROR when it is over max bytes. */
+int eas_content_whole(struct eas_request *request, struct arena *arena, int64_t folder_id, int64_t item_id,
+		      uint64_t max, struct slice *out);
 
 /* An attachment to stream: where its encoded bytes are, and which decoded bytes to send. */
 struct eas_content_payload {

@@ -96,18 +96,11 @@ static int read_request(struct eas_request *r, struct wbxml_reader *reader, stru
 	return more;
 }
 
-/* An item's whole content into the arena. */
+/* An item's whole content into the arena (an event, or an invitation as large as a message may be). */
 static int read_content(struct eas_request *r, int64_t folder, int64_t item, struct slice *out)
 {
-	uint64_t size;
-	int status = store_item_content_size(r->session, folder, item, &size);
-	if (status != STORE_OK)
-		return status;
-	if (size > LIMIT_PIM_ITEM_BYTES + (uint64_t)r->config->max_message_size)
-		return STORE_ERROR;
-	uint8_t *data = arena_alloc(r->arena, size + 1);
-	*out = (struct slice){ data, size };
-	return size > 0 ? store_item_content_read(r->session, folder, item, 0, data, size) : STORE_OK;
+	return eas_content_whole(r, r->arena, folder, item, LIMIT_PIM_ITEM_BYTES + (uint64_t)r->config->max_message_size,
+				 out);
 }
 
 /* Where a Request's answer goes. */

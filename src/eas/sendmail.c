@@ -16,6 +16,7 @@
  */
 #include "eas/eas_private.h"
 #include "mail/submit.h"
+#include "pim/itip.h"
 #include "pim/email.h"
 
 #include <stdio.h>
@@ -155,6 +156,24 @@ static int claim(struct eas_request *r, const char *key, const char **reason)
 }
 
 /* Marks the claim sent and keeps the copy, in one transaction. */
+/*
+ * A device that sends the invitation, update or cancellation of a meeting
+ * the user organizes itself: easd's own pending messages about it are
+ * dropped, and later ones for a while too (sync_invitations.c).
+ */
+static int record_device_invitation(struct eas_request *r, const struct pim_outgoing *out)
+{
+	struct pim_itip itip;
+	pim_itip_read(r->arena, out->wire, out->wire_len, r->user.name, &itip);
+	if ((itip.method != PIM_ITIP_REQUEST && itip.method != PIM_ITIP_CANCEL) || !itip.organized_by_user ||
+	    itip.uid == NULL || itip.uid[0] == '\0')
+		return STORE_OK;
+	fprintf(stderr, "easd: meeting %s sent by the device user=%s uid=%s\n",
+		itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL", r->user.name, itip.uid);
+	return store_invitation_device_sent(r->session, r->user.id, itip.uid,
+					    itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL", itip.sequence, r->now);
+}
+
 static int record_sent(struct eas_request *r, const char *key, bool save_in_sent, const struct pim_outgoing *out)
 {
 	int64_t sent_items = 0;
@@ -165,6 +184,8 @@ static int record_sent(struct eas_request *r, const char *key, bool save_in_sent
 	if (status != STORE_OK)
 		return status;
 	status = store_send_done(r->session, r->user.id, key);
+	if (status == STORE_OK)
+		status = record_device_invitation(r, out);
 	if (status == STORE_OK && save_in_sent) {
 		struct store_item_meta meta = { .received = r->now, .date = out->date, .message_id = out->message_id,
 						.read = true };

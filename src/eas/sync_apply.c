@@ -202,9 +202,12 @@ static void change_item(struct sync_context *ctx, struct sync_result *result, co
 	struct pim_input input;
 	struct pim_update update = { 0 };
 	struct pim_item view;
+	struct slice before;
 	uint64_t modseq;
 	author_of(ctx, result, &author);
 	item_view(ctx, result, item, scratch, &view);
+	if (sync_invitations_before(ctx, result, scratch, item->id, &before) != STORE_OK)
+		before = SLICE_EMPTY;
 	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
 		     : result->class->merge(result->class, scratch, &author, &view, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
 		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
@@ -217,7 +220,9 @@ static void change_item(struct sync_context *ctx, struct sync_result *result, co
 	} else if (status == SYNC_STATUS_SUCCESS && !current && result->collection->settings.conflict == SYNC_SERVER_WINS) {
 		/* Server wins (the default): the change is refused, the server's version goes out. */
 		add_response(ctx, result, command, SYNC_STATUS_CONFLICT, 0);
-	} else if (status == SYNC_STATUS_SUCCESS && store_update(ctx, result, item, &update, &modseq) != STORE_OK) {
+	} else if (status == SYNC_STATUS_SUCCESS && (store_update(ctx, result, item, &update, &modseq) != STORE_OK ||
+						     (!update.keep_content && sync_invitations_schedule(ctx, result, scratch, before,
+												update.content) != STORE_OK))) {
 		add_response(ctx, result, command, SYNC_STATUS_SERVER_ERROR, 0);
 	} else if (status == SYNC_STATUS_SUCCESS) {
 		if (current)
@@ -234,13 +239,18 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
 	struct eas_request *r = ctx->request;
 	uint64_t modseq;
 	int64_t trash;
+	struct slice before;
 	int status;
+	if (sync_invitations_before(ctx, result, r->arena, item->id, &before) != STORE_OK)
+		before = SLICE_EMPTY;
 	/* DeletesAsMoves (default 1): into Deleted Items, unless already there. */
 	if (result->collection->settings.deletes_as_moves && result->folder.type != STORE_FOLDER_DELETED &&
 	    store_folder_find_type(r->session, r->user.id, STORE_FOLDER_DELETED, &trash) == STORE_OK)
 		status = store_item_move(r->session, r->user.id, result->folder.id, item->id, trash, NULL, &modseq, NULL);
 	else
 		status = store_item_delete(r->session, r->user.id, result->folder.id, item->id, &modseq);
+	if (status == STORE_OK)
+		status = sync_invitations_schedule(ctx, result, r->arena, before, SLICE_EMPTY);
 	if (status == STORE_OK)
 		sync_add_echo(result, modseq);
 	else
@@ -309,7 +319,8 @@ static int create_item(struct sync_context *ctx, struct sync_result *result, con
 	    store_item_find_id(ctx->request->session, result->folder.id, update.message_id, &map->item_id) == STORE_OK)
 		map->modseq = 0; /* the device's repeated Add of an event the folder has: that event */
 	else if (status == SYNC_STATUS_SUCCESS &&
-		 store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK)
+		 (store_new_item(ctx, result, &update, &map->item_id, &map->modseq) != STORE_OK ||
+		  sync_invitations_schedule(ctx, result, scratch, SLICE_EMPTY, update.content) != STORE_OK))
 		status = SYNC_STATUS_SERVER_ERROR;
 	/* Static text: it outlives the scratch arena. */
 	*detail_out = input.invalid != NULL ? input.invalid : update.invalid;

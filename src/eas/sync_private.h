@@ -168,6 +168,18 @@ struct sync_result {
 	uint64_t cursor;            /* the changes up to here are on the device after this response */
 };
 
+/* ---- a meeting's organizer changed it (sync_invitations.c) ---- */
+
+struct sync_result;
+/* Whether a change in this collection may send meeting messages (Calendar, a 16.x device, [smtp] invitations). */
+bool sync_invitations_wanted(const struct sync_context *ctx, const struct sync_result *result);
+/* The item as stored before a Change or Delete, when it may matter (else empty), in arena. */
+int sync_invitations_before(struct sync_context *ctx, const struct sync_result *result, struct arena *arena,
+			    int64_t item_id, struct slice *before_out);
+/* Schedules what attendees are to be told of the change from before to after (either empty), in the open transaction. */
+int sync_invitations_schedule(struct sync_context *ctx, const struct sync_result *result, struct arena *arena,
+			      struct slice before, struct slice after);
+
 struct sync_context {
 	struct eas_request *request;
 	struct sync_request sync;

@@ -25,6 +25,7 @@
 #include "log/access.h"
 #include "log/errorlog.h"
 #include "mail/lmtp.h"
+#include "mail/outbox.h"
 #include "mail/submit.h"
 #include "metrics/metrics.h"
 #include "push/push.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct http_server *http;
 	struct metrics_server *metrics;
 	struct lmtp_server *lmtp;
+	struct mail_outbox *outbox;
 };
 
 static void usage(FILE *out)
@@ -152,6 +154,22 @@ static int start_metrics(struct daemon *d)
 	return 0;
 }
 
+/* Mail in (LMTP, when [lmtp] listen is set) and out (the outbox of meeting messages). */
+static int start_mail(struct daemon *d)
+{
+	char error[512];
+	if (d->boot->lmtp_listen[0] != '\0' &&
+	    lmtp_server_start(d->live, d->store, &d->lmtp, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: lmtp: %s\n", error);
+		return -1;
+	}
+	if (mail_outbox_start(d->live, d->store, &d->outbox, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easd: outbox: %s\n", error);
+		return -1;
+	}
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	char error[512];
@@ -200,11 +218,8 @@ static int start(struct daemon *d)
 		fprintf(stderr, "easd: %s: %s\n", d->boot->port_file, strerror(errno));
 		return -1;
 	}
-	if (d->boot->lmtp_listen[0] != '\0' &&
-	    lmtp_server_start(d->live, d->store, &d->lmtp, error, sizeof(error)) < 0) {
-		fprintf(stderr, "easd: lmtp: %s\n", error);
+	if (start_mail(d) < 0)
 		return -1;
-	}
 	/* Whether TLS is on, said at once: a proxy in front, or devices told to use plain HTTP, is a choice to see. */
 	fprintf(stderr, "easd %s: serving EAS on %s (port %u, %s)%s%s, store %s\n", EASD_VERSION, d->boot->http_listen,
 		http_server_port(d->http), d->boot->tls_certificate[0] != '\0' ? "HTTPS" : "plain HTTP, no TLS",
@@ -231,6 +246,7 @@ static void stop(struct daemon *d)
 {
 	lmtp_server_stop(&d->lmtp);
 	metrics_server_stop(&d->metrics);
+	mail_outbox_stop(&d->outbox);
 	http_server_stop(&d->http, SHUTDOWN_GRACE_SECONDS);
 	if (d->store != NULL)
 		store_set_change_listener(d->store, NULL, NULL);

@@ -216,6 +216,10 @@
 #define LIMIT_SEND_BYTES_DEFAULT (25u * 1024 * 1024)
 #define LIMIT_SEND_RECIPIENTS_DEFAULT 100
 #define LIMIT_SEND_PER_HOUR_DEFAULT 200
+/* Seconds easd waits before sending a meeting's invitations, updates and
+   cancellations for a 16.x organizer's device: some devices send their own
+   through SendMail right after their Sync, and then easd sends none. */
+#define LIMIT_INVITATION_DELAY_DEFAULT 120
 #define LIMIT_SEND_TIMEOUT_SECONDS_DEFAULT 60
 /* Text of an original that SmartReply quotes or SmartForward includes. */
 #define LIMIT_SEND_ORIGINAL_TEXT_BYTES (4u * 1024 * 1024)

@@ -391,7 +391,7 @@ static struct icaltimetype utc_time(const char *compact_time, bool date)
 	return icaltime_from_timet_with_zone((time_t)t, date ? 1 : 0, icaltimezone_get_utc_timezone());
 }
 
-static void event_properties(icalcomponent *c, const struct wbxml_node *f)
+void pim_ical_event_properties(icalcomponent *c, const struct wbxml_node *f)
 {
 	bool all_day = strcmp(pim_fields_text(f, WBXML_CALENDAR_ALL_DAY_EVENT), "1") == 0;
 	const struct wbxml_node *location = pim_fields_find(f, WBXML_AIRSYNCBASE_LOCATION);
@@ -441,7 +441,7 @@ void pim_ical_export(struct buf *out, struct arena *arena, const struct pim_clas
 	icalcomponent_set_uid(c, uid[0] != '\0' ? uid : uid_of(arena, whole_data));
 	icalcomponent_add_property(c, icalproperty_new_dtstamp(icaltime_from_timet_with_zone((time_t)modified, 0, icaltimezone_get_utc_timezone())));
 	if (kind == ICAL_VEVENT_COMPONENT) {
-		event_properties(c, fields);
+		pim_ical_event_properties(c, fields);
 	} else {
 		enum wbxml_tag subject = kind == ICAL_VTODO_COMPONENT ? WBXML_TASKS_SUBJECT : WBXML_NOTES_SUBJECT;
 		add_text(c, icalproperty_new_summary(pim_fields_text(fields, subject)), pim_fields_text(fields, subject));

@@ -34,6 +34,8 @@ const char *pim_interchange_body_text(const struct wbxml_node *item);
 int64_t pim_ical_seconds(struct icaltimetype t);
 /* The fields of a VEVENT: times and zone, all-day, subject, location, body, recurrence, categories, UID. */
 struct wbxml_node *pim_ical_event_fields(struct arena *arena, icalcomponent *event);
+/* A VEVENT's properties of the fields: summary, times, location, recurrence, deleted occurrences (EXDATE). */
+void pim_ical_event_properties(icalcomponent *event, const struct wbxml_node *fields);
 /* An occurrence of series (its original start) deleted (modified NULL) or changed as modified says. */
 void pim_ical_add_exception(struct arena *arena, struct wbxml_node *series, int64_t original, icalcomponent *modified);
 

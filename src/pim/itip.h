@@ -107,4 +107,39 @@ int pim_itip_proposal(const char *start, const char *end, int64_t *start_out, in
 struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *meeting, const char *address,
 			    const char *name, enum pim_itip_answer answer, int64_t now);
 
+/* ---- the user's own meetings (itip_organizer.c) ---- */
+
+/* A change one of the user's devices made to an event. */
+struct pim_itip_change {
+	const uint8_t *before;     /* the event as stored before; before_len 0: it was added */
+	size_t before_len;
+	const uint8_t *after;      /* as stored after; after_len 0: it was deleted */
+	size_t after_len;
+	const char *user;          /* the login */
+	const char *address;       /* the user's address: ORGANIZER and From */
+	const char *name;          /* the user's display name, may be NULL */
+	int64_t sequence;          /* SEQUENCE of the messages */
+	int64_t now;
+};
+
+/* One message that change sends. */
+struct pim_itip_outgoing {
+	const char *method;             /* "REQUEST" or "CANCEL" */
+	const char *const *recipients;
+	unsigned recipient_count;
+	struct slice message;           /* the whole MIME message, CRLF lines */
+};
+
+/*
+ * What the attendees of a meeting the user organizes are told of change:
+ * nothing (not such a meeting, no attendees, or nothing they see changed:
+ * a reminder, a category, a reply recorded), a REQUEST with the whole
+ * meeting to its attendees, a CANCEL to attendees taken off, or a CANCEL
+ * to all when the meeting is deleted, cancelled or no longer a meeting.
+ * Fills out (in arena) and returns how many (0 to 2); *uid_out is the
+ * meeting's UID when any.
+ */
+unsigned pim_itip_organizer_messages(struct arena *arena, const struct pim_itip_change *change, const char **uid_out,
+				     struct pim_itip_outgoing out[2]);
+
 #endif

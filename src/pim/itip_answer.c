@@ -179,21 +179,16 @@ static GMimeTextPart *text_part(const char *subtype, const char *text)
 	return part;
 }
 
-struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *meeting, const char *address,
-			    const char *name, enum pim_itip_answer answer, int64_t now)
+struct slice pim_imip_message(struct arena *arena, const struct pim_imip *m, int64_t now)
 {
-	static const char *const verbs[] = { [PIM_ITIP_ACCEPT] = "Accepted", [PIM_ITIP_TENTATIVE] = "Tentative",
-					     [PIM_ITIP_DECLINE] = "Declined" };
 	pim_init();
 	GMimeMessage *message = g_mime_message_new(TRUE);
 	pim_arena_unref(arena, message);
-	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, name, address);
-	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, NULL, meeting->organizer);
-	bool counter = meeting->proposed_start != 0;
-	char *subject = g_strdup_printf("%s: %s", counter ? "New Time Proposed" : verbs[answer], meeting->subject);
-	g_mime_message_set_subject(message, subject, "utf-8");
-	g_free(subject);
-	const char *at = strrchr(address, '@');
+	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, m->from_name, m->from);
+	for (unsigned i = 0; i < m->to_count; i++)
+		g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, NULL, m->to[i]);
+	g_mime_message_set_subject(message, m->subject, "utf-8");
+	const char *at = strrchr(m->from, '@');
 	char *id = g_mime_utils_generate_message_id(at != NULL ? at + 1 : "localhost");
 	g_mime_message_set_message_id(message, id);
 	g_free(id);
@@ -201,9 +196,9 @@ struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *
 	g_mime_message_set_date(message, date);
 	g_date_time_unref(date);
 	GMimeMultipart *alternative = g_mime_multipart_new_with_subtype("alternative");
-	GMimeTextPart *plain = text_part("plain", plain_text(arena, meeting, verbs[answer]));
-	GMimeTextPart *ical = text_part("calendar", reply_calendar(arena, meeting, address, name, answer, now));
-	g_mime_object_set_content_type_parameter(GMIME_OBJECT(ical), "method", counter ? "COUNTER" : "REPLY");
+	GMimeTextPart *plain = text_part("plain", m->plain);
+	GMimeTextPart *ical = text_part("calendar", m->calendar);
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(ical), "method", m->method);
 	g_mime_multipart_add(alternative, GMIME_OBJECT(plain));
 	g_mime_multipart_add(alternative, GMIME_OBJECT(ical));
 	g_mime_message_set_mime_part(message, GMIME_OBJECT(alternative));
@@ -213,4 +208,20 @@ struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *
 	size_t len;
 	const uint8_t *bytes = pim_message_bytes(arena, message, &len);
 	return (struct slice){ bytes, len };
+}
+
+struct slice pim_itip_reply(struct arena *arena, const struct pim_itip_meeting *meeting, const char *address,
+			    const char *name, enum pim_itip_answer answer, int64_t now)
+{
+	static const char *const verbs[] = { [PIM_ITIP_ACCEPT] = "Accepted", [PIM_ITIP_TENTATIVE] = "Tentative",
+					     [PIM_ITIP_DECLINE] = "Declined" };
+	bool counter = meeting->proposed_start != 0;
+	char *subject = g_strdup_printf("%s: %s", counter ? "New Time Proposed" : verbs[answer], meeting->subject);
+	struct pim_imip m = { .from = address, .from_name = name, .to = &meeting->organizer, .to_count = 1,
+			      .subject = arena_strndup(arena, subject, strlen(subject)),
+			      .plain = plain_text(arena, meeting, verbs[answer]),
+			      .calendar = reply_calendar(arena, meeting, address, name, answer, now),
+			      .method = counter ? "COUNTER" : "REPLY" };
+	g_free(subject);
+	return pim_imip_message(arena, &m, now);
 }

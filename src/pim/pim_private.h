@@ -102,6 +102,16 @@ int pim_read_element_text(struct wbxml_reader *reader, struct arena *arena, size
 
 /* The message as bytes in arena, every line ending CRLF (SMTP wants no bare LF). */
 const uint8_t *pim_message_bytes(struct arena *arena, GMimeMessage *message, size_t *len_out);
+
+/* A meeting message (iMIP, RFC 6047): a plain text and the calendar with its METHOD, as alternatives. */
+struct pim_imip {
+	const char *from, *from_name; /* from_name may be NULL */
+	const char *const *to;
+	unsigned to_count;
+	const char *subject, *plain, *calendar, *method;
+};
+/* The whole message, CRLF lines, in arena (itip_answer.c). */
+struct slice pim_imip_message(struct arena *arena, const struct pim_imip *m, int64_t now);
 /* A text part's text (UTF-8, at most max bytes), NUL-terminated in arena. */
 char *pim_part_text_copy(struct arena *arena, GMimePart *part, size_t max);
 /*

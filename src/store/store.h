@@ -389,6 +389,53 @@ int store_meeting_version_get(struct store_session *session, int64_t user_id, co
 int store_meeting_version_put(struct store_session *session, int64_t user_id, const char *uid, int64_t recurrence_id,
 			      const struct store_meeting_version *version);
 
+/* ---- iTIP messages about meetings the user organizes (store_invitations.c) ---- */
+
+enum store_invitation_state {
+	STORE_INVITATION_PENDING = 0,   /* to be sent once due */
+	STORE_INVITATION_SENT = 1,      /* sent by easd */
+	STORE_INVITATION_BY_DEVICE = 2, /* the user's device sent it itself (SendMail) */
+	STORE_INVITATION_DROPPED = 3,   /* a later message about the meeting says it all, or there was nothing to cancel */
+	STORE_INVITATION_FAILED = 4,    /* the relay never took it */
+};
+
+struct store_invitation {
+	int64_t id, user_id;
+	const char *uid;
+	const char *method;     /* "REQUEST" or "CANCEL" */
+	int64_t sequence;
+	int64_t due;            /* Unix seconds */
+	unsigned attempts;
+	const char *sender;     /* envelope sender */
+	const char *recipients; /* envelope recipients, one per line */
+	struct slice message;   /* the whole MIME message */
+};
+
+/* The SEQUENCE of the user's next message about meeting uid: one past every one recorded, 0 for the first. */
+int store_invitation_next_sequence(struct store_session *session, int64_t user_id, const char *uid, int64_t *sequence_out);
+/*
+ * In the open transaction: schedules invitation (created now); a REQUEST
+ * drops the meeting's pending REQUEST (this one says it all). When the
+ * user's device sent a message about the meeting itself since
+ * device_since, it is recorded as the device's instead (*by_device_out),
+ * and easd sends nothing.
+ */
+int store_invitation_add(struct store_session *session, const struct store_invitation *invitation, int64_t now,
+			 int64_t device_since, bool *by_device_out);
+/* Drops the meeting's pending messages (all methods). */
+int store_invitation_drop_pending(struct store_session *session, int64_t user_id, const char *uid);
+/* Whether attendees heard of meeting uid at all (a message sent by easd or by a device). */
+int store_invitation_announced(struct store_session *session, int64_t user_id, const char *uid, bool *announced_out);
+/* The user's device sent method for meeting uid itself (SendMail): easd's pending messages about it are dropped. */
+int store_invitation_device_sent(struct store_session *session, int64_t user_id, const char *uid, const char *method,
+				 int64_t sequence, int64_t now);
+/* The pending message due first at now (any user), strings in arena. STORE_NOT_FOUND: none. */
+int store_invitation_next_due(struct store_session *session, struct arena *arena, int64_t now,
+			      struct store_invitation *invitation_out);
+/* Records an attempt's outcome: sent, failed, or pending again from due (a retry). */
+int store_invitation_finish(struct store_session *session, int64_t id, enum store_invitation_state state,
+			    unsigned attempts, int64_t due);
+
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 
 /* What the store keeps beside an item's content. */

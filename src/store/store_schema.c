@@ -124,6 +124,24 @@ static const char *const migrations[] = {
 	"  sequence INTEGER NOT NULL,"
 	"  dtstamp INTEGER NOT NULL,"
 	"  PRIMARY KEY (user_id, uid, recurrence_id));",
+	/* 8: iTIP messages about meetings a user organizes (REQUEST, CANCEL):
+	   scheduled with the calendar change that makes them, sent by easd's
+	   outbox once due, or recorded as sent by the user's device itself. */
+	"CREATE TABLE invitations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  uid TEXT NOT NULL,"
+	"  method TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  due INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  recipients TEXT NOT NULL,"
+	"  message BLOB NOT NULL);"
+	"CREATE INDEX invitations_due ON invitations (due) WHERE state = 0;"
+	"CREATE INDEX invitations_meeting ON invitations (user_id, uid);",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

@@ -32,7 +32,7 @@
  * get rows in fixture_rows and checks in check_data, and an
  * upgrade_from_version_N case is added to main.
  */
-#define FIXTURE_LATEST 7
+#define FIXTURE_LATEST 8
 
 static const char budget_message[] =
 	"From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: Budget 2027\r\n"
@@ -112,6 +112,13 @@ static const struct fixture_rows fixture_rows[] = {
 	{ 7, 0,
 	  "INSERT INTO meeting_updates (user_id, uid, recurrence_id, sequence, dtstamp) VALUES"
 	  " (1, 'event-uid-1', 0, 2, 1700000450);" },
+	/* 8: the user's meeting: its invitation sent (SEQUENCE 0), its update waiting. */
+	{ 8, 0,
+	  "INSERT INTO invitations (id, user_id, uid, method, sequence, state, created, due, attempts, sender, recipients,"
+	  " message) VALUES (1, 1, 'own-uid-1', 'REQUEST', 0, 1, 1700000500, 1700000620, 1, 'alice@example.org',"
+	  " 'bob@example.org' || char(10), 'invitation'),"
+	  " (2, 1, 'own-uid-1', 'REQUEST', 1, 0, 1700000700, 1700000820, 0, 'alice@example.org',"
+	  " 'bob@example.org' || char(10), 'update');" },
 };
 
 struct fixture {
@@ -518,6 +525,23 @@ static void check_items(struct fixture *f, int from)
 }
 
 /* ClientId maps, suppressed echoes, caches, sent messages and meeting versions, each from its version on. */
+/* The user's meeting's messages: the next SEQUENCE follows them, the pending update is due. */
+static void check_invitations(struct fixture *f, int from)
+{
+	int64_t sequence = -1;
+	assert_int_equal(store_invitation_next_sequence(f->session, 1, "own-uid-1", &sequence), STORE_OK);
+	assert_int_equal(sequence, from >= 8 ? 2 : 0);
+	struct store_invitation due;
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1700000900, &due),
+			 from >= 8 ? STORE_OK : STORE_NOT_FOUND);
+	if (from < 8)
+		return;
+	assert_int_equal(due.id, 2);
+	assert_string_equal(due.recipients, "bob@example.org\n");
+	assert_int_equal(due.message.len, 6);
+	assert_memory_equal(due.message.data, "update", 6);
+}
+
 static void check_maps(struct fixture *f, int from)
 {
 	int64_t inbox = 10;
@@ -548,6 +572,7 @@ static void check_maps(struct fixture *f, int from)
 			 from >= 7 ? STORE_OK : STORE_NOT_FOUND);
 	if (from >= 7)
 		assert_int_equal(meeting.sequence, 2);
+	check_invitations(f, from);
 }
 
 static void check_data(struct fixture *f, int from)
@@ -766,7 +791,7 @@ static void migrate_to_refuses_a_database_past_its_target(void **state)
 	sqlite3_close(db);
 }
 
-static int versions[FIXTURE_LATEST] = { 0, 1, 2, 3, 4, 5, 6 };
+static int versions[FIXTURE_LATEST] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 
 #define UPGRADE_FROM(n) \
 	{ "upgrade_from_version_" #n, upgrade_keeps_the_data, setup, teardown, (void *)&versions[n] }
@@ -782,6 +807,7 @@ int main(void)
 		UPGRADE_FROM(4),
 		UPGRADE_FROM(5),
 		UPGRADE_FROM(6),
+		UPGRADE_FROM(7),
 		cmocka_unit_test_setup_teardown(database_of_a_newer_release_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_migration_leaves_the_version_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(migrate_to_refuses_a_database_past_its_target, setup, teardown),

@@ -62,10 +62,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 7);
+	assert_int_equal(store_schema_version(f->store), 8);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 7);
+	assert_int_equal(store_schema_version(again), 8);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
@@ -545,6 +545,51 @@ static void write_lock_waits_are_counted(void **state)
 	store_session_release(&w.session);
 }
 
+/* ---- a meeting's own messages (invitations) ---- */
+
+static void schedule(struct fixture *f, const char *method, int64_t sequence, int64_t now, bool *by_device)
+{
+	struct store_invitation m = { .user_id = f->alice, .uid = "m-1", .method = method, .sequence = sequence,
+				      .due = now + 60, .sender = "alice@example.org", .recipients = "bob@example.org\n",
+				      .message = { (const uint8_t *)method, strlen(method) } };
+	assert_int_equal(store_begin(f->session), STORE_OK);
+	assert_int_equal(store_invitation_add(f->session, &m, now, now - 3600, by_device), STORE_OK);
+	assert_int_equal(store_commit(f->session), STORE_OK);
+}
+
+/* A newer REQUEST replaces the pending one; what is due comes out once; a device's own message stops easd's. */
+static void invitations_follow_the_meeting(void **state)
+{
+	struct fixture *f = *state;
+	int64_t sequence = -1;
+	bool by_device = true, announced = true;
+	assert_int_equal(store_invitation_next_sequence(f->session, f->alice, "m-1", &sequence), STORE_OK);
+	assert_int_equal(sequence, 0);
+	assert_int_equal(store_invitation_announced(f->session, f->alice, "m-1", &announced), STORE_OK);
+	assert_false(announced);
+	schedule(f, "REQUEST", 0, 1000, &by_device);
+	assert_false(by_device);
+	schedule(f, "REQUEST", 1, 1010, &by_device);
+	struct store_invitation due;
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1069, &due), STORE_NOT_FOUND);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1070, &due), STORE_OK);
+	assert_int_equal(due.sequence, 1); /* the first was replaced */
+	assert_string_equal(due.recipients, "bob@example.org\n");
+	assert_int_equal(store_invitation_finish(f->session, due.id, STORE_INVITATION_SENT, 1, 1070), STORE_OK);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 5000, &due), STORE_NOT_FOUND);
+	assert_int_equal(store_invitation_announced(f->session, f->alice, "m-1", &announced), STORE_OK);
+	assert_true(announced);
+	/* The device sends the next update itself: easd's pending one goes, and the next one too. */
+	schedule(f, "REQUEST", 2, 2000, &by_device);
+	assert_int_equal(store_invitation_device_sent(f->session, f->alice, "m-1", "REQUEST", 2, 2001), STORE_OK);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 9000, &due), STORE_NOT_FOUND);
+	schedule(f, "CANCEL", 3, 2100, &by_device);
+	assert_true(by_device);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 9000, &due), STORE_NOT_FOUND);
+	assert_int_equal(store_invitation_next_sequence(f->session, f->alice, "m-1", &sequence), STORE_OK);
+	assert_int_equal(sequence, 4);
+}
+
 /* ---- messages sent ---- */
 
 #define SEND_NOW 1700000000
@@ -686,6 +731,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(device_lock_serialises_one_device_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_lock_waits_at_most_the_busy_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_lock_waits_are_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(invitations_follow_the_meeting, setup, teardown),
 		cmocka_unit_test_setup_teardown(sent_message_is_not_claimed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(claim_in_progress_until_it_is_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(abandoned_claim_may_be_claimed_again, setup, teardown),
