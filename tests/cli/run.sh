@@ -109,6 +109,16 @@ else
 	fail "user_add_twice_fails (status $status: $(cat "$tmp/err"))"
 fi
 
+# The refusal names the user as stored: names ignore case.
+ctl_in 'other password
+' user add Alice
+if [ "$status" -eq 1 ] && grep -qx 'easctl: user alice exists already (user names ignore case)' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_other_case_names_the_stored_user
+else
+	fail "user_add_other_case_names_the_stored_user (status $status: $(cat "$tmp/err"))"
+fi
+
 bad_names_ok=yes
 for name in 'al ice' 'a/b' 'x@example.org' '' "$(printf '%065d' 0)"; do
 	ctl_in 'pw
