@@ -126,7 +126,7 @@ deb:
 package-check: deb
 	EASD_SOURCE=$(CURDIR) DEB_OUT=$(DEB_OUT) tests/package/debian_package.sh
 
-# The demo: ./var with user demo/demo and demo mail, easd in the foreground.
+# The demo: ./var with user demo/demodemo and demo mail, easd in the foreground.
 run: deps
 	$(MAKE) all
 	EASD_BUILD=$(BUILD) tools/run-demo.sh

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-demo.sh: what `make run` does after building. Sets up ./var (config,
-# a demo user demo/demo, a few demo messages delivered over LMTP), then runs
+# a demo user demo/demodemo, a few demo messages delivered over LMTP), then runs
 # easd in the foreground until Ctrl-C.
 set -eu
 build=${EASD_BUILD:-build}
@@ -26,7 +26,7 @@ fi
 
 new_user=no
 if ! "$build/easctl" -c "$conf" user list | grep -qx demo; then
-	echo demo | "$build/easctl" -c "$conf" user add demo
+	echo demodemo | "$build/easctl" -c "$conf" user add demo
 	new_user=yes
 fi
 
@@ -56,8 +56,8 @@ cat <<INFO
 
   easd is running (Ctrl-C stops it).
   URL:      http://127.0.0.1:$port/Microsoft-Server-ActiveSync
-  account:  demo / demo   (mail for demo@localhost via LMTP on 127.0.0.1:$lmtp_port)
-  check:    curl -i -u demo:demo -X OPTIONS http://127.0.0.1:$port/Microsoft-Server-ActiveSync
+  account:  demo / demodemo   (mail for demo@localhost via LMTP on 127.0.0.1:$lmtp_port)
+  check:    curl -i -u demo:demodemo -X OPTIONS http://127.0.0.1:$port/Microsoft-Server-ActiveSync
   log:      var/log/access.log
 
 INFO

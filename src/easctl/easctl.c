@@ -18,7 +18,8 @@ static const struct {
 	const char *command;
 	const char *text;
 } commands[] = {
-	{ "user", "  user add NAME           add a user; password from the terminal or one line of stdin\n"
+	{ "user", "  user add NAME           add a user; the password is asked twice on a terminal, else\n"
+		  "                          it is stdin's first line; at least 8 characters\n"
 		  "  user passwd NAME        change a password (same input)\n"
 		  "  user del NAME           delete a user and everything it owns\n"
 		  "  user list               list users\n" },

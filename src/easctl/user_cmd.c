@@ -7,36 +7,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "guard/auth.h"
 #include "store/store.h"
-
-#define EASCTL_PASSWORD_MAX 256
-
-/* One line from the terminal (echo off) or from standard input. */
-static int read_password(const char *prompt, char *out, size_t out_len)
-{
-	bool tty = isatty(STDIN_FILENO);
-	struct termios saved, quiet;
-	if (tty) {
-		fputs(prompt, stderr);
-		tcgetattr(STDIN_FILENO, &saved);
-		quiet = saved;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	char *line = fgets(out, (int)out_len, stdin);
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-		fputc('\n', stderr);
-	}
-	if (line == NULL)
-		return -1;
-	out[strcspn(out, "\r\n")] = '\0';
-	return out[0] != '\0' ? 0 : -1;
-}
 
 static int open_store(const struct easd_config *config, struct store **store_out,
 		      struct store_session **session_out)
@@ -113,17 +86,16 @@ static int set_password(struct store_session *session, const char *name, bool ad
 	if (check_user(session, name, add) < 0)
 		return EASCTL_EXIT_FAILURE;
 	char password[EASCTL_PASSWORD_MAX], hash[256];
-	if (read_password("Password: ", password, sizeof(password)) < 0) {
-		fputs("easctl: no password given\n", stderr);
-		return EASCTL_EXIT_FAILURE;
-	}
-	int hashed = guard_password_hash(password, hash, sizeof(hash));
+	int status = easctl_read_new_password(password, sizeof(password));
+	int hashed = status == 0 ? guard_password_hash(password, hash, sizeof(hash)) : 0;
 	explicit_bzero(password, sizeof(password));
+	if (status < 0)
+		return EASCTL_EXIT_FAILURE;
 	if (hashed < 0) {
 		fputs("easctl: cannot hash the password\n", stderr);
 		return EASCTL_EXIT_FAILURE;
 	}
-	int status = add ? store_user_add(session, name, hash, NULL) : store_user_set_password(session, name, hash);
+	status = add ? store_user_add(session, name, hash, NULL) : store_user_set_password(session, name, hash);
 	/* Added or deleted by another easctl meanwhile: check_user says so, in the same words. */
 	if (status == STORE_EXISTS || status == STORE_NOT_FOUND)
 		check_user(session, name, add);

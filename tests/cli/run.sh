@@ -119,9 +119,32 @@ else
 	fail "user_add_other_case_names_the_stored_user (status $status: $(cat "$tmp/err"))"
 fi
 
+# From a pipe the first line is the password, and it needs 8 characters (not bytes) too.
+ctl_in 'seven c
+' user add bob
+status_short=$status
+grep -qx 'easctl: the password has 7 characters; it needs at least 8; nothing changed' "$tmp/err" || status_short="$status_short ($(cat "$tmp/err"))"
+ctl_in 'ééééééé
+' user add bob
+if [ "$status_short" = 1 ] && [ "$status" -eq 1 ] && grep -q 'has 7 characters; it needs at least 8' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_short_password_refused
+else
+	fail "user_add_short_password_refused (status $status_short/$status: $(cat "$tmp/err"))"
+fi
+long_password=$(printf 'p%0299d' 0)
+ctl_in "$long_password
+" user add bob
+if [ "$status" -eq 1 ] && grep -qx 'easctl: the password is longer than 254 bytes; nothing changed' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_password_too_long_refused
+else
+	fail "user_add_password_too_long_refused (status $status: $(cat "$tmp/err"))"
+fi
+
 bad_names_ok=yes
 for name in 'al ice' 'a/b' 'x@example.org' '' "$(printf '%065d' 0)"; do
-	ctl_in 'pw
+	ctl_in 'password
 ' user add "$name"
 	if [ "$status" -ne 1 ] || ! grep -q 'a user name is 1 to 64 letters' "$tmp/err"; then
 		bad_names_ok="no ('$name': status $status: $(cat "$tmp/err"))"
@@ -135,7 +158,7 @@ fi
 
 # 64 characters is the limit, and allowed.
 long=$(printf 'u%063d' 0)
-ctl_in 'pw
+ctl_in 'password
 ' user add "$long"
 if [ "$status" -eq 0 ] && ctl user list | grep -qx "$long" && ctl user del "$long" 2> /dev/null; then
 	pass user_add_name_of_64_characters
@@ -143,7 +166,7 @@ else
 	fail "user_add_name_of_64_characters (status $status: $(cat "$tmp/err"))"
 fi
 
-ctl_in 'pw
+ctl_in 'password
 ' user passwd nobody
 if [ "$status" -eq 1 ] && grep -q 'no user nobody' "$tmp/err" && [ "$(ctl user list)" = alice ]; then
 	pass user_passwd_unknown_fails
@@ -159,6 +182,15 @@ if [ "$status" -eq 0 ] && [ -n "$after" ] && [ "$after" != "$before" ]; then
 	pass user_passwd_changes_hash
 else
 	fail "user_passwd_changes_hash (status $status: $(cat "$tmp/err"))"
+fi
+
+# A short one changes nothing.
+ctl_in 'short
+' user passwd alice
+if [ "$status" -eq 1 ] && grep -q 'it needs at least 8' "$tmp/err" && [ "$(hash_of alice)" = "$after" ]; then
+	pass user_passwd_short_keeps_hash
+else
+	fail "user_passwd_short_keeps_hash (status $status: $(cat "$tmp/err"))"
 fi
 
 # No password on stdin: nothing changes.
@@ -371,7 +403,7 @@ else
 fi
 # Without -c, easctl takes $EASD_CONFIG.
 printf '[store]\ndata_dir = %s/envdata\n' "$tmp" > "$tmp/env.conf"
-if echo pw | EASD_CONFIG="$tmp/env.conf" "$easctl" user add dora > /dev/null &&
+if echo 'dora password' | EASD_CONFIG="$tmp/env.conf" "$easctl" user add dora > /dev/null &&
    [ "$(EASD_CONFIG="$tmp/env.conf" "$easctl" user list)" = dora ] && [ -d "$tmp/envdata" ]; then
 	pass easctl_config_from_environment
 else
