@@ -23,7 +23,8 @@ static const struct {
 		  "  user passwd NAME        change a password (same input)\n"
 		  "  user del NAME           delete a user and everything it owns\n"
 		  "  user list               list users\n" },
-	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n" },
+	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox; USER may\n"
+		     "                          be an address of a local domain, as over LMTP\n" },
 	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
 		    "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n" },
 	{ "export", "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n" },

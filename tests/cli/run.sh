@@ -212,6 +212,38 @@ else
 	fail "deliver_stores_message (status $status_file/$status, $(items_of alice) items: $(cat "$tmp/err"))"
 fi
 
+# An address works as over LMTP: a domain of [lmtp] local_domains (any case), the
+# tag after a recipient_delimiter dropped; another domain is refused by name.
+printf '[store]\ndata_dir = %s/data\n[lmtp]\nlocal_domains = localhost example.org\nrecipient_delimiter = +-\n' "$tmp" > "$tmp/domains.conf"
+ctl_in 'frank password
+' user add frank
+addresses_ok=yes
+for address in frank@localhost frank+lists@Example.ORG frank-news@localhost; do
+	message "to $address" | "$easctl" -c "$tmp/domains.conf" deliver "$address" 2> "$tmp/err" ||
+		addresses_ok="no ($address: $(cat "$tmp/err"))"
+done
+if [ "$addresses_ok" = yes ] && [ "$(items_of frank)" = 3 ]; then
+	pass deliver_to_an_address_of_a_local_domain
+else
+	fail "deliver_to_an_address_of_a_local_domain $addresses_ok, $(items_of frank) items"
+fi
+status=0
+message elsewhere | "$easctl" -c "$tmp/domains.conf" deliver frank@example.com 2> "$tmp/err" || status=$?
+if [ "$status" -eq 1 ] && [ "$(items_of frank)" = 3 ] &&
+   grep -qx 'easctl: frank@example.com: example.com is not a local domain (\[lmtp\] local_domains: localhost, example.org)' "$tmp/err"; then
+	pass deliver_to_another_domain_refused
+else
+	fail "deliver_to_another_domain_refused (status $status: $(cat "$tmp/err"))"
+fi
+ctl_in "$(message nobody)" deliver nobody+tag@localhost
+if [ "$status" -eq 1 ] && grep -qx 'easctl: no user nobody (for nobody+tag@localhost)' "$tmp/err"; then
+	pass deliver_to_an_address_of_no_user_refused
+else
+	fail "deliver_to_an_address_of_no_user_refused (status $status: $(cat "$tmp/err"))"
+fi
+
+ctl user del frank
+
 # Deleting a user deletes what it owns: no folder or message is left behind.
 orphans() {
 	sqlite3 "$db" "SELECT (SELECT count(*) FROM folders WHERE user_id NOT IN (SELECT id FROM users)) +
