@@ -52,6 +52,17 @@ static int recipient_user(const struct easd_config *config, const char *recipien
 	return 0;
 }
 
+/* Nothing, or only blank lines: a mistake (an empty file, </dev/null), never mail. */
+static bool empty_message(const struct buf *message)
+{
+	for (size_t i = 0; i < message->len; i++) {
+		uint8_t c = message->data[i];
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			return false;
+	}
+	return true;
+}
+
 static int deliver(const struct easd_config *config, const char *user, const char *recipient,
 		   const struct buf *message)
 {
@@ -86,7 +97,10 @@ int easctl_deliver(const struct easd_config *config, int argc, char **argv)
 	struct buf message;
 	buf_init(&message, config->max_message_size);
 	int status = EASCTL_EXIT_FAILURE;
-	if (easctl_read_input(argc == 2 ? argv[1] : NULL, &message) == 0)
+	bool read = easctl_read_input(argc == 2 ? argv[1] : NULL, &message) == 0;
+	if (read && empty_message(&message))
+		fputs("easctl: empty message: nothing delivered\n", stderr);
+	else if (read)
 		status = deliver(config, user, argv[0], &message);
 	buf_cleanup(&message);
 	return status;

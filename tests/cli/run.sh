@@ -242,6 +242,18 @@ else
 	fail "deliver_to_an_address_of_no_user_refused (status $status: $(cat "$tmp/err"))"
 fi
 
+# An empty message, or one of blank lines only, is a mistake: nothing is stored.
+status=0
+ctl deliver frank < /dev/null > "$tmp/out" 2> "$tmp/err" || status=$?
+status_empty=$status
+grep -qx 'easctl: empty message: nothing delivered' "$tmp/err" || status_empty="$status ($(cat "$tmp/err"))"
+printf '\r\n\n' > "$tmp/blank.eml"
+ctl_in '' deliver frank "$tmp/blank.eml"
+if [ "$status_empty" = 1 ] && [ "$status" -eq 1 ] && grep -qx 'easctl: empty message: nothing delivered' "$tmp/err" && [ "$(items_of frank)" = 3 ]; then
+	pass deliver_empty_message_refused
+else
+	fail "deliver_empty_message_refused (status $status_empty/$status, $(items_of frank) items: $(cat "$tmp/err"))"
+fi
 ctl user del frank
 
 # Deleting a user deletes what it owns: no folder or message is left behind.
