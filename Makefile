@@ -1,7 +1,8 @@
 # easd: plain GNU make. See README.md for the targets a user runs.
 #
 #   make            build easd's programs into build/
-#   make run        install what is missing, build, run the demo server (./var)
+#   make run        install what is missing, build, run the demo server (./var;
+#                   ports: EASD_PORT, EASD_LMTP_PORT)
 #   make check      install what is missing, build, run every test, then the
 #                   same tests under AddressSanitizer + UBSan (build/asan/),
 #                   then replay the fuzz corpora (build/fuzz/)
