@@ -1,10 +1,12 @@
 # easd: plain GNU make. See README.md for the targets a user runs.
 #
 #   make            build easd's programs into build/
-#   make run        install what is missing, build, run the demo server (./var)
+#   make run        install what is missing, build, run the demo server (./var;
+#                   ports: EASD_PORT, EASD_LMTP_PORT)
 #   make check      install what is missing, build, run every test, then the
 #                   same tests under AddressSanitizer + UBSan (build/asan/),
-#                   then replay the fuzz corpora (build/fuzz/)
+#                   then replay the fuzz corpora (build/fuzz/); ends with
+#                   "N passed, M failed" over every suite (tools/check.sh)
 #   make bench      benchmarks; figures go to bench/results/
 #   make fuzz       long fuzzing runs (FUZZ_SECONDS per target)
 #   make soak       the push soak for minutes (SOAK_CYCLES, SOAK_SECONDS, SOAK_DEVICES)
@@ -126,7 +128,7 @@ deb:
 package-check: deb
 	EASD_SOURCE=$(CURDIR) DEB_OUT=$(DEB_OUT) tests/package/debian_package.sh
 
-# The demo: ./var with user demo/demo and demo mail, easd in the foreground.
+# The demo: ./var with user demo/demodemo and demo mail, easd in the foreground.
 run: deps
 	$(MAKE) all
 	EASD_BUILD=$(BUILD) tools/run-demo.sh
@@ -179,23 +181,35 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c $(TESTLIB_OBJ) $(BUILD)/libeasd.a
 	$(CC) $(CFLAGS_ALL) -Itests/lib $(TEST_CFLAGS) -MMD -MP \
 		$(LDFLAGS_SAN) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libeasd.a $(LIBS) $(TEST_LIBS)
 
-# Runs every unit test; a test finds the repository's data through EASD_SOURCE.
+# make check's record: each suite (a test program or script, a fuzz target)
+# adds "passed NAME" or "failed NAME" to this file, and tools/check.sh counts
+# the lines. Empty (a plain make test) records nothing.
+CHECK_RESULTS ?=
+# Shell, in a suite loop: $$result (passed or failed) of the suite named $(1)
+# goes into CHECK_RESULTS; a failure sets $$failed, and the loop goes on.
+record_suite = [ "$$result" = passed ] || failed=1; \
+	[ -z "$(CHECK_RESULTS)" ] || echo "$$result $(1)" >> "$(CHECK_RESULTS)"
+SCRIPT_TESTS = tests/cli/run.sh $(wildcard tests/e2e/*.sh)
+
+# Runs every test, also after one failed, and fails if any did; a test finds
+# the repository's data through EASD_SOURCE.
 test: $(TESTS) $(PROGRAMS)
-	@set -e; for t in $(TESTS); do \
-		echo "== $$t"; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t; \
-	done
-	@set -e; for t in tests/cli/run.sh $(wildcard tests/e2e/*.sh); do \
-		echo "== $$t"; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t; \
-	done
+	@failed=0; for t in $(TESTS); do \
+		echo "== $$t"; result=passed; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t || result=failed; \
+		$(call record_suite,$$t); \
+	done; \
+	for t in $(SCRIPT_TESTS); do \
+		echo "== $$t"; result=passed; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t || result=failed; \
+		$(call record_suite,$$t on $(BUILD)); \
+	done; exit $$failed
 
 test-asan:
 	$(MAKE) BUILD=build/asan SAN=1 CC=clang OPT=-O1 test
 
+# tools/check.sh runs all, test, test-asan and fuzz-check (each also when
+# one before failed, but for the build) and ends with "N passed, M failed".
 check: deps
-	$(MAKE) all
-	$(MAKE) test
-	$(MAKE) test-asan
-	$(MAKE) fuzz-check
+	@MAKE="$(MAKE)" tools/check.sh build/check-results
 
 # ---- fuzzing (clang libFuzzer) ----
 FUZZ_TARGETS = $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -216,18 +230,22 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libeasd.a
 fuzz_dict = d=fuzz/$${t\#fuzz_}; [ -f $$d.dict ] && d=$$d.dict || d=$${d%%_*}.dict; \
 	dict=; [ -f $$d ] && dict=-dict=$$d
 
-# Replays each corpus, then fuzzes briefly; a crash fails the check.
+# Replays each corpus, then fuzzes briefly; a crash fails the target (its
+# artifacts are named after it: build/fuzz/fuzz_wbxml-crash-...), and the
+# check goes on to the next target.
 fuzz-check: fuzz-build
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@failed=0; for t in $(FUZZ_TARGETS); do \
 		corpus=fuzz/corpus/$${t#fuzz_}; $(fuzz_dict); \
 		echo "== $$t: replay $$corpus, then $(FUZZ_CHECK_SECONDS)s"; \
-		$(FUZZ_BUILD)/$$t -runs=0 $$corpus; \
+		result=passed; \
+		$(FUZZ_BUILD)/$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/$$t- $$corpus || result=failed; \
 		mkdir -p $(FUZZ_BUILD)/new-$$t; \
 		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) $$dict \
-			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
 			$(FUZZ_BUILD)/new-$$t $$corpus 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE|==)' || true; \
-		test -z "$$(ls $(FUZZ_BUILD)/crash-* $(FUZZ_BUILD)/leak-* $(FUZZ_BUILD)/timeout-* 2>/dev/null)"; \
-	done
+		[ -z "$$(ls $(FUZZ_BUILD)/$$t-crash-* $(FUZZ_BUILD)/$$t-leak-* $(FUZZ_BUILD)/$$t-timeout-* 2>/dev/null)" ] || result=failed; \
+		$(call record_suite,fuzz $$t); \
+	done; exit $$failed
 
 fuzz: deps fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -52,7 +52,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' /proc/"$easd_pid"/status; }
 # POSTs XML (encoded with easctl) and prints the decoded XML answer.
 post() { # $1 command, $2 XML, $3 policy key
 	printf '%s' "$2" | "$build/easctl" wbxml encode > "$tmp/request.wbxml"
-	curl -s -u bench:bench -H "MS-ASProtocolVersion: 14.1" -H "X-MS-PolicyKey: $3" \
+	curl -s -u bench:benchmark -H "MS-ASProtocolVersion: 14.1" -H "X-MS-PolicyKey: $3" \
 		-H "Content-Type: application/vnd.ms-sync.wbxml" --data-binary @"$tmp/request.wbxml" \
 		"$url?Cmd=$1&User=bench&DeviceId=BENCH1&DeviceType=bench" -o "$tmp/answer.wbxml"
 	"$build/easctl" wbxml decode "$tmp/answer.wbxml"
@@ -74,7 +74,7 @@ f:close()
 wrk.method = "POST"
 wrk.path = "/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=bench&DeviceId=BENCH1&DeviceType=bench"
 wrk.body = wbxml
-wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2g="
+wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2htYXJr"
 wrk.headers["MS-ASProtocolVersion"] = "14.1"
 wrk.headers["X-MS-PolicyKey"] = "$key"
 wrk.headers["Content-Type"] = "application/vnd.ms-sync.wbxml"
@@ -83,7 +83,7 @@ LUA
 
 cat > "$tmp/options.lua" <<'LUA'
 wrk.method = "OPTIONS"
-wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2g="
+wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2htYXJr"
 LUA
 
 # Runs wrk and prints "requests/s non-2xx peak-rss-kB".
@@ -104,7 +104,7 @@ load() { # $1 lua script
 
 mkdir -p "$tmp/data"
 printf '[store]\ndata_dir = %s/data\n' "$tmp" > "$tmp/ctl.conf"
-echo bench | "$build/easctl" -c "$tmp/ctl.conf" user add bench
+echo benchmark | "$build/easctl" -c "$tmp/ctl.conf" user add bench
 
 start_easd 300
 idle=$(rss_kb)

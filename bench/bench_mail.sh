@@ -52,7 +52,7 @@ say "easd: release build, SQLite store; Postfix $(postconf -d mail_version | sed
 say "      configuration; easbench, Postfix and easd on the same machine; $devices devices over $devices users"
 
 i=0
-while [ $i -lt "$devices" ]; do echo bench | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" >/dev/null; i=$((i + 1)); done
+while [ $i -lt "$devices" ]; do echo benchmark | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" >/dev/null; i=$((i + 1)); done
 "$source/tests/lib/postfix.sh" start "$tmp/postfix" "$smtp_port" "$lmtp_port"
 "$build/easd" -c "$tmp/easd.conf" 2>>"$tmp/easd.stderr" &
 easd_pid=$!

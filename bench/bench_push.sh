@@ -47,7 +47,7 @@ say "descriptor limit of this machine: $(ulimit -Hn) per process (easd and easbe
 
 start=$(date +%s)
 i=0
-while [ $i -lt $users ]; do echo bench | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" >/dev/null; i=$((i + 1)); done
+while [ $i -lt $users ]; do echo benchmark | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" >/dev/null; i=$((i + 1)); done
 say "set-up: $users users created with easctl in $(( $(date +%s) - start )) s"
 
 "$build/easd" -c "$tmp/easd.conf" 2>>"$tmp/easd.stderr" &

@@ -18,11 +18,13 @@ static const struct {
 	const char *command;
 	const char *text;
 } commands[] = {
-	{ "user", "  user add NAME           add a user; password from the terminal or one line of stdin\n"
+	{ "user", "  user add NAME           add a user; the password is asked twice on a terminal, else\n"
+		  "                          it is stdin's first line; at least 8 characters\n"
 		  "  user passwd NAME        change a password (same input)\n"
 		  "  user del NAME           delete a user and everything it owns\n"
 		  "  user list               list users\n" },
-	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox\n" },
+	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox; USER may\n"
+		     "                          be an address of a local domain, as over LMTP\n" },
 	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
 		    "                          Calendar, Tasks, Notes or Contacts; all of it or nothing\n" },
 	{ "export", "  export USER CLASS [FILE] contacts (vCard), calendar, tasks or notes (iCalendar) of USER\n" },

@@ -27,6 +27,18 @@ int easctl_export(const struct easd_config *config, int argc, char **argv);
 int easctl_backup(const struct easd_config *config, int argc, char **argv);
 int easctl_restore(const struct easd_config *config, int argc, char **argv);
 
+/* A password's bounds: 8 characters is NIST SP 800-63B's floor for one a person chooses;
+   the buffer bounds the line read (yescrypt takes any length). */
+#define EASCTL_PASSWORD_MIN 8
+#define EASCTL_PASSWORD_MAX 256
+
+/*
+ * The new password for user add|passwd into out (EASCTL_PASSWORD_MAX bytes):
+ * asked twice on a terminal, else the first line of stdin. Returns 0, or -1
+ * with the reason printed (none, too short, too long, the two differ).
+ */
+int easctl_read_new_password(char *out, size_t out_len);
+
 /* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
 int easctl_read_input(const char *path, struct buf *out);
 

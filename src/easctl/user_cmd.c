@@ -7,36 +7,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "guard/auth.h"
 #include "store/store.h"
-
-#define EASCTL_PASSWORD_MAX 256
-
-/* One line from the terminal (echo off) or from standard input. */
-static int read_password(const char *prompt, char *out, size_t out_len)
-{
-	bool tty = isatty(STDIN_FILENO);
-	struct termios saved, quiet;
-	if (tty) {
-		fputs(prompt, stderr);
-		tcgetattr(STDIN_FILENO, &saved);
-		quiet = saved;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-	}
-	char *line = fgets(out, (int)out_len, stdin);
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-		fputc('\n', stderr);
-	}
-	if (line == NULL)
-		return -1;
-	out[strcspn(out, "\r\n")] = '\0';
-	return out[0] != '\0' ? 0 : -1;
-}
 
 static int open_store(const struct easd_config *config, struct store **store_out,
 		      struct store_session **session_out)
@@ -74,24 +47,58 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+/*
+ * The user as stored under name (names ignore case). Returns 0 and the
+ * stored spelling, 1 if there is none, -1 (message printed) on a store error.
+ */
+static int find_user(struct store_session *session, struct arena *arena, const char *name, const char **stored_out)
+{
+	struct store_user user;
+	int status = store_user_find(session, arena, name, &user);
+	if (status == STORE_NOT_FOUND)
+		return 1;
+	if (status != STORE_OK) {
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+		return -1;
+	}
+	*stored_out = user.name;
+	return 0;
+}
+
+/* Refuses before the password is asked for: "Alice" when alice exists is alice. */
+static int check_user(struct store_session *session, const char *name, bool add)
+{
+	struct arena *arena = arena_new(0);
+	const char *stored = NULL;
+	int found = find_user(session, arena, name, &stored);
+	if (found == 0 && add)
+		fprintf(stderr, "easctl: user %s exists already%s\n", stored,
+			strcmp(stored, name) != 0 ? " (user names ignore case)" : "");
+	else if (found == 1 && !add)
+		fprintf(stderr, "easctl: no user %s\n", name);
+	arena_free(&arena);
+	bool refused = found < 0 || (add ? found == 0 : found == 1);
+	return refused ? -1 : 0;
+}
+
 static int set_password(struct store_session *session, const char *name, bool add)
 {
-	char password[EASCTL_PASSWORD_MAX], hash[256];
-	if (read_password("Password: ", password, sizeof(password)) < 0) {
-		fputs("easctl: no password given\n", stderr);
+	if (check_user(session, name, add) < 0)
 		return EASCTL_EXIT_FAILURE;
-	}
-	int hashed = guard_password_hash(password, hash, sizeof(hash));
+	char password[EASCTL_PASSWORD_MAX], hash[256];
+	int status = easctl_read_new_password(password, sizeof(password));
+	int hashed = status == 0 ? guard_password_hash(password, hash, sizeof(hash)) : 0;
 	explicit_bzero(password, sizeof(password));
+	if (status < 0)
+		return EASCTL_EXIT_FAILURE;
 	if (hashed < 0) {
 		fputs("easctl: cannot hash the password\n", stderr);
 		return EASCTL_EXIT_FAILURE;
 	}
-	int status = add ? store_user_add(session, name, hash, NULL) : store_user_set_password(session, name, hash);
-	if (status == STORE_EXISTS)
-		fprintf(stderr, "easctl: user %s exists already\n", name);
-	else if (status == STORE_NOT_FOUND)
-		fprintf(stderr, "easctl: no user %s\n", name);
+	status = add ? store_user_add(session, name, hash, NULL) : store_user_set_password(session, name, hash);
+	/* Added or deleted by another easctl meanwhile: check_user says so, in the same words. */
+	if (status == STORE_EXISTS || status == STORE_NOT_FOUND)
+		check_user(session, name, add);
 	else if (status != STORE_OK)
 		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
 	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;

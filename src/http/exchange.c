@@ -316,9 +316,6 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 {
 	struct eas_request *r = &x->request;
 	unsigned status;
-	const char *user_agent = header(connection, MHD_HTTP_HEADER_USER_AGENT);
-	r->user_agent = arena_strndup(x->arena, user_agent != NULL ? user_agent : "",
-				      user_agent != NULL ? strnlen(user_agent, LIMIT_USER_AGENT_BYTES) : 0);
 	x->is_options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
 	if (!x->is_options && strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
 		*reason = "method_not_supported";
@@ -484,6 +481,12 @@ static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection
 {
 	const char *reason = NULL;
 	x->client_address = client_address(x, connection);
+	const char *user_agent = header(connection, MHD_HTTP_HEADER_USER_AGENT);
+	x->request.user_agent = arena_strndup(x->arena, user_agent != NULL ? user_agent : "",
+					      user_agent != NULL ? strnlen(user_agent, LIMIT_USER_AGENT_BYTES) : 0);
+	/* A person with a browser, not a device: see page.c. */
+	if (path_is_eas(x->raw_uri) && http_page_wanted(method))
+		return http_answer_page(x, connection, method);
 	unsigned status = check_headers(x, connection, method, &reason);
 	if (status != 0 && x->user_name == NULL)
 		note_claimed_user(x, connection);

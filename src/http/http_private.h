@@ -1,4 +1,4 @@
-/* http_private.h: what server.c and exchange.c share. */
+/* http_private.h: what server.c, exchange.c, park.c and page.c share. */
 #ifndef HTTP_PRIVATE_H
 #define HTTP_PRIVATE_H
 
@@ -66,6 +66,11 @@ void http_exchange_release_session(struct http_exchange *x);
 /* Sends an answer with no body (errors, OPTIONS) with the request's headers. */
 enum MHD_Result http_answer_empty(struct http_exchange *x, struct MHD_Connection *connection, unsigned status,
 				  const char *reason);
+
+/* page.c: whether the method is a browser's (GET, HEAD), which gets the page on the EAS path. */
+bool http_page_wanted(const char *method);
+/* Answers 200 with the page that says what the EAS URL is for; no credentials, no store. */
+enum MHD_Result http_answer_page(struct http_exchange *x, struct MHD_Connection *connection, const char *method);
 
 /*
  * park.c: a parked request. The exchange's arena is freed; this small

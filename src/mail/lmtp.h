@@ -29,6 +29,14 @@ int lmtp_server_start(struct config_live *live, struct store *store, struct lmtp
 void lmtp_server_stop(struct lmtp_server **server);
 
 /*
+ * The length of the user name that begins the local part of an address:
+ * it ends at the first of [lmtp] recipient_delimiter ("alice+lists" is
+ * alice's, as with Postfix's recipient_delimiter); a local part that begins
+ * with one is a user name whole. Used by LMTP and easctl deliver alike.
+ */
+size_t mail_local_part_user_len(const struct easd_config *config, const char *local, size_t len);
+
+/*
  * Delivers one message to user's Inbox in its own transaction (also used by
  * easctl deliver). Returns a store status (STORE_NOT_FOUND: no such user).
  */

@@ -13,6 +13,7 @@
  * STORE_OK (the copy is committed by then, RFC 2033 4.2).
  */
 #include "mail/lmtp_private.h"
+#include "mail/lmtp.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -274,9 +275,8 @@ static void accept_recipient(struct lmtp_session *session, const char *path, siz
 {
 	struct lmtp_recipient *recipient = &session->recipients[session->recipient_count];
 	recipient->address = arena_strndup(session->arena, path, path_len);
-	/* alice+lists@example.org is alice's (Postfix's recipient_delimiter). */
-	size_t user_len = strcspn(arena_strndup(session->arena, path, local_len), session->settings.config->recipient_delimiter);
-	recipient->user = arena_strndup(session->arena, path, user_len > 0 ? user_len : local_len);
+	size_t user_len = mail_local_part_user_len(session->settings.config, path, local_len);
+	recipient->user = arena_strndup(session->arena, path, user_len);
 	int status = session->settings.find_recipient(session->settings.context, recipient->user);
 	if (status == STORE_NOT_FOUND) {
 		reply(session, "550 5.1.1 <%s> no such user", recipient->address);

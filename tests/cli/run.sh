@@ -109,9 +109,42 @@ else
 	fail "user_add_twice_fails (status $status: $(cat "$tmp/err"))"
 fi
 
+# The refusal names the user as stored: names ignore case.
+ctl_in 'other password
+' user add Alice
+if [ "$status" -eq 1 ] && grep -qx 'easctl: user alice exists already (user names ignore case)' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_other_case_names_the_stored_user
+else
+	fail "user_add_other_case_names_the_stored_user (status $status: $(cat "$tmp/err"))"
+fi
+
+# From a pipe the first line is the password, and it needs 8 characters (not bytes) too.
+ctl_in 'seven c
+' user add bob
+status_short=$status
+grep -qx 'easctl: the password has 7 characters; it needs at least 8; nothing changed' "$tmp/err" || status_short="$status_short ($(cat "$tmp/err"))"
+ctl_in 'ééééééé
+' user add bob
+if [ "$status_short" = 1 ] && [ "$status" -eq 1 ] && grep -q 'has 7 characters; it needs at least 8' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_short_password_refused
+else
+	fail "user_add_short_password_refused (status $status_short/$status: $(cat "$tmp/err"))"
+fi
+long_password=$(printf 'p%0299d' 0)
+ctl_in "$long_password
+" user add bob
+if [ "$status" -eq 1 ] && grep -qx 'easctl: the password is longer than 254 bytes; nothing changed' "$tmp/err" &&
+   [ "$(ctl user list)" = alice ]; then
+	pass user_add_password_too_long_refused
+else
+	fail "user_add_password_too_long_refused (status $status: $(cat "$tmp/err"))"
+fi
+
 bad_names_ok=yes
 for name in 'al ice' 'a/b' 'x@example.org' '' "$(printf '%065d' 0)"; do
-	ctl_in 'pw
+	ctl_in 'password
 ' user add "$name"
 	if [ "$status" -ne 1 ] || ! grep -q 'a user name is 1 to 64 letters' "$tmp/err"; then
 		bad_names_ok="no ('$name': status $status: $(cat "$tmp/err"))"
@@ -125,7 +158,7 @@ fi
 
 # 64 characters is the limit, and allowed.
 long=$(printf 'u%063d' 0)
-ctl_in 'pw
+ctl_in 'password
 ' user add "$long"
 if [ "$status" -eq 0 ] && ctl user list | grep -qx "$long" && ctl user del "$long" 2> /dev/null; then
 	pass user_add_name_of_64_characters
@@ -133,7 +166,7 @@ else
 	fail "user_add_name_of_64_characters (status $status: $(cat "$tmp/err"))"
 fi
 
-ctl_in 'pw
+ctl_in 'password
 ' user passwd nobody
 if [ "$status" -eq 1 ] && grep -q 'no user nobody' "$tmp/err" && [ "$(ctl user list)" = alice ]; then
 	pass user_passwd_unknown_fails
@@ -149,6 +182,15 @@ if [ "$status" -eq 0 ] && [ -n "$after" ] && [ "$after" != "$before" ]; then
 	pass user_passwd_changes_hash
 else
 	fail "user_passwd_changes_hash (status $status: $(cat "$tmp/err"))"
+fi
+
+# A short one changes nothing.
+ctl_in 'short
+' user passwd alice
+if [ "$status" -eq 1 ] && grep -q 'it needs at least 8' "$tmp/err" && [ "$(hash_of alice)" = "$after" ]; then
+	pass user_passwd_short_keeps_hash
+else
+	fail "user_passwd_short_keeps_hash (status $status: $(cat "$tmp/err"))"
 fi
 
 # No password on stdin: nothing changes.
@@ -169,6 +211,50 @@ if [ "$status_file" -eq 0 ] && [ "$status" -eq 0 ] && [ "$(items_of alice)" = 2 
 else
 	fail "deliver_stores_message (status $status_file/$status, $(items_of alice) items: $(cat "$tmp/err"))"
 fi
+
+# An address works as over LMTP: a domain of [lmtp] local_domains (any case), the
+# tag after a recipient_delimiter dropped; another domain is refused by name.
+printf '[store]\ndata_dir = %s/data\n[lmtp]\nlocal_domains = localhost example.org\nrecipient_delimiter = +-\n' "$tmp" > "$tmp/domains.conf"
+ctl_in 'frank password
+' user add frank
+addresses_ok=yes
+for address in frank@localhost frank+lists@Example.ORG frank-news@localhost; do
+	message "to $address" | "$easctl" -c "$tmp/domains.conf" deliver "$address" 2> "$tmp/err" ||
+		addresses_ok="no ($address: $(cat "$tmp/err"))"
+done
+if [ "$addresses_ok" = yes ] && [ "$(items_of frank)" = 3 ]; then
+	pass deliver_to_an_address_of_a_local_domain
+else
+	fail "deliver_to_an_address_of_a_local_domain $addresses_ok, $(items_of frank) items"
+fi
+status=0
+message elsewhere | "$easctl" -c "$tmp/domains.conf" deliver frank@example.com 2> "$tmp/err" || status=$?
+if [ "$status" -eq 1 ] && [ "$(items_of frank)" = 3 ] &&
+   grep -qx 'easctl: frank@example.com: example.com is not a local domain (\[lmtp\] local_domains: localhost, example.org)' "$tmp/err"; then
+	pass deliver_to_another_domain_refused
+else
+	fail "deliver_to_another_domain_refused (status $status: $(cat "$tmp/err"))"
+fi
+ctl_in "$(message nobody)" deliver nobody+tag@localhost
+if [ "$status" -eq 1 ] && grep -qx 'easctl: no user nobody (for nobody+tag@localhost)' "$tmp/err"; then
+	pass deliver_to_an_address_of_no_user_refused
+else
+	fail "deliver_to_an_address_of_no_user_refused (status $status: $(cat "$tmp/err"))"
+fi
+
+# An empty message, or one of blank lines only, is a mistake: nothing is stored.
+status=0
+ctl deliver frank < /dev/null > "$tmp/out" 2> "$tmp/err" || status=$?
+status_empty=$status
+grep -qx 'easctl: empty message: nothing delivered' "$tmp/err" || status_empty="$status ($(cat "$tmp/err"))"
+printf '\r\n\n' > "$tmp/blank.eml"
+ctl_in '' deliver frank "$tmp/blank.eml"
+if [ "$status_empty" = 1 ] && [ "$status" -eq 1 ] && grep -qx 'easctl: empty message: nothing delivered' "$tmp/err" && [ "$(items_of frank)" = 3 ]; then
+	pass deliver_empty_message_refused
+else
+	fail "deliver_empty_message_refused (status $status_empty/$status, $(items_of frank) items: $(cat "$tmp/err"))"
+fi
+ctl user del frank
 
 # Deleting a user deletes what it owns: no folder or message is left behind.
 orphans() {
@@ -361,7 +447,7 @@ else
 fi
 # Without -c, easctl takes $EASD_CONFIG.
 printf '[store]\ndata_dir = %s/envdata\n' "$tmp" > "$tmp/env.conf"
-if echo pw | EASD_CONFIG="$tmp/env.conf" "$easctl" user add dora > /dev/null &&
+if echo 'dora password' | EASD_CONFIG="$tmp/env.conf" "$easctl" user add dora > /dev/null &&
    [ "$(EASD_CONFIG="$tmp/env.conf" "$easctl" user list)" = dora ] && [ -d "$tmp/envdata" ]; then
 	pass easctl_config_from_environment
 else

@@ -127,7 +127,7 @@ deliver() {
 
 mkdir -p "$tmp/data" "$tmp/log"
 write_config 0
-if ! echo secret | ctl user add alice > "$tmp/out" 2>&1; then
+if ! echo "secret password" | ctl user add alice > "$tmp/out" 2>&1; then
 	echo "FAIL: easctl user add alice: $(cat "$tmp/out")"
 	exit 1
 fi

@@ -108,7 +108,7 @@ replied() {
 mkdir -p "$tmp/data" "$tmp/log"
 write_config 0
 for user in alice bob; do
-	if ! echo secret | "$easctl" -c "$tmp/easd.conf" user add "$user" > "$tmp/out" 2>&1; then
+	if ! echo "secret password" | "$easctl" -c "$tmp/easd.conf" user add "$user" > "$tmp/out" 2>&1; then
 		echo "FAIL: easctl user add $user: $(cat "$tmp/out")"
 		exit 1
 	fi

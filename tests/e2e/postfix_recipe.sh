@@ -62,7 +62,7 @@ local_domains = example.org
 CONF
 mkdir -p "$tmp/data" "$tmp/log"
 for user in alice bob; do
-	echo secret | "$easctl" -c "$tmp/easd.conf" user add "$user" > "$tmp/out" 2>&1 ||
+	echo "secret password" | "$easctl" -c "$tmp/easd.conf" user add "$user" > "$tmp/out" 2>&1 ||
 		{ echo "FAIL: easctl user add $user: $(cat "$tmp/out")"; exit 1; }
 done
 "$easd" -c "$tmp/easd.conf" 2>> "$tmp/easd.err" &

@@ -68,7 +68,7 @@ for _ in 1 2 3 4 5; do
 done
 [ -n "$easd_pid" ] || { echo "FAIL: easd did not start"; cat "$tmp/easd.stderr"; exit 1; }
 for i in $(seq 0 $((users - 1))); do
-	echo bench | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" > /dev/null || exit 1
+	echo benchmark | "$build/easctl" -c "$tmp/easd.conf" user add "bench$i" > /dev/null || exit 1
 done
 url="http://127.0.0.1:$(cat "$tmp/port")"
 

@@ -191,6 +191,8 @@ static void raw_send(struct fixture *f, const struct raw_request *request)
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body != NULL ? request->body : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->len);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L); /* else curl waits for the body HEAD never has */
 	} else {
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	}
@@ -723,10 +725,10 @@ static void wrong_path_gets_404(void **state)
 	ordinary_request_succeeds(f);
 }
 
-static void get_method_gets_501_with_allow(void **state)
+static void other_methods_get_501_with_allow(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const methods[] = { "GET", "PUT", "DELETE" };
+	static const char *const methods[] = { "PUT", "DELETE", "PATCH" };
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		raw_send(f, &(struct raw_request){ .method = methods[i], .user = "alice", .password = "correct horse",
 						   .headers = (const char *const[]){ "MS-ASProtocolVersion: 14.1", NULL } });
@@ -736,6 +738,46 @@ static void get_method_gets_501_with_allow(void **state)
 		assert_string_equal(allow, "OPTIONS,POST");
 	}
 	assert_int_equal(log_count(f, (const char *const[]){ "\t501\t", "method_not_supported", NULL }, 3), 3);
+	ordinary_request_succeeds(f);
+}
+
+/* The page says what the URL is for and where to go; nothing asks for a password. */
+static void assert_browser_page(struct fixture *f)
+{
+	assert_int_equal(f->response.http_status, 200);
+	assert_string_equal(header_of(f, "Content-Type"), "text/html; charset=utf-8");
+	assert_null(header_of(f, "WWW-Authenticate"));
+	assert_null(header_of(f, "MS-Server-ActiveSync"));
+	buf_append_byte(&f->response.body, '\0');
+	const char *body = (const char *)f->response.body.data;
+	assert_non_null(strstr(body, "<title>Exchange ActiveSync</title>"));
+	assert_non_null(strstr(body, "phones and mail programs"));
+	assert_non_null(strstr(body, "add an Exchange account in the account settings"));
+}
+
+/* A person opening the URL in a browser gets a page, with or without credentials; each is logged. */
+static void browser_get_gets_a_page(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const targets[] = { "/Microsoft-Server-ActiveSync", "/microsoft-server-activesync/" };
+	for (size_t i = 0; i < 2; i++) {
+		raw_send(f, &(struct raw_request){ .method = "GET", .target = targets[i] });
+		assert_browser_page(f);
+	}
+	raw_send(f, &(struct raw_request){ .method = "GET", .user = "alice", .password = "wrong horse" });
+	assert_browser_page(f);
+	size_t page_bytes = f->response.body.len - 1;
+	raw_send(f, &(struct raw_request){ .method = "HEAD", .target = targets[0] });
+	assert_int_equal(f->response.http_status, 200);
+	assert_int_equal(f->response.body.len, 0);
+	char page_line[64];
+	snprintf(page_line, sizeof(page_line), "\t200\t-\t0\t%zu\t", page_bytes);
+	assert_int_equal(log_count(f, (const char *const[]){ page_line, "\thostile/1.0\tbrowser_page", NULL }, 3), 3);
+	assert_int_equal(log_count(f, (const char *const[]){ "\t200\t-\t0\t0\t", "browser_page", NULL }, 1), 1);
+	/* Not a login: the wrong password counted nowhere, and the page is not for other paths. */
+	assert_false(log_has(f, (const char *const[]){ "bad_password", NULL }));
+	raw_send(f, &(struct raw_request){ .method = "GET", .target = "/" });
+	assert_int_equal(f->response.http_status, 501);
 	ordinary_request_succeeds(f);
 }
 
@@ -768,7 +810,8 @@ int main(void)
 		CASE(missing_protocol_version_gets_400),
 		CASE(bad_policy_key_header_gets_400),
 		CASE(wrong_path_gets_404),
-		CASE(get_method_gets_501_with_allow),
+		CASE(other_methods_get_501_with_allow),
+		CASE(browser_get_gets_a_page),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -66,7 +66,7 @@ static void usage(FILE *out)
 	fputs("usage: easbench [options]\n"
 	      "  --url URL            easd (default http://127.0.0.1:8080)\n"
 	      "  --users N            users PREFIX0 .. PREFIX<N-1>, which must exist (default 10)\n"
-	      "  --user-prefix P      (default bench)     --password PW (default bench)\n"
+	      "  --user-prefix P      (default bench)     --password PW (default benchmark)\n"
 	      "  --devices N          devices, spread over the users in turn (default 10)\n"
 	      "  --profile NAME       normal, hang-up, retry-storm, synckey0-looper, invalid-folder-pinger,\n"
 	      "                       policy-refresh-ignorer, aosp-pinger, bulk-contacts, sender\n"
@@ -105,7 +105,7 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
 		{ "lmtp", 1, 0, 'l' }, { "rate", 1, 0, 'r' }, { "easd-pid", 1, 0, 'e' }, { "json", 1, 0, 'j' },
 		{ "quiet", 0, 0, 'q' }, { "contacts", 1, 0, 'c' }, { "help", 0, 0, '?' }, { 0, 0, 0, 0 },
 	};
-	*o = (struct bench_options){ .url = "http://127.0.0.1:8080", .user_prefix = "bench", .password = "bench",
+	*o = (struct bench_options){ .url = "http://127.0.0.1:8080", .user_prefix = "bench", .password = "benchmark",
 				     .users = 10, .devices = 10, .heartbeat = 480, .duration = 60, .hang_up_ms = 1000,
 				     .setup_rate = 2000, .contacts = 1000 };
 	int c;
