@@ -5,12 +5,15 @@
  * reads it as an Add; what reads has consumed the root element, and an
  * item the class takes is stored, written for a 14.1 and a 16.1 device,
  * and has the same input merged into it as a Change, all without error.
+ * An event is also taken as a meeting the user organizes, added, changed
+ * and deleted: the iTIP messages of each (itip_organizer.c) are built.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pim/email.h"
+#include "pim/itip.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +52,23 @@ static void write_for(const struct pim_class *class, struct arena *arena, const 
 	buf_cleanup(&out);
 }
 
+/* The event as the user's own meeting: what attendees are told when it is added, changed into itself and deleted. */
+static void organizer_messages(struct arena *arena, struct slice before, struct slice after)
+{
+	struct pim_itip_outgoing out[2];
+	const char *uid;
+	const struct slice changes[][2] = { { SLICE_EMPTY, after }, { before, after }, { after, SLICE_EMPTY } };
+	for (size_t i = 0; i < 3; i++) {
+		struct pim_itip_change change = { changes[i][0].data, changes[i][0].len, changes[i][1].data,
+						  changes[i][1].len, "user@example.com", "user@example.com", "User", 1,
+						  1700000000 };
+		unsigned n = pim_itip_organizer_messages(arena, &change, &uid, out);
+		for (unsigned m = 0; m < n; m++)
+			if (m >= 2 || out[m].message.len == 0 || out[m].recipient_count == 0)
+				__builtin_trap();
+	}
+}
+
 static void run_class(const struct pim_class *class, const uint8_t *data, size_t size)
 {
 	struct arena *arena = arena_new(0);
@@ -70,6 +90,8 @@ static void run_class(const struct pim_class *class, const uint8_t *data, size_t
 		if (read_input(class, arena, data, size, &input) &&
 		    class->merge(class, arena, &author, &item, &input, &update) != 0)
 			__builtin_trap();
+		if (class == &pim_class_calendar && !update.keep_content)
+			organizer_messages(arena, content, update.content);
 	}
 	arena_free(&arena);
 }

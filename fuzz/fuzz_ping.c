@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config.ping_max_folders = 8; /* small, so the limit is reached often */
 		ready = true;
 	}
-	struct eas_server server = { .config = &config };
+	struct eas_server server = { 0 };
 	struct arena *arena = arena_new(0);
-	struct eas_request request = { .arena = arena, .server = &server, .body = { data, size } };
+	struct eas_request request = { .arena = arena, .server = &server, .config = &config, .body = { data, size } };
 	struct eas_ping_parameters parameters = { 0 };
 	if (eas_ping_read(&request, &parameters) == 0) {
 		if (parameters.folder_count > config.ping_max_folders)
