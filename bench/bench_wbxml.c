@@ -4,8 +4,10 @@
  * Owns: one synthetic Sync response of 10,000 contacts, each with every
  * Contacts field EAS 16.1 still has (about 14 MB), and the figures
  * measured on it: decode and encode throughput, the same decode by
- * libwbxml2 for comparison, and the decoder's working memory (heap and
- * stack) for a large and a small message. Figures are reported, never asserted: a slow machine
+ * libwbxml2 for comparison, XML rendering, and the decoder's working
+ * memory (heap and stack) for a large and a small message. A second
+ * argument names a file to write the message to.
+ * Figures are reported, never asserted: a slow machine
  * must not fail a build. The report goes to stdout and to argv[1].
  */
 #include <malloc.h>
@@ -82,6 +84,14 @@ static void write_report(const char *path)
 {
 	if (bench_report_write(path) < 0)
 		die(path, "cannot write the report");
+}
+
+/* The message itself, for comparing whole processes (easctl, wbxml2xml). */
+static void write_message(const char *path, const struct buf *message)
+{
+	FILE *file = fopen(path, "wb");
+	if (file == NULL || fwrite(message->data, 1, message->len, file) != message->len || fclose(file) != 0)
+		die(path, "cannot write the message");
 }
 
 /* ---- the message ---- */
@@ -392,7 +402,8 @@ static double libwbxml_to_xml(const struct buf *message, size_t our_elements)
 	return (double)message->len / seconds / MB;
 }
 
-static void bench_libwbxml(const struct buf *message, double our_mbps, size_t our_elements)
+/* Returns the MB/s of libwbxml's XML converter. */
+static double bench_libwbxml(const struct buf *message, double our_mbps, size_t our_elements)
 {
 	struct buf copy = *message;
 	double seconds = best_seconds(libwbxml_tree, &copy, LIBWBXML_RUNS, 0);
@@ -403,6 +414,58 @@ static void bench_libwbxml(const struct buf *message, double our_mbps, size_t ou
 	double xml_mbps = libwbxml_to_xml(message, our_elements);
 	bench_say("ratio ours / libwbxml: %.0fx its tree, %.0fx its XML converter (target >= 10x)\n",
 	    our_mbps / mbps, our_mbps / xml_mbps);
+	return xml_mbps;
+}
+
+/* ---- XML rendering ---- */
+
+struct render_job {
+	const struct buf *message;
+	struct wbxml_xml_options options;
+	bool fresh; /* a new buffer each time, as easctl has; else one reused, as a log has */
+	struct buf reused;
+	size_t xml_len;
+};
+
+static void render_xml(void *context)
+{
+	struct render_job *job = context;
+	struct buf fresh;
+	struct buf *out = job->fresh ? &fresh : &job->reused;
+	struct wbxml_error error;
+	buf_init(&fresh, 0);
+	out->len = 0;
+	if (wbxml_to_xml(job->message->data, job->message->len, NULL, &job->options, out, &error) != WBXML_OK)
+		die("wbxml_to_xml", error.reason);
+	job->xml_len = out->len;
+	buf_cleanup(&fresh);
+}
+
+/* One line per way of rendering; returns the MB/s of the first. */
+static double bench_render(const struct buf *message, double decode_mbps, double libwbxml_xml_mbps)
+{
+	static const struct { const char *label; bool compact, fresh; } ways[] = {
+		{ "indented (easctl's), buffer reused", false, false },
+		{ "compact (a log's), buffer reused", true, false },
+		{ "indented, fresh buffer (as easctl)", false, true },
+	};
+	double first = 0;
+	bench_say("\n== render XML (wbxml_to_xml, one pass), best of %d runs of >= %.0f s\n", OUR_RUNS,
+	    MIN_RUN_SECONDS);
+	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		struct render_job job = { message, { .compact = ways[i].compact }, ways[i].fresh, { 0 }, 0 };
+		buf_init(&job.reused, 0);
+		double seconds = best_seconds(render_xml, &job, OUR_RUNS, MIN_RUN_SECONDS);
+		buf_cleanup(&job.reused);
+		double mbps = (double)message->len / seconds / MB;
+		bench_say("%-36s %6.2f ms, %4.0f MB/s of WBXML in, %4.0f MB/s of XML out (%zu bytes)\n",
+		    ways[i].label, seconds * 1e3, mbps, (double)job.xml_len / seconds / MB, job.xml_len);
+		if (i == 0)
+			first = mbps;
+	}
+	bench_say("ratio: decode alone %.1fx faster than rendering; rendering %.0fx libwbxml's converter\n",
+	    decode_mbps / first, first / libwbxml_xml_mbps);
+	return first;
 }
 
 /* ---- working memory ---- */
@@ -589,13 +652,16 @@ int main(int argc, char **argv)
 	bench_memory("10,000 contacts", &message);
 	bench_memory("100 contacts", &small);
 	double mbps = bench_decode(&message, &job);
-	bench_libwbxml(&message, mbps, job.elements);
+	double libwbxml_xml_mbps = bench_libwbxml(&message, mbps, job.elements);
+	bench_render(&message, mbps, libwbxml_xml_mbps);
 	bench_encode(&message);
 	bench_tree(&message);
 	bench_tree_encode(&message);
 
 	if (argc > 1)
 		write_report(argv[1]);
+	if (argc > 2)
+		write_message(argv[2], &message);
 	buf_cleanup(&small);
 	buf_cleanup(&message);
 	bench_report_free();

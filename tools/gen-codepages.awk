@@ -16,6 +16,7 @@ BEGIN {
 	all_versions = 127
 	pages = 0
 	rows = 0
+	qnames_len = 0
 }
 
 function upper_snake(name,    out, i, c, prev, next_c) {
@@ -96,8 +97,19 @@ FILENAME ~ /namespaces\.tsv$/ {
 	rows++
 	page_tags[page]++
 	enum_line[rows] = sprintf("\t%s = 0x%02X%02s,", constant, page, substr(token, 3))
-	table_line[rows] = sprintf("\t[%d * 64 + %s] = { \"%s\", %s, %d, %s },",
-	    page, token, $4, libwbxml_name($6), versions_mask($6), flags)
+	# The prefixed names live in one padded array (wbxml_qnames) so that
+	# a fixed number of bytes can be copied from any of them.
+	prefix = tolower($2) ":"
+	qname = prefix $4
+	if (length(qname) >= 64) {
+		printf "gen-codepages: %s is longer than WBXML_QNAME_PADDING\n", qname > "/dev/stderr"
+		exit 1
+	}
+	qname_line[rows] = sprintf("\t\"%s\\0\"", qname)
+	table_line[rows] = sprintf("\t[%d * 64 + %s] = { \"%s\", %s, %d, %s, wbxml_qnames + %d, %d, %d },",
+	    page, token, $4, libwbxml_name($6), versions_mask($6), flags, qnames_len,
+	    length(qname), length(prefix))
+	qnames_len += length(qname) + 1
 }
 
 END {
@@ -127,6 +139,11 @@ END {
 	for (p = 0; p < pages; p++)
 		printf "\t%d,\n", page_tags[p] + 0 > source
 	print "};" > source
+	print "" > source
+	print "/* Every prefixed name, NUL-terminated, then WBXML_QNAME_PADDING zero bytes. */" > source
+	printf "static const char wbxml_qnames[%d + WBXML_QNAME_PADDING] =\n", qnames_len > source
+	for (i = 1; i <= rows; i++)
+		print qname_line[i] (i < rows ? "" : ";") > source
 	print "" > source
 	print "/* Indexed by page * 64 + token; a NULL name is a token the page does not define. */" > source
 	print "const struct wbxml_tag_info wbxml_tag_table[WBXML_PAGE_COUNT * 64] = {" > source

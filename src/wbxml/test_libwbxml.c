@@ -4,7 +4,9 @@
  *
  *   we encode, libwbxml decodes to XML, that XML reads back to our tree;
  *   we render XML the way libwbxml writes it, libwbxml encodes it, we
- *   decode its bytes to our tree (they are the very bytes we write).
+ *   decode its bytes to our tree (they are the very bytes we write);
+ *   libwbxml encodes our own XML (wbxml_to_xml, as `easctl wbxml decode`
+ *   writes it) to the very bytes it was rendered from.
  *
  * The messages are random trees (fixed seeds) focused on each code page
  * libwbxml knows, and the specification's examples. Where libwbxml departs
@@ -137,7 +139,8 @@ static const struct wbxml_node *walk_next(const struct wbxml_node *root, const s
  *  - the content bit on an element with nothing inside, and an empty
  *    inline string, both become <Tag/>, an element without content;
  *  - where libwbxml expects opaque data (WBXML_TAG_LIBWBXML_OPAQUE) its XML
- *    holds the bytes as base64 text, which reads back as a string.
+ *    holds base64 of the bytes, opaque or not, which reads back (namespace
+ *    with the colon) as opaque bytes.
  * Each has its own test case below.
  */
 static struct wbxml_node *add_as_libwbxml_sees_it(struct arena *arena, struct wbxml_node *parent,
@@ -147,13 +150,8 @@ static struct wbxml_node *add_as_libwbxml_sees_it(struct arena *arena, struct wb
 	if (content == WBXML_CONTENT_EMPTY ||
 	    ((content == WBXML_CONTENT_STRING || content == WBXML_CONTENT_OPAQUE) && node->text.len == 0))
 		return wbxml_tree_add(arena, parent, node->tag, WBXML_CONTENT_NONE, NULL, 0);
-	if (content == WBXML_CONTENT_OPAQUE && tag_has_flag(node->tag, WBXML_TAG_LIBWBXML_OPAQUE)) {
-		gchar *base64 = g_base64_encode(node->text.data, node->text.len);
-		struct wbxml_node *copy = wbxml_tree_add(arena, parent, node->tag, WBXML_CONTENT_STRING,
-							 base64, strlen(base64));
-		g_free(base64);
-		return copy;
-	}
+	if (content == WBXML_CONTENT_STRING && tag_has_flag(node->tag, WBXML_TAG_LIBWBXML_OPAQUE))
+		content = WBXML_CONTENT_OPAQUE;
 	return wbxml_tree_add(arena, parent, node->tag, content, node->text.data, node->text.len);
 }
 
@@ -283,6 +281,16 @@ static bool same_bytes(const struct buf *a, const struct buf *b)
 static bool contains(const struct buf *b, const char *needle)
 {
 	return memmem(b->data, b->len, needle, strlen(needle)) != NULL;
+}
+
+/* Whether libwbxml encodes the XML (ours) to exactly these bytes. */
+static bool libwbxml_encodes_to(struct buf *xml, const struct buf *bytes)
+{
+	struct buf theirs;
+	buf_init(&theirs, 0);
+	bool same = libwbxml_encode(xml, &theirs) == LIBWBXML_OK && same_bytes(&theirs, bytes);
+	buf_cleanup(&theirs);
+	return same;
 }
 
 /* ---- the two directions ---- */
@@ -424,6 +432,54 @@ static void random_messages_agree_with_libwbxml_both_ways(void **state)
 	printf("cross-checked %u random messages on %u pages\n", messages, pages);
 }
 
+/*
+ * Our XML, indented as `easctl wbxml decode` writes it, of messages that
+ * libwbxml can represent under the specification's names: it has no
+ * marker, and libwbxml encodes it to the bytes it was rendered from
+ * (`easctl wbxml decode | xml2wbxml -a -n` gives the message back).
+ */
+static void check_libwbxml_encodes_our_xml(const struct wbxml_node *tree, uint64_t seed)
+{
+	struct buf bytes, xml;
+	buf_init(&bytes, 0);
+	buf_init(&xml, 0);
+
+	assert_int_equal(wbxml_tree_encode(tree, &bytes), WBXML_OK);
+	assert_int_equal(wbxml_to_xml(bytes.data, bytes.len, NULL, NULL, &xml, NULL), WBXML_OK);
+	if (contains(&xml, "wbxml="))
+		fail_with_tree("our XML needs a marker", seed, tree, &xml);
+	if (!libwbxml_encodes_to(&xml, &bytes))
+		fail_with_tree("libwbxml encodes our XML to other bytes", seed, tree, &xml);
+	buf_cleanup(&bytes);
+	buf_cleanup(&xml);
+}
+
+static void our_xml_encodes_to_the_same_bytes_in_libwbxml(void **state)
+{
+	(void)state;
+	unsigned messages = 0;
+
+	for (unsigned page = 0; page < WBXML_PAGE_COUNT; page++) {
+		if (!libwbxml_knows_page(page))
+			continue;
+		for (unsigned i = 0; i < MESSAGES_PER_PAGE; i++) {
+			uint64_t seed = CROSS_SEED + 5000u + page * 100u + i;
+			struct testlib_tree_options options = {
+				.max_depth = 4, .max_children = 5, .focus_page = (int)page,
+				.libwbxml_safe = true, .libwbxml_spec_names = true,
+			};
+			struct testlib_rng rng;
+			struct arena *arena = arena_new(0);
+			testlib_rng_init(&rng, seed);
+			check_libwbxml_encodes_our_xml(testlib_random_tree(arena, &rng, &options), seed);
+			messages++;
+			arena_free(&arena);
+		}
+	}
+	assert_true(messages >= MIN_MESSAGES);
+	printf("libwbxml encoded our XML of %u random messages to the same bytes\n", messages);
+}
+
 /* ---- the specification's examples ---- */
 
 /*
@@ -452,6 +508,12 @@ static void check_example(const char *path, const char *name)
 	assert_int_equal(libwbxml_encode(&xml, &theirs), LIBWBXML_OK);
 	if (!same_bytes(&theirs, &bytes))
 		fail_msg("%s: libwbxml encodes its own XML to other bytes:\n%.*s", name, (int)xml.len,
+			 (const char *)xml.data);
+	/* And ours, as easctl writes it, to the same bytes too. */
+	xml.len = 0;
+	assert_int_equal(wbxml_to_xml(bytes.data, bytes.len, NULL, NULL, &xml, NULL), WBXML_OK);
+	if (!libwbxml_encodes_to(&xml, &bytes))
+		fail_msg("%s: libwbxml encodes our XML to other bytes:\n%.*s", name, (int)xml.len,
 			 (const char *)xml.data);
 
 	buf_cleanup(&bytes);
@@ -714,30 +776,30 @@ static void check_libwbxml_uses_older_name(struct arena *arena, const struct wbx
 	buf_cleanup(&bytes);
 }
 
-/* We write the specification's name; libwbxml misreads it, but for one tag. */
+/*
+ * We write the specification's name, in libwbxml's dialect otherwise (the
+ * namespace with its colon, opaque Mime as bare base64); libwbxml misreads
+ * that name, but for one tag.
+ */
 static void check_spec_name_wins(struct arena *arena, const struct wbxml_node *tree)
 {
 	const struct wbxml_tag_info *info = tag_info(tree->tag);
 	const char *ns = wbxml_tag_namespace(tree->tag);
 	const char *text = x_in_libwbxml_xml(info);
-	bool opaque = tree->content == WBXML_CONTENT_OPAQUE;
 	struct buf bytes, ours;
 	buf_init(&bytes, 0);
 	buf_init(&ours, 0);
 
 	assert_int_equal(wbxml_tree_encode(tree, &bytes), WBXML_OK);
 	our_xml_round_trip(&bytes, &ours);
-	char *spec = g_strdup_printf("<%s xmlns=\"%s\"%s>%s</%s>", info->name, ns,
-				     opaque ? " wbxml=\"opaque\"" : "", text, info->name);
+	char *spec = g_strdup_printf("<%s xmlns=\"%s:\">%s</%s>", info->name, ns, text, info->name);
 	assert_true(contains(&ours, spec));
-	char *spec_for_libwbxml = g_strdup_printf("<%s xmlns=\"%s:\">%s</%s>", info->name, ns, text, info->name);
 	if (libwbxml_knows_spec_name_too(tree->tag))
-		assert_true(wbxml_tree_equal(libwbxml_tree_of(arena, spec_for_libwbxml), tree));
+		assert_true(wbxml_tree_equal(libwbxml_tree_of(arena, spec), tree));
 	else
-		assert_libwbxml_misreads_spec_name(tree->tag, spec_for_libwbxml);
+		assert_libwbxml_misreads_spec_name(tree->tag, spec);
 
 	g_free(spec);
-	g_free(spec_for_libwbxml);
 	buf_cleanup(&bytes);
 	buf_cleanup(&ours);
 }
@@ -829,9 +891,11 @@ static void check_opaque_tag(enum wbxml_tag tag)
 {
 	static const char raw[] = "\x00\xFF\x10" "A"; /* base64 AP8QQQ== */
 	const char *name = libwbxml_name(tag);
+	const char *spec_name = wbxml_tag_name(tag);
 	const char *ns = wbxml_tag_namespace(tag);
 	struct arena *arena = arena_new(0);
 	struct buf bytes, ours;
+	struct wbxml_node *read;
 	buf_init(&bytes, 0);
 	buf_init(&ours, 0);
 
@@ -841,10 +905,18 @@ static void check_opaque_tag(enum wbxml_tag tag)
 	char *want = g_strdup_printf("<%s xmlns=\"%s:\">AP8QQQ==</%s>", name, ns, name);
 	assert_string_equal(body, want);
 	assert_true(wbxml_tree_equal(libwbxml_tree_of(arena, body), tree));
+	assert_int_equal(our_reading_of(arena, body, true, &read), WBXML_OK);
+	assert_true(wbxml_tree_equal(read, tree));
+	/* Ours says it the same way, and libwbxml reads ours back to the bytes. */
 	our_xml_round_trip(&bytes, &ours);
-	assert_true(contains(&ours, " wbxml=\"opaque\">AP8QQQ==<"));
+	g_free(want);
+	want = g_strdup_printf("<%s xmlns=\"%s:\">AP8QQQ==</%s>", spec_name, ns, spec_name);
+	assert_true(contains(&ours, want));
+	if (strcmp(name, spec_name) == 0)
+		assert_true(libwbxml_encodes_to(&ours, &bytes));
 
-	/* A string: base64 of its bytes in libwbxml's XML, opaque from it. */
+	/* A string: base64 of its bytes in libwbxml's XML, opaque from it;
+	   ours marks it a string. */
 	bytes.len = ours.len = 0;
 	g_free(want);
 	want = g_strdup_printf("<%s xmlns=\"%s:\">dGV4dA==</%s>", name, ns, name);
@@ -852,8 +924,10 @@ static void check_opaque_tag(enum wbxml_tag tag)
 	assert_string_equal(body, want);
 	assert_true(wbxml_tree_equal(libwbxml_tree_of(arena, body),
 				     one_element(arena, tag, WBXML_CONTENT_OPAQUE, "text")));
+	assert_int_equal(our_reading_of(arena, body, true, &read), WBXML_OK);
+	assert_true(wbxml_tree_equal(read, one_element(arena, tag, WBXML_CONTENT_OPAQUE, "text")));
 	our_xml_round_trip(&bytes, &ours);
-	assert_true(contains(&ours, ">text</"));
+	assert_true(contains(&ours, " wbxml=\"string\">text</"));
 
 	g_free(want);
 	buf_cleanup(&bytes);
@@ -866,9 +940,10 @@ static void check_opaque_tag(enum wbxml_tag tag)
  * (ResolveRecipients:Data, Search:ConversationId, Gal:Data,
  * AirSyncBase:Content, ItemOperations:ConversationId, ComposeMail:Mime,
  * Email2:ConversationId and ConversationIndex) its XML holds base64 and it
- * encodes that text as opaque. We keep what the message carried: opaque
- * stays opaque (wbxml="opaque" in our XML), a string stays a string where
- * libwbxml turns it into opaque bytes.
+ * encodes that text as opaque. Our XML does the same for opaque data there
+ * (so that xml2wbxml takes it), and reads such XML back to opaque data; we
+ * keep what the message carried: a string stays a string
+ * (wbxml="string"), where libwbxml turns it into opaque bytes.
  */
 static void opaque_tags_travel_as_base64_in_libwbxml(void **state)
 {
@@ -1041,6 +1116,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(random_messages_agree_with_libwbxml_both_ways),
+		cmocka_unit_test(our_xml_encodes_to_the_same_bytes_in_libwbxml),
 		cmocka_unit_test(example_bytes_decode_alike_in_libwbxml),
 		cmocka_unit_test(older_libwbxml_names_lose_to_spec_names),
 		cmocka_unit_test(unknown_tokens_lose_their_identity_in_libwbxml),

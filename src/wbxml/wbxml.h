@@ -226,7 +226,13 @@ int wbxml_tree_encode(const struct wbxml_node *root, struct buf *out);
 /* Same tags, content kinds and bytes, in the same order. */
 bool wbxml_tree_equal(const struct wbxml_node *a, const struct wbxml_node *b);
 
-/* XML rendering: namespaces are the page names ("AirSync", "Email"). */
+/*
+ * XML rendering, in the dialect of Exchange logs and libwbxml's wbxml2xml:
+ * namespaces are the page names with a trailing colon ("AirSync:"), the
+ * root's page the default one, the others declared on the root with their
+ * lower-case name as prefix (xmlns:airsyncbase="AirSyncBase:"), and
+ * libwbxml's DOCTYPE, so that its xml2wbxml -a -n reads it.
+ */
 struct wbxml_xml_options {
 	bool compact;      /* no indentation or newlines */
 	size_t max_text;   /* cut longer strings (for logs); 0: no cut */
@@ -236,19 +242,26 @@ struct wbxml_xml_options {
  * Renders a message as XML, appended to out. Content XML cannot carry is
  * marked with a `wbxml` attribute so that wbxml_from_xml gives back the
  * same bytes (see doc/wbxml.md):
- *   wbxml="opaque"  the text is base64 of opaque data
+ *   wbxml="opaque"  the text is base64 of opaque data (not marked in the
+ *                   tags libwbxml carries as opaque, WBXML_TAG_LIBWBXML_OPAQUE:
+ *                   there bare text is base64, as in libwbxml's XML)
  *   wbxml="base64"  the text is base64 of an inline string that is not
  *                   UTF-8 or holds characters XML cannot carry
- *   wbxml="string"  an empty inline string (<Tag wbxml="string"/>)
+ *   wbxml="string"  an inline string: an empty one (<Tag wbxml="string"/>),
+ *                   or one in a tag whose bare text is base64
  *   wbxml="content" the content bit with nothing inside
- * Returns 0, or a reader status with *error_out (nothing is appended).
+ * Returns 0, or a reader status with *error_out, or WBXML_ERR_LIMIT when
+ * out's ceiling is reached; on an error nothing is appended.
  */
 int wbxml_to_xml(const uint8_t *input, size_t len, const struct wbxml_limits *limits,
 		 const struct wbxml_xml_options *options, struct buf *out,
 		 struct wbxml_error *error_out);
 /*
  * Parses XML with libxml2 and appends its WBXML encoding to out. Elements
- * must be in EAS namespaces (with or without the trailing colon); with
+ * must be in EAS namespaces, with or without the trailing colon; with it,
+ * the bare text of the tags libwbxml carries as opaque is base64 of opaque
+ * data (as wbxml_to_xml and libwbxml write it), without it a string (as
+ * MS-ASCMD writes it, and easctl did before it wrote the colon). With
  * libwbxml_names libwbxml's older tag names are accepted too. Returns 0, or
  * WBXML_ERR_ENCODE / WBXML_ERR_UNKNOWN_TAG / WBXML_ERR_LIMIT with
  * *error_out (offset is the XML line).

@@ -28,11 +28,21 @@ enum wbxml_tag_flag {
 	WBXML_TAG_LIBWBXML_UNKNOWN = 1 << 1, /* it does not know the token */
 };
 
+#define WBXML_QNAME_PADDING 64 /* more than the longest prefixed name (49) */
+
 struct wbxml_tag_info {
 	const char *name;          /* the spec's name; NULL: no such tag */
 	const char *libwbxml_name; /* libwbxml's older name, NULL when the same */
 	uint8_t versions;          /* enum wbxml_version_bit: versions that have it */
 	uint8_t flags;             /* enum wbxml_tag_flag */
+	/* The name with its page's XML prefix ("airsyncbase:Body"), for
+	   rendering without building names; the bare name is at prefix_len.
+	   WBXML_QNAME_PADDING bytes may be read from any place in it, past
+	   its end, so a renderer can copy a fixed size (no call for a few
+	   bytes). */
+	const char *qname;
+	uint8_t qname_len;
+	uint8_t prefix_len;
 };
 
 /* Namespace of each page ("AirSync", "Contacts", ...). */

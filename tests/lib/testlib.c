@@ -92,32 +92,36 @@ uint32_t testlib_rand_below(struct testlib_rng *rng, uint32_t n)
 	return (uint32_t)(((uint64_t)testlib_rand(rng) * n) >> 32);
 }
 
-static bool tag_allowed(enum wbxml_tag tag, bool libwbxml_safe)
+static bool tag_allowed(enum wbxml_tag tag, const struct testlib_tree_options *options)
 {
 	const struct wbxml_tag_info *info = wbxml_tag_info(wbxml_tag_page(tag), wbxml_tag_token(tag));
 	if (info == NULL)
 		return false;
-	return !libwbxml_safe || (info->flags & WBXML_TAG_LIBWBXML_UNKNOWN) == 0;
+	if (!options->libwbxml_safe)
+		return true;
+	return (info->flags & WBXML_TAG_LIBWBXML_UNKNOWN) == 0 &&
+	       (!options->libwbxml_spec_names || info->libwbxml_name == NULL);
 }
 
-static bool page_has_allowed_tag(unsigned page, bool libwbxml_safe)
+static bool page_has_allowed_tag(unsigned page, const struct testlib_tree_options *options)
 {
 	for (unsigned token = 5; token < 64; token++)
-		if (tag_allowed((enum wbxml_tag)(page << 8 | token), libwbxml_safe))
+		if (tag_allowed((enum wbxml_tag)(page << 8 | token), options))
 			return true;
 	return false;
 }
 
-enum wbxml_tag testlib_random_tag(struct testlib_rng *rng, int page, bool libwbxml_safe)
+enum wbxml_tag testlib_random_tag(struct testlib_rng *rng, int page,
+				  const struct testlib_tree_options *options)
 {
 	/* A page with nothing allowed (Find for libwbxml) falls back to any page. */
-	if (page >= 0 && !page_has_allowed_tag((unsigned)page, libwbxml_safe))
+	if (page >= 0 && !page_has_allowed_tag((unsigned)page, options))
 		page = -1;
 	for (;;) {
 		unsigned p = page >= 0 ? (unsigned)page : testlib_rand_below(rng, WBXML_PAGE_COUNT);
 		unsigned token = 5 + testlib_rand_below(rng, 64 - 5);
 		enum wbxml_tag tag = (enum wbxml_tag)(p << 8 | token);
-		if (tag_allowed(tag, libwbxml_safe))
+		if (tag_allowed(tag, options))
 			return tag;
 	}
 }
@@ -156,13 +160,19 @@ static void random_bytes(struct testlib_rng *rng, struct buf *out)
 		buf_append_byte(out, (uint8_t)testlib_rand(rng));
 }
 
+/* libwbxml takes what such a tag holds for base64 text: no children. */
+static bool opaque_in_libwbxml(enum wbxml_tag tag)
+{
+	const struct wbxml_tag_info *info = wbxml_tag_info(wbxml_tag_page(tag), wbxml_tag_token(tag));
+	return (info->flags & WBXML_TAG_LIBWBXML_OPAQUE) != 0;
+}
+
 static void random_leaf(struct arena *arena, struct testlib_rng *rng, struct wbxml_node *parent,
 			enum wbxml_tag tag, bool libwbxml_safe)
 {
 	struct buf text;
 	buf_init(&text, 0);
-	const struct wbxml_tag_info *info = wbxml_tag_info(wbxml_tag_page(tag), wbxml_tag_token(tag));
-	bool wants_opaque = (info->flags & WBXML_TAG_LIBWBXML_OPAQUE) != 0;
+	bool wants_opaque = opaque_in_libwbxml(tag);
 	unsigned pick = testlib_rand_below(rng, 10);
 	if (libwbxml_safe) {
 		if (wants_opaque) {
@@ -195,7 +205,7 @@ static enum wbxml_tag pick_tag(struct testlib_rng *rng, const struct testlib_tre
 	int page = options->focus_page;
 	if (page >= 0 && testlib_rand_below(rng, 10) < 3)
 		page = -1;
-	return testlib_random_tag(rng, page, options->libwbxml_safe);
+	return testlib_random_tag(rng, page, options);
 }
 
 static void random_children(struct arena *arena, struct testlib_rng *rng, struct wbxml_node *parent,
@@ -204,7 +214,8 @@ static void random_children(struct arena *arena, struct testlib_rng *rng, struct
 	unsigned n = 1 + testlib_rand_below(rng, options->max_children);
 	for (unsigned i = 0; i < n; i++) {
 		enum wbxml_tag tag = pick_tag(rng, options);
-		if (depth < options->max_depth && testlib_rand_below(rng, 3) == 0) {
+		if (depth < options->max_depth && testlib_rand_below(rng, 3) == 0 &&
+		    !(options->libwbxml_safe && opaque_in_libwbxml(tag))) {
 			struct wbxml_node *node = wbxml_tree_add(arena, parent, tag, WBXML_CONTENT_CHILDREN, NULL, 0);
 			random_children(arena, rng, node, depth + 1, options);
 		} else {
@@ -216,9 +227,11 @@ static void random_children(struct arena *arena, struct testlib_rng *rng, struct
 struct wbxml_node *testlib_random_tree(struct arena *arena, struct testlib_rng *rng,
 				       const struct testlib_tree_options *options)
 {
-	enum wbxml_tag tag = options->focus_page >= 0
-		? testlib_random_tag(rng, options->focus_page, options->libwbxml_safe)
-		: pick_tag(rng, options);
+	enum wbxml_tag tag;
+	do
+		tag = options->focus_page >= 0 ? testlib_random_tag(rng, options->focus_page, options)
+					       : pick_tag(rng, options);
+	while (options->libwbxml_safe && opaque_in_libwbxml(tag));
 	struct wbxml_node *root = wbxml_tree_add(arena, NULL, tag, WBXML_CONTENT_CHILDREN, NULL, 0);
 	random_children(arena, rng, root, 1, options);
 	return root;

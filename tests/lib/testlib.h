@@ -36,13 +36,17 @@ struct testlib_tree_options {
 	/* Only what libwbxml 0.11.8 can represent: known tokens, non-empty
 	   strings without edge white space, opaque only where it expects it. */
 	bool libwbxml_safe;
+	/* With libwbxml_safe: only tags libwbxml knows by the specification's
+	   name, so that it reads our XML (not only XML in its own names). */
+	bool libwbxml_spec_names;
 };
 
 /* A random tree in the arena. Every tag of the table can be drawn. */
 struct wbxml_node *testlib_random_tree(struct arena *arena, struct testlib_rng *rng,
 				       const struct testlib_tree_options *options);
 /* Uniformly chosen defined tag (of the page when page >= 0). */
-enum wbxml_tag testlib_random_tag(struct testlib_rng *rng, int page, bool libwbxml_safe);
+enum wbxml_tag testlib_random_tag(struct testlib_rng *rng, int page,
+				  const struct testlib_tree_options *options);
 
 /* Prints a tree as XML to stderr (for failure reports). */
 void testlib_dump_tree(const struct wbxml_node *root);
