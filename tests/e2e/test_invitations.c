@@ -7,8 +7,9 @@
  * off gets a CANCEL; deleting the meeting sends everyone a CANCEL; a
  * meeting deleted before its invitation left sends nothing at all. A
  * device that sends the invitation itself through SendMail gets no second
- * one from easd, and a 14.1 device (which sends its own, as MS-ASCAL
- * asks) none at all.
+ * one from easd, a 14.1 device (which sends its own, as MS-ASCAL asks)
+ * none at all, and an attendee's device editing someone else's meeting
+ * none either.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,6 +239,25 @@ static void a_14_1_device_sends_its_own_so_easd_sends_none(void **state)
 	easclient_free(&c.device);
 }
 
+/* A meeting someone else organizes (MeetingStatus 3: received): what the user's device does to it tells nobody (field-notes T33). */
+static void an_attendees_device_editing_the_meeting_sends_nothing(void **state)
+{
+	struct e2e_mail *f = *state;
+	unsigned before = queued_with(f, "carol@outside.test") + queued_with(f, "bob@outside.test");
+	struct calendar c = calendar_of(f, "DEV16E", 161);
+	const char *event = add_meeting(
+		f, &c, "carols-6",
+		"<cal:Subject>Carol's</cal:Subject><cal:StartTime>20261210T100000Z</cal:StartTime><cal:EndTime>20261210T110000Z"
+		"</cal:EndTime><cal:MeetingStatus>3</cal:MeetingStatus><cal:OrganizerEmail>carol@outside.test</cal:OrganizerEmail>"
+		"<cal:OrganizerName>Carol</cal:OrganizerName>" ATTENDEES);
+	change_meeting(f, &c, event, "<cal:Reminder>5</cal:Reminder><cal:MeetingStatus>1</cal:MeetingStatus>");
+	change_meeting(f, &c, event, "<cal:Subject>Mine now?</cal:Subject>");
+	send_commands(f, &c, e2e_mail_format(f, "<Delete><ServerId>%s</ServerId></Delete>", event), NULL);
+	usleep(3000 * 1000);
+	assert_int_equal(queued_with(f, "carol@outside.test") + queued_with(f, "bob@outside.test"), before);
+	easclient_free(&c.device);
+}
+
 #define CASE(test) cmocka_unit_test_setup_teardown(test, setup, e2e_mail_teardown)
 
 int main(void)
@@ -248,6 +268,7 @@ int main(void)
 		CASE(a_meeting_deleted_before_its_invitation_left_sends_nothing),
 		CASE(a_device_that_sends_its_own_invitation_gets_no_second),
 		CASE(a_14_1_device_sends_its_own_so_easd_sends_none),
+		CASE(an_attendees_device_editing_the_meeting_sends_nothing),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

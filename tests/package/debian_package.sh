@@ -169,6 +169,39 @@ if runuser -u nobody -- cat "$config" > /dev/null 2>&1 || runuser -u nobody -- l
 else
 	pass "nobody can read $config or /var/lib/easd"
 fi
+
+# ---- the service: started as its unit starts it, serving, reloaded, stopped ----
+# Without a running systemd (a container), the unit's ExecStart runs as its
+# User= through setpriv (which execs: the pid is easd's), and ExecReload's
+# SIGHUP is sent by hand. Ports chosen by the kernel, so nothing here clashes.
+cat >> "$config" <<'CONF'
+[http]
+listen = 127.0.0.1:0
+port_file = /var/lib/easd/http.port
+[lmtp]
+listen =
+[metrics]
+listen =
+CONF
+exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
+# shellcheck disable=SC2086 # the unit's command line, split as systemd does for a plain one
+setpriv --reuid=easd --regid=easd --init-groups -- $exec_start > "$tmp/easd.out" 2>&1 &
+easd_pid=$!
+for _ in $(seq 100); do [ -s /var/lib/easd/http.port ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat /var/lib/easd/http.port 2> /dev/null)/Microsoft-Server-ActiveSync"
+options() { curl -s -o /dev/null -w '%{http_code}' -u pkgtest:package-test-password -X OPTIONS "$url"; }
+if [ "$(options)" = 200 ]; then pass "the installed easd, started as its unit does, serves a client"; else fail "not served: $(cat "$tmp/easd.out")"; fi
+echo '[push]' >> "$config"
+echo 'heartbeat_min = 120' >> "$config"
+kill -HUP "$easd_pid"
+for _ in $(seq 50); do grep -q 'SIGHUP: reloaded' /var/log/easd/easd.log 2> /dev/null && break; sleep 0.1; done
+if grep -q "SIGHUP: reloaded $config: changed \[push\] heartbeat_min" /var/log/easd/easd.log && [ "$(options)" = 200 ]; then
+	pass "reloaded (ExecReload's SIGHUP): it says what changed and serves on"
+else
+	fail "reload: $(tail -3 /var/log/easd/easd.log 2>&1)"
+fi
+kill -TERM "$easd_pid"
+if wait "$easd_pid"; then pass "SIGTERM stops it cleanly (status 0)"; else fail "stop: status $?: $(tail -3 "$tmp/easd.out")"; fi
 echo 'a log line' > /var/log/easd/easd.log
 
 # ---- a reinstall keeps the site's configuration and permissions ----
