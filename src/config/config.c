@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "guard/limits.h"
 #include "util/util.h"
@@ -261,6 +262,7 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("smtp", "max_recipients", 100000, max_send_recipients, true),
 	NUMBER_KEY("smtp", "max_messages_per_hour", 1000000, max_sends_per_hour, true),
 	NUMBER_KEY("smtp", "invitation_delay", 86400, invitation_delay, true),
+	NUMBER_KEY("smtp", "max_parallel", 1024, max_parallel_sends, true),
 	NUMBER_KEY("auth", "cache_seconds", 86400, auth_cache_seconds, true),
 	NUMBER_KEY("push", "heartbeat_min", 3540, heartbeat_min, true),
 	NUMBER_KEY("push", "heartbeat_max", 86400, heartbeat_max, true),
@@ -658,6 +660,22 @@ int config_listen_address(const char *listen, struct sockaddr_storage *address, 
 	}
 	snprintf(error, error_len, "listen address '%s' is not a numeric IPv4 or IPv6 address", host);
 	return -1;
+}
+
+unsigned config_http_threads(const struct easd_config *config)
+{
+	if (config->http_threads > 0)
+		return config->http_threads;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (unsigned)cores : 1;
+}
+
+unsigned config_parallel_sends(const struct easd_config *config)
+{
+	if (config->max_parallel_sends > 0)
+		return config->max_parallel_sends;
+	unsigned threads = config_http_threads(config);
+	return threads > 1 ? threads - 1 : 1;
 }
 
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address)

@@ -68,6 +68,7 @@ struct easd_config {
 	unsigned max_sends_per_hour;   /* messages one user submits per hour; 0: no limit */
 	bool send_invitations;         /* easd sends the iTIP messages of meetings a 16.x device changes for its organizer */
 	unsigned invitation_delay;     /* seconds easd waits for the device to send them itself */
+	unsigned max_parallel_sends;   /* submissions at once; 0: one less than the HTTP threads (config_parallel_sends) */
 	/* [auth] */
 	unsigned auth_cache_seconds;   /* verified credential kept in memory; 0: never */
 	unsigned auth_slow_after;      /* failures before attempts are slowed */
@@ -116,6 +117,10 @@ int config_split_listen(const char *listen, char *address, size_t address_len, u
 struct sockaddr_storage;
 /* "address:port" as a socket address (numeric IPv4 or IPv6). Returns 0, or -1 with a message in error. */
 int config_listen_address(const char *listen, struct sockaddr_storage *address, char *error, size_t error_len);
+/* The HTTP worker threads: [http] threads, or one per core. */
+unsigned config_http_threads(const struct easd_config *config);
+/* Submissions to the relay at once: [smtp] max_parallel, or one less than the HTTP threads (at least one). */
+unsigned config_parallel_sends(const struct easd_config *config);
 /* Whether address (text form) is one of the trusted proxies. */
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address);
 /* Whether domain is one of the local domains (case-insensitive). */

@@ -96,13 +96,6 @@ static void count_connection(void *cls, struct MHD_Connection *connection, void 
 		__atomic_sub_fetch(&server->connections, 1, __ATOMIC_RELAXED);
 }
 
-static unsigned thread_count(const struct easd_config *config)
-{
-	if (config->http_threads > 0)
-		return config->http_threads;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores > 0 ? (unsigned)cores : 1;
-}
 
 /*
  * TLS. easd reads the certificate chain and the key itself and hands them
@@ -331,7 +324,7 @@ int http_server_start(const struct http_server_settings *settings, struct http_s
 		flags, 0, accept_connection, server, http_exchange_handle, server,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
-		MHD_OPTION_THREAD_POOL_SIZE, thread_count(config),
+		MHD_OPTION_THREAD_POOL_SIZE, config_http_threads(config),
 		MHD_OPTION_CONNECTION_TIMEOUT, config->http_timeout,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)LIMIT_HTTP_CONNECTIONS + (config->max_parked != 0 ? config->max_parked : LIMIT_PARKED_UNLIMITED),

@@ -6,6 +6,8 @@
 #include "mail/submit.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -145,6 +147,9 @@ static bool envelope_address_ok(const char *address)
 	return true;
 }
 
+static enum mail_submit_result submit_now(const struct easd_config *config, const struct mail_envelope *envelope,
+					  const void *message, size_t len, char *detail, size_t detail_len);
+
 static bool envelope_ok(const struct mail_envelope *envelope)
 {
 	bool ok = envelope_address_ok(envelope->sender) && envelope->recipient_count > 0;
@@ -153,8 +158,64 @@ static bool envelope_ok(const struct mail_envelope *envelope)
 	return ok;
 }
 
+/*
+ * Submissions in progress, in all threads. A submission runs on the HTTP
+ * worker that serves the request, and a relay that stalls holds it for up
+ * to [smtp] timeout, with every connection that worker serves: so no more
+ * than config_parallel_sends run at once (one worker stays free), and one
+ * that finds them all busy waits at most SUBMIT_SLOT_WAIT_MS, then is told
+ * to retry. With a relay that answers, slots free in milliseconds.
+ */
+#define SUBMIT_SLOT_WAIT_MS 2000
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_freed = PTHREAD_COND_INITIALIZER;
+static unsigned slots_taken;
+
+static bool take_slot(unsigned limit)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SUBMIT_SLOT_WAIT_MS / 1000;
+	until.tv_nsec += (SUBMIT_SLOT_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&slots_lock);
+	int rc = 0;
+	while (slots_taken >= limit && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&slot_freed, &slots_lock, &until);
+	bool taken = slots_taken < limit;
+	slots_taken += taken;
+	pthread_mutex_unlock(&slots_lock);
+	return taken;
+}
+
+static void give_slot(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots_taken--;
+	pthread_cond_signal(&slot_freed);
+	pthread_mutex_unlock(&slots_lock);
+}
+
 enum mail_submit_result mail_submit(const struct easd_config *config, const struct mail_envelope *envelope,
 				    const void *message, size_t len, char *detail, size_t detail_len)
+{
+	unsigned limit = config_parallel_sends(config);
+	if (!take_slot(limit)) {
+		snprintf(detail, detail_len, "the relay is slow: %u submission%s already in progress ([smtp] max_parallel)",
+			 limit, limit == 1 ? "" : "s");
+		return MAIL_SUBMIT_TEMPORARY;
+	}
+	enum mail_submit_result result = submit_now(config, envelope, message, len, detail, detail_len);
+	give_slot();
+	return result;
+}
+
+/* One submission over its own connection (mail_submit). */
+static enum mail_submit_result submit_now(const struct easd_config *config, const struct mail_envelope *envelope,
+					  const void *message, size_t len, char *detail, size_t detail_len)
 {
 	char password[256], url[300], from[300], error[CURL_ERROR_SIZE] = "";
 	bool password_ok;

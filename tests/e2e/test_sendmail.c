@@ -10,7 +10,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +259,49 @@ static void relay_down_keeps_the_message_for_a_retry(void **state)
 	wait_for(f, "alice", 5, 1);
 }
 
+/* A listening socket that never accepts: a relay that stalls after the TCP handshake (the kernel completes it). */
+static int stalled_relay(unsigned *port_out)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(address);
+	assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &len), 0);
+	*port_out = ntohs(address.sin_port);
+	return fd;
+}
+
+/*
+ * A relay that stalls holds at most [smtp] max_parallel HTTP workers (one
+ * less than the two the tests run): a second SendMail is told to retry
+ * within seconds, not after the relay's timeout, and other requests are
+ * served meanwhile.
+ */
+static void a_stalled_relay_does_not_hold_every_worker(void **state)
+{
+	struct e2e_mail *f = *state;
+	unsigned port;
+	int relay = stalled_relay(&port);
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, port, "[smtp]\ntimeout = 6\n")), 0);
+	const char *first = e2e_mail_format(f, "<SendMail xmlns=\"ComposeMail\"><ClientId>s1</ClientId><Mime>%s</Mime></SendMail>",
+					    xml_text(f, message_to(f, "To: bob@example.org\r\n", "Stalled")));
+	struct e2e_call *stuck = e2e_mail_call_start(f, "TABLET1", f->tablet, "SendMail", first, 0);
+	usleep(500 * 1000);
+	int64_t started = e2e_mail_now_ms();
+	compose(f, f->phone, "SendMail", "<ClientId>s2</ClientId>", message_to(f, "To: bob@example.org\r\n", "Second"), 120);
+	assert_true(e2e_mail_now_ms() - started < 4000);
+	started = e2e_mail_now_ms();
+	assert_int_equal(easclient_options(f->phone, &f->response), 0);
+	assert_int_equal(f->response.http_status, 200);
+	assert_true(e2e_mail_now_ms() - started < 1000);
+	struct wbxml_node *root = e2e_mail_call_finish(f, stuck, 15000);
+	assert_non_null(root);
+	assert_string_equal(easclient_find_text(root, WBXML_COMPOSEMAIL_STATUS, f->arena), "120");
+	assert_true(e2e_log_has(&f->server, (const char *const[]){ "SendMail", "relay_unavailable", NULL }));
+	close(relay);
+}
+
 static void a_refused_recipient_sends_to_nobody(void **state)
 {
 	struct e2e_mail *f = *state;
@@ -366,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(outside_recipient_is_queued_with_the_users_envelope, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(a_repeated_client_id_sends_once, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(relay_down_keeps_the_message_for_a_retry, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(a_stalled_relay_does_not_hold_every_worker, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(a_refused_recipient_sends_to_nobody, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(smartreply_all_quotes_threads_and_skips_the_sender, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(smartforward_attaches_the_originals_attachments, setup, e2e_mail_teardown),
