@@ -25,12 +25,12 @@
 #include "e2e_mail.h"
 
 /* Heartbeats below the minimum get Status 5 and the minimum: a cheap way to read the bound in force. */
-#define CONFIG_MIN_20 "[push]\nheartbeat_min = 20\n"
-#define CONFIG_MIN_30 "[push]\nheartbeat_min = 30\n"
+#define CONFIG_MIN_6 "[push]\nheartbeat_min = 6\n"
+#define CONFIG_MIN_8 "[push]\nheartbeat_min = 8\n"
 
 static int setup(void **state)
 {
-	return e2e_mail_setup_with(state, CONFIG_MIN_20);
+	return e2e_mail_setup_with(state, CONFIG_MIN_6);
 }
 
 static const char *ping_xml(struct e2e_mail *f, const char *heartbeat)
@@ -39,10 +39,10 @@ static const char *ping_xml(struct e2e_mail *f, const char *heartbeat)
 			       "<Id>%s</Id><Class>Email</Class></Folder></Folders></Ping>", heartbeat, f->inbox);
 }
 
-/* The HeartbeatInterval a Ping of 10 s gets back (the minimum in force). */
+/* The HeartbeatInterval a Ping of 5 s gets back (the minimum in force). */
 static const char *minimum_heartbeat(struct e2e_mail *f, struct easclient *client, struct easclient_response *response)
 {
-	assert_int_equal(easclient_post_xml(client, "Ping", ping_xml(f, "10"), response), 0);
+	assert_int_equal(easclient_post_xml(client, "Ping", ping_xml(f, "5"), response), 0);
 	assert_int_equal(response->http_status, 200);
 	struct wbxml_node *root = easclient_parse(response, f->arena);
 	assert_non_null(root);
@@ -60,21 +60,21 @@ static void assert_line(char *line, const char *expected)
 static void reload_changes_what_the_next_request_sees(void **state)
 {
 	struct e2e_mail *f = *state;
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "20");
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "6");
 	/* A Ping parked before the reload is answered at its own deadline all the same. */
 	e2e_mail_sync_inbox(f, f->tablet);
-	struct e2e_call *parked = e2e_mail_call_start(f, "TABLET1", f->tablet, "Ping", ping_xml(f, "20"), 0);
+	struct e2e_call *parked = e2e_mail_call_start(f, "TABLET1", f->tablet, "Ping", ping_xml(f, "6"), 0);
 	e2e_mail_call_assert_waiting(parked, 300);
 	char *expected = e2e_mail_format(f, "easd: SIGHUP: reloaded %s: changed [push] heartbeat_min", f->server.config);
-	assert_line(e2e_reload(&f->server, CONFIG_MIN_30, "SIGHUP: reloaded"), expected);
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "30");
-	/* Answered 5 s before its heartbeat of 20 (push's margin): Status 1, nothing changed. */
+	assert_line(e2e_reload(&f->server, CONFIG_MIN_8, "SIGHUP: reloaded"), expected);
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "8");
+	/* Answered 5 s before its heartbeat of 6 (push's margin): Status 1, nothing changed. */
 	struct wbxml_node *root = e2e_mail_call_finish(f, parked, 20000);
 	assert_non_null(root);
 	assert_string_equal(easclient_find_text(root, WBXML_PING_STATUS, f->arena), "1");
 	/* Nothing changed: said so. */
 	expected = e2e_mail_format(f, "easd: SIGHUP: reloaded %s: nothing changed", f->server.config);
-	assert_line(e2e_reload(&f->server, CONFIG_MIN_30, "SIGHUP: reloaded"), expected);
+	assert_line(e2e_reload(&f->server, CONFIG_MIN_8, "SIGHUP: reloaded"), expected);
 }
 
 static const char foldersync_zero[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
@@ -92,7 +92,7 @@ static void reload_with_a_new_policy_refreshes_devices(void **state)
 {
 	struct e2e_mail *f = *state;
 	assert_string_equal(foldersync_status(f), "1");
-	assert_line(e2e_reload(&f->server, CONFIG_MIN_20 "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
+	assert_line(e2e_reload(&f->server, CONFIG_MIN_6 "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
 			       "SIGHUP: reloaded"), "changed [policy]");
 	assert_string_equal(foldersync_status(f), "143");
 	assert_int_equal(easclient_provision(f->phone, &f->response), 0);
@@ -104,12 +104,12 @@ static void reload_with_a_new_policy_refreshes_devices(void **state)
 static void reload_keeps_what_is_read_at_start(void **state)
 {
 	struct e2e_mail *f = *state;
-	const char *moved = CONFIG_MIN_30 "[http]\nlisten = 127.0.0.1:1\n[push]\nmax_parked = 7\n[store]\ndata_dir = /nonexistent\n";
+	const char *moved = CONFIG_MIN_8 "[http]\nlisten = 127.0.0.1:1\n[push]\nmax_parked = 7\n[store]\ndata_dir = /nonexistent\n";
 	assert_line(e2e_reload(&f->server, moved, "kept until easd restarts"),
 		    "easd: SIGHUP: kept until easd restarts (read only at start): [http] listen, [store] data_dir, "
 		    "[push] max_parked");
 	/* Served on the same port, from the same data; the rest of the file took effect. */
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "30");
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "8");
 	assert_string_equal(foldersync_status(f), "1");
 }
 
@@ -119,9 +119,9 @@ static void reload_of_a_broken_file_keeps_the_configuration(void **state)
 	struct e2e_mail *f = *state;
 	assert_line(e2e_reload(&f->server, "[push]\nheartbeat_min = thirty\n", "SIGHUP:"),
 		    "easd: SIGHUP: kept the configuration in force: ");
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "20");
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "6");
 	assert_line(e2e_reload(&f->server, "[pussh]\nheartbeat_min = 30\n", "SIGHUP:"), "unknown section [pussh]");
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "20");
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "6");
 }
 
 struct asker {
@@ -163,7 +163,7 @@ static void reloads_while_requests_run(void **state)
 		assert_int_equal(pthread_create(&threads[i], NULL, ask_in_a_loop, &askers[i]), 0);
 	}
 	for (int i = 0; i < 20; i++)
-		assert_line(e2e_reload(&f->server, i % 2 == 0 ? CONFIG_MIN_30 : CONFIG_MIN_20, "SIGHUP: reloaded"),
+		assert_line(e2e_reload(&f->server, i % 2 == 0 ? CONFIG_MIN_8 : CONFIG_MIN_6, "SIGHUP: reloaded"),
 			    "changed [push] heartbeat_min");
 	for (int i = 0; i < 2; i++) {
 		askers[i].stop = true;
@@ -172,7 +172,7 @@ static void reloads_while_requests_run(void **state)
 		assert_true(askers[i].asked > 0);
 		assert_int_equal(askers[i].wrong, 0);
 	}
-	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "20");
+	assert_string_equal(minimum_heartbeat(f, f->phone, &f->response), "6");
 }
 
 int main(void)
