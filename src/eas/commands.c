@@ -117,6 +117,19 @@ int eas_read_text(struct wbxml_reader *reader, struct slice *text_out)
 	}
 }
 
+void eas_note_class(struct eas_request *request, const char *class)
+{
+	size_t len = strlen(request->classes), add = strlen(class);
+	for (const char *p = request->classes; (p = strstr(p, class)) != NULL; p += add)
+		if ((p == request->classes || p[-1] == ',') && (p[add] == ',' || p[add] == '\0'))
+			return;
+	if (len + (len > 0) + add >= sizeof(request->classes))
+		return;
+	if (len > 0)
+		request->classes[len++] = ',';
+	memcpy(request->classes + len, class, add + 1);
+}
+
 void eas_add_header(struct eas_request *request, const char *name, const char *value)
 {
 	if (request->header_count < EAS_MAX_RESPONSE_HEADERS)

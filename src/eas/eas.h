@@ -111,6 +111,11 @@ struct eas_request {
 	struct eas_header headers[EAS_MAX_RESPONSE_HEADERS];
 	unsigned header_count;
 	struct eas_park *park;     /* set: no response yet, the request waits (see struct eas_park) */
+	/* What the request asked of the store, for the access log: the classes of its
+	   collections ("Email,Contacts"; "" none) and the items its client commands add,
+	   change and delete (whatever became of each). */
+	char classes[48];
+	unsigned items_added, items_changed, items_deleted;
 	enum push_outcome wake;    /* in eas_resume: why the wait ended */
 };
 
@@ -137,6 +142,8 @@ const char *eas_protocol_commands(void);
 /* MS-Server-ActiveSync header value. */
 #define EAS_SERVER_VERSION "15.1"
 
+/* Names class among the request's classes (once). */
+void eas_note_class(struct eas_request *request, const char *class);
 /* Adds a response header (name and value must outlive the request). */
 void eas_add_header(struct eas_request *request, const char *name, const char *value);
 

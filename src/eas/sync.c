@@ -204,6 +204,7 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 		return;
 	}
 	result->class = pim_class_for_folder(result->folder.type);
+	eas_note_class(r, result->class->name);
 	if (collection->supported_given && result->class->no_supported) {
 		collection_fail(result, SYNC_STATUS_PROTOCOL_ERROR, "supported_not_allowed");
 		return;

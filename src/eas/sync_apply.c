@@ -431,6 +431,10 @@ static void apply_command(struct sync_context *ctx, struct sync_result *result, 
 	struct eas_request *r = ctx->request;
 	struct store_item item;
 	int64_t item_id;
+	bool one_occurrence = command->kind == SYNC_DELETE && command->instance_id.len > 0;
+	r->items_added += command->kind == SYNC_ADD;
+	r->items_changed += command->kind == SYNC_CHANGE || one_occurrence;
+	r->items_deleted += command->kind == SYNC_DELETE && !one_occurrence;
 	if (command->kind == SYNC_ADD) {
 		add_item(ctx, result, command);
 		return;

@@ -570,6 +570,11 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 		.milliseconds = (uint64_t)(clock_ms(CLOCK_MONOTONIC) - x->started_monotonic_ms),
 		.user_agent = r->user_agent,
 		.reason = reason,
+		.store_wait_ms = x->store_wait_ms,
+		.classes = r->classes,
+		.items_added = r->items_added,
+		.items_changed = r->items_changed,
+		.items_deleted = r->items_deleted,
 	};
 	access_log_write(server->settings.log, &record);
 	/* Here, where the log line is written, so the metrics and the log count the same requests. */

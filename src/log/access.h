@@ -32,6 +32,9 @@ struct access_record {
 	uint64_t milliseconds;
 	const char *user_agent;
 	const char *reason;         /* why it failed, NULL when it did not */
+	uint64_t store_wait_ms;     /* waited for the store's locks */
+	const char *classes;        /* "Email,Contacts"; NULL or "": none */
+	unsigned items_added, items_changed, items_deleted; /* the client's commands */
 };
 
 /* Opens (creating dir/access.log). NULL dir: standard error. Returns NULL with errno. */

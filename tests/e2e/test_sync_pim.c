@@ -1109,6 +1109,26 @@ static void contact_fetched_and_moved_between_address_books(void **state)
 	assert_int_equal(count_items(f, "COUNTER", club), 1);
 }
 
+/* The access log says what each Sync asked of which class: items added, changed, deleted (issue 12's diagnosis). */
+static void the_access_log_counts_the_items_a_sync_sends(void **state)
+{
+	struct e2e_mail *f = *state;
+	const char *folder = contacts_of(f);
+	const char *key = start(f, f->phone, folder, NULL);
+	struct wbxml_node *root = sync_folder(f, f->phone, folder, key, NULL,
+					      e2e_mail_format(f, "%s%s", add(f, "a1", "<c:FirstName>Ann</c:FirstName>"),
+							      add(f, "a2", "<c:FirstName>Ben</c:FirstName>")));
+	key = text(f, root, WBXML_AIRSYNC_SYNC_KEY);
+	const struct wbxml_node *responses = easclient_find(root, WBXML_AIRSYNC_RESPONSES);
+	const char *ann = text(f, easclient_find(responses, WBXML_AIRSYNC_ADD), WBXML_AIRSYNC_SERVER_ID);
+	const char *ben = text(f, easclient_find(responses, WBXML_AIRSYNC_ADD)->next, WBXML_AIRSYNC_SERVER_ID);
+	assert_true(e2e_log_has(&f->server, (const char *const[]){ "\tSync\t", "\tContacts\t2\t0\t0", NULL }));
+	step(f, f->phone, folder, &key,
+	     e2e_mail_format(f, "%s<Delete><ServerId>%s</ServerId></Delete>",
+			     change(f, ann, "<c:FirstName>Anne</c:FirstName>"), ben));
+	assert_true(e2e_log_has(&f->server, (const char *const[]){ "\tSync\t", "\tContacts\t0\t1\t1", NULL }));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1130,6 +1150,7 @@ int main(void)
 		E2E_MAIL_CASE(one_occurrence_never_deletes_the_series),
 		E2E_MAIL_CASE(attendee_device_never_becomes_organizer),
 		E2E_MAIL_CASE(import_and_export_files),
+		E2E_MAIL_CASE(the_access_log_counts_the_items_a_sync_sends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
