@@ -52,6 +52,14 @@ static void write_for(const struct pim_class *class, struct arena *arena, const 
 	buf_cleanup(&out);
 }
 
+static int sequence_one(void *context, const char *uid, int64_t *sequence_out)
+{
+	(void)context;
+	(void)uid;
+	*sequence_out = 1;
+	return 0;
+}
+
 /* The event as the user's own meeting: what attendees are told when it is added, changed into itself and deleted. */
 static void organizer_messages(struct arena *arena, struct slice before, struct slice after)
 {
@@ -59,12 +67,14 @@ static void organizer_messages(struct arena *arena, struct slice before, struct 
 	const char *uid;
 	const struct slice changes[][2] = { { SLICE_EMPTY, after }, { before, after }, { after, SLICE_EMPTY } };
 	for (size_t i = 0; i < 3; i++) {
-		struct pim_itip_change change = { changes[i][0].data, changes[i][0].len, changes[i][1].data,
-						  changes[i][1].len, "user@example.com", "user@example.com", "User", 1,
-						  1700000000 };
-		unsigned n = pim_itip_organizer_messages(arena, &change, &uid, out);
-		for (unsigned m = 0; m < n; m++)
-			if (m >= 2 || out[m].message.len == 0 || out[m].recipient_count == 0)
+		struct pim_itip_change change = { .before = changes[i][0].data, .before_len = changes[i][0].len,
+						  .after = changes[i][1].data, .after_len = changes[i][1].len,
+						  .user = "user@example.com", .address = "user@example.com", .name = "User",
+						  .now = 1700000000, .max_recipients = 50, .sequence_of = sequence_one };
+		int n = pim_itip_organizer_messages(arena, &change, &uid, out);
+		for (int m = 0; m < n; m++)
+			if (m >= 2 || out[m].message.len == 0 || out[m].recipient_count == 0 ||
+			    out[m].recipient_count > 100)
 				__builtin_trap();
 	}
 }

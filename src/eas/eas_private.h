@@ -143,6 +143,8 @@ void eas_folderupdate(struct eas_request *request);
 void eas_folderdelete(struct eas_request *request);
 void eas_itemoperations(struct eas_request *request);
 void eas_ping(struct eas_request *request);
+/* The strings, one per line (each ending in "\n"), in arena: an envelope's recipients as the store keeps them. */
+const char *eas_join_lines(struct arena *arena, const char *const *list, size_t count);
 /* The user's address: the login when it is one, else login@the first local domain (sendmail.c). */
 const char *eas_user_address(struct eas_request *request);
 /* SendMail, SmartReply and SmartForward alike. */

@@ -257,7 +257,9 @@ static void propose(struct eas_request *r, const struct answer_request *q, struc
 	if (q->proposed_start == 0)
 		return;
 	if (q->user_response == PIM_ITIP_ACCEPT || meeting->proposals_disallowed) {
-		fprintf(stderr, "easd: meeting time proposal dropped user=%s uid=%s: %s\n", r->user.name, meeting->uid,
+		char uid[128];
+		fprintf(stderr, "easd: meeting time proposal dropped user=%s uid=%s: %s\n", r->user.name,
+			util_printable(uid, sizeof(uid), meeting->uid),
 			meeting->proposals_disallowed ? "the organizer takes no new time (DisallowNewTimeProposal)"
 						      : "an acceptance proposes no other time");
 		return;

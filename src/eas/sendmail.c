@@ -168,10 +168,15 @@ static int record_device_invitation(struct eas_request *r, const struct pim_outg
 	if ((itip.method != PIM_ITIP_REQUEST && itip.method != PIM_ITIP_CANCEL) || !itip.organized_by_user ||
 	    itip.uid == NULL || itip.uid[0] == '\0')
 		return STORE_OK;
-	fprintf(stderr, "easd: meeting %s sent by the device user=%s uid=%s\n",
-		itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL", r->user.name, itip.uid);
-	return store_invitation_device_sent(r->session, r->user.id, itip.uid,
-					    itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL", itip.sequence, r->now);
+	struct store_invitation message = {
+		.user_id = r->user.id, .uid = itip.uid, .method = itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL",
+		.sequence = itip.sequence, .due = r->now,
+		.recipients = eas_join_lines(r->arena, (const char *const *)out->recipients, out->recipient_count),
+	};
+	char uid[128];
+	fprintf(stderr, "easd: meeting %s sent by the device user=%s uid=%s recipients=%zu\n", message.method, r->user.name,
+		util_printable(uid, sizeof(uid), itip.uid), out->recipient_count);
+	return store_invitation_device_sent(r->session, &message, r->now);
 }
 
 static int record_sent(struct eas_request *r, const char *key, bool save_in_sent, const struct pim_outgoing *out)

@@ -241,7 +241,9 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
 	int64_t trash;
 	struct slice before;
 	int status;
-	if (sync_invitations_before(ctx, result, r->arena, item->id, &before) != STORE_OK)
+	/* The event and its messages in a scratch arena: a Sync may delete thousands. */
+	struct arena *scratch = arena_new(0);
+	if (sync_invitations_before(ctx, result, scratch, item->id, &before) != STORE_OK)
 		before = SLICE_EMPTY;
 	/* DeletesAsMoves (default 1): into Deleted Items, unless already there. */
 	if (result->collection->settings.deletes_as_moves && result->folder.type != STORE_FOLDER_DELETED &&
@@ -250,7 +252,8 @@ static void delete_item(struct sync_context *ctx, struct sync_result *result, co
 	else
 		status = store_item_delete(r->session, r->user.id, result->folder.id, item->id, &modseq);
 	if (status == STORE_OK)
-		status = sync_invitations_schedule(ctx, result, r->arena, before, SLICE_EMPTY);
+		status = sync_invitations_schedule(ctx, result, scratch, before, SLICE_EMPTY);
+	arena_free(&scratch);
 	if (status == STORE_OK)
 		sync_add_echo(result, modseq);
 	else

@@ -35,13 +35,12 @@ int sync_invitations_before(struct sync_context *ctx, const struct sync_result *
 	return eas_content_whole(ctx->request, arena, result->folder.id, item_id, LIMIT_PIM_ITEM_BYTES, before_out);
 }
 
-/* Recipients one per line, as the outbox gives them to the relay. */
-static const char *recipient_lines(struct arena *arena, const struct pim_itip_outgoing *m)
+const char *eas_join_lines(struct arena *arena, const char *const *list, size_t count)
 {
 	struct buf lines;
 	buf_init(&lines, 0);
-	for (unsigned i = 0; i < m->recipient_count; i++)
-		buf_printf(&lines, "%s\n", m->recipients[i]);
+	for (size_t i = 0; i < count; i++)
+		buf_printf(&lines, "%s\n", list[i]);
 	const char *text = arena_strndup(arena, lines.data != NULL ? lines.data : (const uint8_t *)"", lines.len);
 	buf_cleanup(&lines);
 	return text;
@@ -53,14 +52,15 @@ static int schedule(struct eas_request *r, struct arena *arena, const char *uid,
 	struct store_invitation invitation = {
 		.user_id = r->user.id, .uid = uid, .method = m->method, .sequence = sequence,
 		.due = r->now + r->config->invitation_delay, .sender = eas_user_address(r),
-		.recipients = recipient_lines(arena, m), .message = m->message,
+		.recipients = eas_join_lines(arena, m->recipients, m->recipient_count), .message = m->message,
 	};
 	bool by_device = false;
 	int status = store_invitation_add(r->session, &invitation, r->now, r->now - DEVICE_SENT_WINDOW_SECONDS, &by_device);
+	char printable[128];
 	if (status == STORE_OK)
 		fprintf(stderr, "easd: meeting %s %s user=%s uid=%s sequence=%lld recipients=%u\n", m->method,
-			by_device ? "already sent by the device" : "scheduled", r->user.name, uid, (long long)sequence,
-			m->recipient_count);
+			by_device ? "already sent by the device" : "scheduled", r->user.name,
+			util_printable(printable, sizeof(printable), uid), (long long)sequence, m->recipient_count);
 	return status;
 }
 
@@ -80,29 +80,61 @@ static int called_off_unannounced(struct eas_request *r, const char *uid, const 
 	return status;
 }
 
+struct sequence_lookup {
+	struct eas_request *request;
+	int64_t sequence; /* what the messages carry, for their rows */
+};
+
+/* The meeting's next SEQUENCE (pim_itip_change's sequence_of). */
+static int next_sequence(void *context, const char *uid, int64_t *sequence_out)
+{
+	struct sequence_lookup *lookup = context;
+	struct eas_request *r = lookup->request;
+	if (store_invitation_next_sequence(r->session, r->user.id, uid, sequence_out) != STORE_OK)
+		return -1;
+	lookup->sequence = *sequence_out;
+	return 0;
+}
+
+/* The user's messages of the last hour (theirs and the meetings'), against [smtp] max_messages_per_hour. */
+static bool over_hourly_rate(struct eas_request *r, const char *uid)
+{
+	unsigned sent = 0;
+	if (r->config->max_sends_per_hour == 0 || store_send_count(r->session, r->user.id, r->now - 3600, &sent) != STORE_OK ||
+	    sent < r->config->max_sends_per_hour)
+		return false;
+	char printable[128];
+	fprintf(stderr, "easd: meeting messages not sent user=%s uid=%s: over [smtp] max_messages_per_hour\n",
+		r->user.name, util_printable(printable, sizeof(printable), uid));
+	return true;
+}
+
 int sync_invitations_schedule(struct sync_context *ctx, const struct sync_result *result, struct arena *arena,
 			      struct slice before, struct slice after)
 {
 	struct eas_request *r = ctx->request;
 	if (!sync_invitations_wanted(ctx, result) || (before.len == 0 && after.len == 0))
 		return STORE_OK;
+	struct sequence_lookup lookup = { r, 0 };
 	struct pim_itip_change change = { .before = before.data, .before_len = before.len, .after = after.data,
 					  .after_len = after.len, .user = r->user.name, .address = eas_user_address(r),
-					  .now = r->now };
+					  .now = r->now, .max_recipients = r->config->max_send_recipients,
+					  .sequence_of = next_sequence, .context = &lookup };
 	struct pim_itip_outgoing out[2];
 	const char *uid = NULL;
-	/* SEQUENCE first: the messages carry it. The UID is read twice, a small price for one pass over the event. */
-	unsigned n = pim_itip_organizer_messages(arena, &change, &uid, out);
-	if (n == 0)
-		return STORE_OK;
-	int status = store_invitation_next_sequence(r->session, r->user.id, uid, &change.sequence);
-	if (status == STORE_OK && change.sequence > 0)
-		n = pim_itip_organizer_messages(arena, &change, &uid, out);
-	for (unsigned i = 0; i < n && status == STORE_OK; i++) {
+	int n = pim_itip_organizer_messages(arena, &change, &uid, out);
+	char printable[128];
+	if (n == PIM_ITIP_TOO_MANY_ATTENDEES)
+		fprintf(stderr, "easd: meeting messages not sent user=%s uid=%s: more attendees than [smtp] max_recipients\n",
+			r->user.name, util_printable(printable, sizeof(printable), uid));
+	if (n < 0)
+		return n == PIM_ITIP_TOO_MANY_ATTENDEES ? STORE_OK : STORE_ERROR;
+	int status = STORE_OK;
+	for (int i = 0; i < n && status == STORE_OK && !over_hourly_rate(r, uid); i++) {
 		bool skip = false;
 		status = called_off_unannounced(r, uid, &out[i], &skip);
 		if (status == STORE_OK && !skip)
-			status = schedule(r, arena, uid, change.sequence, &out[i]);
+			status = schedule(r, arena, uid, lookup.sequence, &out[i]);
 	}
 	return status;
 }

@@ -51,20 +51,45 @@ static int64_t retry_at(const struct store_invitation *m, enum mail_submit_resul
 	return now + (wait > OUTBOX_RETRY_MAX_SECONDS ? OUTBOX_RETRY_MAX_SECONDS : wait);
 }
 
-static void record(struct store_session *session, const struct store_invitation *m, enum mail_submit_result result,
-		   const char *detail, int64_t now)
+/* Records a claimed attempt's outcome. Returns 0, or -1 when the store failed (the batch stops; the claim's lease runs out). */
+static int record(struct store_session *session, const struct store_invitation *m, enum mail_submit_result result,
+		  const char *detail, int64_t now)
 {
 	int64_t next = result == MAIL_SUBMIT_SENT ? now : retry_at(m, result, now);
 	enum store_invitation_state state = result == MAIL_SUBMIT_SENT ? STORE_INVITATION_SENT
 					    : next != 0			   ? STORE_INVITATION_PENDING
 									   : STORE_INVITATION_FAILED;
-	if (store_invitation_finish(session, m->id, state, m->attempts + 1, next) != STORE_OK)
-		fprintf(stderr, "easd: outbox: cannot record the meeting %s uid=%s: %s\n", m->method, m->uid,
-			store_session_error(session));
+	char uid[128];
+	util_printable(uid, sizeof(uid), m->uid);
 	const char *outcome = state == STORE_INVITATION_SENT ? "sent" : state == STORE_INVITATION_PENDING ? "not sent yet" : "given up";
-	fprintf(stderr, "easd: meeting %s %s uid=%s sequence=%lld from=%s%s%s\n", m->method, outcome, m->uid,
+	fprintf(stderr, "easd: meeting %s %s uid=%s sequence=%lld from=%s%s%s\n", m->method, outcome, uid,
 		(long long)m->sequence, m->sender, result == MAIL_SUBMIT_SENT ? "" : ": ",
 		result == MAIL_SUBMIT_SENT ? "" : detail);
+	if (store_invitation_finish(session, m->id, state, next) == STORE_OK)
+		return 0;
+	fprintf(stderr, "easd: outbox: cannot record the meeting %s uid=%s: %s\n", m->method, uid,
+		store_session_error(session));
+	return -1;
+}
+
+/* To everyone at once; when the relay refuses one address, to each of the others alone (one bad attendee stops nobody else). */
+static enum mail_submit_result submit_to_each(const struct easd_config *config, const struct store_invitation *m,
+					      const char **recipients, size_t count, char *detail, size_t detail_len)
+{
+	struct mail_envelope envelope = { m->sender, recipients, count };
+	enum mail_submit_result result = mail_submit(config, &envelope, m->message.data, m->message.len, detail, detail_len);
+	if (result != MAIL_SUBMIT_RECIPIENT_REFUSED || count < 2)
+		return result;
+	unsigned sent = 0;
+	for (size_t i = 0; i < count; i++) {
+		char one[512];
+		struct mail_envelope single = { m->sender, &recipients[i], 1 };
+		if (mail_submit(config, &single, m->message.data, m->message.len, one, sizeof(one)) == MAIL_SUBMIT_SENT)
+			sent++;
+		else
+			fprintf(stderr, "easd: meeting %s not sent to %s: %s\n", m->method, recipients[i], one);
+	}
+	return sent > 0 ? MAIL_SUBMIT_SENT : MAIL_SUBMIT_RECIPIENT_REFUSED;
 }
 
 /* Sends the message due first. Returns 1 when there was one, 0 when none is due, -1 when the store failed. */
@@ -76,14 +101,18 @@ static int send_one(struct mail_outbox *o, struct store_session *session, struct
 	if (status != STORE_OK)
 		return status == STORE_NOT_FOUND ? 0 : -1;
 	const char **recipients;
-	struct mail_envelope envelope = { m.sender, NULL, split_lines(arena, m.recipients, &recipients) };
-	envelope.recipients = recipients;
-	char detail[512] = "";
+	size_t count = split_lines(arena, m.recipients, &recipients);
 	const struct easd_config *config = config_live_get(o->live);
-	enum mail_submit_result result = mail_submit(config, &envelope, m.message.data, m.message.len, detail, sizeof(detail));
+	/* Claimed first, in a write of its own: a message is never sent again because its outcome could not be
+	   written, only once its lease (longer than a submission can take) has run out. */
+	status = store_invitation_claim(session, m.id, now + 2 * (int64_t)config->smtp_timeout + 60);
+	if (status == STORE_OK) {
+		char detail[512] = "";
+		enum mail_submit_result result = submit_to_each(config, &m, recipients, count, detail, sizeof(detail));
+		status = record(session, &m, result, detail, (int64_t)time(NULL)) == 0 ? STORE_OK : STORE_ERROR;
+	}
 	config_live_put(o->live, config);
-	record(session, &m, result, detail, (int64_t)time(NULL));
-	return 1;
+	return status == STORE_OK || status == STORE_NOT_FOUND ? 1 : -1;
 }
 
 static void send_due(struct mail_outbox *o)

@@ -168,13 +168,25 @@ static bool envelope_ok(const struct mail_envelope *envelope)
  */
 #define SUBMIT_SLOT_WAIT_MS 2000
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t slot_freed = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t slot_freed;
+static pthread_once_t slot_freed_once = PTHREAD_ONCE_INIT;
 static unsigned slots_taken;
+
+/* The wait is timed on the monotonic clock: a clock set back must not stretch it. */
+static void init_slot_freed(void)
+{
+	pthread_condattr_t attributes;
+	pthread_condattr_init(&attributes);
+	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	pthread_cond_init(&slot_freed, &attributes);
+	pthread_condattr_destroy(&attributes);
+}
 
 static bool take_slot(unsigned limit)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
+	pthread_once(&slot_freed_once, init_slot_freed);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += SUBMIT_SLOT_WAIT_MS / 1000;
 	until.tv_nsec += (SUBMIT_SLOT_WAIT_MS % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {

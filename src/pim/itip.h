@@ -118,8 +118,12 @@ struct pim_itip_change {
 	const char *user;          /* the login */
 	const char *address;       /* the user's address: ORGANIZER and From */
 	const char *name;          /* the user's display name, may be NULL */
-	int64_t sequence;          /* SEQUENCE of the messages */
+	int64_t sequence;          /* of the messages: filled in from sequence_of */
 	int64_t now;
+	unsigned max_recipients;   /* more attendees than this: no message at all */
+	/* The SEQUENCE of the meeting's next messages, asked once the UID is known. Returns 0, or -1 (nothing is built). */
+	int (*sequence_of)(void *context, const char *uid, int64_t *sequence_out);
+	void *context;
 };
 
 /* One message that change sends. */
@@ -136,10 +140,12 @@ struct pim_itip_outgoing {
  * a reminder, a category, a reply recorded), a REQUEST with the whole
  * meeting to its attendees, a CANCEL to attendees taken off, or a CANCEL
  * to all when the meeting is deleted, cancelled or no longer a meeting.
- * Fills out (in arena) and returns how many (0 to 2); *uid_out is the
- * meeting's UID when any.
+ * Fills out (in arena) and returns how many (0 to 2), or
+ * PIM_ITIP_TOO_MANY_ATTENDEES (none built), or -1 when sequence_of failed;
+ * *uid_out is the meeting's UID when any.
  */
-unsigned pim_itip_organizer_messages(struct arena *arena, const struct pim_itip_change *change, const char **uid_out,
+#define PIM_ITIP_TOO_MANY_ATTENDEES (-2)
+int pim_itip_organizer_messages(struct arena *arena, const struct pim_itip_change *change, const char **uid_out,
 				     struct pim_itip_outgoing out[2]);
 
 #endif

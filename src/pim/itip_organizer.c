@@ -55,6 +55,23 @@ static bool organized_by_user(const struct wbxml_node *f, const char *user)
 	       (organizer[0] == '\0' || calendar_is_user(organizer, user));
 }
 
+/*
+ * An attendee easd can write to: an address with an @ and nothing that
+ * could end an SMTP command, a header or an iCalendar line (the device
+ * wrote it). Others are left out of the messages, not the meeting.
+ */
+static bool usable_address(const char *email, const char *user)
+{
+	size_t len = strlen(email);
+	if (len == 0 || len > 254 || strchr(email, '@') == NULL || calendar_is_user(email, user))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)email; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7F || *p == '<' || *p == '>' || *p == '"' || *p == ';' || *p == ':' ||
+		    *p == ',' || *p == '\\')
+			return false;
+	return true;
+}
+
 /* The attendees' addresses, the user left out, in arena. */
 static unsigned attendees_of(struct arena *arena, const struct wbxml_node *f, const char *user, const char ***out)
 {
@@ -63,7 +80,7 @@ static unsigned attendees_of(struct arena *arena, const struct wbxml_node *f, co
 	*out = NULL;
 	for (const struct wbxml_node *a = list != NULL ? list->first_child : NULL; a != NULL; a = a->next) {
 		const char *email = pim_fields_text(a, WBXML_CALENDAR_EMAIL);
-		if (email[0] == '\0' || strchr(email, '@') == NULL || calendar_is_user(email, user))
+		if (!usable_address(email, user))
 			continue;
 		*out = arena_grow(arena, *out, sizeof(**out), count, &capacity, 8);
 		(*out)[count++] = email;
@@ -71,12 +88,21 @@ static unsigned attendees_of(struct arena *arena, const struct wbxml_node *f, co
 	return count;
 }
 
-static bool listed(const char *const *list, unsigned count, const char *address)
+/* A set of addresses (case-insensitive), so that comparing two lists of attendees costs their lengths, not their product. */
+static GHashTable *address_set(const char *const *list, unsigned count)
 {
+	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (unsigned i = 0; i < count; i++)
-		if (g_ascii_strcasecmp(list[i], address) == 0)
-			return true;
-	return false;
+		g_hash_table_add(set, g_ascii_strdown(list[i], -1));
+	return set;
+}
+
+static bool in_set(GHashTable *set, const char *address)
+{
+	char *key = g_ascii_strdown(address, -1);
+	bool found = g_hash_table_contains(set, key);
+	g_free(key);
+	return found;
 }
 
 /* Fields only the user sees: a change to them is no news for attendees. */
@@ -142,7 +168,7 @@ static void add_attendees(icalcomponent *event, const struct wbxml_node *f, cons
 	const struct wbxml_node *list = pim_fields_find(f, WBXML_CALENDAR_ATTENDEES);
 	for (const struct wbxml_node *a = list != NULL ? list->first_child : NULL; a != NULL; a = a->next) {
 		const char *email = pim_fields_text(a, WBXML_CALENDAR_EMAIL), *name = pim_fields_text(a, WBXML_CALENDAR_NAME);
-		if (email[0] == '\0' || strchr(email, '@') == NULL || calendar_is_user(email, user))
+		if (!usable_address(email, user))
 			continue;
 		unsigned type = 1;
 		pim_fields_number(a, WBXML_CALENDAR_ATTENDEE_TYPE, 3, &type);
@@ -234,60 +260,69 @@ static struct pim_itip_outgoing message(struct arena *arena, const struct wbxml_
 	return (struct pim_itip_outgoing){ m.method, to, count, pim_imip_message(arena, &m, c->now) };
 }
 
-/* Addresses of a that b does not list, in arena. */
-static unsigned missing_from(struct arena *arena, const char *const *a, unsigned a_count, const char *const *b,
-			     unsigned b_count, const char ***out)
+/* Addresses of a that b does not list (with_b: and then b's, each once): in arena. */
+static unsigned combine(struct arena *arena, const char *const *a, unsigned a_count, const char *const *b,
+			unsigned b_count, bool with_b, const char ***out)
 {
 	unsigned count = 0;
-	*out = arena_calloc(arena, a_count + 1, sizeof(**out));
-	for (unsigned i = 0; i < a_count; i++)
-		if (!listed(b, b_count, a[i]))
-			(*out)[count++] = a[i];
-	return count;
-}
-
-/* Everyone on either list, once, in arena. */
-static unsigned everyone(struct arena *arena, const char *const *a, unsigned a_count, const char *const *b,
-			 unsigned b_count, const char ***out)
-{
-	unsigned count = 0;
+	GHashTable *seen = address_set(b, b_count);
 	*out = arena_calloc(arena, a_count + b_count + 1, sizeof(**out));
-	for (unsigned i = 0; i < a_count + b_count; i++) {
-		const char *address = i < a_count ? a[i] : b[i - a_count];
-		if (!listed(*out, count, address))
-			(*out)[count++] = address;
-	}
+	for (unsigned i = 0; i < a_count; i++)
+		if (!in_set(seen, a[i])) {
+			(*out)[count++] = a[i];
+			g_hash_table_add(seen, g_ascii_strdown(a[i], -1));
+		}
+	for (unsigned i = 0; with_b && i < b_count; i++)
+		(*out)[count++] = b[i];
+	g_hash_table_destroy(seen);
 	return count;
 }
 
-unsigned pim_itip_organizer_messages(struct arena *arena, const struct pim_itip_change *c, const char **uid_out,
-				     struct pim_itip_outgoing out[2])
+/* The attendees told, before and after: NULL lists when none, or when either is over the limit (*too_many). */
+struct attendee_lists {
+	const char **before, **after;
+	unsigned before_count, after_count;
+};
+
+static bool lists_of(struct arena *arena, const struct wbxml_node *before, const struct wbxml_node *after,
+		     const struct pim_itip_change *c, struct attendee_lists *l)
 {
-	struct wbxml_node *before = event_tree(arena, c->before, c->before_len);
-	struct wbxml_node *after = event_tree(arena, c->after, c->after_len);
-	bool was = organized_by_user(before, c->user), is = organized_by_user(after, c->user);
+	memset(l, 0, sizeof(*l));
+	l->before_count = before != NULL ? attendees_of(arena, before, c->user, &l->before) : 0;
+	l->after_count = after != NULL ? attendees_of(arena, after, c->user, &l->after) : 0;
+	return l->before_count <= c->max_recipients && l->after_count <= c->max_recipients;
+}
+
+int pim_itip_organizer_messages(struct arena *arena, const struct pim_itip_change *change, const char **uid_out,
+				struct pim_itip_outgoing out[2])
+{
+	struct wbxml_node *before = event_tree(arena, change->before, change->before_len);
+	struct wbxml_node *after = event_tree(arena, change->after, change->after_len);
+	bool was = organized_by_user(before, change->user), is = organized_by_user(after, change->user);
 	if (!was && !is)
 		return 0;
 	const struct wbxml_node *f = is ? after : before;
 	const char *uid = *uid_out = meeting_uid(f);
-	const char **old_list = NULL, **new_list = NULL, **gone;
-	unsigned old_count = was ? attendees_of(arena, before, c->user, &old_list) : 0;
-	unsigned new_count = is ? attendees_of(arena, after, c->user, &new_list) : 0;
+	struct attendee_lists l;
+	if (!lists_of(arena, was ? before : NULL, is ? after : NULL, change, &l))
+		return PIM_ITIP_TOO_MANY_ATTENDEES;
 	bool called_off = !is || (meeting_status(after) & CANCELLED_BIT);
-	if (called_off) {
-		/* Deleted, cancelled, or no longer a meeting: everyone invited hears it is off, once. */
-		if (was && (meeting_status(before) & CANCELLED_BIT))
-			return 0;
-		unsigned count = everyone(arena, (const char *const *)old_list, old_count, (const char *const *)new_list,
-					  new_count, &gone);
-		return count > 0 ? (out[0] = message(arena, f, uid, c, true, gone, count), 1) : 0;
-	}
-	unsigned n = 0;
-	unsigned gone_count = missing_from(arena, (const char *const *)old_list, old_count,
-					   (const char *const *)new_list, new_count, &gone);
+	bool update = is && l.after_count > 0 && (!was || seen_by_attendees(before) != seen_by_attendees(after));
+	const char **gone;
+	/* Called off: everyone invited hears it is off, once; else those taken off. */
+	unsigned gone_count = called_off && was && (meeting_status(before) & CANCELLED_BIT)
+				      ? 0
+				      : combine(arena, (const char *const *)l.before, l.before_count,
+						(const char *const *)l.after, l.after_count, called_off, &gone);
+	if (gone_count == 0 && (called_off || !update))
+		return 0;
+	struct pim_itip_change c = *change;
+	if (c.sequence_of(c.context, uid, &c.sequence) < 0)
+		return -1;
+	int n = 0;
 	if (gone_count > 0)
-		out[n++] = message(arena, before, uid, c, true, gone, gone_count);
-	if (new_count > 0 && (!was || seen_by_attendees(before) != seen_by_attendees(after)))
-		out[n++] = message(arena, after, uid, c, false, new_list, new_count);
+		out[n++] = message(arena, called_off ? f : before, uid, &c, true, gone, gone_count);
+	if (!called_off && update)
+		out[n++] = message(arena, after, uid, &c, false, l.after, l.after_count);
 	return n;
 }

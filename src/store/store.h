@@ -373,7 +373,7 @@ int store_send_claim(struct store_session *session, int64_t user_id, const char 
 int store_send_done(struct store_session *session, int64_t user_id, const char *key);
 /* Gives the claim up (the message was not sent): a retry may send it. */
 int store_send_abandon(struct store_session *session, int64_t user_id, const char *key);
-/* Attempts the user started since (Unix seconds): the sending rate. */
+/* Attempts the user started since (Unix seconds), and meeting messages easd scheduled for them: the sending rate. */
 int store_send_count(struct store_session *session, int64_t user_id, int64_t since, unsigned *count_out);
 
 /* ---- meeting updates (iTIP) applied to a user's calendar ---- */
@@ -397,6 +397,7 @@ enum store_invitation_state {
 	STORE_INVITATION_BY_DEVICE = 2, /* the user's device sent it itself (SendMail) */
 	STORE_INVITATION_DROPPED = 3,   /* a later message about the meeting says it all, or there was nothing to cancel */
 	STORE_INVITATION_FAILED = 4,    /* the relay never took it */
+	STORE_INVITATION_SENDING = 5,   /* claimed by the outbox until due (a lease): sent again after it if never finished */
 };
 
 struct store_invitation {
@@ -416,25 +417,30 @@ int store_invitation_next_sequence(struct store_session *session, int64_t user_i
 /*
  * In the open transaction: schedules invitation (created now); a REQUEST
  * drops the meeting's pending REQUEST (this one says it all). When the
- * user's device sent a message about the meeting itself since
- * device_since, it is recorded as the device's instead (*by_device_out),
- * and easd sends nothing.
+ * user's device sent a message about the meeting to all its recipients
+ * itself since device_since, it is recorded as the device's instead
+ * (*by_device_out), and easd sends nothing.
  */
 int store_invitation_add(struct store_session *session, const struct store_invitation *invitation, int64_t now,
 			 int64_t device_since, bool *by_device_out);
 /* Drops the meeting's pending messages (all methods). */
 int store_invitation_drop_pending(struct store_session *session, int64_t user_id, const char *uid);
-/* Whether attendees heard of meeting uid at all (a message sent by easd or by a device). */
+/* Whether attendees heard of meeting uid at all (a message sent, or being sent, by easd or by a device). */
 int store_invitation_announced(struct store_session *session, int64_t user_id, const char *uid, bool *announced_out);
-/* The user's device sent method for meeting uid itself (SendMail): easd's pending messages about it are dropped. */
-int store_invitation_device_sent(struct store_session *session, int64_t user_id, const char *uid, const char *method,
-				 int64_t sequence, int64_t now);
-/* The pending message due first at now (any user), strings in arena. STORE_NOT_FOUND: none. */
+/*
+ * The user's device sent message (user_id, uid, method, sequence,
+ * recipients; no message bytes) about a meeting itself, through SendMail:
+ * easd's pending messages for the meeting whose recipients it reached are
+ * dropped, and it is recorded (store_invitation_add's device_since).
+ */
+int store_invitation_device_sent(struct store_session *session, const struct store_invitation *message, int64_t now);
+/* The message due first at now (pending, or claimed and never finished), strings in arena. STORE_NOT_FOUND: none. */
 int store_invitation_next_due(struct store_session *session, struct arena *arena, int64_t now,
 			      struct store_invitation *invitation_out);
-/* Records an attempt's outcome: sent, failed, or pending again from due (a retry). */
-int store_invitation_finish(struct store_session *session, int64_t id, enum store_invitation_state state,
-			    unsigned attempts, int64_t due);
+/* Claims it for sending until lease_until (its attempts counted). STORE_NOT_FOUND: no longer to be sent. */
+int store_invitation_claim(struct store_session *session, int64_t id, int64_t lease_until);
+/* Records a claimed attempt's outcome: sent, failed, or pending again from due (a retry). */
+int store_invitation_finish(struct store_session *session, int64_t id, enum store_invitation_state state, int64_t due);
 
 /* ---- items (messages; later contacts, events, tasks, notes) ---- */
 

@@ -140,7 +140,7 @@ static const char *const migrations[] = {
 	"  sender TEXT NOT NULL,"
 	"  recipients TEXT NOT NULL,"
 	"  message BLOB NOT NULL);"
-	"CREATE INDEX invitations_due ON invitations (due) WHERE state = 0;"
+	"CREATE INDEX invitations_due ON invitations (due) WHERE state IN (0, 5);"
 	"CREATE INDEX invitations_meeting ON invitations (user_id, uid);",
 };
 

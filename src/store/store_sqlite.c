@@ -107,20 +107,24 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_SENT_DONE] = "UPDATE sent_messages SET state = 1 WHERE user_id = ?1 AND send_key = ?2",
 	[SQL_SENT_DROP] = "DELETE FROM sent_messages WHERE user_id = ?1 AND send_key = ?2 AND state = 0",
 	[SQL_SENT_PRUNE] = "DELETE FROM sent_messages WHERE user_id = ?1 AND started < ?2",
-	[SQL_SENT_COUNT] = "SELECT count(*) FROM sent_messages WHERE user_id = ?1 AND started >= ?2",
+	/* Meeting messages easd sends for the user count as theirs. */
+	[SQL_SENT_COUNT] = ("SELECT (SELECT count(*) FROM sent_messages WHERE user_id = ?1 AND started >= ?2) + "
+			    "(SELECT count(*) FROM invitations WHERE user_id = ?1 AND created >= ?2 AND state IN (0, 1, 5))"),
 	[SQL_MEETING_GET] = "SELECT sequence, dtstamp FROM meeting_updates WHERE user_id = ?1 AND uid = ?2 AND recurrence_id = ?3",
 	[SQL_INVITATION_SEQUENCE] = "SELECT coalesce(max(sequence) + 1, 0) FROM invitations WHERE user_id = ?1 AND uid = ?2",
-	/* Any method: a device that sends its own messages about a meeting sends them all (?3 is the method asked for). */
-	[SQL_INVITATION_BY_DEVICE] = ("SELECT count(*) FROM invitations WHERE user_id = ?1 AND uid = ?2 AND ?3 IS NOT NULL "
-				      "AND state = 2 AND created >= ?4"),
-	[SQL_INVITATION_DROP_PENDING] = "UPDATE invitations SET state = ?4 WHERE user_id = ?1 AND uid = ?2 AND state = 0 AND (?3 = '' OR method = ?3)",
+	[SQL_INVITATION_BY_DEVICE] = ("SELECT recipients FROM invitations WHERE user_id = ?1 AND uid = ?2 AND state = 2 "
+				      "AND created >= ?3"),
+	[SQL_INVITATION_PENDING] = "SELECT id, recipients FROM invitations WHERE user_id = ?1 AND uid = ?2 AND state = 0 AND (?3 = '' OR method = ?3)",
+	/* What is no longer to be sent needs neither its message nor its envelope. */
+	[SQL_INVITATION_DROP] = "UPDATE invitations SET state = 3, message = x'', recipients = '' WHERE id = ?1 AND state = 0",
 	[SQL_INVITATION_ADD] = ("INSERT INTO invitations (user_id, uid, method, sequence, state, created, due, attempts, sender, "
 				"recipients, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)"),
-	[SQL_INVITATION_EVER_SENT] = "SELECT count(*) FROM invitations WHERE user_id = ?1 AND uid = ?2 AND state IN (1, 2)",
+	[SQL_INVITATION_ANNOUNCED] = "SELECT count(*) FROM invitations WHERE user_id = ?1 AND uid = ?2 AND state IN (1, 2, 5)",
 	[SQL_INVITATION_DUE] = ("SELECT id, user_id, uid, method, sequence, due, attempts, sender, recipients, message "
-				"FROM invitations WHERE state = 0 AND due <= ?1 ORDER BY due LIMIT 1"),
-	[SQL_INVITATION_FINISH] = "UPDATE invitations SET state = ?2, attempts = ?3, due = ?4 WHERE id = ?1",
-	[SQL_INVITATION_PRUNE] = "DELETE FROM invitations WHERE user_id = ?1 AND state != 0 AND created < ?2",
+				"FROM invitations WHERE state IN (0, 5) AND due <= ?1 ORDER BY due LIMIT 1"),
+	[SQL_INVITATION_CLAIM] = "UPDATE invitations SET state = 5, attempts = attempts + 1, due = ?2 WHERE id = ?1 AND state IN (0, 5)",
+	[SQL_INVITATION_FINISH] = ("UPDATE invitations SET state = ?2, due = ?3, message = CASE WHEN ?2 = 0 THEN message ELSE x'' END, "
+				   "recipients = CASE WHEN ?2 = 0 THEN recipients ELSE '' END WHERE id = ?1 AND state = 5"),
 	[SQL_MEETING_PUT] = ("INSERT INTO meeting_updates (user_id, uid, recurrence_id, sequence, dtstamp) VALUES (?1, ?2, ?3, ?4, ?5) "
 			     "ON CONFLICT (user_id, uid, recurrence_id) DO UPDATE SET sequence = ?4, dtstamp = ?5"),
 };

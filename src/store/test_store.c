@@ -575,13 +575,30 @@ static void invitations_follow_the_meeting(void **state)
 	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1070, &due), STORE_OK);
 	assert_int_equal(due.sequence, 1); /* the first was replaced */
 	assert_string_equal(due.recipients, "bob@example.org\n");
-	assert_int_equal(store_invitation_finish(f->session, due.id, STORE_INVITATION_SENT, 1, 1070), STORE_OK);
+	assert_int_equal(store_invitation_claim(f->session, due.id, 1200), STORE_OK);
+	/* Claimed: announced, and not due again until its lease runs out (an outbox that died while sending). */
+	assert_int_equal(store_invitation_announced(f->session, f->alice, "m-1", &announced), STORE_OK);
+	assert_true(announced);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1199, &due), STORE_NOT_FOUND);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 1200, &due), STORE_OK);
+	assert_int_equal(store_invitation_claim(f->session, due.id, 1300), STORE_OK);
+	assert_int_equal(store_invitation_finish(f->session, due.id, STORE_INVITATION_SENT, 1070), STORE_OK);
+	/* Finished: not claimed again, not due again. */
+	assert_int_equal(store_invitation_claim(f->session, due.id, 1300), STORE_NOT_FOUND);
 	assert_int_equal(store_invitation_next_due(f->session, f->arena, 5000, &due), STORE_NOT_FOUND);
 	assert_int_equal(store_invitation_announced(f->session, f->alice, "m-1", &announced), STORE_OK);
 	assert_true(announced);
-	/* The device sends the next update itself: easd's pending one goes, and the next one too. */
+	/* The device forwards the meeting to someone else: easd's pending update to bob stays. */
 	schedule(f, "REQUEST", 2, 2000, &by_device);
-	assert_int_equal(store_invitation_device_sent(f->session, f->alice, "m-1", "REQUEST", 2, 2001), STORE_OK);
+	struct store_invitation forward = { .user_id = f->alice, .uid = "m-1", .method = "REQUEST", .sequence = 2,
+					    .recipients = "carol@example.org\n" };
+	assert_int_equal(store_invitation_device_sent(f->session, &forward, 2000), STORE_OK);
+	assert_int_equal(store_invitation_next_due(f->session, f->arena, 9000, &due), STORE_OK);
+	assert_int_equal(due.sequence, 2);
+	/* The device sends the update to bob itself: easd's pending one goes, and the next one too. */
+	struct store_invitation own = { .user_id = f->alice, .uid = "m-1", .method = "REQUEST", .sequence = 2,
+					.recipients = "carol@example.org\nBOB@example.org\n" };
+	assert_int_equal(store_invitation_device_sent(f->session, &own, 2001), STORE_OK);
 	assert_int_equal(store_invitation_next_due(f->session, f->arena, 9000, &due), STORE_NOT_FOUND);
 	schedule(f, "CANCEL", 3, 2100, &by_device);
 	assert_true(by_device);

@@ -1,6 +1,8 @@
 /* parse.c: the one range-checked number parser (no atoi anywhere). */
 #include "util.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 bool slice_equals_cstr(struct slice s, const char *cstr)
@@ -30,4 +32,24 @@ int parse_uint64(struct slice text, uint64_t max, uint64_t *value_out)
 	}
 	*value_out = value;
 	return 0;
+}
+
+char *util_printable(char *dst, size_t len, const char *text)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+		bool plain = *p >= 0x20 && *p != 0x7F && *p != '\\';
+		size_t need = plain ? 1 : 4;
+		if (n + need + 4 > len) {
+			if (len >= 4)
+				memcpy(dst + (n < len - 4 ? n : len - 4), "...", 4);
+			return dst;
+		}
+		if (plain)
+			dst[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(dst + n, len - n, "\\x%02X", *p);
+	}
+	dst[n] = '\0';
+	return dst;
 }

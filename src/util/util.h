@@ -120,4 +120,11 @@ static inline struct slice slice_from_cstr(const char *s)
 	return (struct slice){ (const uint8_t *)s, n };
 }
 
+/*
+ * text for a log line, into dst (len bytes, NUL-terminated): bytes below
+ * 0x20, 0x7F and backslash become \xNN, so text a device chose cannot
+ * forge a line; cut short with "..." when it does not fit. Returns dst.
+ */
+char *util_printable(char *dst, size_t len, const char *text);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -269,6 +270,38 @@ static void an_attendees_device_editing_the_meeting_sends_nothing(void **state)
 	easclient_free(&c.device);
 }
 
+/* An address that could end an SMTP command or an iCalendar line is left out; the others are invited. Past [smtp] max_recipients, nobody is. */
+static void bad_addresses_are_left_out_and_the_recipient_limit_holds(void **state)
+{
+	struct e2e_mail *f = *state;
+	unsigned before = queued_with(f, "bob@outside.test");
+	struct calendar c = calendar_of(f, "DEV16F", 161);
+	add_meeting(f, &c, "odd-7",
+		    MEETING("Odd", "<cal:Attendees><cal:Attendee><cal:Email>bob@outside.test</cal:Email></cal:Attendee>"
+				   "<cal:Attendee><cal:Email>eve@outside.test\nX-Evil:1</cal:Email></cal:Attendee>"
+				   "<cal:Attendee><cal:Email>mal lory@outside.test</cal:Email></cal:Attendee></cal:Attendees>"));
+	expect_queued(f, "bob@outside.test", before + 1);
+	const char *queue = e2e_postfix_queue(&postfix, f->arena);
+	assert_null(strstr(queue, "eve@"));
+	assert_null(strstr(queue, "lory@"));
+	assert_null(strstr(e2e_postfix_messages(&postfix, f->arena), "X-Evil"));
+	/* Three attendees against a limit of two: no message at all, and easd.log says why. */
+	assert_int_equal(e2e_restart(&f->server, e2e_postfix_config(&postfix, 0, "[smtp]\ninvitation_delay = 0\nmax_recipients = 2\n")), 0);
+	easclient_free(&c.device);
+	c = calendar_of(f, "DEV16G", 161);
+	add_meeting(f, &c, "big-8", MEETING("Big", "<cal:Attendees><cal:Attendee><cal:Email>bob@outside.test</cal:Email>"
+				   "</cal:Attendee><cal:Attendee><cal:Email>dave@outside.test</cal:Email></cal:Attendee>"
+				   "<cal:Attendee><cal:Email>fay@outside.test</cal:Email></cal:Attendee></cal:Attendees>"));
+	expect_queued(f, "bob@outside.test", before + 1);
+	char *log = NULL;
+	char path[400];
+	snprintf(path, sizeof(path), "%s/log/easd.log", f->server.dir);
+	assert_true(g_file_get_contents(path, &log, NULL, NULL));
+	assert_non_null(strstr(log, "uid=big-8: more attendees than [smtp] max_recipients"));
+	g_free(log);
+	easclient_free(&c.device);
+}
+
 #define CASE(test) cmocka_unit_test_setup_teardown(test, setup, e2e_mail_teardown)
 
 int main(void)
@@ -282,6 +315,7 @@ int main(void)
 						e2e_mail_teardown),
 		CASE(a_14_1_device_sends_its_own_so_easd_sends_none),
 		CASE(an_attendees_device_editing_the_meeting_sends_nothing),
+		CASE(bad_addresses_are_left_out_and_the_recipient_limit_holds),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
