@@ -5,8 +5,11 @@
  * through [smtp] relay, so no request waits for the relay. A relay that is
  * down is tried again (after a minute, doubling up to an hour) for two
  * days; a message it refuses is given up at once; both with a line in
- * easd.log. A message whose sending was cut short by a stop is sent again
- * after the start: twice rather than never.
+ * easd.log. A message is claimed (a lease of twice [smtp] timeout) before
+ * it is sent: one whose sending was cut short, or whose outcome could not
+ * be written, goes again once the lease runs out: twice rather than never,
+ * and never in a loop. When the relay refuses one recipient, each of the
+ * others gets it alone.
  *
  * Owns: its thread and one store session at a time.
  */
