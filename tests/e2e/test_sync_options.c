@@ -515,7 +515,7 @@ static void conflicting_change_gets_7_and_the_servers_version(void **state)
 		e2e_mail_sync(f, f->phone, f->inbox, phone_key, 100, filter(f, "0"), change_read(f, id, "1"));
 	assert_server_won(f, root, id);
 	/* The log names the device and what its item ran into. */
-	static const char *const logged[] = { "\tPHONE1\t", "\tSync\t", "\t200\t1\t", "\titem_conflict\n", NULL };
+	static const char *const logged[] = { "\tPHONE1\t", "\tSync\t", "\t200\t1\t", "\titem_conflict\t", NULL };
 	assert_true(e2e_log_has(&f->server, logged));
 	/* The phone now has the server's version: nothing more for it. */
 	unsigned empty = f->empty_responses;
