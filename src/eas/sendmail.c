@@ -155,31 +155,34 @@ static int claim(struct eas_request *r, const char *key, const char **reason)
 	return 0;
 }
 
-/* Marks the claim sent and keeps the copy, in one transaction. */
 /*
  * A device that sends the invitation, update or cancellation of a meeting
- * the user organizes itself: easd's own pending messages about it are
- * dropped, and later ones for a while too (sync_invitations.c).
+ * the user organizes itself: easd's own pending messages about it are to
+ * be dropped, and later ones for a while too (sync_invitations.c). Read
+ * before the transaction that records the send, so the message is not
+ * parsed while the store's write lock is held. Returns whether it is one.
  */
-static int record_device_invitation(struct eas_request *r, const struct pim_outgoing *out)
+static bool device_invitation(struct eas_request *r, const struct pim_outgoing *out, struct store_invitation *message_out)
 {
 	struct pim_itip itip;
 	pim_itip_read(r->arena, out->wire, out->wire_len, r->user.name, &itip);
 	if ((itip.method != PIM_ITIP_REQUEST && itip.method != PIM_ITIP_CANCEL) || !itip.organized_by_user ||
 	    itip.uid == NULL || itip.uid[0] == '\0')
-		return STORE_OK;
-	struct store_invitation message = {
+		return false;
+	*message_out = (struct store_invitation){
 		.user_id = r->user.id, .uid = itip.uid, .method = itip.method == PIM_ITIP_REQUEST ? "REQUEST" : "CANCEL",
 		.sequence = itip.sequence, .due = r->now,
 		.recipients = eas_join_lines(r->arena, (const char *const *)out->recipients, out->recipient_count),
 	};
 	char uid[128];
-	fprintf(stderr, "easd: meeting %s sent by the device user=%s uid=%s recipients=%zu\n", message.method, r->user.name,
-		util_printable(uid, sizeof(uid), itip.uid), out->recipient_count);
-	return store_invitation_device_sent(r->session, &message, r->now);
+	fprintf(stderr, "easd: meeting %s sent by the device user=%s uid=%s recipients=%zu\n", message_out->method,
+		r->user.name, util_printable(uid, sizeof(uid), itip.uid), out->recipient_count);
+	return true;
 }
 
-static int record_sent(struct eas_request *r, const char *key, bool save_in_sent, const struct pim_outgoing *out)
+/* Marks the claim sent, keeps the copy and a device's own meeting message (NULL: none), in one transaction. */
+static int record_sent(struct eas_request *r, const char *key, bool save_in_sent, const struct pim_outgoing *out,
+		       const struct store_invitation *device_message)
 {
 	int64_t sent_items = 0;
 	int status = save_in_sent ? store_folder_find_type(r->session, r->user.id, STORE_FOLDER_SENT, &sent_items)
@@ -189,8 +192,8 @@ static int record_sent(struct eas_request *r, const char *key, bool save_in_sent
 	if (status != STORE_OK)
 		return status;
 	status = store_send_done(r->session, r->user.id, key);
-	if (status == STORE_OK)
-		status = record_device_invitation(r, out);
+	if (status == STORE_OK && device_message != NULL)
+		status = store_invitation_device_sent(r->session, device_message, r->now);
 	if (status == STORE_OK && save_in_sent) {
 		struct store_item_meta meta = { .received = r->now, .date = out->date, .message_id = out->message_id,
 						.read = true };
@@ -237,7 +240,9 @@ static void submit_claimed(struct eas_request *r, const struct eas_compose *c, c
 		return;
 	}
 	log_send(r, "sent", out, detail);
-	if (record_sent(r, key, c->save_in_sent, out) != STORE_OK) {
+	struct store_invitation device_message;
+	bool meeting = device_invitation(r, out, &device_message);
+	if (record_sent(r, key, c->save_in_sent, out, meeting ? &device_message : NULL) != STORE_OK) {
 		/* It left: saying otherwise would have the device send it again. */
 		fprintf(stderr, "easd: sendmail: message-id=<%s> sent but not recorded (no Sent Items copy)\n",
 			out->message_id);

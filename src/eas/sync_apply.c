@@ -208,6 +208,12 @@ static void change_item(struct sync_context *ctx, struct sync_result *result, co
 	item_view(ctx, result, item, scratch, &view);
 	if (sync_invitations_before(ctx, result, scratch, item->id, &before) != STORE_OK)
 		before = SLICE_EMPTY;
+	/* Read whole for the meeting's messages: the class merges from those bytes, not from the store again. */
+	if (before.len > 0 && view.content != NULL) {
+		struct pim_source *whole = arena_calloc(scratch, 1, sizeof(*whole));
+		pim_source_memory(whole, before.data, before.len);
+		view.content = whole;
+	}
 	int status = read_input(ctx, result, command, scratch, &input) < 0 ? SYNC_STATUS_CONVERSION_ERROR
 		     : result->class->merge(result->class, scratch, &author, &view, &input, &update) < 0 ? SYNC_STATUS_SERVER_ERROR
 		     : update.invalid != NULL ? SYNC_STATUS_CONVERSION_ERROR
