@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,11 +99,33 @@ static int wait_for_port(struct e2e_server *server)
 	return -1;
 }
 
+/*
+ * easd started as another user runs from a copy in the test's directory:
+ * the build may lie in a directory only root can enter (a checkout made by
+ * mktemp -d is 0700).
+ */
+static int copy_for_user(const char *from, const char *dir, char *to, size_t to_len)
+{
+	gchar *bytes = NULL;
+	gsize len = 0;
+	snprintf(to, to_len, "%s/easd", dir);
+	if (!g_file_get_contents(from, &bytes, &len, NULL))
+		return -1;
+	bool written = g_file_set_contents(to, bytes, (gssize)len, NULL) && chmod(to, 0755) == 0;
+	g_free(bytes);
+	return written ? 0 : -1;
+}
+
 static int launch(struct e2e_server *server)
 {
-	char path[300], easd[300];
+	char path[300], easd[300], built[300];
 	const char *build = getenv("EASD_BUILD");
-	snprintf(easd, sizeof(easd), "%s/easd", build != NULL ? build : "build");
+	snprintf(built, sizeof(built), "%s/easd", build != NULL ? build : "build");
+	snprintf(easd, sizeof(easd), "%s", built);
+	if (server->run_as_uid != 0 && copy_for_user(built, server->dir, easd, sizeof(easd)) < 0) {
+		fprintf(stderr, "e2e: cannot copy easd into %s\n", server->dir);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "%s/http.port", server->dir);
 	unlink(path);
 	server->exit_status = -1;
