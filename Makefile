@@ -52,7 +52,7 @@ TEST_CFLAGS := $(call pkg_cflags,$(TEST_PKGS) $(BENCH_PKGS))
 TEST_LIBS := $(call pkg_libs,$(TEST_PKGS) $(BENCH_PKGS))
 
 CFLAGS_ALL = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
-LIBS = $(PKG_LIBS)
+LIBS = $(PKG_LIBS) -lm
 
 # Library sources: everything under src/ but programs and tests.
 TEST_SRC = $(wildcard src/*/test_*.c)

@@ -190,6 +190,11 @@ void config_init(struct easd_config *config)
 	config->max_parked_per_user = LIMIT_PARKED_PER_USER_DEFAULT;
 	config->max_picture_size = LIMIT_PICTURE_BYTES_DEFAULT;
 	config->max_sync_commands = LIMIT_SYNC_COMMANDS_DEFAULT;
+	config->guard = (struct guard_usage_limits){ LIMIT_GUARD_REQUESTS_DEFAULT, LIMIT_GUARD_SESSIONS_DEFAULT,
+						     LIMIT_GUARD_REQUESTS_PER_MINUTE_DEFAULT,
+						     LIMIT_GUARD_SECONDS_PER_MINUTE_DEFAULT,
+						     LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT };
+	set_list(&config->guard_exempt, "");
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
@@ -211,6 +216,8 @@ void config_cleanup(struct easd_config *config)
 	config->local_domains = NULL;
 	free_list(config->trusted_proxies);
 	config->trusted_proxies = NULL;
+	free_list(config->guard_exempt);
+	config->guard_exempt = NULL;
 	clear_policy(config);
 }
 
@@ -271,6 +278,11 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY_AT_START("push", "max_parked_per_user", 100000, max_parked_per_user, true),
 	NUMBER_KEY("sync", "max_picture_size", LIMIT_PIM_ITEM_BYTES, max_picture_size, true),
 	NUMBER_KEY("sync", "max_commands", LIMIT_SYNC_COMMANDS_MAX, max_sync_commands, true),
+	NUMBER_KEY("guard", "max_requests", 100000, guard.max_requests, true),
+	NUMBER_KEY("guard", "max_store_sessions", 100000, guard.max_store_sessions, true),
+	NUMBER_KEY("guard", "requests_per_minute", 10000000, guard.requests_per_minute, true),
+	NUMBER_KEY("guard", "seconds_per_minute", 3600, guard.seconds_per_minute, true),
+	NUMBER_KEY("guard", "bytes_per_minute", (uint64_t)1 << 50, guard.bytes_per_minute, false),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
 	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
 	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),
@@ -313,7 +325,7 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 static bool known_section(const char *section)
 {
 	static const char *const sections[] = { "http", "store", "log", "service", "lmtp", "smtp", "auth", "push", "sync",
-						"provision", "policy", "metrics" };
+						"provision", "policy", "metrics", "guard" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strcmp(sections[i], section) == 0)
 			return true;
@@ -385,6 +397,10 @@ static int load_special(struct load_state *state, const char *section, const cha
 	}
 	if (strcmp(section, "http") == 0 && strcmp(name, "trusted_proxies") == 0) {
 		set_list(&config->trusted_proxies, value);
+		return 1;
+	}
+	if (strcmp(section, "guard") == 0 && strcmp(name, "exempt") == 0) {
+		set_list(&config->guard_exempt, value);
 		return 1;
 	}
 	if (strcmp(section, "provision") == 0 && strcmp(name, "mode") == 0) {
@@ -600,6 +616,7 @@ void config_reload_merge(const struct easd_config *current, struct easd_config *
 	} others[] = {
 		{ "lmtp", "local_domains", !lists_equal(current->local_domains, next->local_domains) },
 		{ "http", "trusted_proxies", !lists_equal(current->trusted_proxies, next->trusted_proxies) },
+		{ "guard", "exempt", !lists_equal(current->guard_exempt, next->guard_exempt) },
 		{ "smtp", "security", current->smtp_security != next->smtp_security },
 		{ "smtp", "invitations", current->send_invitations != next->send_invitations },
 		{ "push", "wake", current->wake_on_new_items_only != next->wake_on_new_items_only },
@@ -682,6 +699,14 @@ bool config_is_trusted_proxy(const struct easd_config *config, const char *addre
 {
 	for (char **p = config->trusted_proxies; p != NULL && *p != NULL; p++)
 		if (strcmp(*p, address) == 0)
+			return true;
+	return false;
+}
+
+bool config_is_guard_exempt(const struct easd_config *config, const char *user)
+{
+	for (char **p = config->guard_exempt; user != NULL && p != NULL && *p != NULL; p++)
+		if (strcasecmp(*p, user) == 0)
 			return true;
 	return false;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard/usage.h"
+
 /* The release easd and easctl say they are (--version). */
 #define EASD_VERSION "0.1.0"
 
@@ -85,6 +87,9 @@ struct easd_config {
 	bool delete_omitted;           /* omitted = delete: a Change from a device without Supported deletes what it leaves out */
 	unsigned max_picture_size;     /* bytes of a contact's Picture (base64) kept */
 	unsigned max_sync_commands;    /* client commands in one collection of a Sync */
+	/* [guard]: what one user may take of what everyone shares (guard/usage.h) */
+	struct guard_usage_limits guard;
+	char **guard_exempt;           /* NULL-terminated user names never refused by those limits */
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */
@@ -123,6 +128,8 @@ unsigned config_http_threads(const struct easd_config *config);
 unsigned config_parallel_sends(const struct easd_config *config);
 /* Whether address (text form) is one of the trusted proxies. */
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address);
+/* Whether user (as authenticated) is one of [guard] exempt. */
+bool config_is_guard_exempt(const struct easd_config *config, const char *user);
 /* Whether domain is one of the local domains (case-insensitive). */
 bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len);
 

@@ -39,6 +39,10 @@ static void defaults_without_a_file(void **state)
 	assert_true(config.policy_count > 0);
 	assert_int_equal(strlen(config.policy_version), 16);
 	assert_string_equal(config.service_user, "");
+	assert_int_equal(config.guard.max_requests, 16);
+	assert_int_equal(config.guard.max_store_sessions, 32);
+	assert_int_equal(config.guard.requests_per_minute, 600);
+	assert_false(config_is_guard_exempt(&config, "root"));
 	config_cleanup(&config);
 }
 
@@ -53,12 +57,17 @@ static void keys_of_every_kind(void **state)
 			      "[lmtp]\nlocal_domains = example.org, example.net a.example\tb.example\n"
 			      "[provision]\nmode = optional\nallow_partial = no\n"
 			      "[service]\nuser = easd\n"
+			      "[guard]\nmax_requests = 4\nbytes_per_minute = 5000000000\nexempt = backup, Monitor\n"
 			      "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
 			      error, sizeof(error)), 0);
 	assert_int_equal(config.max_body, 1000);
 	assert_int_equal(config.provision, CONFIG_PROVISION_OPTIONAL);
 	assert_false(config.allow_partial_policy);
 	assert_string_equal(config.service_user, "easd");
+	assert_int_equal(config.guard.max_requests, 4);
+	assert_int_equal(config.guard.bytes_per_minute, 5000000000u);
+	assert_true(config_is_guard_exempt(&config, "monitor"));
+	assert_false(config_is_guard_exempt(&config, "alice"));
 	assert_true(config_is_local_domain(&config, "example.net", 11));
 	/* Separated by commas, spaces or tabs alike (was a heap overflow). */
 	assert_true(config_is_local_domain(&config, "b.example", 9));

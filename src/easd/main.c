@@ -47,6 +47,7 @@ struct daemon {
 	struct access_log *log;
 	struct error_log *errors;  /* timestamped stderr and easd.log */
 	struct guard_auth *auth;
+	struct guard_usage *usage;
 	struct eas_server eas;
 	struct push_hub *push;
 	struct guard_repeats *repeats;
@@ -192,6 +193,7 @@ static int start(struct daemon *d)
 		return -1;
 	}
 	d->auth = guard_auth_new(d->boot);
+	d->usage = guard_usage_new();
 	/* easd reads libical's zones once, into its own table (pim/timezone.c), and needs them no more. */
 	pim_timezone_release_libical();
 	struct push_settings push = { d->boot->max_parked, d->boot->max_parked_per_user };
@@ -206,7 +208,7 @@ static int start(struct daemon *d)
 	store_set_change_listener(d->store, push_hub_changed, d->push);
 	d->repeats = guard_repeats_new();
 	d->eas = (struct eas_server){ .store = d->store, .push = d->push, .repeats = d->repeats };
-	struct http_server_settings http = { d->boot, d->live, &d->eas, d->auth, d->log };
+	struct http_server_settings http = { d->boot, d->live, &d->eas, d->auth, d->usage, d->log };
 	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: http: %s\n", error);
 		return -1;
@@ -253,6 +255,7 @@ static void stop(struct daemon *d)
 	push_hub_free(&d->push);
 	guard_repeats_free(&d->repeats);
 	guard_auth_free(&d->auth);
+	guard_usage_free(&d->usage);
 	access_log_close(&d->log);
 	store_close(&d->store);
 	config_live_put(d->live, d->boot);

@@ -120,6 +120,27 @@
    never cuts it first. */
 #define LIMIT_PUSH_EARLY_SECONDS 5
 
+/* ---- what one user may take ([guard], guard/usage.c) ---- */
+
+/* [guard] max_requests: requests of one user in progress at once (parked
+   long polls apart: [push] max_parked_per_user). A phone runs one or two,
+   Outlook a few; a broken client opening dozens meets it (seed 000). */
+#define LIMIT_GUARD_REQUESTS_DEFAULT 16
+/* [guard] max_store_sessions: store sessions one user holds at once, of the
+   store's 64 (seed 004: Exchange's 32 MAPI sessions per user). */
+#define LIMIT_GUARD_SESSIONS_DEFAULT 32
+/* [guard] requests_per_minute: the request budget, a minute's allowance
+   that refills evenly; an initial sync of 50 folders in pages of 100 takes
+   a few hundred, a device looping without back-off thousands. */
+#define LIMIT_GUARD_REQUESTS_PER_MINUTE_DEFAULT 600
+/* [guard] seconds_per_minute: time one user's commands may run per minute,
+   of the threads every user shares (Exchange's EASPercentTimeInCAS); a
+   10,000-contact upload takes a few seconds. */
+#define LIMIT_GUARD_SECONDS_PER_MINUTE_DEFAULT 30
+/* [guard] bytes_per_minute: request and response bodies of one user per
+   minute; a 100 MB attachment passes, a device fetching it in a loop not. */
+#define LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT ((uint64_t)1 << 30)
+
 /* ---- answers a device repeats in a loop (guard/repeats.c) ---- */
 
 /* A folder reported changed this many times while the device's key for it

@@ -288,6 +288,72 @@ static unsigned check_user_matches(struct http_exchange *x, const char **reason)
 	return MHD_HTTP_FORBIDDEN;
 }
 
+/* A guard refusal (guard/usage.h): 503 with how long to wait and which limit (MS-ASHTTP 2.2.2.1.2.13). */
+static unsigned refuse(struct http_exchange *x, struct guard_verdict verdict, const char **reason)
+{
+	char seconds[16];
+	snprintf(seconds, sizeof(seconds), "%u", verdict.retry_after);
+	eas_add_header(&x->request, "Retry-After", arena_strndup(x->arena, seconds, strlen(seconds)));
+	eas_add_header(&x->request, "X-MS-ASThrottle", guard_refusal_throttle(verdict.refusal));
+	*reason = guard_refusal_reason(verdict.refusal);
+	x->guard = "refused";
+	return MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/*
+ * The user's caps and budgets, checked before any body byte is read: a
+ * device past one costs easd a header parse. 503 is the answer every
+ * command shares, 12.1 included, and clients wait Retry-After before they
+ * try again (MS-ASHTTP 3.2.5.1.1 leaves the rest to the client); a
+ * command's own Status (110, 111) would need the body read first.
+ */
+static unsigned admit(struct http_exchange *x, const char **reason)
+{
+	struct eas_request *r = &x->request;
+	bool exempt = config_is_guard_exempt(r->config, r->user.name);
+	struct guard_verdict verdict = guard_usage_enter(x->server->settings.usage, &r->config->guard, r->user.id,
+							 exempt, x->started_monotonic_ms);
+	if (verdict.refusal != GUARD_PASS)
+		return refuse(x, verdict, reason);
+	x->admitted = true;
+	x->guard = exempt ? "exempt" : "pass";
+	return 0;
+}
+
+struct store_session *http_exchange_acquire_session(struct http_exchange *x, struct MHD_Connection *connection,
+						    enum MHD_Result *result)
+{
+	struct eas_request *r = &x->request;
+	const char *reason = NULL;
+	bool exempt = config_is_guard_exempt(r->config, r->user.name);
+	struct guard_verdict verdict = guard_usage_session_take(x->server->settings.usage, &r->config->guard,
+								r->user.id, exempt);
+	if (verdict.refusal != GUARD_PASS) {
+		unsigned status = refuse(x, verdict, &reason);
+		*result = http_answer_empty(x, connection, status, reason);
+		return NULL;
+	}
+	x->holds_guard_session = true;
+	r->session = store_session_acquire(x->server->settings.eas->store);
+	if (r->session == NULL) {
+		guard_usage_session_give(x->server->settings.usage, r->user.id);
+		x->holds_guard_session = false;
+		eas_add_header(r, "Retry-After", "30");
+		*result = http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
+	}
+	return r->session;
+}
+
+void http_exchange_run(struct http_exchange *x, const struct eas_park *park)
+{
+	int64_t start = clock_ms(CLOCK_MONOTONIC);
+	if (park != NULL)
+		eas_resume(&x->request, park);
+	else
+		eas_dispatch(&x->request);
+	x->busy_ms += (uint64_t)(clock_ms(CLOCK_MONOTONIC) - start);
+}
+
 static void options_headers(struct eas_request *r)
 {
 	eas_add_header(r, "MS-ASProtocolVersions", eas_protocol_versions());
@@ -336,6 +402,8 @@ static unsigned check_headers(struct http_exchange *x, struct MHD_Connection *co
 	if ((status = authenticate(x, connection, reason)) != 0)
 		return status;
 	if (!x->is_options && (status = check_user_matches(x, reason)) != 0)
+		return status;
+	if ((status = admit(x, reason)) != 0)
 		return status;
 	if (x->is_options) {
 		options_headers(r);
@@ -538,13 +606,11 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 	if (*upload_data_size > 0)
 		return on_body(x, upload_data, upload_data_size);
 	x->request.body = (struct slice){ x->body.data, x->body.len };
-	x->request.session = store_session_acquire(x->server->settings.eas->store);
-	if (x->request.session == NULL) {
-		eas_add_header(&x->request, "Retry-After", "30");
-		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
-	}
+	enum MHD_Result result;
+	if (http_exchange_acquire_session(x, connection, &result) == NULL)
+		return result;
 	x->connection = connection;
-	eas_dispatch(&x->request);
+	http_exchange_run(x, NULL);
 	return http_exchange_respond(x, connection, con_cls);
 }
 
@@ -575,6 +641,7 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 		.items_added = r->items_added,
 		.items_changed = r->items_changed,
 		.items_deleted = r->items_deleted,
+		.guard = x->guard,
 	};
 	access_log_write(server->settings.log, &record);
 	/* Here, where the log line is written, so the metrics and the log count the same requests. */
@@ -584,6 +651,9 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 
 void http_exchange_release_session(struct http_exchange *x)
 {
+	if (x->holds_guard_session)
+		guard_usage_session_give(x->server->settings.usage, x->request.user.id);
+	x->holds_guard_session = false;
 	if (x->request.session == NULL)
 		return;
 	x->used_store = true;
@@ -597,6 +667,9 @@ void http_exchange_discard(struct http_exchange *x)
 	/* Each part of a parked request counts: the one before the wait and the one after. */
 	if (x->used_store)
 		metrics_store_waited(x->store_wait_ms);
+	if (x->admitted)
+		guard_usage_leave(x->server->settings.usage, &x->request.config->guard, x->request.user.id, x->busy_ms,
+				  x->bytes_in - x->bytes_charged + x->bytes_out, clock_ms(CLOCK_MONOTONIC));
 	config_live_put(x->server->settings.live, x->request.config);
 	buf_cleanup(&x->request.response);
 	buf_cleanup(&x->body);

@@ -48,6 +48,12 @@ struct http_exchange {
 	bool used_store;             /* held a store session: its lock waits go to the metrics */
 	uint64_t store_wait_ms;
 	uint64_t bytes_out;
+	/* guard/usage.h: admitted as the user's request (counted until discarded) */
+	bool admitted;
+	bool holds_guard_session;    /* the store session is counted as the user's */
+	uint64_t busy_ms;            /* its command ran this long (the time budget) */
+	uint64_t bytes_charged;      /* of bytes_in, charged before a wait */
+	const char *guard;           /* the guard's decision, for the log */
 };
 
 /* exchange.c: a new exchange (its arena, empty body and response). */
@@ -61,6 +67,15 @@ enum MHD_Result http_exchange_respond(struct http_exchange *x, struct MHD_Connec
 void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode code);
 /* Frees the exchange without a log line (its request goes on parked). */
 void http_exchange_discard(struct http_exchange *x);
+/*
+ * A store session for the request, counted as its user's; NULL with the
+ * answer queued (503) when the user holds too many or the store has none
+ * left. *result is what to return to MHD then.
+ */
+struct store_session *http_exchange_acquire_session(struct http_exchange *x, struct MHD_Connection *connection,
+						    enum MHD_Result *result);
+/* Runs the command (eas_dispatch, or eas_resume with park), timing it for the user's budget. */
+void http_exchange_run(struct http_exchange *x, const struct eas_park *park);
 /* Gives the request's store session back (if it holds one), keeping the time it waited for locks. */
 void http_exchange_release_session(struct http_exchange *x);
 /* Sends an answer with no body (errors, OPTIONS) with the request's headers. */

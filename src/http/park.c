@@ -173,6 +173,11 @@ static struct http_exchange *exchange_from_parked(struct http_parked *p, struct 
 	r->device = (struct store_device){ .id = p->device_key, .user_id = p->user_id, .device_id = r->device_id,
 					   .device_type = r->device_type };
 	r->wake = p->waiter.outcome;
+	/* Admitted when it arrived: in progress again, its body already charged. */
+	x->admitted = true;
+	x->guard = "pass";
+	x->bytes_charged = p->bytes_in;
+	guard_usage_resume(p->server->settings.usage, p->user_id, x->started_monotonic_ms);
 	*park_out = p->park;
 	park_out->folders = arena_calloc(a, p->park.folder_count, sizeof(int64_t));
 	memcpy(park_out->folders, p->park.folders, p->park.folder_count * sizeof(int64_t));
@@ -209,13 +214,10 @@ enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connec
 static enum MHD_Result go_on(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls,
 			     const struct eas_park *park)
 {
-	struct eas_request *r = &x->request;
-	r->session = store_session_acquire(x->server->settings.eas->store);
-	if (r->session == NULL) {
-		eas_add_header(r, "Retry-After", "30");
-		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "store_sessions_exhausted");
-	}
-	eas_resume(r, park);
+	enum MHD_Result result;
+	if (http_exchange_acquire_session(x, connection, &result) == NULL)
+		return result;
+	http_exchange_run(x, park);
 	return http_exchange_respond(x, connection, con_cls);
 }
 

@@ -15,6 +15,7 @@
 #include "config/live.h"
 #include "eas/eas.h"
 #include "guard/auth.h"
+#include "guard/usage.h"
 #include "log/access.h"
 
 struct http_server;
@@ -24,6 +25,7 @@ struct http_server_settings {
 	struct config_live *live;         /* each request's own (config/live.h) */
 	struct eas_server *eas;
 	struct guard_auth *auth;
+	struct guard_usage *usage;        /* per-user caps and budgets */
 	struct access_log *log;
 };
 

@@ -17,7 +17,7 @@
 static const char fields[] =
 	"#Fields: date time c-ip cs-username x-device-id x-device-type x-command "
 	"x-protocol-version sc-status x-eas-status cs-bytes sc-bytes time-taken "
-	"cs(User-Agent) x-reason x-store-wait x-class x-added x-changed x-deleted\n";
+	"cs(User-Agent) x-reason x-store-wait x-class x-added x-changed x-deleted x-guard\n";
 
 struct access_log {
 	char *path;      /* NULL: standard error */
@@ -156,7 +156,9 @@ void access_log_write(struct access_log *log, const struct access_record *r)
 	put_field(&line, r->reason);
 	buf_printf(&line, "%llu\t", (unsigned long long)r->store_wait_ms);
 	put_field(&line, r->classes != NULL && r->classes[0] != '\0' ? r->classes : NULL);
-	buf_printf(&line, "%u\t%u\t%u\n", r->items_added, r->items_changed, r->items_deleted);
+	buf_printf(&line, "%u\t%u\t%u\t", r->items_added, r->items_changed, r->items_deleted);
+	put_field(&line, r->guard);
+	line.data[line.len - 1] = '\n';
 	pthread_mutex_lock(&log->lock);
 	ssize_t written = write(log->fd, line.data, line.len);
 	pthread_mutex_unlock(&log->lock);

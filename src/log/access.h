@@ -35,6 +35,7 @@ struct access_record {
 	uint64_t store_wait_ms;     /* waited for the store's locks */
 	const char *classes;        /* "Email,Contacts"; NULL or "": none */
 	unsigned items_added, items_changed, items_deleted; /* the client's commands */
+	const char *guard;          /* the guard's decision: pass, exempt, refused, blocked ...; NULL: not reached */
 };
 
 /* Opens (creating dir/access.log). NULL dir: standard error. Returns NULL with errno. */
