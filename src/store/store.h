@@ -173,6 +173,8 @@ struct store_user {
 	const char *name;
 	const char *password_hash;      /* crypt(3) string */
 	uint64_t credential_version;    /* grows with each password change */
+	bool sync_disabled;             /* the administrator switched the user's sync off */
+	const char *disabled_classes;   /* classes switched off for the user: "Contacts,Notes"; "" none */
 };
 
 /* Adds a user and its default folders, in one transaction. STORE_EXISTS if taken. */
@@ -184,11 +186,53 @@ int store_user_delete(struct store_session *session, const char *name);
 /* Case-insensitive lookup. STORE_NOT_FOUND if absent. */
 int store_user_find(struct store_session *session, struct arena *arena, const char *name,
 		    struct store_user *user_out);
+/* Switches a user's sync off or on, and the classes switched off ("" none). STORE_NOT_FOUND: no user. */
+int store_user_set_sync(struct store_session *session, const char *name, bool disabled, const char *classes);
 /* Calls fn for every user, by name. */
 int store_user_list(struct store_session *session, struct arena *arena,
 		    void (*fn)(void *context, const struct store_user *user), void *context);
 
 /* ---- devices ---- */
+
+/* What may a device do: the administrator's or autoblock's decision, else easd.conf's rules. */
+enum store_access {
+	STORE_ACCESS_RULES,      /* no decision: [access] rules decide */
+	STORE_ACCESS_ALLOW,
+	STORE_ACCESS_BLOCK,
+	STORE_ACCESS_QUARANTINE,
+};
+
+struct store_device_access {
+	enum store_access access;
+	const char *by;          /* "admin", "autoblock:sync_key_zero"; "" */
+	const char *reason;      /* for the administrator; "" */
+	int64_t since, until;    /* Unix seconds; until 0: until lifted */
+};
+
+/* A remote wipe (MS-ASPROV 3.2.5.1.2) and how far it went. */
+enum store_wipe {
+	STORE_WIPE_NONE,
+	STORE_WIPE_DEVICE,       /* the whole device */
+	STORE_WIPE_ACCOUNT,      /* the account's data only (16.1 AccountOnlyRemoteWipe) */
+};
+enum store_wipe_state {
+	STORE_WIPE_REQUESTED,    /* the device was not told yet */
+	STORE_WIPE_SENT,         /* Provision told it; no acknowledgement yet */
+	STORE_WIPE_DONE,         /* it acknowledged with success */
+	STORE_WIPE_FAILED,       /* it acknowledged with failure */
+};
+
+struct store_device_wipe {
+	enum store_wipe kind;
+	enum store_wipe_state state;
+	int64_t requested, answered; /* Unix seconds: asked by the administrator; last told or acknowledged */
+};
+
+/* The words the store and easctl use ("", "allow", "block", "quarantine"; "", "device", "account"; ...). */
+const char *store_access_name(enum store_access access);
+int store_access_parse(const char *name, enum store_access *access_out);
+const char *store_wipe_name(enum store_wipe kind);
+const char *store_wipe_state_name(enum store_wipe_state state);
 
 struct store_device {
 	int64_t id;                 /* the store's key, not the EAS DeviceId */
@@ -201,6 +245,11 @@ struct store_device {
 	const char *policy_version; /* the policy that key belongs to */
 	uint32_t pending_key;       /* temporary key of phase one; 0: none */
 	const char *pending_version;
+	/* Said by the device (Provision, Settings); "" when it did not. */
+	const char *model, *os, *friendly_name;
+	struct store_device_access access;
+	struct store_device_wipe wipe;
+	int64_t trace_until;        /* its requests and answers are traced until then; 0: not */
 };
 
 /* Finds or creates the device of (user, device_id) and records this request. */
@@ -214,6 +263,27 @@ int store_device_set_pending_policy(struct store_session *session, int64_t devic
    the next phase one, so a repeated acknowledgement succeeds too. */
 int store_device_set_policy(struct store_session *session, int64_t device, uint32_t key,
 			    const char *version);
+
+/*
+ * Finds the device of (user, device_id) without recording a request;
+ * create: makes one never seen yet (first_seen 0), so an administrator
+ * can decide about a device before it connects.
+ */
+int store_device_find(struct store_session *session, struct arena *arena, int64_t user_id, const char *device_id,
+		      bool create, struct store_device *device_out);
+/* Records a decision (STORE_ACCESS_RULES clears it). */
+int store_device_set_access(struct store_session *session, int64_t device, const struct store_device_access *access);
+/* Requests a wipe (kind NONE cancels it), or records how far it went. */
+int store_device_set_wipe(struct store_session *session, int64_t device, const struct store_device_wipe *wipe);
+int store_device_set_trace(struct store_session *session, int64_t device, int64_t until);
+/* Forgets a device: its sync states, decisions and wipe go with it. */
+int store_device_forget(struct store_session *session, int64_t device);
+/* How many of the user's devices came before this one and are not blocked (the device cap's count). */
+int store_device_count_before(struct store_session *session, int64_t user_id, int64_t device, uint64_t *count_out);
+/* Calls fn for the devices of user_id (0: every user's), by user name then last seen; user_name is the owner's. */
+int store_device_list(struct store_session *session, struct arena *arena, int64_t user_id,
+		      void (*fn)(void *context, const char *user_name, const struct store_device *device),
+		      void *context);
 
 /* What a device says about itself (Settings/Provision DeviceInformation). */
 struct store_device_information {

@@ -142,6 +142,23 @@ static const char *const migrations[] = {
 	"  message BLOB NOT NULL);"
 	"CREATE INDEX invitations_due ON invitations (due) WHERE state IN (0, 5);"
 	"CREATE INDEX invitations_meeting ON invitations (user_id, uid);",
+	/* 9: what may reach the store, decided by an administrator or by
+	   autoblock, and what must outlive a restart: a device's access (''
+	   leaves it to easd.conf's rules) with who decided, why and until when
+	   (0: until lifted); a remote wipe and its acknowledgement; a protocol
+	   trace on demand; a user's sync switched off, or some of its classes. */
+	"ALTER TABLE devices ADD COLUMN access TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN access_by TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN access_reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN access_since INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN access_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN wipe TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN wipe_state TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN wipe_requested INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN wipe_answered INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN trace_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN sync_disabled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN disabled_classes TEXT NOT NULL DEFAULT '';",
 };
 
 static int exec(sqlite3 *db, const char *sql, char *error, size_t error_len)

@@ -26,6 +26,14 @@
 #define ENTERING_WHERE "WHERE folder_id = ?1 AND created_modseq <= ?2 AND deleted = 0 " \
 		       "AND (received, id) >= (?3, ?4) AND (received, id) < (?5, ?6)"
 
+/* The columns read_user and read_device read, in their order. */
+#define USER_COLUMNS "id, name, password_hash, credential_version, sync_disabled, disabled_classes"
+#define DEVICE_COLUMNS                                                                                     \
+	"d.id, d.device_type, d.user_agent, d.first_seen, d.last_seen, d.policy_key, d.policy_version, "    \
+	"d.pending_key, d.pending_version, coalesce(d.model, ''), coalesce(d.os, ''), "                     \
+	"coalesce(d.friendly_name, ''), d.access, d.access_by, d.access_reason, d.access_since, "           \
+	"d.access_until, d.wipe, d.wipe_state, d.wipe_requested, d.wipe_answered, d.trace_until"
+
 /* SQL of every statement; the ids are in store_private.h. */
 static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -35,13 +43,23 @@ static const char *const statement_sql[SQL_COUNT_] = {
 	[SQL_USER_INSERT] = "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, strftime('%s','now'))",
 	[SQL_USER_PASSWORD] = "UPDATE users SET password_hash = ?2, credential_version = credential_version + 1 WHERE name = ?1",
 	[SQL_USER_DELETE] = "DELETE FROM users WHERE name = ?1",
-	[SQL_USER_FIND] = "SELECT id, name, password_hash, credential_version FROM users WHERE name = ?1",
-	[SQL_USER_LIST] = "SELECT id, name, password_hash, credential_version FROM users ORDER BY name",
+	[SQL_USER_FIND] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+	[SQL_USER_LIST] = "SELECT " USER_COLUMNS " FROM users ORDER BY name",
 	[SQL_USER_BUMP_HIERARCHY] = "UPDATE users SET hierarchy_modseq = hierarchy_modseq + 1 WHERE id = ?1 RETURNING hierarchy_modseq",
 	[SQL_USER_HIERARCHY] = "SELECT hierarchy_modseq FROM users WHERE id = ?1",
-	[SQL_DEVICE_FIND] = "SELECT id, device_type, user_agent, first_seen, last_seen, policy_key, policy_version, pending_key, pending_version FROM devices WHERE user_id = ?1 AND device_id = ?2",
+	[SQL_DEVICE_FIND] = "SELECT " DEVICE_COLUMNS " FROM devices d WHERE user_id = ?1 AND device_id = ?2",
 	[SQL_DEVICE_INSERT] = "INSERT INTO devices (user_id, device_id, device_type, user_agent, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-	[SQL_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?2, device_type = ?3, user_agent = ?4 WHERE id = ?1",
+	[SQL_DEVICE_SEEN] = ("UPDATE devices SET last_seen = ?2, device_type = ?3, user_agent = ?4, "
+			     "first_seen = CASE first_seen WHEN 0 THEN ?2 ELSE first_seen END WHERE id = ?1"),
+	[SQL_DEVICE_ACCESS] = ("UPDATE devices SET access = ?2, access_by = ?3, access_reason = ?4, access_since = ?5, "
+			       "access_until = ?6 WHERE id = ?1"),
+	[SQL_DEVICE_WIPE] = "UPDATE devices SET wipe = ?2, wipe_state = ?3, wipe_requested = ?4, wipe_answered = ?5 WHERE id = ?1",
+	[SQL_DEVICE_TRACE] = "UPDATE devices SET trace_until = ?2 WHERE id = ?1",
+	[SQL_DEVICE_FORGET] = "DELETE FROM devices WHERE id = ?1",
+	[SQL_DEVICE_COUNT_BEFORE] = "SELECT count(*) FROM devices WHERE user_id = ?1 AND id < ?2 AND access != 'block'",
+	[SQL_DEVICE_LIST] = ("SELECT " DEVICE_COLUMNS ", d.device_id, d.user_id, u.name FROM devices d "
+			     "JOIN users u ON u.id = d.user_id WHERE ?1 = 0 OR d.user_id = ?1 ORDER BY u.name, d.last_seen DESC"),
+	[SQL_USER_SYNC] = "UPDATE users SET sync_disabled = ?2, disabled_classes = ?3 WHERE name = ?1",
 	[SQL_DEVICE_PENDING] = "UPDATE devices SET pending_key = ?2, pending_version = ?3 WHERE id = ?1",
 	[SQL_DEVICE_POLICY] = "UPDATE devices SET policy_key = ?2, policy_version = ?3 WHERE id = ?1",
 	[SQL_DEVICE_INFORMATION] = "UPDATE devices SET model = ?2, imei = ?3, friendly_name = ?4, os = ?5, os_language = ?6, phone_number = ?7, mobile_operator = ?8 WHERE id = ?1",

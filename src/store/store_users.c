@@ -62,6 +62,17 @@ static void read_user(struct arena *arena, sqlite3_stmt *stmt, struct store_user
 	user->name = store_column_text(arena, stmt, 1);
 	user->password_hash = store_column_text(arena, stmt, 2);
 	user->credential_version = (uint64_t)sqlite3_column_int64(stmt, 3);
+	user->sync_disabled = sqlite3_column_int(stmt, 4) != 0;
+	user->disabled_classes = store_column_text(arena, stmt, 5);
+}
+
+int store_user_set_sync(struct store_session *session, const char *name, bool disabled, const char *classes)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_USER_SYNC);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, disabled);
+	sqlite3_bind_text(stmt, 3, classes, -1, SQLITE_STATIC);
+	return update_by_name(session, stmt, "set user sync");
 }
 
 int store_user_find(struct store_session *session, struct arena *arena, const char *name,

@@ -32,7 +32,7 @@
  * get rows in fixture_rows and checks in check_data, and an
  * upgrade_from_version_N case is added to main.
  */
-#define FIXTURE_LATEST 8
+#define FIXTURE_LATEST 9
 
 static const char budget_message[] =
 	"From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: Budget 2027\r\n"
@@ -119,6 +119,11 @@ static const struct fixture_rows fixture_rows[] = {
 	  " 'bob@example.org' || char(10), 'invitation'),"
 	  " (2, 1, 'own-uid-1', 'REQUEST', 1, 0, 1700000700, 1700000820, 0, 'alice@example.org',"
 	  " 'bob@example.org' || char(10), 'update');" },
+	/* 9: the administrator's decisions: the device allowed, a wipe it acknowledged; bob's contacts off. */
+	{ 9, 0,
+	  "UPDATE devices SET access = 'allow', access_by = 'admin', access_since = 1700000900, wipe = 'account',"
+	  " wipe_state = 'done', wipe_requested = 1700000910, wipe_answered = 1700000920 WHERE id = 1;"
+	  "UPDATE users SET disabled_classes = 'Contacts' WHERE id = 2;" },
 };
 
 struct fixture {
@@ -423,8 +428,28 @@ static void assert_content(struct fixture *f, int64_t folder, int64_t item, cons
  * the upgrade: what that version held is there as it was; what later
  * migrations added has its default.
  */
+/* Decisions made at version 9 on are kept; a device of an older database has none (the rules decide). */
+static void check_decisions(struct fixture *f, const struct store_device *device, int from)
+{
+	struct store_user bob;
+	assert_int_equal(store_user_find(f->session, f->arena, "bob", &bob), STORE_OK);
+	assert_false(bob.sync_disabled);
+	if (from < 9) {
+		assert_int_equal(device->access.access, STORE_ACCESS_RULES);
+		assert_int_equal(device->wipe.kind, STORE_WIPE_NONE);
+		assert_string_equal(bob.disabled_classes, "");
+		return;
+	}
+	assert_int_equal(device->access.access, STORE_ACCESS_ALLOW);
+	assert_string_equal(device->access.by, "admin");
+	assert_int_equal(device->wipe.kind, STORE_WIPE_ACCOUNT);
+	assert_int_equal(device->wipe.state, STORE_WIPE_DONE);
+	assert_int_equal(device->wipe.answered, 1700000920);
+	assert_string_equal(bob.disabled_classes, "Contacts");
+}
+
 /* The users still log in and their device keeps its keys. */
-static void check_users(struct fixture *f)
+static void check_users(struct fixture *f, int from)
 {
 	authenticates(f, "ALICE", 1, 3);
 	authenticates(f, "bob", 2, 1);
@@ -437,6 +462,7 @@ static void check_users(struct fixture *f)
 	assert_int_equal(device.policy_key, 3141592653u);
 	assert_int_equal(device.pending_key, 2718281828u);
 	assert_string_equal(device.policy_version, "v3");
+	check_decisions(f, &device, from);
 }
 
 /* The folder hierarchy and the sync states (filter window and settings from version 3 on). */
@@ -577,7 +603,7 @@ static void check_maps(struct fixture *f, int from)
 
 static void check_data(struct fixture *f, int from)
 {
-	check_users(f);
+	check_users(f, from);
 	check_folders(f, from);
 	check_items(f, from);
 	check_maps(f, from);
@@ -808,6 +834,7 @@ int main(void)
 		UPGRADE_FROM(5),
 		UPGRADE_FROM(6),
 		UPGRADE_FROM(7),
+		UPGRADE_FROM(8),
 		cmocka_unit_test_setup_teardown(database_of_a_newer_release_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_migration_leaves_the_version_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(migrate_to_refuses_a_database_past_its_target, setup, teardown),

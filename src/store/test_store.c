@@ -62,10 +62,10 @@ static void schema_is_migrated_once(void **state)
 	struct fixture *f = *state;
 	struct store *again;
 	char error[256];
-	assert_int_equal(store_schema_version(f->store), 8);
+	assert_int_equal(store_schema_version(f->store), 9);
 	/* Opening an up-to-date database applies nothing and keeps the data. */
 	assert_int_equal(store_open(f->dir, 1, &again, error, sizeof(error)), 0);
-	assert_int_equal(store_schema_version(again), 8);
+	assert_int_equal(store_schema_version(again), 9);
 	struct store_session *session = store_session_acquire(again);
 	struct store_user user;
 	assert_int_equal(store_user_find(session, f->arena, "ALICE", &user), STORE_OK);
@@ -201,6 +201,91 @@ static void device_policy_keys(void **state)
 	assert_string_equal(device.user_agent, "ua/2");
 	struct store_device_information information = { .model = "iPhone15,2", .os = "iOS 17" };
 	assert_int_equal(store_device_set_information(f->session, device.id, &information), STORE_OK);
+}
+
+/* An administrator's decisions about a device hold until changed and are read with every touch. */
+static void device_decisions_are_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device device;
+	/* Decided before it ever connects: a row never seen. */
+	assert_int_equal(store_device_find(f->session, f->arena, f->alice, "NEW1", false, &device), STORE_NOT_FOUND);
+	assert_int_equal(store_device_find(f->session, f->arena, f->alice, "NEW1", true, &device), STORE_OK);
+	assert_int_equal(device.first_seen, 0);
+	struct store_device_access block = { STORE_ACCESS_BLOCK, "autoblock:sync_key_zero", "loop", 1000, 4600 };
+	assert_int_equal(store_device_set_access(f->session, device.id, &block), STORE_OK);
+	struct store_device_wipe wipe = { STORE_WIPE_ACCOUNT, STORE_WIPE_SENT, 1000, 1005 };
+	assert_int_equal(store_device_set_wipe(f->session, device.id, &wipe), STORE_OK);
+	assert_int_equal(store_device_set_trace(f->session, device.id, 2000), STORE_OK);
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "NEW1", "iPhone", "ua", 1100, &device), STORE_OK);
+	assert_int_equal(device.first_seen, 1100);
+	assert_int_equal(device.access.access, STORE_ACCESS_BLOCK);
+	assert_string_equal(device.access.by, "autoblock:sync_key_zero");
+	assert_string_equal(device.access.reason, "loop");
+	assert_int_equal(device.access.until, 4600);
+	assert_int_equal(device.wipe.kind, STORE_WIPE_ACCOUNT);
+	assert_int_equal(device.wipe.state, STORE_WIPE_SENT);
+	assert_int_equal(device.wipe.answered, 1005);
+	assert_int_equal(device.trace_until, 2000);
+	/* Cleared: the rules decide again, nothing of the old decision stays. */
+	struct store_device_access none = { .access = STORE_ACCESS_RULES, .by = "admin" };
+	assert_int_equal(store_device_set_access(f->session, device.id, &none), STORE_OK);
+	struct store_device_wipe no_wipe = { .kind = STORE_WIPE_NONE };
+	assert_int_equal(store_device_set_wipe(f->session, device.id, &no_wipe), STORE_OK);
+	assert_int_equal(store_device_find(f->session, f->arena, f->alice, "NEW1", false, &device), STORE_OK);
+	assert_int_equal(device.access.access, STORE_ACCESS_RULES);
+	assert_string_equal(device.access.by, "");
+	assert_int_equal(device.wipe.kind, STORE_WIPE_NONE);
+	enum store_access parsed;
+	assert_int_equal(store_access_parse("quarantine", &parsed), 0);
+	assert_int_equal(parsed, STORE_ACCESS_QUARANTINE);
+	assert_int_equal(store_access_parse("maybe", &parsed), -1);
+}
+
+static void count_device(void *context, const char *user_name, const struct store_device *device)
+{
+	assert_string_equal(user_name, "alice");
+	assert_non_null(device->device_id);
+	(*(int *)context)++;
+}
+
+/* The device cap counts the devices before one that are not blocked; forgetting one frees its place. */
+static void devices_are_counted_listed_and_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d1, d2, d3;
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "D1", "t", "", 1000, &d1), STORE_OK);
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "D2", "t", "", 1000, &d2), STORE_OK);
+	assert_int_equal(store_device_touch(f->session, f->arena, f->alice, "D3", "t", "", 1000, &d3), STORE_OK);
+	uint64_t count = 99;
+	assert_int_equal(store_device_count_before(f->session, f->alice, d3.id, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	struct store_device_access block = { STORE_ACCESS_BLOCK, "admin", "", 1000, 0 };
+	assert_int_equal(store_device_set_access(f->session, d1.id, &block), STORE_OK);
+	assert_int_equal(store_device_count_before(f->session, f->alice, d3.id, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_device_forget(f->session, d2.id), STORE_OK);
+	assert_int_equal(store_device_forget(f->session, d2.id), STORE_NOT_FOUND);
+	assert_int_equal(store_device_count_before(f->session, f->alice, d3.id, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	int listed = 0;
+	assert_int_equal(store_device_list(f->session, f->arena, 0, count_device, &listed), STORE_OK);
+	assert_int_equal(listed, 2);
+}
+
+/* A user's sync switched off, or some classes, is read with the user. */
+static void user_sync_can_be_switched_off(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user user;
+	assert_int_equal(store_user_find(f->session, f->arena, "alice", &user), STORE_OK);
+	assert_false(user.sync_disabled);
+	assert_string_equal(user.disabled_classes, "");
+	assert_int_equal(store_user_set_sync(f->session, "alice", true, "Contacts"), STORE_OK);
+	assert_int_equal(store_user_find(f->session, f->arena, "alice", &user), STORE_OK);
+	assert_true(user.sync_disabled);
+	assert_string_equal(user.disabled_classes, "Contacts");
+	assert_int_equal(store_user_set_sync(f->session, "nobody", true, ""), STORE_NOT_FOUND);
 }
 
 static void sync_state_keeps_the_previous_one(void **state)
@@ -755,6 +840,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(send_count_counts_claims_since_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_older_than_keep_seconds_are_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(send_keys_are_per_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_decisions_are_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(devices_are_counted_listed_and_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(user_sync_can_be_switched_off, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
