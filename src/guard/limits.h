@@ -141,6 +141,34 @@
    minute; a 100 MB attachment passes, a device fetching it in a loop not. */
 #define LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT ((uint64_t)1 << 30)
 
+/* ---- device access ([access], eas/access.c) ---- */
+
+/* [access] max_devices_per_user: Exchange's default partnership limit is
+   100; a person has a phone, a tablet, a laptop or two, and devices
+   replaced over the years stay until forgotten. */
+#define LIMIT_DEVICES_PER_USER_DEFAULT 100
+/* [access] quarantine_retry: the Retry-After of a quarantined device, so
+   it asks again a few times an hour and syncs soon after it is allowed. */
+#define LIMIT_QUARANTINE_RETRY_DEFAULT 900
+/* Rules of [access]; each request may try every one. */
+#define LIMIT_ACCESS_RULES 256
+
+/* ---- autoblock ([autoblock], guard/autoblock.c): threshold, window, block seconds ----
+   Each far above what a client in order does: an iPhone's first sync asks
+   SyncKey 0 once per folder; a device polling without push sends the same
+   Sync once a minute; a user with a new phone changes one User-Agent. */
+#define LIMIT_AUTOBLOCK_SYNC_KEY_ZERO { 10, 600, 3600 }
+#define LIMIT_AUTOBLOCK_SAME_SYNC { 30, 300, 600 }
+#define LIMIT_AUTOBLOCK_SAME_FAILURE { 30, 300, 900 }
+#define LIMIT_AUTOBLOCK_NEVER_PROVISIONS { 20, 600, 3600 }
+#define LIMIT_AUTOBLOCK_USER_AGENT_CHANGES { 10, 3600, 3600 }
+#define LIMIT_AUTOBLOCK_COMMAND_RATE { 500, 60, 600 }
+#define LIMIT_AUTOBLOCK_PING_LOOP { 60, 600, 600 }
+/* Devices counted at once, as many as guard/repeats.c remembers: a large
+   site's phones in use (about 512 bytes each). Past it a new device is not
+   counted until idle ones make room; the table never grows without bound. */
+#define LIMIT_AUTOBLOCK_DEVICES 200000
+
 /* ---- answers a device repeats in a loop (guard/repeats.c) ---- */
 
 /* A folder reported changed this many times while the device's key for it
