@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config/config_access.h"
 #include "guard/limits.h"
 #include "util/util.h"
 #include "wbxml/wbxml.h"
@@ -195,6 +196,7 @@ void config_init(struct easd_config *config)
 						     LIMIT_GUARD_SECONDS_PER_MINUTE_DEFAULT,
 						     LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT };
 	set_list(&config->guard_exempt, "");
+	config_access_init(config);
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
 	for (size_t i = 0; i < sizeof(default_policy) / sizeof(default_policy[0]); i++)
@@ -218,6 +220,7 @@ void config_cleanup(struct easd_config *config)
 	config->trusted_proxies = NULL;
 	free_list(config->guard_exempt);
 	config->guard_exempt = NULL;
+	config_access_cleanup(config);
 	clear_policy(config);
 }
 
@@ -283,6 +286,8 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("guard", "requests_per_minute", 10000000, guard.requests_per_minute, true),
 	NUMBER_KEY("guard", "seconds_per_minute", 3600, guard.seconds_per_minute, true),
 	NUMBER_KEY("guard", "bytes_per_minute", (uint64_t)1 << 50, guard.bytes_per_minute, false),
+	NUMBER_KEY("access", "max_devices_per_user", 100000, max_devices_per_user, true),
+	NUMBER_KEY("access", "quarantine_retry", 86400, quarantine_retry, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),
 	NUMBER_KEY("auth", "lockout_after", 1000000, auth_lockout_after, true),
 	NUMBER_KEY("auth", "lockout_seconds", 31 * 86400, auth_lockout_seconds, true),
@@ -325,7 +330,8 @@ static int load_fail(struct load_state *state, const char *what, const char *sec
 static bool known_section(const char *section)
 {
 	static const char *const sections[] = { "http", "store", "log", "service", "lmtp", "smtp", "auth", "push", "sync",
-						"provision", "policy", "metrics", "guard" };
+						"provision", "policy", "metrics", "guard",
+						"access", "autoblock" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (strcmp(sections[i], section) == 0)
 			return true;
@@ -476,6 +482,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	int special = load_special(state, section, name, value);
 	if (special >= 0)
 		return special;
+	const char *problem = NULL;
+	special = config_access_load(config, section, name, value, &problem);
+	if (special >= 0)
+		return special > 0 ? 1 : load_fail(state, problem, section, name);
 	if (!known_section(section)) {
 		snprintf(state->error, state->error_len, "%s: unknown section [%s] (of key '%s')", state->path, section, name);
 		return 0;
@@ -617,6 +627,8 @@ void config_reload_merge(const struct easd_config *current, struct easd_config *
 		{ "lmtp", "local_domains", !lists_equal(current->local_domains, next->local_domains) },
 		{ "http", "trusted_proxies", !lists_equal(current->trusted_proxies, next->trusted_proxies) },
 		{ "guard", "exempt", !lists_equal(current->guard_exempt, next->guard_exempt) },
+		{ "access", "rule", !config_access_rules_equal(current, next) },
+		{ "autoblock", "", memcmp(&current->autoblock, &next->autoblock, sizeof(next->autoblock)) != 0 },
 		{ "smtp", "security", current->smtp_security != next->smtp_security },
 		{ "smtp", "invitations", current->send_invitations != next->send_invitations },
 		{ "push", "wake", current->wake_on_new_items_only != next->wake_on_new_items_only },

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard/autoblock.h"
 #include "guard/usage.h"
 
 /* The release easd and easctl say they are (--version). */
@@ -26,6 +27,28 @@ enum config_smtp_security {
 	CONFIG_SMTP_PLAIN,    /* no TLS: a relay on this host or a trusted network */
 	CONFIG_SMTP_STARTTLS, /* STARTTLS required, the certificate verified */
 	CONFIG_SMTP_TLS,      /* TLS from the first byte (smtps, port 465) */
+};
+
+/* What a device may do when no administrator decided ([access]). */
+enum config_access {
+	CONFIG_ACCESS_ALLOW,
+	CONFIG_ACCESS_QUARANTINE, /* waits for an administrator: told to retry later */
+	CONFIG_ACCESS_BLOCK,
+};
+
+/* What an [access] rule looks at. */
+enum config_access_field {
+	CONFIG_FIELD_DEVICE_TYPE, /* the DeviceType of the query: iPhone, Android, SAMSUNGSMG991B */
+	CONFIG_FIELD_MODEL,       /* what the device said in Provision: iPhone15,2 */
+	CONFIG_FIELD_OS,          /* iOS 17.1 21B80 */
+	CONFIG_FIELD_USER_AGENT,
+};
+
+/* rule = ACTION FIELD PATTERN: the first whose glob matches (case ignored) decides. */
+struct config_access_rule {
+	enum config_access action;
+	enum config_access_field field;
+	char *pattern;
 };
 
 /* One EASProvisionDoc setting: an element of the Provision code page and its value. */
@@ -90,6 +113,14 @@ struct easd_config {
 	/* [guard]: what one user may take of what everyone shares (guard/usage.h) */
 	struct guard_usage_limits guard;
 	char **guard_exempt;           /* NULL-terminated user names never refused by those limits */
+	/* [access]: which devices may sync (config_access.c) */
+	enum config_access access_default;
+	struct config_access_rule *access_rules; /* in file order */
+	size_t access_rule_count;
+	unsigned max_devices_per_user;  /* devices of one user not blocked; 0: no cap */
+	unsigned quarantine_retry;      /* Retry-After told to a quarantined device, seconds */
+	/* [autoblock]: devices that misbehave in a loop (guard/autoblock.h) */
+	struct guard_autoblock_limits autoblock;
 	/* [provision] */
 	enum config_provision provision;
 	bool allow_partial_policy;     /* accept a device that applied part of the policy */
@@ -130,6 +161,17 @@ unsigned config_parallel_sends(const struct easd_config *config);
 bool config_is_trusted_proxy(const struct easd_config *config, const char *address);
 /* Whether user (as authenticated) is one of [guard] exempt. */
 bool config_is_guard_exempt(const struct easd_config *config, const char *user);
+/*
+ * What [access] says of a device no administrator decided about: the
+ * first rule that matches, else the default. *rule_out: that rule, NULL
+ * for the default. NULL fields match no pattern.
+ */
+enum config_access config_access_for(const struct easd_config *config, const char *device_type, const char *model,
+				     const char *os, const char *user_agent, const struct config_access_rule **rule_out);
+/* The words of easd.conf: "allow", "quarantine", "block"; "device_type", "model", "os", "user_agent". */
+const char *config_access_name(enum config_access access);
+const char *config_access_field_name(enum config_access_field field);
+
 /* Whether domain is one of the local domains (case-insensitive). */
 bool config_is_local_domain(const struct easd_config *config, const char *domain, size_t len);
 
