@@ -130,6 +130,12 @@ void eas_note_class(struct eas_request *request, const char *class)
 	memcpy(request->classes + len, class, add + 1);
 }
 
+void eas_note_sync_key_zero(struct eas_request *request, int64_t collection)
+{
+	if (request->sync_key_zero_count < sizeof(request->sync_key_zero) / sizeof(request->sync_key_zero[0]))
+		request->sync_key_zero[request->sync_key_zero_count++] = collection;
+}
+
 void eas_add_header(struct eas_request *request, const char *name, const char *value)
 {
 	if (request->header_count < EAS_MAX_RESPONSE_HEADERS)
@@ -166,8 +172,7 @@ void eas_answer_status(struct eas_request *request, const struct eas_command *co
 	eas_writer_finish(request, &writer);
 }
 
-/* 14.0 and later carry common codes in the body; 12.1 only knows HTTP statuses. */
-static void answer_failure(struct eas_request *request, const struct eas_command *command,
+void eas_answer_failure(struct eas_request *request, const struct eas_command *command,
 			   int status, unsigned http_status_12, const char *reason)
 {
 	if (request->protocol_version >= 140) {
@@ -260,21 +265,24 @@ void eas_dispatch(struct eas_request *request)
 	}
 	int status = check_request(request, command, &reason);
 	if (status != 0) {
-		answer_failure(request, command, status, 400, reason);
+		eas_answer_failure(request, command, status, 400, reason);
 		return;
 	}
 	if (touch_device(request) != STORE_OK) {
-		answer_failure(request, command, EAS_STATUS_SERVER_ERROR_RETRY_LATER, 503, "store_error");
+		eas_answer_failure(request, command, EAS_STATUS_SERVER_ERROR_RETRY_LATER, 503, "store_error");
 		return;
 	}
+	if (eas_access_refused(request, command))
+		return;
 	if (!(command->flags & EAS_NO_POLICY) && (status = eas_policy_status(request)) != 0) {
 		/* 12.x learns it must provision from HTTP 449 (Exchange 2007 behaviour). */
-		answer_failure(request, command, status, 449, "provisioning_required");
+		eas_answer_failure(request, command, status, 449, "provisioning_required");
+		eas_access_observe(request, command);
 		return;
 	}
-	if (command->handler == NULL) {
-		answer_failure(request, command, EAS_STATUS_COMMAND_NOT_SUPPORTED, 501, "command_not_implemented");
-		return;
-	}
-	command->handler(request);
+	if (command->handler == NULL)
+		eas_answer_failure(request, command, EAS_STATUS_COMMAND_NOT_SUPPORTED, 501, "command_not_implemented");
+	else
+		command->handler(request);
+	eas_access_observe(request, command);
 }

@@ -22,6 +22,7 @@ struct eas_server {
 	struct store *store;
 	struct push_hub *push;
 	struct guard_repeats *repeats;
+	struct guard_autoblock *autoblock;
 };
 
 #define EAS_MAX_RESPONSE_HEADERS 6
@@ -116,6 +117,9 @@ struct eas_request {
 	   change and delete (whatever became of each). */
 	char classes[48];
 	unsigned items_added, items_changed, items_deleted;
+	/* Collections the request asked at SyncKey 0 (0: the hierarchy), for autoblock. */
+	int64_t sync_key_zero[8];
+	unsigned sync_key_zero_count;
 	enum push_outcome wake;    /* in eas_resume: why the wait ended */
 };
 

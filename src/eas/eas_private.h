@@ -30,6 +30,19 @@ const struct eas_command *eas_command_find(const char *name);
 /* Answers <Root><Status>status</Status></Root> with HTTP 200. */
 void eas_answer_status(struct eas_request *request, const struct eas_command *command, int status,
 		       const char *reason);
+/* A common status: in the body from 14.0 on (HTTP 200), as http_status_12 for 12.1. */
+void eas_answer_failure(struct eas_request *request, const struct eas_command *command, int status,
+			unsigned http_status_12, const char *reason);
+/*
+ * access.c: whether this device of this user may run the command now (a
+ * wipe pending, the user's sync off, the device blocked, quarantined or
+ * past the device cap); true when it was answered instead.
+ */
+bool eas_access_refused(struct eas_request *request, const struct eas_command *command);
+/* What the answered request showed of its device, for autoblock; a rule that fires blocks the device. */
+void eas_access_observe(struct eas_request *request, const struct eas_command *command);
+/* Notes a collection asked at SyncKey 0 (0: the hierarchy). */
+void eas_note_sync_key_zero(struct eas_request *request, int64_t collection);
 /* Starts a WBXML response in request->response. */
 void eas_writer_init(struct eas_request *request, struct wbxml_writer *writer);
 /* Ends it; an encoding failure becomes HTTP 500 (a bug or a limit). */

@@ -165,8 +165,10 @@ static void run(struct eas_request *request, struct slice text)
 	}
 	if (parse_uint64(text, UINT64_MAX, &key) < 0)
 		fail(request, EAS_FOLDERSYNC_INVALID_SYNC_KEY, "sync_key_invalid");
-	else if (key == 0)
+	else if (key == 0) {
+		eas_note_sync_key_zero(request, 0);
 		full_sync(request, &state, modseq);
+	}
 	else if (key == state.sync_key)
 		incremental_sync(request, &state, modseq);
 	else if (key == state.previous_key)

@@ -102,7 +102,8 @@ static int parse_request(struct eas_request *request, struct provision_request *
 			status = eas_read_text(&reader, &p->policy_key);
 			break;
 		case WBXML_PROVISION_STATUS: status = eas_read_text(&reader, &p->client_status); break;
-		case WBXML_PROVISION_REMOTE_WIPE: p->remote_wipe_ack = true; break;
+		case WBXML_PROVISION_REMOTE_WIPE:
+		case WBXML_PROVISION_ACCOUNT_ONLY_REMOTE_WIPE: p->remote_wipe_ack = true; break;
 		case WBXML_SETTINGS_DEVICE_INFORMATION: p->has_device_information = true; break;
 		case WBXML_SETTINGS_SET: break; /* a container: its children are read below */
 		default:
@@ -234,6 +235,42 @@ static void acknowledge(struct eas_request *request, const struct provision_requ
 	write_response(request, p, EAS_STATUS_SUCCESS, final_key, false);
 }
 
+/*
+ * A wipe pending (MS-ASPROV 3.2.5.1.2): any Provision but the device's
+ * acknowledgement is answered <Status>1</Status><RemoteWipe/> alone (no
+ * Policies: an older AOSP parser stops at them); the acknowledgement is
+ * recorded, success answered 1, failure 2 with the wipe again. The wipe
+ * stays pending until an administrator forgets the device: one that
+ * comes back is wiped again, as Exchange does.
+ */
+static void answer_wipe(struct eas_request *request, const struct provision_request *p)
+{
+	struct store_device_wipe wipe = request->device.wipe;
+	uint64_t acknowledged = 0;
+	bool failed = p->remote_wipe_ack && (parse_uint64(p->client_status, 9, &acknowledged) < 0 || acknowledged != 1);
+	if (p->remote_wipe_ack)
+		wipe.state = failed ? STORE_WIPE_FAILED : STORE_WIPE_DONE;
+	else if (wipe.state == STORE_WIPE_REQUESTED)
+		wipe.state = STORE_WIPE_SENT;
+	wipe.answered = request->now;
+	if (store_device_set_wipe(request->session, request->device.id, &wipe) != STORE_OK) {
+		eas_answer_status(request, eas_command_find("Provision"), EAS_PROVISION_SERVER_ERROR, "store_error");
+		return;
+	}
+	struct wbxml_writer writer;
+	eas_writer_init(request, &writer);
+	wbxml_writer_start(&writer, WBXML_PROVISION_PROVISION);
+	wbxml_writer_element_uint(&writer, WBXML_PROVISION_STATUS, failed ? EAS_PROVISION_PROTOCOL_ERROR : 1);
+	if (!p->remote_wipe_ack || failed)
+		wbxml_writer_empty(&writer, wipe.kind == STORE_WIPE_ACCOUNT ? WBXML_PROVISION_ACCOUNT_ONLY_REMOTE_WIPE
+									    : WBXML_PROVISION_REMOTE_WIPE);
+	wbxml_writer_end(&writer);
+	eas_writer_finish(request, &writer);
+	/* Committed also when the device said it failed: that is recorded. */
+	request->eas_status = EAS_STATUS_SUCCESS;
+	request->reason = p->remote_wipe_ack ? (failed ? "remote_wipe_failed" : "remote_wipe_done") : "remote_wipe_sent";
+}
+
 static bool has_information(const struct store_device_information *i)
 {
 	return i->model != NULL || i->imei != NULL || i->friendly_name != NULL || i->os != NULL ||
@@ -245,6 +282,10 @@ static void run(struct eas_request *request, const struct eas_command *command, 
 	if (has_information(&p->information) &&
 	    store_device_set_information(request->session, request->device.id, &p->information) != STORE_OK) {
 		eas_answer_status(request, command, EAS_PROVISION_SERVER_ERROR, "store_error");
+		return;
+	}
+	if (request->device.wipe.kind != STORE_WIPE_NONE) {
+		answer_wipe(request, p);
 		return;
 	}
 	if (p->policies == 0) {

@@ -199,6 +199,9 @@ static int read_collections(struct eas_request *request, struct wbxml_reader *re
 		}
 		if (read_collection(request, reader, collection, reason) < 0)
 			return -1;
+		int64_t folder;
+		if (slice_equals_cstr(collection->sync_key, "0") && eas_folder_id_parse(collection->collection_id, &folder) == 0)
+			eas_note_sync_key_zero(request, folder);
 	}
 	return more < 0 ? -1 : 0;
 }

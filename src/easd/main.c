@@ -51,6 +51,7 @@ struct daemon {
 	struct eas_server eas;
 	struct push_hub *push;
 	struct guard_repeats *repeats;
+	struct guard_autoblock *autoblock;
 	struct http_server *http;
 	struct metrics_server *metrics;
 	struct lmtp_server *lmtp;
@@ -207,7 +208,9 @@ static int start(struct daemon *d)
 	}
 	store_set_change_listener(d->store, push_hub_changed, d->push);
 	d->repeats = guard_repeats_new();
-	d->eas = (struct eas_server){ .store = d->store, .push = d->push, .repeats = d->repeats };
+	d->autoblock = guard_autoblock_new();
+	d->eas = (struct eas_server){ .store = d->store, .push = d->push, .repeats = d->repeats,
+				      .autoblock = d->autoblock };
 	struct http_server_settings http = { d->boot, d->live, &d->eas, d->auth, d->usage, d->log };
 	if (http_server_start(&http, &d->http, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: http: %s\n", error);
@@ -254,6 +257,7 @@ static void stop(struct daemon *d)
 		store_set_change_listener(d->store, NULL, NULL);
 	push_hub_free(&d->push);
 	guard_repeats_free(&d->repeats);
+	guard_autoblock_free(&d->autoblock);
 	guard_auth_free(&d->auth);
 	guard_usage_free(&d->usage);
 	access_log_close(&d->log);

@@ -1,0 +1,223 @@
+/*
+ * test_access.c: which devices may sync (issue 12, eas/access.c), decided
+ * with the real easctl while a real easd runs, each seen by a client:
+ *   - an administrator's block (129; 403 for 12.1) and its lifting;
+ *   - [access] rules and a quarantine (503, Retry-After, Provision still
+ *     answered), then the administrator's allow;
+ *   - a remote wipe and an account-only wipe through Provision, with the
+ *     device's acknowledgement recorded and shown;
+ *   - a user's sync switched off (126) and on;
+ *   - the device cap (177) at its value and one past, freed by forget;
+ *   - autoblock of a SyncKey-0 loop: 503 until the block ends, visible
+ *     with its reason, lifted by unblock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2e_mail.h"
+
+static const char foldersync_zero[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
+
+/* `easctl -c CONFIG ARGS...` (words split at spaces); asserts it exits 0 and returns what it printed. */
+static const char *easctl(struct e2e_mail *f, const char *args)
+{
+	const char *build = getenv("EASD_BUILD");
+	gchar *command = g_strdup_printf("%s/easctl -c %s %s", build != NULL ? build : "build", f->server.config, args);
+	gchar *out = NULL, *err = NULL;
+	gint status = -1;
+	gchar **argv = g_strsplit(command, " ", -1);
+	assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
+	if (status != 0)
+		fprintf(stderr, "easctl %s: %s%s\n", args, out, err);
+	assert_int_equal(status, 0);
+	const char *text = e2e_mail_format(f, "%s", out);
+	g_strfreev(argv);
+	g_free(command);
+	g_free(out);
+	g_free(err);
+	return text;
+}
+
+/* A FolderSync at key 0; returns its Status ("" none) and leaves the HTTP status in f->response. */
+static const char *foldersync_status(struct e2e_mail *f, struct easclient *client)
+{
+	assert_int_equal(easclient_post_xml(client, "FolderSync", foldersync_zero, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	const char *status = root != NULL ? easclient_find_text(root, WBXML_FOLDERHIERARCHY_STATUS, f->arena) : NULL;
+	return status != NULL ? status : "";
+}
+
+static struct easclient *device_of(struct e2e_mail *f, const char *user, const char *device_id, unsigned version)
+{
+	struct easclient_options options = e2e_client_options(&f->server, user,
+							      strcmp(user, "alice") == 0 ? "correct horse" : "battery staple",
+							      device_id);
+	if (version != 0)
+		options.protocol_version = version;
+	return easclient_new(&options);
+}
+
+static void a_block_by_the_administrator_holds_until_lifted(void **state)
+{
+	struct e2e_mail *f = *state;
+	assert_string_equal(foldersync_status(f, f->phone), "1");
+	assert_non_null(strstr(easctl(f, "device block alice PHONE1 --reason lost"), "block (admin)"));
+	assert_string_equal(foldersync_status(f, f->phone), "129");
+	assert_int_equal(f->response.http_status, 200);
+	/* Another device of hers is not concerned. */
+	assert_string_equal(foldersync_status(f, f->tablet), "1");
+	/* 12.1 has no status code for it: HTTP 403, Provision included. */
+	struct easclient *old = e2e_mail_device(f, "OLD1", 121);
+	easctl(f, "device block alice OLD1");
+	assert_string_equal(foldersync_status(f, old), "");
+	assert_int_equal(f->response.http_status, 403);
+	assert_int_equal(easclient_provision(old, &f->response), -1);
+	assert_int_equal(f->response.http_status, 403);
+	const char *list = easctl(f, "device list alice");
+	assert_non_null(strstr(list, "PHONE1"));
+	assert_non_null(strstr(list, "block (admin)"));
+	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "lost"));
+	easctl(f, "device unblock alice PHONE1");
+	assert_string_equal(foldersync_status(f, f->phone), "1");
+	const char *const logged[] = { "\talice\tPHONE1\t", "\tFolderSync\t", "\t129\t", "\tdevice_blocked\t", NULL };
+	assert_true(e2e_log_has(&f->server, logged));
+	easclient_free(&old);
+}
+
+/* Quarantine by default, iPhones allowed by a rule; the quarantined device waits until allowed. */
+static void rules_quarantine_a_device_until_it_is_allowed(void **state)
+{
+	struct e2e_mail *f = *state;
+	g_free(e2e_reload(&f->server, "[access]\ndefault = quarantine\nrule = allow device_type iPhone\n",
+			  "SIGHUP: reloaded"));
+	struct easclient *phone = device_of(f, "bob", "BOBPHONE", 0);
+	/* Provision is answered: the device says what it is for the administrator who decides. */
+	assert_int_equal(easclient_provision(phone, &f->response), 0);
+	assert_string_equal(foldersync_status(f, phone), "");
+	assert_int_equal(f->response.http_status, 503);
+	assert_string_equal(easclient_header(&f->response, f->arena, "Retry-After"), "900");
+	assert_string_equal(easclient_header(&f->response, f->arena, "X-MS-ASThrottle"), "DeviceQuarantined");
+	assert_non_null(strstr(easctl(f, "device list bob"), "quarantine (default)"));
+	struct easclient_options options = e2e_client_options(&f->server, "bob", "battery staple", "BOBIPHONE");
+	options.device_type = "iPhone";
+	struct easclient *iphone = easclient_new(&options);
+	assert_int_equal(easclient_provision(iphone, &f->response), 0);
+	assert_string_equal(foldersync_status(f, iphone), "1");
+	assert_non_null(strstr(easctl(f, "device show bob BOBIPHONE"), "allow (rule device_type iPhone)"));
+	easctl(f, "device allow bob BOBPHONE");
+	assert_string_equal(foldersync_status(f, phone), "1");
+	easclient_free(&phone);
+	easclient_free(&iphone);
+}
+
+/* Provision request phase one (MS-ASPROV 3.1.5.1.1: the key is reset to 0 for a wipe). */
+static const char provision_download[] =
+	"<Provision xmlns=\"Provision\"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType>"
+	"</Policy></Policies></Provision>";
+
+static void a_remote_wipe_is_told_and_its_acknowledgement_recorded(void **state)
+{
+	struct e2e_mail *f = *state;
+	easctl(f, "device wipe alice PHONE1");
+	assert_string_equal(foldersync_status(f, f->phone), "140");
+	assert_int_equal(easclient_post_xml(f->phone, "Provision", provision_download, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_non_null(easclient_find(root, WBXML_PROVISION_REMOTE_WIPE));
+	assert_null(easclient_find(root, WBXML_PROVISION_POLICIES));
+	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "wipe:        device, sent"));
+	assert_int_equal(easclient_post_xml(f->phone, "Provision",
+					    "<Provision xmlns=\"Provision\"><RemoteWipe><Status>1</Status></RemoteWipe>"
+					    "</Provision>",
+					    &f->response),
+			 0);
+	root = easclient_parse(&f->response, f->arena);
+	assert_string_equal(easclient_find_text(root, WBXML_PROVISION_STATUS, f->arena), "1");
+	assert_null(easclient_find(root, WBXML_PROVISION_REMOTE_WIPE));
+	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "wipe:        device, done"));
+	/* Account-only: 16.1 is told so; an older device gets nothing instead. */
+	struct easclient *new_phone = e2e_mail_device(f, "NEW161", 161);
+	easctl(f, "device wipe alice NEW161 --account");
+	assert_int_equal(easclient_post_xml(new_phone, "Provision", provision_download, &f->response), 0);
+	root = easclient_parse(&f->response, f->arena);
+	assert_non_null(easclient_find(root, WBXML_PROVISION_ACCOUNT_ONLY_REMOTE_WIPE));
+	easctl(f, "device wipe alice TABLET1 --account");
+	assert_string_equal(foldersync_status(f, f->tablet), "129");
+	easctl(f, "device wipe alice TABLET1 --cancel");
+	assert_string_equal(foldersync_status(f, f->tablet), "1");
+	easclient_free(&new_phone);
+}
+
+static void a_user_with_sync_switched_off_is_told_126(void **state)
+{
+	struct e2e_mail *f = *state;
+	easctl(f, "user disable alice");
+	assert_string_equal(foldersync_status(f, f->phone), "126");
+	struct easclient *old = device_of(f, "alice", "OLD2", 121);
+	assert_string_equal(foldersync_status(f, old), "");
+	assert_int_equal(f->response.http_status, 403);
+	easctl(f, "user enable alice");
+	assert_string_equal(foldersync_status(f, f->phone), "1");
+	easclient_free(&old);
+}
+
+/* Two devices a user: alice has two, the third is refused until one is forgotten. */
+static void the_device_cap_at_its_value_and_one_past(void **state)
+{
+	struct e2e_mail *f = *state;
+	g_free(e2e_reload(&f->server, "[access]\nmax_devices_per_user = 2\n", "SIGHUP: reloaded"));
+	assert_string_equal(foldersync_status(f, f->tablet), "1");
+	struct easclient *third = device_of(f, "alice", "THIRD1", 0);
+	assert_string_equal(foldersync_status(f, third), "177");
+	easctl(f, "device forget alice TABLET1");
+	assert_int_equal(easclient_provision(third, &f->response), 0);
+	assert_string_equal(foldersync_status(f, third), "1");
+	easclient_free(&third);
+}
+
+/* SyncKey 0 three times in ten minutes blocks for two minutes: 503 with the time left, and easd says why. */
+static void a_sync_key_zero_loop_is_blocked_for_a_while(void **state)
+{
+	struct e2e_mail *f = *state;
+	g_free(e2e_reload(&f->server, "[autoblock]\nsync_key_zero = 3 600 120\n", "SIGHUP: reloaded"));
+	struct easclient *looper = e2e_mail_device(f, "LOOPER1", 0);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(foldersync_status(f, looper), "1");
+	assert_string_equal(foldersync_status(f, looper), "");
+	assert_int_equal(f->response.http_status, 503);
+	long retry = atol(easclient_header(&f->response, f->arena, "Retry-After"));
+	assert_true(retry >= 118 && retry <= 120);
+	assert_string_equal(easclient_header(&f->response, f->arena, "X-MS-ASThrottle"), "CommandFrequency");
+	assert_string_equal(foldersync_status(f, f->tablet), "1");
+	const char *show = easctl(f, "device show alice LOOPER1");
+	assert_non_null(strstr(show, "block (autoblock:sync_key_zero)"));
+	assert_non_null(strstr(show, "SyncKey 0"));
+	gchar *path = g_strdup_printf("%s/log/easd.log", f->server.dir), *text = NULL;
+	assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	assert_non_null(strstr(text, "device LOOPER1 of alice blocked for 120 s by autoblock (sync_key_zero)"));
+	g_free(text);
+	g_free(path);
+	easctl(f, "device unblock alice LOOPER1");
+	assert_string_equal(foldersync_status(f, looper), "1");
+	easclient_free(&looper);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		E2E_MAIL_CASE(a_block_by_the_administrator_holds_until_lifted),
+		E2E_MAIL_CASE(rules_quarantine_a_device_until_it_is_allowed),
+		E2E_MAIL_CASE(a_remote_wipe_is_told_and_its_acknowledgement_recorded),
+		E2E_MAIL_CASE(a_user_with_sync_switched_off_is_told_126),
+		E2E_MAIL_CASE(the_device_cap_at_its_value_and_one_past),
+		E2E_MAIL_CASE(a_sync_key_zero_loop_is_blocked_for_a_while),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
