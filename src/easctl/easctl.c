@@ -3,6 +3,7 @@
  * subcommand files.
  */
 #include "easctl/easctl.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +23,15 @@ static const struct {
 		  "                          it is stdin's first line; at least 8 characters\n"
 		  "  user passwd NAME        change a password (same input)\n"
 		  "  user del NAME           delete a user and everything it owns\n"
+		  "  user disable NAME       switch the user's sync off (devices told 126); enable: on\n"
 		  "  user list               list users\n" },
+	{ "device", "  device list [USER]      devices, what each may do (and why), wipes; --json\n"
+		    "  device show USER DEVICE one device in full; --json\n"
+		    "  device allow|block|quarantine USER DEVICE [--minutes N] [--reason TEXT]\n"
+		    "                          decide for a device (also before it first connects)\n"
+		    "  device unblock USER DEVICE  [access] rules decide again\n"
+		    "  device wipe USER DEVICE [--account] [--cancel]  remote wipe through Provision\n"
+		    "  device forget USER DEVICE   drop the device, its sync state and decisions\n" },
 	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox; USER may\n"
 		     "                          be an address of a local domain, as over LMTP\n" },
 	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
@@ -60,6 +69,28 @@ static int command_help(const char *command)
 			return 0;
 		}
 	return -1;
+}
+
+int easctl_open_store(const struct easd_config *config, struct store **store_out, struct store_session **session_out)
+{
+	char error[512];
+	if (store_open(config->data_dir, 1, store_out, error, sizeof(error)) < 0) {
+		fprintf(stderr, "easctl: store: %s\n", error);
+		return -1;
+	}
+	*session_out = store_session_acquire(*store_out);
+	if (*session_out == NULL) {
+		fprintf(stderr, "easctl: cannot open a store session\n");
+		store_close(store_out);
+		return -1;
+	}
+	return 0;
+}
+
+void easctl_close_store(struct store **store, struct store_session **session)
+{
+	store_session_release(session);
+	store_close(store);
 }
 
 int easctl_read_input(const char *path, struct buf *out)
@@ -110,6 +141,8 @@ static int run(const struct easd_config *config, int argc, char **argv)
 		return easctl_wbxml(argc - 1, argv + 1);
 	if (strcmp(argv[0], "user") == 0)
 		return easctl_user(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "device") == 0)
+		return easctl_device(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "deliver") == 0)
 		return easctl_deliver(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "import") == 0)

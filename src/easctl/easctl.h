@@ -27,6 +27,15 @@ int easctl_export(const struct easd_config *config, int argc, char **argv);
 int easctl_backup(const struct easd_config *config, int argc, char **argv);
 int easctl_restore(const struct easd_config *config, int argc, char **argv);
 
+/* easctl device list|show|allow|block|quarantine|unblock|wipe|forget */
+int easctl_device(const struct easd_config *config, int argc, char **argv);
+
+struct store;
+struct store_session;
+/* Opens the configured store and a session. Returns 0, or -1 with the reason printed. */
+int easctl_open_store(const struct easd_config *config, struct store **store_out, struct store_session **session_out);
+void easctl_close_store(struct store **store, struct store_session **session);
+
 /* A password's bounds: 8 characters is NIST SP 800-63B's floor for one a person chooses;
    the buffer bounds the line read (yescrypt takes any length). */
 #define EASCTL_PASSWORD_MIN 8

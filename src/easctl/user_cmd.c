@@ -1,5 +1,5 @@
 /*
- * user_cmd.c: `easctl user add|passwd|del|list`. Works on the store in the
+ * user_cmd.c: `easctl user add|passwd|del|disable|enable|list`. Works on the store in the
  * configured data directory; safe while easd runs (SQLite locking, and
  * easd notices a password change through the credential version).
  */
@@ -10,29 +10,6 @@
 
 #include "guard/auth.h"
 #include "store/store.h"
-
-static int open_store(const struct easd_config *config, struct store **store_out,
-		      struct store_session **session_out)
-{
-	char error[512];
-	if (store_open(config->data_dir, 1, store_out, error, sizeof(error)) < 0) {
-		fprintf(stderr, "easctl: store: %s\n", error);
-		return -1;
-	}
-	*session_out = store_session_acquire(*store_out);
-	if (*session_out == NULL) {
-		fprintf(stderr, "easctl: cannot open a store session\n");
-		store_close(store_out);
-		return -1;
-	}
-	return 0;
-}
-
-static void close_store(struct store **store, struct store_session **session)
-{
-	store_session_release(session);
-	store_close(store);
-}
 
 /* A user name: what a phone's account field can hold, without separators. */
 static bool valid_name(const char *name)
@@ -130,13 +107,40 @@ static int delete_user(struct store_session *session, const char *name)
 	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
 }
 
+/* disable: every device of the user is answered UserDisabledForSync (126) until enable. */
+static int set_sync(struct store_session *session, const char *name, bool disabled)
+{
+	struct arena *arena = arena_new(0);
+	struct store_user user;
+	int status = store_user_find(session, arena, name, &user);
+	if (status == STORE_OK)
+		status = store_user_set_sync(session, user.name, disabled, user.disabled_classes);
+	if (status == STORE_NOT_FOUND)
+		fprintf(stderr, "easctl: no user %s\n", name);
+	else if (status != STORE_OK)
+		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+	else
+		printf("%s: sync %s\n", user.name, disabled ? "disabled (devices are told so at their next request)"
+							 : "enabled");
+	arena_free(&arena);
+	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
+}
+
+static bool named_command(const char *command)
+{
+	static const char *const commands[] = { "add", "passwd", "del", "disable", "enable" };
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i], command) == 0)
+			return true;
+	return false;
+}
+
 int easctl_user(const struct easd_config *config, int argc, char **argv)
 {
 	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
-	bool named = argc == 2 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "passwd") == 0 ||
-				   strcmp(argv[0], "del") == 0);
+	bool named = argc == 2 && named_command(argv[0]);
 	if (!list && !named) {
-		fputs("usage: easctl user add|passwd|del NAME, easctl user list\n", stderr);
+		fputs("usage: easctl user add|passwd|del|disable|enable NAME, easctl user list\n", stderr);
 		return EASCTL_EXIT_USAGE;
 	}
 	if (named && strcmp(argv[0], "add") == 0 && !valid_name(argv[1])) {
@@ -145,15 +149,17 @@ int easctl_user(const struct easd_config *config, int argc, char **argv)
 	}
 	struct store *store;
 	struct store_session *session;
-	if (open_store(config, &store, &session) < 0)
+	if (easctl_open_store(config, &store, &session) < 0)
 		return EASCTL_EXIT_FAILURE;
 	int status;
 	if (list)
 		status = list_users(session);
 	else if (strcmp(argv[0], "del") == 0)
 		status = delete_user(session, argv[1]);
+	else if (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0)
+		status = set_sync(session, argv[1], strcmp(argv[0], "disable") == 0);
 	else
 		status = set_password(session, argv[1], strcmp(argv[0], "add") == 0);
-	close_store(&store, &session);
+	easctl_close_store(&store, &session);
 	return status;
 }
