@@ -649,6 +649,17 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 	http_exchange_discard(x);
 }
 
+/* The access log has one word (store_error); easd.log gets SQLite's own message, with whose request it was. */
+static void log_store_failure(const struct http_exchange *x)
+{
+	const struct eas_request *r = &x->request;
+	const char *error = store_session_error(r->session);
+	if (r->reason == NULL || strncmp(r->reason, "store", 5) != 0 || error[0] == '\0')
+		return;
+	fprintf(stderr, "easd: %s of %s (device %s) answered %s: %s\n", r->command != NULL ? r->command : "-",
+		x->user_name != NULL ? x->user_name : "-", r->device_id != NULL ? r->device_id : "-", r->reason, error);
+}
+
 void http_exchange_release_session(struct http_exchange *x)
 {
 	if (x->holds_guard_session)
@@ -658,6 +669,7 @@ void http_exchange_release_session(struct http_exchange *x)
 		return;
 	x->used_store = true;
 	x->store_wait_ms += store_session_take_wait_ms(x->request.session);
+	log_store_failure(x);
 	store_session_release(&x->request.session);
 }
 

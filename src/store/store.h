@@ -114,7 +114,7 @@ int store_restore(const char *data_dir, const char *path, char *error, size_t er
 struct store_session *store_session_acquire(struct store *store);
 /* Gives the session back (rolling back an open transaction); sets *session to NULL. */
 void store_session_release(struct store_session **session);
-/* The last error of the session, for the log. */
+/* The last error of the session since it was acquired, for the log ("" none): SQLite's own words. */
 const char *store_session_error(const struct store_session *session);
 /*
  * Milliseconds the session waited for a lock (SQLite's write lock, a

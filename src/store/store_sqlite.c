@@ -307,6 +307,7 @@ struct store_session *store_session_acquire(struct store *store)
 		store->free_sessions = session->next_free;
 		store->idle_sessions--;
 		pthread_mutex_unlock(&store->lock);
+		session->error[0] = '\0'; /* what went wrong is the request's that had it */
 		return session;
 	}
 	if (store->open_sessions >= store->max_sessions) {
