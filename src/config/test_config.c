@@ -116,6 +116,14 @@ static const struct bad_case bad_cases[] = {
 	{ "[http]\nmax_body = 4294967296\n", "bad number (or out of range) for 'max_body'" },
 	{ "[http]\ntls_key = /x.pem\n", "tls_certificate and tls_key go together" },
 	{ "[provision]\nmode = maybe\n", "mode must be required, optional or off" },
+	{ "[access]\ndefault = maybe\n", "expected allow, quarantine or block for 'default'" },
+	{ "[access]\nrule = allow colour blue\n", "expected ACTION FIELD PATTERN" },
+	{ "[access]\nrule = allow model\n", "expected ACTION FIELD PATTERN" },
+	{ "[access]\nmax_devices_per_user = 100001\n", "bad number (or out of range) for 'max_devices_per_user'" },
+	{ "[autoblock]\nsync_key_zero = 10 600\n", "expected THRESHOLD WINDOW_SECONDS BLOCK_SECONDS" },
+	{ "[autoblock]\nsame_sync = 10 604801 60\n", "expected THRESHOLD WINDOW_SECONDS BLOCK_SECONDS" },
+	{ "[autoblock]\nping_loop = -1 60 60\n", "expected THRESHOLD WINDOW_SECONDS BLOCK_SECONDS" },
+	{ "[autoblock]\nsync_key_0 = 1 1 1\n", "unknown key 'sync_key_0' in [autoblock]" },
 	{ "[policy]\nDevicePasswordEnable = 1\n", "unknown policy setting" },
 	{ "[policy]\nPolicyKey = 1\n", "not a policy setting" },
 	{ "this is not ini\n", "syntax error" },
@@ -147,6 +155,36 @@ static void example_file_loads(void **state)
 	config_cleanup(&config);
 	assert_int_equal(load(&config, "[metrics]\nlisten =\n", error, sizeof(error)), 0);
 	assert_string_equal(config.metrics_listen, "");
+	config_cleanup(&config);
+}
+
+/* [access] rules in file order, first match wins, globs without regard to case; [autoblock] at its bounds. */
+static void access_rules_and_autoblock(void **state)
+{
+	(void)state;
+	struct easd_config config;
+	char error[256];
+	assert_int_equal(load(&config,
+			      "[access]\ndefault = quarantine\nrule = block user_agent *Outlook-iOS*\n"
+			      "rule = allow device_type iphone\nrule = allow model SM-G99[0-9]*\nmax_devices_per_user = 0\n"
+			      "[autoblock]\nsync_key_zero = 0 1 1\ncommand_rate = 1000000 604800 604800\n",
+			      error, sizeof(error)), 0);
+	const struct config_access_rule *rule;
+	assert_int_equal(config_access_for(&config, "iPhone", "", "", "Apple-iPhone/1", &rule), CONFIG_ACCESS_ALLOW);
+	assert_string_equal(rule->pattern, "iphone");
+	assert_int_equal(config_access_for(&config, "iPhone", "", "", "Outlook-iOS/2.0", &rule), CONFIG_ACCESS_BLOCK);
+	assert_int_equal(config_access_for(&config, "SAMSUNG", "SM-G991B", "", "", &rule), CONFIG_ACCESS_ALLOW);
+	assert_int_equal(config_access_for(&config, "Android", NULL, NULL, "x", &rule), CONFIG_ACCESS_QUARANTINE);
+	assert_null(rule);
+	assert_int_equal(config.max_devices_per_user, 0);
+	assert_int_equal(config.autoblock.rule[AUTOBLOCK_SYNC_KEY_ZERO].threshold, 0);
+	assert_int_equal(config.autoblock.rule[AUTOBLOCK_COMMAND_RATE].window_seconds, 604800);
+	assert_int_equal(config.autoblock.rule[AUTOBLOCK_PING_LOOP].threshold, 60);
+	config_cleanup(&config);
+	config_init(&config);
+	assert_int_equal(config.access_default, CONFIG_ACCESS_ALLOW);
+	assert_int_equal(config.max_devices_per_user, 100);
+	assert_int_equal(config.autoblock.rule[AUTOBLOCK_SYNC_KEY_ZERO].threshold, 10);
 	config_cleanup(&config);
 }
 
@@ -238,6 +276,7 @@ int main(void)
 		cmocka_unit_test(keys_of_every_kind),
 		cmocka_unit_test(policy_version_follows_the_policy),
 		cmocka_unit_test(bad_files_name_the_line),
+		cmocka_unit_test(access_rules_and_autoblock),
 		cmocka_unit_test(example_file_loads),
 		cmocka_unit_test(reload_merge_names_and_keeps),
 		cmocka_unit_test(live_configuration_outlives_its_readers),
