@@ -230,22 +230,12 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libeasd.a
 fuzz_dict = d=fuzz/$${t\#fuzz_}; [ -f $$d.dict ] && d=$$d.dict || d=$${d%%_*}.dict; \
 	dict=; [ -f $$d ] && dict=-dict=$$d
 
-# Replays each corpus, then fuzzes briefly; a crash fails the target (its
-# artifacts are named after it: build/fuzz/fuzz_wbxml-crash-...), and the
-# check goes on to the next target.
+# Replays each corpus, then fuzzes briefly, two targets at once (one per
+# core; tools/fuzz_check_one.sh); a crash fails the target, and the check
+# goes on with the others.
 fuzz-check: fuzz-build
-	@failed=0; for t in $(FUZZ_TARGETS); do \
-		corpus=fuzz/corpus/$${t#fuzz_}; $(fuzz_dict); \
-		echo "== $$t: replay $$corpus, then $(FUZZ_CHECK_SECONDS)s"; \
-		result=passed; \
-		$(FUZZ_BUILD)/$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/$$t- $$corpus || result=failed; \
-		mkdir -p $(FUZZ_BUILD)/new-$$t; \
-		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) $$dict \
-			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
-			$(FUZZ_BUILD)/new-$$t $$corpus 2>&1 | grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE|==)' || true; \
-		[ -z "$$(ls $(FUZZ_BUILD)/$$t-crash-* $(FUZZ_BUILD)/$$t-leak-* $(FUZZ_BUILD)/$$t-timeout-* 2>/dev/null)" ] || result=failed; \
-		$(call record_suite,fuzz $$t); \
-	done; exit $$failed
+	@echo $(FUZZ_TARGETS) | tr ' ' '\n' | FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_CHECK_SECONDS=$(FUZZ_CHECK_SECONDS) \
+		CHECK_RESULTS="$(CHECK_RESULTS)" xargs -P2 -n1 tools/fuzz_check_one.sh
 
 fuzz: deps fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
