@@ -41,6 +41,13 @@ static const struct {
 		    "                          runs; --force replaces an existing FILE\n" },
 	{ "restore", "  restore FILE            replace the database by the backup FILE once it checks out;\n"
 		     "                          easd must be stopped, and migrates an older one at its start\n" },
+	{ "report", "  report [--since DURATION] [--by user|device|command] [--top N] [--json] [FILE...]\n"
+		    "                          which device loads easd, from the access log ([log] dir's\n"
+		    "                          access.log and access.log.1, or FILEs): requests, time in\n"
+		    "                          easd, bytes, errors, guard refusals and items per device\n"
+		    "                          (or user, command), then the patterns of a device in a loop;\n"
+		    "                          --since 30s, 15m, 1h (default), 2d or all; --top N rows and\n"
+		    "                          patterns (20; 0: all)\n" },
 	{ "wbxml", "  wbxml decode [FILE]     WBXML (file or stdin) to XML on stdout\n"
 		   "  wbxml encode [FILE]     XML (file or stdin) to WBXML on stdout\n" },
 };
@@ -49,7 +56,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: easctl [-c FILE] COMMAND [ARGS]\n"
 	      "\n"
-	      "  -c FILE                 easd's configuration (for the data directory); without it\n"
+	      "  -c FILE                 easd's configuration (data and log directory); without it\n"
 	      "                          $EASD_CONFIG, else " EASCTL_SYSTEM_CONFIG " if it exists\n"
 	      "  --version               the release\n"
 	      "  COMMAND --help          one command's usage\n"
@@ -153,6 +160,8 @@ static int run(const struct easd_config *config, int argc, char **argv)
 		return easctl_backup(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "restore") == 0)
 		return easctl_restore(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "report") == 0)
+		return easctl_report(config, argc - 1, argv + 1);
 	fprintf(stderr, "easctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return EASCTL_EXIT_USAGE;

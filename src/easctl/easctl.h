@@ -36,6 +36,15 @@ struct store_session;
 int easctl_open_store(const struct easd_config *config, struct store **store_out, struct store_session **session_out);
 void easctl_close_store(struct store **store, struct store_session **session);
 
+/*
+ * easctl report [--since DURATION|all] [--by user|device|command] [--top N] [--json] [FILE...]:
+ * per group of the access log ([log] dir's access.log and access.log.1, or FILEs) its
+ * requests, time in easd, bytes, errors and refusals, and the patterns of a device in a loop,
+ * on stdout. Returns 0, EASCTL_EXIT_FAILURE when a log cannot be read or
+ * EASCTL_EXIT_USAGE (message printed).
+ */
+int easctl_report(const struct easd_config *config, int argc, char **argv);
+
 /* A password's bounds: 8 characters is NIST SP 800-63B's floor for one a person chooses;
    the buffer bounds the line read (yescrypt takes any length). */
 #define EASCTL_PASSWORD_MIN 8
