@@ -89,7 +89,20 @@ static bool refuse_over_cap(struct eas_request *request, const struct eas_comman
 	return true;
 }
 
+static bool refused(struct eas_request *request, const struct eas_command *command);
+
 bool eas_access_refused(struct eas_request *request, const struct eas_command *command)
+{
+	if (!refused(request, command))
+		return false;
+	const char *reason = request->reason != NULL ? request->reason : "";
+	request->access_refusal = strcmp(reason, "device_quarantined") == 0	 ? "quarantined"
+				  : strcmp(reason, "remote_wipe_requested") == 0 ? "wipe"
+										 : "blocked";
+	return true;
+}
+
+static bool refused(struct eas_request *request, const struct eas_command *command)
 {
 	if (request->device.wipe.kind != STORE_WIPE_NONE)
 		return refuse_wipe(request, command);

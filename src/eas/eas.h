@@ -117,6 +117,8 @@ struct eas_request {
 	   change and delete (whatever became of each). */
 	char classes[48];
 	unsigned items_added, items_changed, items_deleted;
+	/* Device control's refusal for the access log's x-guard ("blocked", "quarantined"); NULL: none. */
+	const char *access_refusal;
 	/* Collections the request asked at SyncKey 0 (0: the hierarchy), for autoblock. */
 	int64_t sync_key_zero[8];
 	unsigned sync_key_zero_count;

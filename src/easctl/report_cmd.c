@@ -479,10 +479,11 @@ static bool record_is_error(const struct report_record *r)
 	       !(r->eas_status == 3 && strcmp(command, "MoveItems") == 0);
 }
 
-/* x-guard: "refused" now; "blocked" is the word access.h keeps for a device blocked outright. */
+/* x-guard: "refused" by the guard's caps and budgets; "blocked" or "quarantined" by device control (eas/access.c). */
 static bool record_is_refused(const struct report_record *r)
 {
-	return strcmp(r->field[FIELD_GUARD], "refused") == 0 || strcmp(r->field[FIELD_GUARD], "blocked") == 0;
+	return strcmp(r->field[FIELD_GUARD], "refused") == 0 || strcmp(r->field[FIELD_GUARD], "blocked") == 0 ||
+	       strcmp(r->field[FIELD_GUARD], "quarantined") == 0;
 }
 
 static bool record_is_big_upload(const struct report_record *r)

@@ -641,7 +641,7 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 		.items_added = r->items_added,
 		.items_changed = r->items_changed,
 		.items_deleted = r->items_deleted,
-		.guard = x->guard,
+		.guard = r->access_refusal != NULL ? r->access_refusal : x->guard,
 	};
 	access_log_write(server->settings.log, &record);
 	/* Here, where the log line is written, so the metrics and the log count the same requests. */

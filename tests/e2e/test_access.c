@@ -87,7 +87,8 @@ static void a_block_by_the_administrator_holds_until_lifted(void **state)
 	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "lost"));
 	easctl(f, "device unblock alice PHONE1");
 	assert_string_equal(foldersync_status(f, f->phone), "1");
-	const char *const logged[] = { "\talice\tPHONE1\t", "\tFolderSync\t", "\t129\t", "\tdevice_blocked\t", NULL };
+	const char *const logged[] = { "\talice\tPHONE1\t", "\tFolderSync\t", "\t129\t", "\tdevice_blocked\t",
+				       "\tblocked\n", NULL };
 	assert_true(e2e_log_has(&f->server, logged));
 	easclient_free(&old);
 }
