@@ -32,6 +32,9 @@ static const struct {
 		    "  device unblock USER DEVICE  [access] rules decide again\n"
 		    "  device wipe USER DEVICE [--account] [--cancel]  remote wipe through Provision\n"
 		    "  device forget USER DEVICE   drop the device, its sync state and decisions\n" },
+	{ "throttle", "  throttle show [--json]  each user's requests in progress and budgets left, in the\n"
+		      "                          running easd ([guard]; through [metrics] listen)\n"
+		      "  throttle clear [USER]   refill the budgets of USER, or of every user\n" },
 	{ "deliver", "  deliver USER [FILE]     deliver a message (file or stdin) to USER's Inbox; USER may\n"
 		     "                          be an address of a local domain, as over LMTP\n" },
 	{ "import", "  import USER FILE        an iCalendar (.ics) or vCard (.vcf) file into USER's default\n"
@@ -148,6 +151,8 @@ static int run(const struct easd_config *config, int argc, char **argv)
 		return easctl_wbxml(argc - 1, argv + 1);
 	if (strcmp(argv[0], "user") == 0)
 		return easctl_user(config, argc - 1, argv + 1);
+	if (strcmp(argv[0], "throttle") == 0)
+		return easctl_throttle(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "device") == 0)
 		return easctl_device(config, argc - 1, argv + 1);
 	if (strcmp(argv[0], "deliver") == 0)

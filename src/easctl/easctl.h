@@ -27,6 +27,9 @@ int easctl_export(const struct easd_config *config, int argc, char **argv);
 int easctl_backup(const struct easd_config *config, int argc, char **argv);
 int easctl_restore(const struct easd_config *config, int argc, char **argv);
 
+/* easctl throttle show [--json] | clear [USER]: the running easd's [guard] state */
+int easctl_throttle(const struct easd_config *config, int argc, char **argv);
+
 /* easctl device list|show|allow|block|quarantine|unblock|wipe|forget */
 int easctl_device(const struct easd_config *config, int argc, char **argv);
 

@@ -143,7 +143,7 @@ static int check_writable_database(const char *data_dir)
 static int start_metrics(struct daemon *d)
 {
 	char error[512];
-	struct metrics_server_settings settings = { d->boot, d->store, d->push };
+	struct metrics_server_settings settings = { d->boot, d->store, d->push, d->usage, d->live };
 	if (metrics_server_start(&settings, &d->metrics, error, sizeof(error)) < 0) {
 		fprintf(stderr, "easd: metrics: %s\n", error);
 		return -1;

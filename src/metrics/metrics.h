@@ -74,7 +74,17 @@ struct metrics_server_settings {
 	const struct easd_config *config; /* metrics_listen */
 	struct store *store;              /* /health takes and gives back a session */
 	struct push_hub *push;            /* the parked requests and wakes */
+	struct guard_usage *usage;        /* /guard: each user's caps and budgets (NULL: not served) */
+	struct config_live *live;         /* the [guard] limits in force */
 };
+
+struct guard_usage;
+struct config_live;
+struct MHD_Connection;
+/* GET /guard's JSON: the users holding something or refused, busiest first. Returns 0 or -1 (out full). */
+int metrics_throttle_json(struct guard_usage *usage, struct config_live *live, struct buf *out);
+/* Whether the connection comes from this host (127.0.0.0/8, ::1, ::ffff:127.x). */
+bool metrics_peer_is_loopback(struct MHD_Connection *connection);
 
 /* Binds config->metrics_listen (not empty) and serves. Returns 0, or -1 with a message in error. */
 int metrics_server_start(const struct metrics_server_settings *settings, struct metrics_server **server_out,

@@ -5,9 +5,11 @@
  * connection or a thread from devices nor be refused when devices take
  * them all, which is when the numbers matter most.
  *
- * Must not: answer anything but GET /metrics and GET /health.
+ * Must not: answer anything but GET /metrics, GET /health, and the guard's
+ * GET /guard and POST /guard/clear (throttle.c) for easctl throttle.
  */
 #include "metrics/metrics.h"
+#include "guard/usage.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -91,6 +93,26 @@ static enum MHD_Result answer_health(struct metrics_server *server, struct MHD_C
 	return answer_text(connection, MHD_HTTP_OK, "ok\n");
 }
 
+static enum MHD_Result answer_guard(struct metrics_server *server, struct MHD_Connection *connection, bool get)
+{
+	if (server->settings.usage == NULL)
+		return answer_text(connection, MHD_HTTP_NOT_FOUND, "metrics: no guard here\n");
+	if (!get) {
+		if (!metrics_peer_is_loopback(connection))
+			return answer_text(connection, MHD_HTTP_FORBIDDEN, "metrics: /guard/clear from this host only\n");
+		const char *user = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "user");
+		guard_usage_clear(server->settings.usage, user != NULL ? strtoll(user, NULL, 10) : 0);
+		return answer_text(connection, MHD_HTTP_OK, "cleared\n");
+	}
+	struct buf out;
+	buf_init(&out, METRICS_OUTPUT_BYTES);
+	if (metrics_throttle_json(server->settings.usage, server->settings.live, &out) < 0) {
+		buf_cleanup(&out);
+		return answer_text(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics: output too large\n");
+	}
+	return answer(connection, MHD_HTTP_OK, "application/json", out.data, out.len, MHD_RESPMEM_MUST_FREE);
+}
+
 /* MHD calls this twice for a request without a body: once with the headers, then to answer. */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -107,6 +129,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
 		return MHD_YES;
 	}
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (strcmp(url, "/guard") == 0 && get)
+		return answer_guard(cls, connection, true);
+	if (strcmp(url, "/guard/clear") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		return answer_guard(cls, connection, false);
 	bool metrics = strcmp(url, "/metrics") == 0, health = strcmp(url, "/health") == 0;
 	if (!metrics && !health)
 		return answer_text(connection, MHD_HTTP_NOT_FOUND, "metrics: GET /metrics or /health\n");

@@ -26,26 +26,6 @@
 
 static const char foldersync_zero[] = "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>0</SyncKey></FolderSync>";
 
-/* `easctl -c CONFIG ARGS...` (words split at spaces); asserts it exits 0 and returns what it printed. */
-static const char *easctl(struct e2e_mail *f, const char *args)
-{
-	const char *build = getenv("EASD_BUILD");
-	gchar *command = g_strdup_printf("%s/easctl -c %s %s", build != NULL ? build : "build", f->server.config, args);
-	gchar *out = NULL, *err = NULL;
-	gint status = -1;
-	gchar **argv = g_strsplit(command, " ", -1);
-	assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
-	if (status != 0)
-		fprintf(stderr, "easctl %s: %s%s\n", args, out, err);
-	assert_int_equal(status, 0);
-	const char *text = e2e_mail_format(f, "%s", out);
-	g_strfreev(argv);
-	g_free(command);
-	g_free(out);
-	g_free(err);
-	return text;
-}
-
 /* A FolderSync at key 0; returns its Status ("" none) and leaves the HTTP status in f->response. */
 static const char *foldersync_status(struct e2e_mail *f, struct easclient *client)
 {
@@ -69,23 +49,23 @@ static void a_block_by_the_administrator_holds_until_lifted(void **state)
 {
 	struct e2e_mail *f = *state;
 	assert_string_equal(foldersync_status(f, f->phone), "1");
-	assert_non_null(strstr(easctl(f, "device block alice PHONE1 --reason lost"), "block (admin)"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "device block alice PHONE1 --reason lost"), "block (admin)"));
 	assert_string_equal(foldersync_status(f, f->phone), "129");
 	assert_int_equal(f->response.http_status, 200);
 	/* Another device of hers is not concerned. */
 	assert_string_equal(foldersync_status(f, f->tablet), "1");
 	/* 12.1 has no status code for it: HTTP 403, Provision included. */
 	struct easclient *old = e2e_mail_device(f, "OLD1", 121);
-	easctl(f, "device block alice OLD1");
+	e2e_mail_easctl(f, "device block alice OLD1");
 	assert_string_equal(foldersync_status(f, old), "");
 	assert_int_equal(f->response.http_status, 403);
 	assert_int_equal(easclient_provision(old, &f->response), -1);
 	assert_int_equal(f->response.http_status, 403);
-	const char *list = easctl(f, "device list alice");
+	const char *list = e2e_mail_easctl(f, "device list alice");
 	assert_non_null(strstr(list, "PHONE1"));
 	assert_non_null(strstr(list, "block (admin)"));
-	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "lost"));
-	easctl(f, "device unblock alice PHONE1");
+	assert_non_null(strstr(e2e_mail_easctl(f, "device show alice PHONE1"), "lost"));
+	e2e_mail_easctl(f, "device unblock alice PHONE1");
 	assert_string_equal(foldersync_status(f, f->phone), "1");
 	const char *const logged[] = { "\talice\tPHONE1\t", "\tFolderSync\t", "\t129\t", "\tdevice_blocked\t",
 				       "\tblocked\n", NULL };
@@ -106,14 +86,14 @@ static void rules_quarantine_a_device_until_it_is_allowed(void **state)
 	assert_int_equal(f->response.http_status, 503);
 	assert_string_equal(easclient_header(&f->response, f->arena, "Retry-After"), "900");
 	assert_string_equal(easclient_header(&f->response, f->arena, "X-MS-ASThrottle"), "DeviceQuarantined");
-	assert_non_null(strstr(easctl(f, "device list bob"), "quarantine (default)"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "device list bob"), "quarantine (default)"));
 	struct easclient_options options = e2e_client_options(&f->server, "bob", "battery staple", "BOBIPHONE");
 	options.device_type = "iPhone";
 	struct easclient *iphone = easclient_new(&options);
 	assert_int_equal(easclient_provision(iphone, &f->response), 0);
 	assert_string_equal(foldersync_status(f, iphone), "1");
-	assert_non_null(strstr(easctl(f, "device show bob BOBIPHONE"), "allow (rule device_type iPhone)"));
-	easctl(f, "device allow bob BOBPHONE");
+	assert_non_null(strstr(e2e_mail_easctl(f, "device show bob BOBIPHONE"), "allow (rule device_type iPhone)"));
+	e2e_mail_easctl(f, "device allow bob BOBPHONE");
 	assert_string_equal(foldersync_status(f, phone), "1");
 	easclient_free(&phone);
 	easclient_free(&iphone);
@@ -127,13 +107,13 @@ static const char provision_download[] =
 static void a_remote_wipe_is_told_and_its_acknowledgement_recorded(void **state)
 {
 	struct e2e_mail *f = *state;
-	easctl(f, "device wipe alice PHONE1");
+	e2e_mail_easctl(f, "device wipe alice PHONE1");
 	assert_string_equal(foldersync_status(f, f->phone), "140");
 	assert_int_equal(easclient_post_xml(f->phone, "Provision", provision_download, &f->response), 0);
 	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
 	assert_non_null(easclient_find(root, WBXML_PROVISION_REMOTE_WIPE));
 	assert_null(easclient_find(root, WBXML_PROVISION_POLICIES));
-	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "wipe:        device, sent"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "device show alice PHONE1"), "wipe:        device, sent"));
 	assert_int_equal(easclient_post_xml(f->phone, "Provision",
 					    "<Provision xmlns=\"Provision\"><RemoteWipe><Status>1</Status></RemoteWipe>"
 					    "</Provision>",
@@ -142,16 +122,16 @@ static void a_remote_wipe_is_told_and_its_acknowledgement_recorded(void **state)
 	root = easclient_parse(&f->response, f->arena);
 	assert_string_equal(easclient_find_text(root, WBXML_PROVISION_STATUS, f->arena), "1");
 	assert_null(easclient_find(root, WBXML_PROVISION_REMOTE_WIPE));
-	assert_non_null(strstr(easctl(f, "device show alice PHONE1"), "wipe:        device, done"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "device show alice PHONE1"), "wipe:        device, done"));
 	/* Account-only: 16.1 is told so; an older device gets nothing instead. */
 	struct easclient *new_phone = e2e_mail_device(f, "NEW161", 161);
-	easctl(f, "device wipe alice NEW161 --account");
+	e2e_mail_easctl(f, "device wipe alice NEW161 --account");
 	assert_int_equal(easclient_post_xml(new_phone, "Provision", provision_download, &f->response), 0);
 	root = easclient_parse(&f->response, f->arena);
 	assert_non_null(easclient_find(root, WBXML_PROVISION_ACCOUNT_ONLY_REMOTE_WIPE));
-	easctl(f, "device wipe alice TABLET1 --account");
+	e2e_mail_easctl(f, "device wipe alice TABLET1 --account");
 	assert_string_equal(foldersync_status(f, f->tablet), "129");
-	easctl(f, "device wipe alice TABLET1 --cancel");
+	e2e_mail_easctl(f, "device wipe alice TABLET1 --cancel");
 	assert_string_equal(foldersync_status(f, f->tablet), "1");
 	easclient_free(&new_phone);
 }
@@ -159,12 +139,12 @@ static void a_remote_wipe_is_told_and_its_acknowledgement_recorded(void **state)
 static void a_user_with_sync_switched_off_is_told_126(void **state)
 {
 	struct e2e_mail *f = *state;
-	easctl(f, "user disable alice");
+	e2e_mail_easctl(f, "user disable alice");
 	assert_string_equal(foldersync_status(f, f->phone), "126");
 	struct easclient *old = device_of(f, "alice", "OLD2", 121);
 	assert_string_equal(foldersync_status(f, old), "");
 	assert_int_equal(f->response.http_status, 403);
-	easctl(f, "user enable alice");
+	e2e_mail_easctl(f, "user enable alice");
 	assert_string_equal(foldersync_status(f, f->phone), "1");
 	easclient_free(&old);
 }
@@ -177,7 +157,7 @@ static void the_device_cap_at_its_value_and_one_past(void **state)
 	assert_string_equal(foldersync_status(f, f->tablet), "1");
 	struct easclient *third = device_of(f, "alice", "THIRD1", 0);
 	assert_string_equal(foldersync_status(f, third), "177");
-	easctl(f, "device forget alice TABLET1");
+	e2e_mail_easctl(f, "device forget alice TABLET1");
 	assert_int_equal(easclient_provision(third, &f->response), 0);
 	assert_string_equal(foldersync_status(f, third), "1");
 	easclient_free(&third);
@@ -197,7 +177,7 @@ static void a_sync_key_zero_loop_is_blocked_for_a_while(void **state)
 	assert_true(retry >= 118 && retry <= 120);
 	assert_string_equal(easclient_header(&f->response, f->arena, "X-MS-ASThrottle"), "CommandFrequency");
 	assert_string_equal(foldersync_status(f, f->tablet), "1");
-	const char *show = easctl(f, "device show alice LOOPER1");
+	const char *show = e2e_mail_easctl(f, "device show alice LOOPER1");
 	assert_non_null(strstr(show, "block (autoblock:sync_key_zero)"));
 	assert_non_null(strstr(show, "SyncKey 0"));
 	gchar *path = g_strdup_printf("%s/log/easd.log", f->server.dir), *text = NULL;
@@ -205,7 +185,7 @@ static void a_sync_key_zero_loop_is_blocked_for_a_while(void **state)
 	assert_non_null(strstr(text, "device LOOPER1 of alice blocked for 120 s by autoblock (sync_key_zero)"));
 	g_free(text);
 	g_free(path);
-	easctl(f, "device unblock alice LOOPER1");
+	e2e_mail_easctl(f, "device unblock alice LOOPER1");
 	assert_string_equal(foldersync_status(f, looper), "1");
 	easclient_free(&looper);
 }

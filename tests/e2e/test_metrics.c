@@ -400,6 +400,39 @@ struct tls_fixture {
 };
 
 /* easd with a self-signed certificate (the openssl command) and metrics; its port file in its own directory. */
+/* The guard's state, in easd's memory only, read and refilled with easctl throttle through this listener. */
+static void guard_state_is_shown_and_cleared_by_easctl(void **state)
+{
+	struct e2e_mail *f = *state;
+	char *port_file = g_strdup_printf("%s/metrics.port", metrics_dir);
+	char *config = g_strdup_printf("[metrics]\nlisten = 127.0.0.1:0\nport_file = %s\n[guard]\nrequests_per_minute = 3\n",
+				       port_file);
+	g_free(e2e_reload(&f->server, config, "SIGHUP: reloaded"));
+	/* The fixture's requests were counted: refilled, three pass and the fourth does not. */
+	assert_non_null(strstr(e2e_mail_easctl(f, "throttle clear alice"), "budgets of alice refilled"));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(easclient_options(f->phone, &f->response), 0);
+		assert_int_equal(f->response.http_status, 200);
+	}
+	assert_int_equal(easclient_options(f->phone, &f->response), 0);
+	assert_int_equal(f->response.http_status, 503);
+	const char *shown = e2e_mail_easctl(f, "throttle show");
+	assert_non_null(strstr(shown, "alice"));
+	assert_non_null(strstr(shown, "request_budget"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "throttle show --json"), "\"refused\":1,"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "throttle clear alice"), "budgets of alice refilled"));
+	assert_int_equal(easclient_options(f->phone, &f->response), 0);
+	assert_int_equal(f->response.http_status, 200);
+	/* Clearing is a POST; a GET is not one. */
+	char *body;
+	assert_int_equal(http_request(metrics_port, "GET", "/guard/clear", &body, NULL), 404);
+	g_free(body);
+	assert_int_equal(http_request(metrics_port, "POST", "/guard/clear", &body, NULL), 200);
+	g_free(body);
+	g_free(config);
+	g_free(port_file);
+}
+
 static int setup_tls(void **state)
 {
 	struct tls_fixture *f = calloc(1, sizeof(*f));
@@ -474,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(requests_move_their_counters_exactly, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(parked_ping_counts_once_when_it_ends, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(lmtp_outcomes_count_per_recipient, setup, e2e_mail_teardown),
+		cmocka_unit_test_setup_teardown(guard_state_is_shown_and_cleared_by_easctl, setup, e2e_mail_teardown),
 		cmocka_unit_test_setup_teardown(tls_handshake_failures_are_counted, setup_tls, teardown_tls),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

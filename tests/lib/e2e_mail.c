@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <glib.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,4 +388,23 @@ void e2e_mail_call_abandoned(struct e2e_call *call, int64_t within_ms)
 	int result = call_end(call, within_ms, &response);
 	easclient_response_cleanup(&response);
 	assert_int_not_equal(result, 0); /* curl gave up: the client hung up */
+}
+
+const char *e2e_mail_easctl(struct e2e_mail *f, const char *args)
+{
+	const char *build = getenv("EASD_BUILD");
+	gchar *command = g_strdup_printf("%s/easctl -c %s %s", build != NULL ? build : "build", f->server.config, args);
+	gchar *out = NULL, *err = NULL;
+	gint status = -1;
+	gchar **argv = g_strsplit(command, " ", -1);
+	assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
+	if (status != 0)
+		fprintf(stderr, "easctl %s: %s%s\n", args, out, err);
+	assert_int_equal(status, 0);
+	const char *text = e2e_mail_format(f, "%s", out);
+	g_strfreev(argv);
+	g_free(command);
+	g_free(out);
+	g_free(err);
+	return text;
 }

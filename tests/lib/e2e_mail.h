@@ -49,6 +49,10 @@ struct easclient *e2e_mail_device(struct e2e_mail *mail, const char *device_id, 
 /* The ServerId of alice's folder of that FolderSync Type ("2" Inbox, "3" Drafts, "4" Deleted Items). */
 const char *e2e_mail_folder_of_type(struct e2e_mail *mail, const char *type);
 
+/* `easctl -c CONFIG ARGS...` on the running easd's configuration (ARGS split at spaces):
+   asserts it exits 0 and returns what it printed. */
+const char *e2e_mail_easctl(struct e2e_mail *mail, const char *args);
+
 /* printf into the arena. */
 char *e2e_mail_format(struct e2e_mail *mail, const char *pattern, ...) __attribute__((format(printf, 2, 3)));
 
