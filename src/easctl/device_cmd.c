@@ -1,6 +1,6 @@
 /*
  * device_cmd.c: `easctl device ...`: the devices of users, what may each
- * do, and remote wipes. Decisions go to the store, where the running easd
+ * do, remote wipes and protocol traces. Decisions go to the store, where the running easd
  * reads them with the device at its next request: no restart, no signal.
  */
 #include "easctl/easctl.h"
@@ -146,6 +146,11 @@ static void show_device(struct device_cmd *c, const char *user, const struct sto
 		}
 		printf("%s%s\n", d->access.reason[0] != '\0' ? ": " : "", d->access.reason);
 	}
+	if (d->trace_until > c->now) {
+		fputs("traced until ", stdout);
+		print_time(stdout, d->trace_until);
+		putchar('\n');
+	}
 	if (d->wipe.kind != STORE_WIPE_NONE) {
 		printf("wipe:        %s, %s (asked ", store_wipe_name(d->wipe.kind), store_wipe_state_name(d->wipe.state));
 		print_time(stdout, d->wipe.requested);
@@ -155,11 +160,11 @@ static void show_device(struct device_cmd *c, const char *user, const struct sto
 	}
 }
 
-/* Options after USER DEVICE: --reason TEXT, --minutes N, --account, --cancel. */
+/* Options after USER DEVICE: --reason TEXT, --minutes N, --account, --cancel, --off. */
 struct device_options {
 	const char *reason;
 	unsigned minutes;
-	bool account, cancel;
+	bool account, cancel, off;
 };
 
 static int read_options(int argc, char **argv, struct device_options *o)
@@ -169,6 +174,8 @@ static int read_options(int argc, char **argv, struct device_options *o)
 			o->account = true;
 		else if (strcmp(argv[i], "--cancel") == 0)
 			o->cancel = true;
+		else if (strcmp(argv[i], "--off") == 0)
+			o->off = true;
 		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
 			o->reason = argv[++i];
 		else if (strcmp(argv[i], "--minutes") == 0 && i + 1 < argc) {
@@ -216,6 +223,24 @@ static int wipe(struct device_cmd *c, const struct store_device *d, const struct
 	return 0;
 }
 
+/* Traced for --minutes (default 10) from the device's next request; --off ends it. */
+static int trace(struct device_cmd *c, const char *user, const struct store_device *d, const struct device_options *o)
+{
+	int64_t until = o->off ? 0 : c->now + (int64_t)(o->minutes > 0 ? o->minutes : 10) * 60;
+	if (store_device_set_trace(c->session, d->id, until) != STORE_OK)
+		return store_failed(c);
+	if (o->off) {
+		printf("%s: trace off\n", d->device_id);
+		return 0;
+	}
+	printf("%s: traced until ", d->device_id);
+	print_time(stdout, until);
+	printf("\n  into %s/trace/%s-%s.log (request and response of each exchange, as XML)\n",
+	       c->config->log_dir[0] != '\0' ? c->config->log_dir : "(no [log] dir: nothing is written)", user,
+	       d->device_id);
+	return 0;
+}
+
 static int act(struct device_cmd *c, const char *action, const char *user_name, const char *device_id,
 	       const struct device_options *o)
 {
@@ -242,6 +267,8 @@ static int act(struct device_cmd *c, const char *action, const char *user_name, 
 	}
 	if (strcmp(action, "wipe") == 0)
 		return wipe(c, &d, o);
+	if (strcmp(action, "trace") == 0)
+		return trace(c, user.name, &d, o);
 	if (strcmp(action, "forget") == 0) {
 		if (store_device_forget(c->session, d.id) != STORE_OK)
 			return store_failed(c);
@@ -257,11 +284,13 @@ static const char device_usage[] =
 	"       easctl device allow|block|quarantine USER DEVICE [--minutes N] [--reason TEXT]\n"
 	"       easctl device unblock USER DEVICE\n"
 	"       easctl device wipe USER DEVICE [--account] [--cancel]\n"
-	"       easctl device forget USER DEVICE\n";
+	"       easctl device forget USER DEVICE\n"
+	"       easctl device trace USER DEVICE [--minutes N] [--off]\n";
 
 static bool known_action(const char *action)
 {
-	static const char *const actions[] = { "show", "allow", "block", "quarantine", "unblock", "wipe", "forget" };
+	static const char *const actions[] = { "show",	 "allow", "block", "quarantine",
+					       "unblock", "wipe",  "forget", "trace" };
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(actions[i], action) == 0)
 			return true;

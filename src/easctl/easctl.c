@@ -31,7 +31,9 @@ static const struct {
 		    "                          decide for a device (also before it first connects)\n"
 		    "  device unblock USER DEVICE  [access] rules decide again\n"
 		    "  device wipe USER DEVICE [--account] [--cancel]  remote wipe through Provision\n"
-		    "  device forget USER DEVICE   drop the device, its sync state and decisions\n" },
+		    "  device forget USER DEVICE   drop the device, its sync state and decisions\n"
+		    "  device trace USER DEVICE [--minutes N] [--off]  its requests and answers as XML\n"
+		    "                          into the log directory's trace/ (default 10 minutes)\n" },
 	{ "throttle", "  throttle show [--json]  each user's requests in progress and budgets left, in the\n"
 		      "                          running easd ([guard]; through [metrics] listen)\n"
 		      "  throttle clear [USER]   refill the budgets of USER, or of every user\n" },

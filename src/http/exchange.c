@@ -10,8 +10,10 @@
  * goes away.
  */
 #include "http/http_private.h"
+#include "log/trace.h"
 #include "metrics/metrics.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -519,6 +521,12 @@ static enum MHD_Result answer_command(struct http_exchange *x, struct MHD_Connec
 		return answer_stream(x, connection);
 	if (r->response.len == 0)
 		return http_answer_empty(x, connection, r->http_status, NULL);
+	/* The body goes to MHD; a traced device's is kept, before gzip, for its trace. */
+	if (r->device.trace_until > r->now) {
+		uint8_t *copy = arena_alloc(x->arena, r->response.len);
+		memcpy(copy, r->response.data, r->response.len);
+		x->traced_response = (struct slice){ copy, r->response.len };
+	}
 	if (x->want_gzip && r->response.len >= HTTP_GZIP_MIN && r->response.len <= UINT32_MAX)
 		gzip_response(x);
 	/* The body buffer's memory passes to MHD, which frees it after sending. */
@@ -614,6 +622,24 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 	return http_exchange_respond(x, connection, con_cls);
 }
 
+/* A device under `easctl device trace`: its exchange, bodies as XML, into the log directory's trace folder. */
+static void trace_exchange(const struct http_exchange *x, const char *reason)
+{
+	const struct eas_request *r = &x->request;
+	const char *log_dir = x->server->settings.config->log_dir;
+	if (r->device.trace_until <= r->now || r->device_id == NULL || log_dir == NULL || log_dir[0] == '\0')
+		return;
+	struct trace_exchange e = {
+		.time_ms = x->started_ms, .user = x->user_name, .device_id = r->device_id, .command = r->command,
+		.protocol_version = r->protocol_version, .http_status = r->http_status, .eas_status = r->eas_status,
+		.reason = reason, .request = r->body.data, .request_len = r->body.len,
+		.response = r->stream != NULL ? NULL : x->traced_response.data, .response_len = x->traced_response.len,
+		.streamed = r->stream != NULL ? x->bytes_out : 0,
+	};
+	if (trace_write(log_dir, &e) < 0)
+		fprintf(stderr, "easd: trace of %s (device %s): %s\n", x->user_name, r->device_id, strerror(errno));
+}
+
 void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode code)
 {
 	struct http_server *server = x->server;
@@ -644,6 +670,7 @@ void http_exchange_free(struct http_exchange *x, enum MHD_RequestTerminationCode
 		.guard = r->access_refusal != NULL ? r->access_refusal : x->guard,
 	};
 	access_log_write(server->settings.log, &record);
+	trace_exchange(x, reason);
 	/* Here, where the log line is written, so the metrics and the log count the same requests. */
 	metrics_request_done(record.command, record.http_status, record.eas_status, record.milliseconds);
 	http_exchange_discard(x);

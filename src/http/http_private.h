@@ -33,6 +33,7 @@ struct http_exchange {
 	struct arena *arena;
 	struct http_server *server;
 	const char *raw_uri;
+	struct slice traced_response; /* a traced device's response body, kept for its trace (log/trace.h) */
 	int64_t started_ms;          /* wall clock, for the log's date and time */
 	int64_t started_monotonic_ms; /* for the duration */
 	bool headers_done;

@@ -9,7 +9,8 @@
  *   - a user's sync switched off (126) and on;
  *   - the device cap (177) at its value and one past, freed by forget;
  *   - autoblock of a SyncKey-0 loop: 503 until the block ends, visible
- *     with its reason, lifted by unblock.
+ *     with its reason, lifted by unblock;
+ *   - a protocol trace of one device, written as XML until switched off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "e2e_mail.h"
 
@@ -190,6 +192,38 @@ static void a_sync_key_zero_loop_is_blocked_for_a_while(void **state)
 	easclient_free(&looper);
 }
 
+/* A trace writes each exchange of the device, as XML, into the log directory, until switched off. */
+static void a_trace_records_the_device_until_it_ends(void **state)
+{
+	struct e2e_mail *f = *state;
+	assert_non_null(strstr(e2e_mail_easctl(f, "device trace alice PHONE1 --minutes 5"), "traced until"));
+	assert_string_equal(foldersync_status(f, f->phone), "1");
+	assert_string_equal(foldersync_status(f, f->tablet), "1");
+	gchar *path = g_strdup_printf("%s/log/trace/alice-PHONE1.log", f->server.dir), *text = NULL;
+	gsize before = 0;
+	assert_true(g_file_get_contents(path, &text, &before, NULL));
+	assert_non_null(strstr(text, "FolderSync, EAS 14.1"));
+	assert_non_null(strstr(text, "<SyncKey>0</SyncKey>"));
+	assert_non_null(strstr(text, "---- HTTP 200, Status 1"));
+	if (strstr(text, "<Status>1</Status>") == NULL)
+		fail_msg("%s", text);
+	assert_null(strstr(text, "Basic "));
+	g_free(text);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	gchar *other = g_strdup_printf("%s/log/trace/alice-TABLET1.log", f->server.dir);
+	assert_false(g_file_test(other, G_FILE_TEST_EXISTS));
+	e2e_mail_easctl(f, "device trace alice PHONE1 --off");
+	assert_string_equal(foldersync_status(f, f->phone), "1");
+	gsize after = 0;
+	assert_true(g_file_get_contents(path, &text, &after, NULL));
+	assert_int_equal(after, before);
+	g_free(text);
+	g_free(other);
+	g_free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +233,7 @@ int main(void)
 		E2E_MAIL_CASE(a_user_with_sync_switched_off_is_told_126),
 		E2E_MAIL_CASE(the_device_cap_at_its_value_and_one_past),
 		E2E_MAIL_CASE(a_sync_key_zero_loop_is_blocked_for_a_while),
+		E2E_MAIL_CASE(a_trace_records_the_device_until_it_ends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
