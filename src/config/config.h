@@ -119,6 +119,7 @@ struct easd_config {
 	size_t access_rule_count;
 	unsigned max_devices_per_user;  /* devices of one user not blocked; 0: no cap */
 	unsigned quarantine_retry;      /* Retry-After told to a quarantined device, seconds */
+	char disabled_classes[64];      /* classes no device syncs: "Contacts,Notes"; "" none */
 	/* [autoblock]: devices that misbehave in a loop (guard/autoblock.h) */
 	struct guard_autoblock_limits autoblock;
 	/* [provision] */
@@ -168,6 +169,12 @@ bool config_is_guard_exempt(const struct easd_config *config, const char *user);
  */
 enum config_access config_access_for(const struct easd_config *config, const char *device_type, const char *model,
 				     const char *os, const char *user_agent, const struct config_access_rule **rule_out);
+/*
+ * "contacts, notes" as the store and easd.conf keep classes ("Contacts,Notes",
+ * in the order Email, Calendar, Contacts, Tasks, Notes; case ignored on
+ * input). Returns 0, or -1 for a word that is no class.
+ */
+int config_classes_normalize(const char *text, char *out, size_t out_len);
 /* The words of easd.conf: "allow", "quarantine", "block"; "device_type", "model", "os", "user_agent". */
 const char *config_access_name(enum config_access access);
 const char *config_access_field_name(enum config_access_field field);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "guard/limits.h"
 #include "util/util.h"
@@ -42,6 +43,7 @@ void config_access_init(struct easd_config *config)
 	config->access_rule_count = 0;
 	config->max_devices_per_user = LIMIT_DEVICES_PER_USER_DEFAULT;
 	config->quarantine_retry = LIMIT_QUARANTINE_RETRY_DEFAULT;
+	config->disabled_classes[0] = '\0';
 	config->autoblock = (struct guard_autoblock_limits){ {
 		[AUTOBLOCK_SYNC_KEY_ZERO] = LIMIT_AUTOBLOCK_SYNC_KEY_ZERO,
 		[AUTOBLOCK_SAME_SYNC] = LIMIT_AUTOBLOCK_SAME_SYNC,
@@ -106,6 +108,31 @@ static int set_autoblock(struct guard_autoblock_limit *limit, const char *value,
 	return 1;
 }
 
+int config_classes_normalize(const char *text, char *out, size_t out_len)
+{
+	static const char *const classes[] = { "Email", "Calendar", "Contacts", "Tasks", "Notes" };
+	bool wanted[5] = { false };
+	for (const char *p = text; *p != '\0';) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		int found = -1;
+		for (int i = 0; i < 5; i++)
+			if (strlen(classes[i]) == len && strncasecmp(classes[i], p, len) == 0)
+				found = i;
+		if (found < 0)
+			return -1;
+		wanted[found] = true;
+		p += len;
+	}
+	out[0] = '\0';
+	for (int i = 0; i < 5; i++)
+		if (wanted[i] && strlen(out) + strlen(classes[i]) + 2 <= out_len)
+			snprintf(out + strlen(out), out_len - strlen(out), "%s%s", out[0] != '\0' ? "," : "", classes[i]);
+	return 0;
+}
+
 int config_access_load(struct easd_config *config, const char *section, const char *name, const char *value,
 		       const char **problem)
 {
@@ -119,6 +146,10 @@ int config_access_load(struct easd_config *config, const char *section, const ch
 		return -1;
 	if (strcmp(name, "rule") == 0)
 		return add_rule(config, value, problem);
+	if (strcmp(name, "disabled_classes") == 0) {
+		*problem = "expected classes among Email, Calendar, Contacts, Tasks and Notes for";
+		return config_classes_normalize(value, config->disabled_classes, sizeof(config->disabled_classes)) == 0;
+	}
 	if (strcmp(name, "default") == 0) {
 		int action = word_index(access_names, 3, value, strlen(value));
 		*problem = "expected allow, quarantine or block for";
@@ -132,7 +163,8 @@ int config_access_load(struct easd_config *config, const char *section, const ch
 
 bool config_access_rules_equal(const struct easd_config *a, const struct easd_config *b)
 {
-	if (a->access_default != b->access_default || a->access_rule_count != b->access_rule_count)
+	if (a->access_default != b->access_default || a->access_rule_count != b->access_rule_count ||
+	    strcmp(a->disabled_classes, b->disabled_classes) != 0)
 		return false;
 	for (size_t i = 0; i < a->access_rule_count; i++) {
 		const struct config_access_rule *x = &a->access_rules[i], *y = &b->access_rules[i];

@@ -16,7 +16,7 @@ void config_access_cleanup(struct easd_config *config);
  */
 int config_access_load(struct easd_config *config, const char *section, const char *name, const char *value,
 		       const char **problem);
-/* Whether the rules and the default are the same (a reload says what changed). */
+/* Whether the rules, the default and the classes switched off are the same (a reload says what changed). */
 bool config_access_rules_equal(const struct easd_config *a, const struct easd_config *b);
 
 #endif

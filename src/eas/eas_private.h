@@ -41,6 +41,17 @@ void eas_answer_failure(struct eas_request *request, const struct eas_command *c
 bool eas_access_refused(struct eas_request *request, const struct eas_command *command);
 /* What the answered request showed of its device, for autoblock; a rule that fires blocks the device. */
 void eas_access_observe(struct eas_request *request, const struct eas_command *command);
+/* ---- hidden.c: classes switched off, for everyone or for the user ---- */
+
+/* "Contacts,Notes" as bits (unknown words ignored), and back. */
+unsigned eas_class_mask(const char *list);
+const char *eas_class_list(struct arena *arena, unsigned mask);
+/* The classes this request's user does not see: [access] disabled_classes and the user's own. */
+unsigned eas_hidden_classes(const struct eas_request *request);
+bool eas_folder_type_hidden(unsigned hidden, int folder_type);
+/* store_folder_get of the user's folder, STORE_NOT_FOUND for one of a hidden class. */
+int eas_folder_get(struct eas_request *request, struct arena *arena, int64_t folder_id, struct store_folder *out);
+
 /* Notes a collection asked at SyncKey 0 (0: the hierarchy). */
 void eas_note_sync_key_zero(struct eas_request *request, int64_t collection);
 /* Starts a WBXML response in request->response. */

@@ -139,7 +139,7 @@ static int check_ancestry(struct eas_request *request, int64_t parent_id, int64_
 			*reason_out = "folder_too_deep";
 			return EAS_FOLDER_BAD_REQUEST;
 		}
-		int status = store_folder_get(request->session, request->arena, request->user.id, id, &folder);
+		int status = eas_folder_get(request, request->arena, id, &folder);
 		if (status == STORE_NOT_FOUND)
 			return 0; /* a chain that ends in a deleted folder cannot lead back here */
 		if (status != STORE_OK)
@@ -157,7 +157,7 @@ int eas_folder_check_parent(struct eas_request *request, int64_t parent_id, int6
 		return 0;
 	int status = STORE_NOT_FOUND;
 	if (parent_id > 0)
-		status = store_folder_get(request->session, request->arena, request->user.id, parent_id, &parent);
+		status = eas_folder_get(request, request->arena, parent_id, &parent);
 	if (status == STORE_NOT_FOUND) {
 		*reason_out = "parent_not_found";
 		return EAS_FOLDER_PARENT_NOT_FOUND;

@@ -11,6 +11,10 @@
  *     so this answer can itself be repeated and nothing it lost is skipped
  *     (a folder changed again since is in the range, with its current data);
  *   - anything else: Status 9, and the device starts over from 0.
+ * Folders of a class switched off (hidden.c) are left out; when a class is
+ * switched off or on, its folders are told deleted or added, and the
+ * device's record of what it was told (hidden_classes, and the answer
+ * before: hidden_previous) moves with its key.
  * Keys are decimal counters; modseqs come from the store (store.h).
  */
 #include "eas/eas_private.h"
@@ -25,8 +29,18 @@ struct change_list {
 	struct store_folder *folders;
 	unsigned count;
 	unsigned capacity;
+	/* Classes switched off (hidden.c): hidden now, newly hidden and newly shown since the
+	   state the device syncs from. */
+	unsigned hidden, newly_hidden, newly_shown;
 };
 
+static void append(struct change_list *list, const struct store_folder *folder)
+{
+	list->folders = arena_grow(list->arena, list->folders, sizeof(*list->folders), list->count, &list->capacity, 32);
+	list->folders[list->count++] = *folder;
+}
+
+/* A change in the range: a folder of a hidden class is not told, but the deletion of one the device still has. */
 static void collect(void *context, const struct store_folder *folder)
 {
 	struct change_list *list = context;
@@ -34,8 +48,28 @@ static void collect(void *context, const struct store_folder *folder)
 	if (list->protocol_version < 140 &&
 	    (folder->type == STORE_FOLDER_NOTES || folder->type == STORE_FOLDER_USER_NOTES))
 		return;
-	list->folders = arena_grow(list->arena, list->folders, sizeof(*list->folders), list->count, &list->capacity, 32);
-	list->folders[list->count++] = *folder;
+	if (eas_folder_type_hidden(list->newly_shown, folder->type))
+		return; /* told whole by collect_switched */
+	if (eas_folder_type_hidden(list->hidden, folder->type) &&
+	    !(folder->deleted && eas_folder_type_hidden(list->newly_hidden, folder->type)))
+		return;
+	append(list, folder);
+}
+
+/* Every live folder: those of a class newly hidden are deleted for the device, those newly shown added. */
+static void collect_switched(void *context, const struct store_folder *folder)
+{
+	struct change_list *list = context;
+	struct store_folder told = *folder;
+	if (eas_folder_type_hidden(list->newly_hidden, folder->type))
+		told.deleted = true;
+	else if (eas_folder_type_hidden(list->newly_shown, folder->type) &&
+		 (list->protocol_version >= 140 ||
+		  (folder->type != STORE_FOLDER_NOTES && folder->type != STORE_FOLDER_USER_NOTES)))
+		told.added = true;
+	else
+		return;
+	append(list, &told);
 }
 
 static void write_folder(struct wbxml_writer *writer, const struct store_folder *folder)
@@ -102,12 +136,27 @@ static void fail(struct eas_request *request, int status, const char *reason)
 	eas_answer_status(request, eas_command_find("FolderSync"), status, reason);
 }
 
-/* Lists (since, until] and answers under sync_key. */
-static void answer_changes(struct eas_request *request, uint64_t since, uint64_t until, uint64_t sync_key)
+/*
+ * Lists (since, until] and answers under sync_key, for a device that was
+ * told the classes known are hidden; records what it is told now.
+ */
+static void answer_changes(struct eas_request *request, uint64_t since, uint64_t until, uint64_t sync_key,
+			   unsigned known, unsigned previous)
 {
-	struct change_list list = { .arena = request->arena, .protocol_version = request->protocol_version };
-	if (store_folder_changes(request->session, request->arena, request->user.id, since, until,
-				 collect, &list) != STORE_OK) {
+	unsigned hidden = eas_hidden_classes(request);
+	struct change_list list = { .arena = request->arena, .protocol_version = request->protocol_version,
+				    .hidden = hidden, .newly_hidden = hidden & ~known, .newly_shown = known & ~hidden };
+	int status = store_folder_changes(request->session, request->arena, request->user.id, since, until, collect,
+					  &list);
+	if (status == STORE_OK && (list.newly_hidden | list.newly_shown) != 0)
+		status = store_folder_changes(request->session, request->arena, request->user.id, 0, until,
+					      collect_switched, &list);
+	if (status == STORE_OK && (hidden != eas_class_mask(request->device.hidden_classes) ||
+				   previous != eas_class_mask(request->device.hidden_previous)))
+		status = store_device_set_hidden(request->session, request->device.id,
+						 eas_class_list(request->arena, hidden),
+						 eas_class_list(request->arena, previous));
+	if (status != STORE_OK) {
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;
 	}
@@ -125,21 +174,26 @@ static void full_sync(struct eas_request *request, const struct store_sync_state
 	/* MS-ASHTTP 2.2.4.1.2: tell a (re)starting client what we serve. */
 	eas_add_header(request, "MS-ASProtocolVersions", eas_protocol_versions());
 	eas_add_header(request, "MS-ASProtocolCommands", eas_protocol_commands());
-	answer_changes(request, 0, modseq, key);
+	unsigned hidden = eas_hidden_classes(request);
+	answer_changes(request, 0, modseq, key, hidden, hidden);
 }
 
 static void incremental_sync(struct eas_request *request, const struct store_sync_state *state,
 			     uint64_t modseq)
 {
 	uint64_t key = state->sync_key;
-	if (modseq > state->modseq) {
+	unsigned known = eas_class_mask(request->device.hidden_classes);
+	unsigned previous = eas_class_mask(request->device.hidden_previous);
+	/* A class switched on or off is a change of the hierarchy too. */
+	if (modseq > state->modseq || known != eas_hidden_classes(request)) {
 		key++;
+		previous = known;
 		if (store_sync_state_advance(request->session, request->device.id, 0, key, modseq, NULL) != STORE_OK) {
 			fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 			return;
 		}
 	}
-	answer_changes(request, state->modseq, modseq, key);
+	answer_changes(request, state->modseq, modseq, key, known, previous);
 }
 
 static void repeated_sync(struct eas_request *request, const struct store_sync_state *state, uint64_t modseq)
@@ -150,7 +204,9 @@ static void repeated_sync(struct eas_request *request, const struct store_sync_s
 		fail(request, EAS_FOLDERSYNC_SERVER_ERROR, "store_error");
 		return;
 	}
-	answer_changes(request, state->previous_modseq, modseq, next.sync_key);
+	/* The device lost the answer after its previous key: it knows what it was told before that. */
+	unsigned before = eas_class_mask(request->device.hidden_previous);
+	answer_changes(request, state->previous_modseq, modseq, next.sync_key, before, before);
 }
 
 static void run(struct eas_request *request, struct slice text)

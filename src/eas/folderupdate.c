@@ -42,7 +42,7 @@ static int check_folder(struct eas_request *request, int64_t id, struct store_fo
 	struct store_folder folder;
 	int status = STORE_NOT_FOUND;
 	if (id > 0)
-		status = store_folder_get(request->session, request->arena, request->user.id, id, &folder);
+		status = eas_folder_get(request, request->arena, id, &folder);
 	if (status == STORE_NOT_FOUND) {
 		*reason_out = "folder_not_found";
 		return EAS_FOLDER_NOT_FOUND;

@@ -80,7 +80,7 @@ static void estimate_collection(struct eas_request *r, struct estimate *estimate
 	int64_t folder_id;
 	uint64_t key;
 	if (eas_folder_id_parse(estimate->collection_id, &folder_id) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, folder_id, &folder) != STORE_OK) {
+	    eas_folder_get(r, r->arena, folder_id, &folder) != STORE_OK) {
 		estimate->status = ESTIMATE_INVALID_COLLECTION;
 		return;
 	}

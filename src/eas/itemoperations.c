@@ -285,7 +285,7 @@ static int check_item(struct context *ctx, struct arena *scratch, const struct o
 	*reason = "collection_unknown";
 	if (eas_folder_id_parse(op->collection_id.text, &folder_id) < 0)
 		return OPERATION_NOT_FOUND;
-	if ((status = store_folder_get(r->session, scratch, r->user.id, folder_id, &fetch->folder)) != STORE_OK)
+	if ((status = eas_folder_get(r, scratch, folder_id, &fetch->folder)) != STORE_OK)
 		return store_failure(status, OPERATION_NOT_FOUND, reason);
 	*reason = "item_unknown";
 	if (eas_server_id_parse(op->server_id.text, folder_id, &item_id) < 0)
@@ -400,7 +400,7 @@ static int load_message(struct context *ctx, struct arena *scratch, const struct
 	if (parse_file_reference(op->file_reference.text, &folder_id, &item_id, &ref->index) < 0)
 		return OPERATION_INVALID_ATTACHMENT;
 	*reason = "attachment_unknown";
-	if ((status = store_folder_get(r->session, scratch, r->user.id, folder_id, &folder)) != STORE_OK ||
+	if ((status = eas_folder_get(r, scratch, folder_id, &folder)) != STORE_OK ||
 	    (status = store_item_get(r->session, scratch, folder_id, item_id, &item)) != STORE_OK)
 		return store_failure(status, OPERATION_INVALID_ATTACHMENT, reason);
 	if (item.deleted)
@@ -742,7 +742,7 @@ static int empty_folder(struct context *ctx, struct arena *scratch, const struct
 	}
 	if (eas_folder_id_parse(op->collection_id.text, &folder_id) < 0)
 		return OPERATION_NOT_FOUND;
-	if ((status = store_folder_get(r->session, scratch, r->user.id, folder_id, &folder)) != STORE_OK)
+	if ((status = eas_folder_get(r, scratch, folder_id, &folder)) != STORE_OK)
 		return store_failure(status, OPERATION_NOT_FOUND, reason);
 	/* Mail folders only: clients empty Deleted Items (2.2.3.58). */
 	if (!eas_folder_holds_mail(folder.type)) {

@@ -139,7 +139,7 @@ static int find_event(struct eas_request *r, const struct answer_request *q, str
 	struct slice message;
 	memset(at, 0, sizeof(*at));
 	if (eas_folder_id_parse(q->collection_id, &at->folder) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, at->folder, &folder) != STORE_OK || folder.deleted ||
+	    eas_folder_get(r, r->arena, at->folder, &folder) != STORE_OK || folder.deleted ||
 	    eas_server_id_parse(q->request_id, at->folder, &at->event) < 0)
 		return STORE_NOT_FOUND;
 	if (folder.type == STORE_FOLDER_CALENDAR || folder.type == STORE_FOLDER_USER_CALENDAR) {

@@ -64,12 +64,12 @@ static int run_move(struct eas_request *r, const struct move *move, int64_t *des
 	int64_t source_id, destination_id, item_id;
 	uint64_t source_modseq, destination_modseq;
 	if (eas_folder_id_parse(move->source, &source_id) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, source_id, &source) != STORE_OK ||
+	    eas_folder_get(r, r->arena, source_id, &source) != STORE_OK ||
 	    eas_server_id_parse(move->message_id, source_id, &item_id) < 0 ||
 	    store_item_get(r->session, r->arena, source_id, item_id, &item) != STORE_OK || item.deleted)
 		return MOVE_INVALID_SOURCE;
 	if (eas_folder_id_parse(move->destination, &destination_id) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, destination_id, &destination) != STORE_OK)
+	    eas_folder_get(r, r->arena, destination_id, &destination) != STORE_OK)
 		return MOVE_INVALID_DESTINATION;
 	if (source_id == destination_id)
 		return MOVE_SAME_FOLDER;

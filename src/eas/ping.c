@@ -292,7 +292,7 @@ static int folder_state(struct eas_request *r, int64_t folder_id, const char **r
 {
 	struct store_folder folder;
 	struct store_sync_state state;
-	int status = store_folder_get(r->session, r->arena, r->user.id, folder_id, &folder);
+	int status = eas_folder_get(r, r->arena, folder_id, &folder);
 	/* Gone, though the device's hierarchy is current: 7 would only bring the same Ping back. */
 	if (status == STORE_NOT_FOUND) {
 		*reason = "ping_folder_unknown";

@@ -64,7 +64,7 @@ static int load_original(struct eas_request *r, const struct eas_compose *c, str
 	uint64_t size;
 	*out = SLICE_EMPTY;
 	if (c->long_id.len > 0 || eas_folder_id_parse(c->folder_id, &folder_id) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, folder_id, &folder) != STORE_OK || folder.deleted ||
+	    eas_folder_get(r, r->arena, folder_id, &folder) != STORE_OK || folder.deleted ||
 	    eas_server_id_parse(c->item_id, folder_id, &item_id) < 0)
 		return EAS_STATUS_ITEM_NOT_FOUND; /* easd hands out no LongIds (no Search) */
 	if (!eas_folder_holds_mail(folder.type))

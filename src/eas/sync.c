@@ -199,7 +199,7 @@ static void process_collection(struct sync_context *ctx, struct sync_result *res
 	uint64_t folder_id, key;
 	result->status = SYNC_STATUS_SUCCESS;
 	if (parse_uint64(collection->collection_id, INT64_MAX, &folder_id) < 0 ||
-	    store_folder_get(r->session, r->arena, r->user.id, (int64_t)folder_id, &result->folder) != STORE_OK) {
+	    eas_folder_get(r, r->arena, (int64_t)folder_id, &result->folder) != STORE_OK) {
 		collection_fail(result, SYNC_STATUS_HIERARCHY_CHANGED, "collection_unknown");
 		return;
 	}

@@ -23,7 +23,9 @@ static const struct {
 		  "                          it is stdin's first line; at least 8 characters\n"
 		  "  user passwd NAME        change a password (same input)\n"
 		  "  user del NAME           delete a user and everything it owns\n"
-		  "  user disable NAME       switch the user's sync off (devices told 126); enable: on\n"
+		  "  user disable NAME [CLASS...]  switch the user's sync off (devices told 126), or only\n"
+		  "                          those classes (Email, Calendar, Contacts, Tasks, Notes);\n"
+		  "                          user enable NAME [CLASS...]: back on\n"
 		  "  user list               list users\n" },
 	{ "device", "  device list [USER]      devices, what each may do (and why), wipes; --json\n"
 		    "  device show USER DEVICE one device in full; --json\n"

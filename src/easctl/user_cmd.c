@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "guard/auth.h"
 #include "store/store.h"
 
@@ -81,10 +83,12 @@ static int set_password(struct store_session *session, const char *name, bool ad
 	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
 }
 
+/* One name a line; what is switched off follows it, so a plain list stays a list of names. */
 static void print_user(void *context, const struct store_user *user)
 {
 	(void)context;
-	printf("%s\n", user->name);
+	printf("%s%s%s%s\n", user->name, user->sync_disabled ? "  (sync disabled)" : "",
+	       user->disabled_classes[0] != '\0' ? "  classes off: " : "", user->disabled_classes);
 }
 
 static int list_users(struct store_session *session)
@@ -107,21 +111,61 @@ static int delete_user(struct store_session *session, const char *name)
 	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
 }
 
-/* disable: every device of the user is answered UserDisabledForSync (126) until enable. */
-static int set_sync(struct store_session *session, const char *name, bool disabled)
+/* Takes class out of the list ("Contacts,Notes" without "Notes"). */
+static void remove_class(char *list, const char *class)
 {
-	struct arena *arena = arena_new(0);
-	struct store_user user;
-	int status = store_user_find(session, arena, name, &user);
-	if (status == STORE_OK)
-		status = store_user_set_sync(session, user.name, disabled, user.disabled_classes);
+	char kept[64] = "";
+	for (char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+		if (len != strlen(class) || strncmp(p, class, len) != 0)
+			snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept), "%s%.*s", kept[0] != '\0' ? "," : "",
+				 (int)len, p);
+		p += len + (p[len] == ',');
+	}
+	strcpy(list, kept);
+}
+
+static void report_sync(int status, struct store_session *session, const char *name, bool disable,
+			const char *classes_off, const char *stored)
+{
 	if (status == STORE_NOT_FOUND)
 		fprintf(stderr, "easctl: no user %s\n", name);
 	else if (status != STORE_OK)
 		fprintf(stderr, "easctl: store: %s\n", store_session_error(session));
+	else if (classes_off != NULL)
+		printf("%s: classes off: %s (devices are told at their next FolderSync)\n", stored,
+		       classes_off[0] != '\0' ? classes_off : "none");
 	else
-		printf("%s: sync %s\n", user.name, disabled ? "disabled (devices are told so at their next request)"
-							 : "enabled");
+		printf("%s: sync %s\n", stored, disable ? "disabled (devices are told so at their next request)" : "enabled");
+}
+
+/*
+ * disable NAME: every device of the user is answered UserDisabledForSync
+ * (126) until enable NAME. With classes: only those classes are switched
+ * off (their folders leave the user's devices) or back on.
+ */
+static int set_sync(struct store_session *session, const char *name, bool disable, int class_count, char **classes)
+{
+	char named[64], next[64], joined[160];
+	gchar *words = g_strjoinv(",", classes);
+	int valid = config_classes_normalize(words, named, sizeof(named));
+	g_free(words);
+	if (valid < 0) {
+		fputs("easctl: classes are Email, Calendar, Contacts, Tasks and Notes\n", stderr);
+		return EASCTL_EXIT_USAGE;
+	}
+	struct arena *arena = arena_new(0);
+	struct store_user user = { .name = name };
+	int status = store_user_find(session, arena, name, &user);
+	if (status == STORE_OK) {
+		/* The classes now off: the user's, with the named ones added or taken away. */
+		snprintf(joined, sizeof(joined), "%s,%s", user.disabled_classes, disable ? named : "");
+		config_classes_normalize(joined, next, sizeof(next));
+		for (char *c = strtok(named, ","); !disable && c != NULL; c = strtok(NULL, ","))
+			remove_class(next, c);
+		status = store_user_set_sync(session, user.name, class_count > 0 ? user.sync_disabled : disable, next);
+	}
+	report_sync(status, session, name, disable, class_count > 0 ? next : NULL, user.name);
 	arena_free(&arena);
 	return status == STORE_OK ? 0 : EASCTL_EXIT_FAILURE;
 }
@@ -138,9 +182,11 @@ static bool named_command(const char *command)
 int easctl_user(const struct easd_config *config, int argc, char **argv)
 {
 	bool list = argc == 1 && strcmp(argv[0], "list") == 0;
-	bool named = argc == 2 && named_command(argv[0]);
+	bool switching = argc >= 2 && (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0);
+	bool named = (argc == 2 && named_command(argv[0])) || switching;
 	if (!list && !named) {
-		fputs("usage: easctl user add|passwd|del|disable|enable NAME, easctl user list\n", stderr);
+		fputs("usage: easctl user add|passwd|del NAME, easctl user disable|enable NAME [CLASS...], "
+		      "easctl user list\n", stderr);
 		return EASCTL_EXIT_USAGE;
 	}
 	if (named && strcmp(argv[0], "add") == 0 && !valid_name(argv[1])) {
@@ -156,8 +202,8 @@ int easctl_user(const struct easd_config *config, int argc, char **argv)
 		status = list_users(session);
 	else if (strcmp(argv[0], "del") == 0)
 		status = delete_user(session, argv[1]);
-	else if (strcmp(argv[0], "disable") == 0 || strcmp(argv[0], "enable") == 0)
-		status = set_sync(session, argv[1], strcmp(argv[0], "disable") == 0);
+	else if (switching)
+		status = set_sync(session, argv[1], strcmp(argv[0], "disable") == 0, argc - 2, argv + 2);
 	else
 		status = set_password(session, argv[1], strcmp(argv[0], "add") == 0);
 	easctl_close_store(&store, &session);

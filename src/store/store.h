@@ -250,6 +250,8 @@ struct store_device {
 	struct store_device_access access;
 	struct store_device_wipe wipe;
 	int64_t trace_until;        /* its requests and answers are traced until then; 0: not */
+	/* Classes whose folders its last hierarchy answer left out ("Contacts,Notes"), and the one before. */
+	const char *hidden_classes, *hidden_previous;
 };
 
 /* Finds or creates the device of (user, device_id) and records this request. */
@@ -276,6 +278,8 @@ int store_device_set_access(struct store_session *session, int64_t device, const
 /* Requests a wipe (kind NONE cancels it), or records how far it went. */
 int store_device_set_wipe(struct store_session *session, int64_t device, const struct store_device_wipe *wipe);
 int store_device_set_trace(struct store_session *session, int64_t device, int64_t until);
+/* Records the classes the device's hierarchy answer left out, and those of the answer before it. */
+int store_device_set_hidden(struct store_session *session, int64_t device, const char *hidden, const char *previous);
 /* Forgets a device: its sync states, decisions and wipe go with it. */
 int store_device_forget(struct store_session *session, int64_t device);
 /* How many of the user's devices came before this one and are not blocked (the device cap's count). */

@@ -67,6 +67,8 @@ static void read_decisions(struct arena *arena, sqlite3_stmt *stmt, struct store
 		.answered = sqlite3_column_int64(stmt, 20),
 	};
 	device->trace_until = sqlite3_column_int64(stmt, 21);
+	device->hidden_classes = store_column_text(arena, stmt, 22);
+	device->hidden_previous = store_column_text(arena, stmt, 23);
 }
 
 /* Reads DEVICE_COLUMNS (store_sqlite.c). */
@@ -241,6 +243,15 @@ int store_device_set_trace(struct store_session *session, int64_t device, int64_
 	return update_device(session, stmt, "set device trace");
 }
 
+int store_device_set_hidden(struct store_session *session, int64_t device, const char *hidden, const char *previous)
+{
+	sqlite3_stmt *stmt = store_statement(session, SQL_DEVICE_HIDDEN);
+	sqlite3_bind_int64(stmt, 1, device);
+	sqlite3_bind_text(stmt, 2, hidden, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, previous, -1, SQLITE_STATIC);
+	return update_device(session, stmt, "set hidden classes");
+}
+
 int store_device_forget(struct store_session *session, int64_t device)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_DEVICE_FORGET);
@@ -269,9 +280,9 @@ int store_device_list(struct store_session *session, struct arena *arena, int64_
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_device device;
 		read_device(arena, stmt, &device);
-		device.device_id = store_column_text(arena, stmt, 22);
-		device.user_id = sqlite3_column_int64(stmt, 23);
-		fn(context, store_column_text(arena, stmt, 24), &device);
+		device.device_id = store_column_text(arena, stmt, 24);
+		device.user_id = sqlite3_column_int64(stmt, 25);
+		fn(context, store_column_text(arena, stmt, 26), &device);
 	}
 	sqlite3_reset(stmt);
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(session, "list devices");

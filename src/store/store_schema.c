@@ -146,7 +146,9 @@ static const char *const migrations[] = {
 	   autoblock, and what must outlive a restart: a device's access (''
 	   leaves it to easd.conf's rules) with who decided, why and until when
 	   (0: until lifted); a remote wipe and its acknowledgement; a protocol
-	   trace on demand; a user's sync switched off, or some of its classes. */
+	   trace on demand; a user's sync switched off, or some of its classes,
+	   and the classes each device was told are hidden (the folders its
+	   last two hierarchy answers left out). */
 	"ALTER TABLE devices ADD COLUMN access TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE devices ADD COLUMN access_by TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE devices ADD COLUMN access_reason TEXT NOT NULL DEFAULT '';"
@@ -157,6 +159,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN wipe_requested INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN wipe_answered INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN trace_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN hidden_classes TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN hidden_previous TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE users ADD COLUMN sync_disabled INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE users ADD COLUMN disabled_classes TEXT NOT NULL DEFAULT '';",
 };

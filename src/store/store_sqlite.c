@@ -32,7 +32,8 @@
 	"d.id, d.device_type, d.user_agent, d.first_seen, d.last_seen, d.policy_key, d.policy_version, "    \
 	"d.pending_key, d.pending_version, coalesce(d.model, ''), coalesce(d.os, ''), "                     \
 	"coalesce(d.friendly_name, ''), d.access, d.access_by, d.access_reason, d.access_since, "           \
-	"d.access_until, d.wipe, d.wipe_state, d.wipe_requested, d.wipe_answered, d.trace_until"
+	"d.access_until, d.wipe, d.wipe_state, d.wipe_requested, d.wipe_answered, d.trace_until, "      \
+	"d.hidden_classes, d.hidden_previous"
 
 /* SQL of every statement; the ids are in store_private.h. */
 static const char *const statement_sql[SQL_COUNT_] = {
@@ -55,6 +56,7 @@ static const char *const statement_sql[SQL_COUNT_] = {
 			       "access_until = ?6 WHERE id = ?1"),
 	[SQL_DEVICE_WIPE] = "UPDATE devices SET wipe = ?2, wipe_state = ?3, wipe_requested = ?4, wipe_answered = ?5 WHERE id = ?1",
 	[SQL_DEVICE_TRACE] = "UPDATE devices SET trace_until = ?2 WHERE id = ?1",
+	[SQL_DEVICE_HIDDEN] = "UPDATE devices SET hidden_classes = ?2, hidden_previous = ?3 WHERE id = ?1",
 	[SQL_DEVICE_FORGET] = "DELETE FROM devices WHERE id = ?1",
 	[SQL_DEVICE_COUNT_BEFORE] = "SELECT count(*) FROM devices WHERE user_id = ?1 AND id < ?2 AND access != 'block'",
 	[SQL_DEVICE_LIST] = ("SELECT " DEVICE_COLUMNS ", d.device_id, d.user_id, u.name FROM devices d "

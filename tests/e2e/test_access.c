@@ -10,7 +10,10 @@
  *   - the device cap (177) at its value and one past, freed by forget;
  *   - autoblock of a SyncKey-0 loop: 503 until the block ends, visible
  *     with its reason, lifted by unblock;
- *   - a protocol trace of one device, written as XML until switched off.
+ *   - a protocol trace of one device, written as XML until switched off;
+ *   - a class switched off for a user, then for everyone: its folders
+ *     leave the devices' hierarchy, a Sync of one gets 12, and come back;
+ *   - a store failure logged with its request and SQLite's own message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <cmocka.h>
 
 #include <glib.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +228,88 @@ static void a_trace_records_the_device_until_it_ends(void **state)
 	g_free(path);
 }
 
+/* A FolderSync from key; returns the answer's tree (its Status asserted 1). */
+static struct wbxml_node *foldersync(struct e2e_mail *f, struct easclient *client, const char *key)
+{
+	const char *xml = e2e_mail_format(f, "<FolderSync xmlns=\"FolderHierarchy\"><SyncKey>%s</SyncKey></FolderSync>", key);
+	assert_int_equal(easclient_post_xml(client, "FolderSync", xml, &f->response), 0);
+	struct wbxml_node *root = easclient_parse(&f->response, f->arena);
+	assert_non_null(root);
+	assert_string_equal(easclient_find_text(root, WBXML_FOLDERHIERARCHY_STATUS, f->arena), "1");
+	return root;
+}
+
+/* The ServerId of the first Add (or Delete: type NULL) in a FolderSync answer whose Type is type; NULL when none. */
+static const char *told(struct e2e_mail *f, const struct wbxml_node *root, enum wbxml_tag change, const char *type)
+{
+	const struct wbxml_node *changes = easclient_find(root, WBXML_FOLDERHIERARCHY_CHANGES);
+	for (const struct wbxml_node *n = changes != NULL ? changes->first_child : NULL; n != NULL; n = n->next) {
+		if (n->tag != change)
+			continue;
+		const char *t = easclient_find_text(n, WBXML_FOLDERHIERARCHY_TYPE, f->arena);
+		if (type == NULL || (t != NULL && strcmp(t, type) == 0))
+			return easclient_find_text(n, WBXML_FOLDERHIERARCHY_SERVER_ID, f->arena);
+	}
+	return NULL;
+}
+
+/* Contacts off for alice, then Notes for everyone: the folders leave her devices, Sync of one gets 12, and come back. */
+static void a_class_switched_off_leaves_the_devices(void **state)
+{
+	struct e2e_mail *f = *state;
+	struct wbxml_node *root = foldersync(f, f->phone, "0");
+	const char *contacts = told(f, root, WBXML_FOLDERHIERARCHY_ADD, "9");
+	const char *key = easclient_find_text(root, WBXML_FOLDERHIERARCHY_SYNC_KEY, f->arena);
+	assert_non_null(contacts);
+	assert_non_null(strstr(e2e_mail_easctl(f, "user disable alice Contacts"), "classes off: Contacts"));
+	root = foldersync(f, f->phone, key);
+	assert_string_equal(told(f, root, WBXML_FOLDERHIERARCHY_DELETE, NULL), contacts);
+	const char *next = easclient_find_text(root, WBXML_FOLDERHIERARCHY_SYNC_KEY, f->arena);
+	assert_string_not_equal(next, key);
+	/* The answer lost, the device asks with its previous key: told again. */
+	root = foldersync(f, f->phone, key);
+	assert_string_equal(told(f, root, WBXML_FOLDERHIERARCHY_DELETE, NULL), contacts);
+	next = easclient_find_text(root, WBXML_FOLDERHIERARCHY_SYNC_KEY, f->arena);
+	/* A Sync of the folder finds none: 12, the client syncs its hierarchy and stops asking. */
+	const char *sync = e2e_mail_format(f, "<Sync xmlns=\"AirSync\"><Collections><Collection><SyncKey>0</SyncKey>"
+					      "<CollectionId>%s</CollectionId></Collection></Collections></Sync>", contacts);
+	assert_int_equal(easclient_post_xml(f->phone, "Sync", sync, &f->response), 0);
+	root = easclient_parse(&f->response, f->arena);
+	assert_string_equal(easclient_find_text(root, WBXML_AIRSYNC_STATUS, f->arena), "12");
+	/* A device starting over never sees it. */
+	assert_null(told(f, foldersync(f, f->tablet, "0"), WBXML_FOLDERHIERARCHY_ADD, "9"));
+	assert_non_null(strstr(e2e_mail_easctl(f, "user enable alice contacts"), "classes off: none"));
+	root = foldersync(f, f->phone, next);
+	assert_string_equal(told(f, root, WBXML_FOLDERHIERARCHY_ADD, "9"), contacts);
+	next = easclient_find_text(root, WBXML_FOLDERHIERARCHY_SYNC_KEY, f->arena);
+	/* For everyone, from easd.conf. */
+	g_free(e2e_reload(&f->server, "[access]\ndisabled_classes = notes\n", "SIGHUP: reloaded"));
+	root = foldersync(f, f->phone, next);
+	assert_non_null(told(f, root, WBXML_FOLDERHIERARCHY_DELETE, NULL));
+	assert_null(told(f, root, WBXML_FOLDERHIERARCHY_ADD, NULL));
+}
+
+/* The store locked past its busy timeout: the access log says store_busy, easd.log whose request and SQLite's words. */
+static void a_store_failure_names_the_request_and_sqlites_words(void **state)
+{
+	struct e2e_mail *f = *state;
+	gchar *path = g_strdup_printf("%s/%s", f->data_dir, STORE_DATABASE_NAME);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_string_equal(foldersync_status(f, f->phone), "6"); /* FolderSync's server error */
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	gchar *log = g_strdup_printf("%s/log/easd.log", f->server.dir), *text = NULL;
+	assert_true(g_file_get_contents(log, &text, NULL, NULL));
+	const char *line = strstr(text, "easd: FolderSync of alice (device PHONE1) answered store_busy: ");
+	assert_non_null(line);
+	assert_non_null(strstr(line, "database is locked"));
+	g_free(text);
+	g_free(log);
+	g_free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +320,8 @@ int main(void)
 		E2E_MAIL_CASE(the_device_cap_at_its_value_and_one_past),
 		E2E_MAIL_CASE(a_sync_key_zero_loop_is_blocked_for_a_while),
 		E2E_MAIL_CASE(a_trace_records_the_device_until_it_ends),
+		E2E_MAIL_CASE(a_class_switched_off_leaves_the_devices),
+		E2E_MAIL_CASE(a_store_failure_names_the_request_and_sqlites_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
