@@ -293,21 +293,23 @@ static void a_class_switched_off_leaves_the_devices(void **state)
 static void a_store_failure_names_the_request_and_sqlites_words(void **state)
 {
 	struct e2e_mail *f = *state;
-	gchar *path = g_strdup_printf("%s/%s", f->data_dir, STORE_DATABASE_NAME);
+	struct easclient *device = e2e_mail_device(f, "LOCKED1", 0);
+	gchar *path = g_strdup_printf("%s/data/%s", f->server.dir, STORE_DATABASE_NAME);
 	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	assert_string_equal(foldersync_status(f, f->phone), "6"); /* FolderSync's server error */
+	assert_string_equal(foldersync_status(f, device), "6"); /* FolderSync's server error, after 5 s */
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	gchar *log = g_strdup_printf("%s/log/easd.log", f->server.dir), *text = NULL;
 	assert_true(g_file_get_contents(log, &text, NULL, NULL));
-	const char *line = strstr(text, "easd: FolderSync of alice (device PHONE1) answered store_busy: ");
+	const char *line = strstr(text, "easd: FolderSync of alice (device LOCKED1) answered store_busy: ");
 	assert_non_null(line);
 	assert_non_null(strstr(line, "database is locked"));
 	g_free(text);
 	g_free(log);
 	g_free(path);
+	easclient_free(&device);
 }
 
 int main(void)
