@@ -260,6 +260,7 @@ bench: deps
 	$(BUILD)/bench/bench_fetch bench/results/fetch.txt
 	$(BUILD)/bench/bench_pim bench/results/pim.txt
 	bench/bench_mail.sh $(BUILD) bench/results/mail.txt
+	bench/bench_storm.sh $(BUILD) bench/results/storm.txt
 
 # The push soak for minutes instead of seconds (tests/e2e/soak_push.sh).
 soak: deps all

@@ -412,6 +412,47 @@ static void on_loop_answer(struct bench_device *device, int result)
 	send_loop_request(device);
 }
 
+/*
+ * poller: a device without push (Ping switched off, or a client that only
+ * polls) syncs its Inbox every --interval ms, counted from each answer to
+ * the next request, and each answer is timed: what easd gives devices in
+ * order, measured while others misbehave. The first Syncs are spread over
+ * one interval so that devices set up together do not poll in step.
+ */
+static void on_poll_answer(struct bench_device *device, int result);
+
+static void send_poll(struct bench_device *device)
+{
+	device->sent_at = bench_seconds();
+	send_sync(device, on_poll_answer);
+}
+
+static void on_poll_answer(struct bench_device *device, int result)
+{
+	struct bench_run *run = device->run;
+	if (answered(device, result)) {
+		bench_latency_add(run, bench_seconds() - device->sent_at);
+		struct arena *arena = arena_new(0);
+		/* An empty answer: nothing new, the key stays. */
+		struct wbxml_node *root = device->response.body.len > 0 ? parse(device, arena) : NULL;
+		const char *status = find_text(root, WBXML_AIRSYNC_STATUS, arena);
+		const char *key = find_text(root, WBXML_AIRSYNC_SYNC_KEY, arena);
+		if (status != NULL && strcmp(status, "1") != 0)
+			run->counts.errors[ERROR_STATUS]++;
+		if (key != NULL)
+			snprintf(device->sync_key, sizeof(device->sync_key), "%s", key);
+		arena_free(&arena);
+	}
+	bench_loop_after(run->loop, device, run->options->interval_ms, send_poll);
+}
+
+static void start_polling(struct bench_device *device)
+{
+	const struct bench_options *o = device->run->options;
+	bench_loop_after(device->run->loop, device, (unsigned)((uint64_t)o->interval_ms * device->index / o->devices),
+			 send_poll);
+}
+
 /* The device's next request, from where it is. */
 static void next_request(struct bench_device *device)
 {
@@ -425,6 +466,8 @@ static void next_request(struct bench_device *device)
 		return;
 	if (device->step < STEP_PING)
 		send_setup(device);
+	else if (profile == PROFILE_POLLER)
+		start_polling(device);
 	else if (profile == PROFILE_SYNCKEY0_LOOPER || profile == PROFILE_POLICY_REFRESH_IGNORER ||
 		 profile == PROFILE_RETRY_STORM || profile == PROFILE_BULK_CONTACTS || profile == PROFILE_SENDER)
 		send_loop_request(device);

@@ -1,8 +1,9 @@
 /*
  * easbench.c: options, the run, and the report (see easbench.h).
  *
- * The report: requests and answers, Ping statuses, errors by kind, wake
- * latencies (LMTP 250 to the Ping answer: p50, p90, p99, max), and
+ * The report: requests and answers, Ping statuses, errors by kind, the
+ * profile's latencies (a wake: LMTP 250 to the Ping answer; sender: a
+ * SendMail; poller: a Sync; p50, p90, p99, max), and
  * easd's RSS, descriptors, threads and CPU sampled from /proc; a progress
  * line each second on a terminal, and a JSON summary on request.
  */
@@ -30,6 +31,7 @@ static const char *const profile_names[PROFILE_COUNT_] = {
 	[PROFILE_AOSP_PINGER] = "aosp-pinger",
 	[PROFILE_BULK_CONTACTS] = "bulk-contacts",
 	[PROFILE_SENDER] = "sender",
+	[PROFILE_POLLER] = "poller",
 };
 
 struct bench_latencies {
@@ -69,14 +71,16 @@ static void usage(FILE *out)
 	      "  --user-prefix P      (default bench)     --password PW (default benchmark)\n"
 	      "  --devices N          devices, spread over the users in turn (default 10)\n"
 	      "  --profile NAME       normal, hang-up, retry-storm, synckey0-looper, invalid-folder-pinger,\n"
-	      "                       policy-refresh-ignorer, aosp-pinger, bulk-contacts, sender\n"
-	      "                       (default normal); sender mails user@example.org: easd's local domain\n"
+	      "                       policy-refresh-ignorer, aosp-pinger, bulk-contacts, sender, poller\n"
+	      "                       (default normal); sender mails user@example.org: easd's local domain;\n"
+	      "                       poller syncs its Inbox every --interval ms, each answer timed\n"
 	      "  --heartbeat S        Ping HeartbeatInterval (default 480)\n"
 	      "  --duration S         seconds to run once every device is set up (default 60)\n"
 	      "  --sources K          connect from 127.0.0.2 .. 127.0.0.<K+1> (28,000 ports each; default 0: any)\n"
 	      "  --hang-up-ms MS      hang-up: a Ping's life before the client closes; retry-storm: the\n"
 	      "                       client's timeout (default 1000)\n"
 	      "  --setup-rate R       devices started per second (default 2000)\n"
+	      "  --interval MS        poller: from an answer to the next Sync (default 2000)\n"
 	      "  --contacts N         bulk-contacts: contacts in the one Sync each device sends (default 1000)\n"
 	      "  --lmtp HOST:PORT     deliver mail there ...  --rate R   ... R messages per second\n"
 	      "  --easd-pid PID       sample easd's RSS, descriptors, threads and CPU\n"
@@ -103,11 +107,13 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
 		{ "devices", 1, 0, 'd' }, { "profile", 1, 0, 'p' }, { "heartbeat", 1, 0, 'H' }, { "duration", 1, 0, 't' },
 		{ "sources", 1, 0, 's' }, { "hang-up-ms", 1, 0, 'h' }, { "setup-rate", 1, 0, 'S' },
 		{ "lmtp", 1, 0, 'l' }, { "rate", 1, 0, 'r' }, { "easd-pid", 1, 0, 'e' }, { "json", 1, 0, 'j' },
-		{ "quiet", 0, 0, 'q' }, { "contacts", 1, 0, 'c' }, { "help", 0, 0, '?' }, { 0, 0, 0, 0 },
+		{ "quiet", 0, 0, 'q' }, { "contacts", 1, 0, 'c' }, { "interval", 1, 0, 'i' },
+		{ "help", 0, 0, '?' }, { 0, 0, 0, 0 },
 	};
 	*o = (struct bench_options){ .url = "http://127.0.0.1:8080", .user_prefix = "bench", .password = "benchmark",
 				     .users = 10, .devices = 10, .heartbeat = 480, .duration = 60, .hang_up_ms = 1000,
-				     .setup_rate = 2000, .contacts = 1000 };
+				     .setup_rate = 2000, .contacts = 1000,
+				     .interval_ms = 2000 };
 	int c;
 	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		switch (c) {
@@ -128,10 +134,11 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
 		case 'j': o->json = optarg; break;
 		case 'q': o->quiet = true; break;
 		case 'c': o->contacts = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'i': o->interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: return -1;
 		}
 	}
-	return o->users > 0 && o->devices > 0 && o->setup_rate > 0 && o->sources < 250 && optind == argc ? 0 : -1;
+	return o->users > 0 && o->devices > 0 && o->setup_rate > 0 && o->interval_ms > 0 && o->sources < 250 && optind == argc ? 0 : -1;
 }
 
 /* ---- easd from /proc ---- */
@@ -216,6 +223,23 @@ static double percentile(const struct bench_latencies *l, double p)
 	return l->values[i];
 }
 
+/* The text report's line of latencies, in the words of the profile. */
+static void report_latencies(const struct bench_options *o, const struct bench_latencies *l, double ran, FILE *out)
+{
+	double per_second = ran > 0 ? (double)l->count / ran : 0.0;
+	if (o->profile == PROFILE_SENDER)
+		fprintf(out, "  messages sent %zu (%.1f per second); SendMail answered in", l->count, per_second);
+	else if (o->profile == PROFILE_POLLER)
+		fprintf(out, "  mail injected %llu (%llu failed); Syncs answered %zu (%.1f per second) in",
+			(unsigned long long)bench_injected_total(), (unsigned long long)bench_inject_failures(), l->count,
+			per_second);
+	else
+		fprintf(out, "  mail injected %llu (%llu failed); wakes timed %zu:", (unsigned long long)bench_injected_total(),
+			(unsigned long long)bench_inject_failures(), l->count);
+	fprintf(out, " p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", percentile(l, 0.5) * 1e3,
+		percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3, percentile(l, 1.0) * 1e3);
+}
+
 static void report(const struct bench_run *run, const struct progress *p, double setup_seconds, double ran,
 		   FILE *out, bool json)
 {
@@ -228,8 +252,8 @@ static void report(const struct bench_run *run, const struct progress *p, double
 			"\"seconds\": %.1f, \"requests\": %llu, \"answers\": %llu, \"parked_at_end\": %u, \"hang_ups\": %llu, "
 			"\"ping_status\": [%llu, %llu, %llu, %llu, %llu, %llu, %llu, %llu, %llu], "
 			"\"errors\": {\"transport\": %llu, \"http\": %llu, \"wbxml\": %llu, \"status\": %llu}, "
-			"\"injected\": %llu, \"inject_failures\": %llu, \"wakes\": %zu, "
-			"\"wake_ms\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"max\": %.2f}, "
+			"\"injected\": %llu, \"inject_failures\": %llu, \"timed\": %zu, "
+			"\"latency_ms\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"max\": %.2f}, "
 			"\"easd\": {\"rss_kb_ready\": %ld, \"rss_kb_end\": %ld, \"rss_kb_peak\": %ld, \"fds\": %u, "
 			"\"threads\": %u, \"cpu_seconds_after_ready\": %.2f}}\n",
 			profile_names[o->profile], o->devices, o->users, c->ready, setup_seconds, ran,
@@ -257,15 +281,7 @@ static void report(const struct bench_run *run, const struct progress *p, double
 	fprintf(out, "\n  errors: transport %llu, HTTP %llu, WBXML %llu, unexpected Status %llu\n",
 		(unsigned long long)c->errors[0], (unsigned long long)c->errors[1], (unsigned long long)c->errors[2],
 		(unsigned long long)c->errors[3]);
-	if (o->profile == PROFILE_SENDER)
-		fprintf(out, "  messages sent %zu (%.1f per second); SendMail answered in p50 %.1f ms, p90 %.1f ms, "
-			"p99 %.1f ms, max %.1f ms\n", l->count, ran > 0 ? (double)l->count / ran : 0.0,
-			percentile(l, 0.5) * 1e3, percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3, percentile(l, 1.0) * 1e3);
-	else
-		fprintf(out, "  mail injected %llu (%llu failed); wakes timed %zu: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
-			"max %.1f ms\n", (unsigned long long)bench_injected_total(), (unsigned long long)bench_inject_failures(),
-			l->count, percentile(l, 0.5) * 1e3, percentile(l, 0.9) * 1e3, percentile(l, 0.99) * 1e3,
-			percentile(l, 1.0) * 1e3);
+	report_latencies(o, l, ran, out);
 	if (o->easd_pid != 0)
 		fprintf(out, "  easd: RSS %ld kB when all were ready, %ld kB at the end (peak %ld kB), %u descriptors, "
 			"%u threads, %.2f s of CPU after all were ready\n", e->rss_at_ready_kb, e->rss_kb, e->rss_peak_kb,

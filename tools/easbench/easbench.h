@@ -30,6 +30,7 @@ enum bench_profile {
 	PROFILE_AOSP_PINGER,            /* re-Pings at once on every answer, never syncs */
 	PROFILE_BULK_CONTACTS,          /* one Sync adding --contacts N contacts, re-sent as if each answer were lost */
 	PROFILE_SENDER,                 /* SendMail after SendMail, each to the next user@example.org */
+	PROFILE_POLLER,                 /* no push: a Sync of the Inbox every --interval ms, each timed */
 	PROFILE_COUNT_
 };
 
@@ -45,6 +46,7 @@ struct bench_options {
 	unsigned hang_up_ms;       /* hang-up: how long a Ping stays before the client closes */
 	unsigned contacts;         /* bulk-contacts: contacts in the one Sync */
 	unsigned setup_rate;       /* devices started per second */
+	unsigned interval_ms;      /* poller: from one answer to the next Sync */
 	const char *lmtp;          /* host:port, NULL: no injector */
 	double rate;               /* messages per second */
 	pid_t easd_pid;            /* 0: not sampled */
@@ -113,7 +115,7 @@ struct bench_device {
 	struct buf body;          /* the request in flight's body, kept until it ends */
 	bool pinging;             /* the request in flight is a Ping */
 	unsigned messages;        /* sender: SendMails sent, for their ClientIds */
-	double sent_at;           /* sender: when the one in flight left */
+	double sent_at;           /* sender, poller: when the one in flight left */
 	/* loop.c */
 	void *easy;               /* the client's curl handle, while a request is in flight */
 	bench_done_fn *done;
@@ -155,7 +157,7 @@ uint64_t bench_inject_failures(void);
 /* ---- easbench.c ---- */
 
 double bench_seconds(void);
-/* A wake latency in seconds, for the percentiles. */
+/* A latency in seconds (a wake, a SendMail or a poller's Sync answered), for the percentiles. */
 void bench_latency_add(struct bench_run *run, double seconds);
 
 #endif
