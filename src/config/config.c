@@ -196,6 +196,7 @@ void config_init(struct easd_config *config)
 						     LIMIT_GUARD_SECONDS_PER_MINUTE_DEFAULT,
 						     LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT };
 	set_list(&config->guard_exempt, "");
+	config->guard_tarpit = LIMIT_GUARD_TARPIT_SECONDS_DEFAULT;
 	config_access_init(config);
 	config->provision = CONFIG_PROVISION_REQUIRED;
 	config->allow_partial_policy = true;
@@ -286,6 +287,7 @@ static const struct number_key number_keys[] = {
 	NUMBER_KEY("guard", "requests_per_minute", 10000000, guard.requests_per_minute, true),
 	NUMBER_KEY("guard", "seconds_per_minute", 3600, guard.seconds_per_minute, true),
 	NUMBER_KEY("guard", "bytes_per_minute", (uint64_t)1 << 50, guard.bytes_per_minute, false),
+	NUMBER_KEY("guard", "tarpit", 60, guard_tarpit, true),
 	NUMBER_KEY("access", "max_devices_per_user", 100000, max_devices_per_user, true),
 	NUMBER_KEY("access", "quarantine_retry", 86400, quarantine_retry, true),
 	NUMBER_KEY("auth", "slow_after", 1000000, auth_slow_after, true),

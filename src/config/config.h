@@ -113,6 +113,7 @@ struct easd_config {
 	/* [guard]: what one user may take of what everyone shares (guard/usage.h) */
 	struct guard_usage_limits guard;
 	char **guard_exempt;           /* NULL-terminated user names never refused by those limits */
+	unsigned guard_tarpit;         /* seconds a refusal is held back before it is given; 0: at once */
 	/* [access]: which devices may sync (config_access.c) */
 	enum config_access access_default;
 	struct config_access_rule *access_rules; /* in file order */

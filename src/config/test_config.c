@@ -57,7 +57,7 @@ static void keys_of_every_kind(void **state)
 			      "[lmtp]\nlocal_domains = example.org, example.net a.example\tb.example\n"
 			      "[provision]\nmode = optional\nallow_partial = no\n"
 			      "[service]\nuser = easd\n"
-			      "[guard]\nmax_requests = 4\nbytes_per_minute = 5000000000\nexempt = backup, Monitor\n"
+			      "[guard]\nmax_requests = 4\nbytes_per_minute = 5000000000\nexempt = backup, Monitor\ntarpit = 60\n"
 			      "[policy]\nDevicePasswordEnabled = 1\nMinDevicePasswordLength = 6\n",
 			      error, sizeof(error)), 0);
 	assert_int_equal(config.max_body, 1000);
@@ -66,6 +66,7 @@ static void keys_of_every_kind(void **state)
 	assert_string_equal(config.service_user, "easd");
 	assert_int_equal(config.guard.max_requests, 4);
 	assert_int_equal(config.guard.bytes_per_minute, 5000000000u);
+	assert_int_equal(config.guard_tarpit, 60);
 	assert_true(config_is_guard_exempt(&config, "monitor"));
 	assert_false(config_is_guard_exempt(&config, "alice"));
 	assert_true(config_is_local_domain(&config, "example.net", 11));
@@ -116,6 +117,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[http]\nmax_body = 4294967296\n", "bad number (or out of range) for 'max_body'" },
 	{ "[http]\ntls_key = /x.pem\n", "tls_certificate and tls_key go together" },
 	{ "[provision]\nmode = maybe\n", "mode must be required, optional or off" },
+	{ "[guard]\ntarpit = 61\n", "bad number (or out of range) for 'tarpit'" },
 	{ "[access]\ndefault = maybe\n", "expected allow, quarantine or block for 'default'" },
 	{ "[access]\nrule = allow colour blue\n", "expected ACTION FIELD PATTERN" },
 	{ "[access]\nrule = allow model\n", "expected ACTION FIELD PATTERN" },

@@ -140,6 +140,12 @@
 /* [guard] bytes_per_minute: request and response bodies of one user per
    minute; a 100 MB attachment passes, a device fetching it in a loop not. */
 #define LIMIT_GUARD_BYTES_PER_MINUTE_DEFAULT ((uint64_t)1 << 30)
+/* [guard] tarpit: a refusal is held this many seconds (at most until it
+   would pass) before it is given, parked without a thread: a device that
+   ignores Retry-After and retries at once is slowed to one request per
+   connection per tarpit (bench/results/storm.txt: 5,000 refusals a second
+   took a third of a core and the threads everyone shares). */
+#define LIMIT_GUARD_TARPIT_SECONDS_DEFAULT 2
 
 /* ---- device access ([access], eas/access.c) ---- */
 

@@ -299,6 +299,8 @@ static unsigned refuse(struct http_exchange *x, struct guard_verdict verdict, co
 	eas_add_header(&x->request, "X-MS-ASThrottle", guard_refusal_throttle(verdict.refusal));
 	*reason = guard_refusal_reason(verdict.refusal);
 	x->guard = "refused";
+	x->tarpit_retry_after = verdict.retry_after;
+	x->tarpit_throttle = guard_refusal_throttle(verdict.refusal);
 	return MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
@@ -552,8 +554,22 @@ static void note_claimed_user(struct http_exchange *x, struct MHD_Connection *co
 		MHD_free(user);
 }
 
+/* A refusal of the guard's caps or budgets is held back [guard] tarpit seconds (at most until it would pass). */
+static enum MHD_Result answer_refusal(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls,
+				      const char *reason)
+{
+	unsigned delay_ms = x->request.config->guard_tarpit * 1000;
+	if (delay_ms > x->tarpit_retry_after * 1000)
+		delay_ms = x->tarpit_retry_after * 1000;
+	enum MHD_Result result;
+	x->request.reason = reason;
+	if (delay_ms > 0 && http_tarpit(x, connection, con_cls, delay_ms, &result) == 0)
+		return result;
+	return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, reason);
+}
+
 static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection *connection,
-				  const char *method)
+				  const char *method, void **con_cls)
 {
 	const char *reason = NULL;
 	x->client_address = client_address(x, connection);
@@ -568,6 +584,8 @@ static enum MHD_Result on_headers(struct http_exchange *x, struct MHD_Connection
 		note_claimed_user(x, connection);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		return answer_unauthorized(x, connection, reason);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE && x->tarpit_throttle != NULL)
+		return answer_refusal(x, connection, con_cls, reason);
 	if (status != 0)
 		return http_answer_empty(x, connection, status, reason);
 	return MHD_YES;
@@ -609,7 +627,11 @@ enum MHD_Result http_exchange_handle(void *cls, struct MHD_Connection *connectio
 	struct http_exchange *x = *con_cls;
 	if (!x->headers_done) {
 		x->headers_done = true;
-		return on_headers(x, connection, method);
+		return on_headers(x, connection, method, con_cls);
+	}
+	if (x->answered) {
+		*upload_data_size = 0;
+		return MHD_YES;
 	}
 	if (*upload_data_size > 0)
 		return on_body(x, upload_data, upload_data_size);

@@ -34,6 +34,11 @@ struct http_exchange {
 	struct http_server *server;
 	const char *raw_uri;
 	struct slice traced_response; /* a traced device's response body, kept for its trace (log/trace.h) */
+	/* A guard refusal held back (http_tarpit): what to answer when it is given. */
+	bool tarpit;
+	unsigned tarpit_retry_after;
+	const char *tarpit_throttle;
+	bool answered; /* answered before its body was read: the rest is not read */
 	int64_t started_ms;          /* wall clock, for the log's date and time */
 	int64_t started_monotonic_ms; /* for the duration */
 	bool headers_done;
@@ -97,6 +102,9 @@ enum MHD_Result http_answer_page(struct http_exchange *x, struct MHD_Connection 
 struct http_parked;
 /* Parks x (the command set x->request.park): suspends the connection. */
 enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls);
+/* Parks a guard refusal for delay_ms before it is answered (park.c); -1: answer it now. */
+int http_tarpit(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls, unsigned delay_ms,
+		enum MHD_Result *result);
 /* The handler was called again for a parked request: its wait ended. */
 enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connection *connection, void **con_cls);
 /* The connection of a parked request ended before its handler ran again (MHD saw the client's FIN first). */

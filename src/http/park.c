@@ -16,6 +16,7 @@
  */
 #include "http/http_private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,9 @@ struct http_parked {
 	struct MHD_Connection *connection;
 	bool counted;        /* in server->parked */
 	bool refused;        /* the hub had no room: answer 503 */
+	bool tarpit;         /* a guard refusal held back (http_tarpit): answer it, run nothing */
+	unsigned retry_after;
+	const char *throttle; /* static text */
 	int64_t started_ms, started_monotonic_ms;
 	uint64_t bytes_in, sequence;
 	unsigned protocol_version;
@@ -70,7 +74,9 @@ static struct http_parked *parked_new(struct http_exchange *x, struct MHD_Connec
 				   .started_ms = x->started_ms, .started_monotonic_ms = x->started_monotonic_ms,
 				   .bytes_in = x->bytes_in, .sequence = r->sequence,
 				   .protocol_version = r->protocol_version, .want_gzip = x->want_gzip,
-				   .user_id = r->user.id, .device_key = r->device.id, .park = *park };
+				   .user_id = r->user.id, .device_key = r->device.id, .park = *park,
+				   .tarpit = x->tarpit, .retry_after = x->tarpit_retry_after,
+				   .throttle = x->tarpit_throttle };
 	char *cursor = p->tail;
 	p->park.folders = memcpy(cursor, park->folders, park->folder_count * sizeof(int64_t));
 	cursor += park->folder_count * sizeof(int64_t);
@@ -147,6 +153,34 @@ enum MHD_Result http_park(struct http_exchange *x, struct MHD_Connection *connec
 	return MHD_YES;
 }
 
+/*
+ * A guard refusal held back before it is given, parked like a Ping (no
+ * thread, a descriptor and a small record): a device that ignores
+ * Retry-After and asks again at once gets one answer per connection per
+ * delay instead of thousands a second, and its refusals stop taking the
+ * HTTP threads every user shares (bench/results/storm.txt). Each tarpit
+ * has a hub key of its own (negative: no device's), so none supersedes
+ * another; [push] max_parked_per_user bounds them, and past it the
+ * refusal is given at once. Returns -1 when easd is stopping: the caller
+ * answers at once.
+ */
+int http_tarpit(struct http_exchange *x, struct MHD_Connection *connection, void **con_cls, unsigned delay_ms,
+		enum MHD_Result *result)
+{
+	static int64_t last_key;
+	struct eas_request *r = &x->request;
+	struct push_hub *hub = x->server->settings.eas->push;
+	if (push_hub_stopping(hub))
+		return -1;
+	struct eas_park park = { .deadline_ms = util_monotonic_ms() + delay_ms,
+				 .generation = push_hub_generation(hub, r->user.id) };
+	r->park = &park;
+	r->device.id = -__atomic_add_fetch(&last_key, 1, __ATOMIC_RELAXED);
+	x->tarpit = true;
+	*result = http_park(x, connection, con_cls);
+	return 0;
+}
+
 /* A new exchange in the parked request's place; p is freed. */
 static struct http_exchange *exchange_from_parked(struct http_parked *p, struct eas_park *park_out)
 {
@@ -173,11 +207,15 @@ static struct http_exchange *exchange_from_parked(struct http_parked *p, struct 
 	r->device = (struct store_device){ .id = p->device_key, .user_id = p->user_id, .device_id = r->device_id,
 					   .device_type = r->device_type };
 	r->wake = p->waiter.outcome;
-	/* Admitted when it arrived: in progress again, its body already charged. */
-	x->admitted = true;
-	x->guard = "pass";
 	x->bytes_charged = p->bytes_in;
-	guard_usage_resume(p->server->settings.usage, p->user_id, x->started_monotonic_ms);
+	if (p->tarpit) {
+		x->guard = "refused"; /* never admitted: nothing to resume */
+	} else {
+		/* Admitted when it arrived: in progress again, its body already charged. */
+		x->admitted = true;
+		x->guard = "pass";
+		guard_usage_resume(p->server->settings.usage, p->user_id, x->started_monotonic_ms);
+	}
 	*park_out = p->park;
 	park_out->folders = arena_calloc(a, p->park.folder_count, sizeof(int64_t));
 	memcpy(park_out->folders, p->park.folders, p->park.folder_count * sizeof(int64_t));
@@ -193,7 +231,9 @@ enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connec
 {
 	(void)server;
 	struct http_parked *p = *con_cls;
-	bool refused = p->refused;
+	bool refused = p->refused, tarpit = p->tarpit;
+	unsigned retry_after = p->retry_after;
+	const char *throttle = p->throttle;
 	struct eas_park park;
 	struct http_exchange *x = exchange_from_parked(p, &park);
 	struct eas_request *r = &x->request;
@@ -202,6 +242,14 @@ enum MHD_Result http_parked_resume(struct http_server *server, struct MHD_Connec
 		r->http_status = HTTP_CLIENT_GONE;
 		r->reason = "client_gone";
 		return MHD_NO;
+	}
+	if (tarpit) {
+		char seconds[16];
+		snprintf(seconds, sizeof(seconds), "%u", retry_after);
+		eas_add_header(r, "Retry-After", arena_strndup(x->arena, seconds, strlen(seconds)));
+		eas_add_header(r, "X-MS-ASThrottle", throttle);
+		x->answered = true; /* what is left of its body is not read */
+		return http_answer_empty(x, connection, MHD_HTTP_SERVICE_UNAVAILABLE, r->reason);
 	}
 	if (refused) {
 		eas_add_header(r, "Retry-After", "60");

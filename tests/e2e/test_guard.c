@@ -8,7 +8,8 @@
  *   - the request and byte budgets at their value and one past it, with
  *     the wait the device is told; an exempt user passes; SIGHUP changes
  *     the limits of the running easd;
- *   - each refusal's access log line names the limit and the guard's decision.
+ *   - each refusal's access log line names the limit and the guard's decision;
+ *   - a refusal is held back [guard] tarpit seconds, with no thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,13 +103,18 @@ static void forty_requests_at_once_sixteen_are_taken(void **state)
 		fds[i] = start_request(f, "alice", "RAW1");
 	for (int i = 0; i < 16; i++)
 		assert_string_equal(answer_of(f, fds[i], i == 15 ? 300 : 0), "");
-	for (int i = 16; i < 40; i++) {
+	/* The 24 refusals are each held back [guard] tarpit (2 s), at once, with no thread. */
+	int64_t started = e2e_mail_now_ms();
+	for (int i = 16; i < 40; i++)
 		fds[i] = start_request(f, "alice", "RAW1");
+	for (int i = 16; i < 40; i++) {
 		const char *answer = answer_of(f, fds[i], 5000);
 		assert_non_null(strstr(answer, "HTTP/1.1 503"));
 		assert_non_null(strstr(answer, "Retry-After: 10\r\n"));
 		assert_non_null(strstr(answer, "X-MS-ASThrottle: MaxConcurrency\r\n"));
 	}
+	int64_t held = e2e_mail_now_ms() - started;
+	assert_true(held >= 1900 && held < 4500);
 	/* Other users are served meanwhile. */
 	struct easclient *bob = client_of(f, "BOBPHONE");
 	assert_int_equal(options_status(f, bob), 200);
@@ -119,7 +125,9 @@ static void forty_requests_at_once_sixteen_are_taken(void **state)
 		assert_non_null(strstr(answer_of(f, fds[i], 5000), "HTTP/1.1 200"));
 	for (int i = 0; i < 40; i++)
 		close(fds[i]);
-	/* Once they ended, alice's next request is taken again. */
+	/* Once they ended, alice's next request is taken again (each ends in easd just after its
+	   answer is out: let them). */
+	g_usleep(300 * 1000);
 	assert_int_equal(options_status(f, f->phone), 200);
 	const char *const refused[] = { "\talice\tRAW1\traw\tFolderSync\t", "\t503\t", "\trequests_in_progress\t",
 					"\trefused\n", NULL };
@@ -184,12 +192,33 @@ static void the_byte_budget_at_its_value_and_one_past(void **state)
 	assert_true(e2e_log_has(&f->server, refused));
 }
 
+/* A refusal is held [guard] tarpit seconds before it is given; 0 gives it at once. */
+static void a_refusal_is_held_back_for_the_tarpit(void **state)
+{
+	struct e2e_mail *f = *state;
+	g_free(e2e_reload(&f->server, "[guard]\nrequests_per_minute = 1\ntarpit = 1\n", "SIGHUP: reloaded"));
+	struct easclient *bob = client_of(f, "BOBPHONE");
+	assert_int_equal(options_status(f, bob), 200);
+	int64_t started = e2e_mail_now_ms();
+	assert_int_equal(options_status(f, bob), 503);
+	int64_t held = e2e_mail_now_ms() - started;
+	assert_true(held >= 950 && held < 3000);
+	g_free(e2e_reload(&f->server, "[guard]\nrequests_per_minute = 1\ntarpit = 0\n", "SIGHUP: reloaded"));
+	started = e2e_mail_now_ms();
+	assert_int_equal(options_status(f, bob), 503);
+	assert_true(e2e_mail_now_ms() - started < 900);
+	const char *const refused[] = { "\tbob\t", "\tOPTIONS\t", "\t503\t", "\trequest_budget\t", "\trefused\n", NULL };
+	assert_true(e2e_log_has(&f->server, refused));
+	easclient_free(&bob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		E2E_MAIL_CASE(forty_requests_at_once_sixteen_are_taken),
 		E2E_MAIL_CASE(the_request_budget_at_its_value_and_one_past),
 		E2E_MAIL_CASE(the_byte_budget_at_its_value_and_one_past),
+		E2E_MAIL_CASE(a_refusal_is_held_back_for_the_tarpit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
