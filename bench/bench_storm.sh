@@ -72,7 +72,7 @@ say "machine: nproc $(nproc), $(awk -F': ' '/model name/ { print $2; exit }' /pr
 	"load average at start $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine)"
 say "easd: release build, threads = nproc, SQLite store, provisioning required, default [guard] and [autoblock]:"
 say "      [guard] max_requests 16, max_store_sessions 32, requests_per_minute 600, seconds_per_minute 30,"
-say "      bytes_per_minute 1 GiB; [autoblock] sync_key_zero 10 600 3600, same_sync 30 300 600, same_failure"
+say "      bytes_per_minute 1 GiB, tarpit 2; [autoblock] sync_key_zero 10 600 3600, same_sync 30 300 600, same_failure"
 say "      30 300 900, never_provisions 20 600 3600, user_agent_changes 10 3600 3600, command_rate 500 60 600,"
 say "      ping_loop 60 600 600; easbench processes on the same 2 cores as easd"
 
