@@ -136,7 +136,7 @@ fi
 http3=$(free_port) lmtp3=$(free_port)
 printf '[http]\nlisten = 127.0.0.1:%s\n[store]\ndata_dir = %s/blocker\n[log]\ndir = %s/blocker\n[lmtp]\nlisten =\n[metrics]\nlisten =\n' \
 	"$http3" "$tmp" "$tmp" > "$tmp/blocker.conf"
-"$build/easd" -c "$tmp/blocker.conf" 2> /dev/null &
+"$build/easd" -c "$tmp/blocker.conf" 2> "$tmp/blocker.err" &
 blocker=$!
 for _ in $(seq 100); do port_accepts "$http3" && break; sleep 0.1; done
 start_demo "$http3" "$lmtp3" 3
@@ -146,7 +146,7 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 255 ] && grep -q 'run-demo: easd did n
    [ -z "$(demo_easds)" ] && [ ! -e "$tmp/demo/var/easd.pid" ] && ! port_accepts "$lmtp3"; then
 	pass make_run_easd_that_cannot_start_is_not_left_running
 else
-	fail "make_run_easd_that_cannot_start_is_not_left_running (status $status, easd $(demo_easds)): $(cat "$tmp/demo-3.out")"
+	fail "make_run_easd_that_cannot_start_is_not_left_running (status $status, easd $(demo_easds)): $(cat "$tmp/demo-3.out"); the blocker on $http3 said: $(cat "$tmp/blocker.err")"
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures make run test(s) failed"; exit 1; }
