@@ -78,7 +78,9 @@ static struct http_parked *parked_new(struct http_exchange *x, struct MHD_Connec
 				   .tarpit = x->tarpit, .retry_after = x->tarpit_retry_after,
 				   .throttle = x->tarpit_throttle };
 	char *cursor = p->tail;
-	p->park.folders = memcpy(cursor, park->folders, park->folder_count * sizeof(int64_t));
+	p->park.folders = (int64_t *)(void *)cursor;
+	if (park->folder_count > 0) /* a tarpit watches none, and has no array */
+		memcpy(cursor, park->folders, park->folder_count * sizeof(int64_t));
 	cursor += park->folder_count * sizeof(int64_t);
 	if (park->sync_keys != NULL) {
 		p->park.sync_keys = memcpy(cursor, park->sync_keys, park->folder_count * sizeof(uint64_t));
@@ -218,7 +220,8 @@ static struct http_exchange *exchange_from_parked(struct http_parked *p, struct 
 	}
 	*park_out = p->park;
 	park_out->folders = arena_calloc(a, p->park.folder_count, sizeof(int64_t));
-	memcpy(park_out->folders, p->park.folders, p->park.folder_count * sizeof(int64_t));
+	if (p->park.folder_count > 0)
+		memcpy(park_out->folders, p->park.folders, p->park.folder_count * sizeof(int64_t));
 	if (p->park.sync_keys != NULL) {
 		park_out->sync_keys = arena_calloc(a, p->park.folder_count, sizeof(uint64_t));
 		memcpy(park_out->sync_keys, p->park.sync_keys, p->park.folder_count * sizeof(uint64_t));
