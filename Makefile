@@ -192,12 +192,14 @@ record_suite = [ "$$result" = passed ] || failed=1; \
 SCRIPT_TESTS = tests/cli/run.sh $(wildcard tests/e2e/*.sh)
 
 # Runs every test, also after one failed, and fails if any did; a test finds
-# the repository's data through EASD_SOURCE.
+# the repository's data through EASD_SOURCE. The test programs run TEST_JOBS
+# at once (each on its own ports and directory; most of their time is spent
+# waiting on easd), each one's output printed whole when it ends
+# (tools/run_suite.sh); the scripts one after the other.
+TEST_JOBS ?= 2
 test: $(TESTS) $(PROGRAMS)
-	@failed=0; for t in $(TESTS); do \
-		echo "== $$t"; result=passed; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t || result=failed; \
-		$(call record_suite,$$t); \
-	done; \
+	@failed=0; printf '%s\n' $(TESTS) | EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) \
+		CHECK_RESULTS="$(CHECK_RESULTS)" xargs -P $(TEST_JOBS) -n1 tools/run_suite.sh || failed=1; \
 	for t in $(SCRIPT_TESTS); do \
 		echo "== $$t"; result=passed; EASD_SOURCE=$(CURDIR) EASD_BUILD=$(BUILD) $$t || result=failed; \
 		$(call record_suite,$$t on $(BUILD)); \
