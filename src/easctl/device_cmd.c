@@ -64,7 +64,7 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static void print_json(const struct device_cmd *c, const char *user, const struct store_device *d, const char *access)
+static void print_json(const char *user, const struct store_device *d, const char *access)
 {
 	const char *keys[] = { "user", "device_id", "device_type", "model", "os", "user_agent", "access",
 			       "access_reason", "wipe", "wipe_state" };
@@ -80,7 +80,6 @@ static void print_json(const struct device_cmd *c, const char *user, const struc
 	       "\"trace_until\":%lld,\"provisioned\":%s}\n",
 	       (long long)d->first_seen, (long long)d->last_seen, (long long)d->access.until,
 	       (long long)d->wipe.answered, (long long)d->trace_until, d->policy_key != 0 ? "true" : "false");
-	(void)c;
 }
 
 static void print_row(void *context, const char *user, const struct store_device *d)
@@ -89,7 +88,7 @@ static void print_row(void *context, const char *user, const struct store_device
 	char access[256];
 	access_text(c, d, access, sizeof(access));
 	if (c->json) {
-		print_json(c, user, d, access);
+		print_json(user, d, access);
 		return;
 	}
 	printf("%-16.16s %-24.24s %-14.14s ", user, d->device_id, d->device_type[0] != '\0' ? d->device_type : "-");
@@ -127,7 +126,7 @@ static void show_device(struct device_cmd *c, const char *user, const struct sto
 {
 	char access[256];
 	if (c->json) {
-		print_json(c, user, d, access_text(c, d, access, sizeof(access)));
+		print_json(user, d, access_text(c, d, access, sizeof(access)));
 		return;
 	}
 	printf("user:        %s\ndevice:      %s\ntype:        %s\nmodel:       %s\nos:          %s\n"
