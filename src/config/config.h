@@ -170,6 +170,9 @@ bool config_is_guard_exempt(const struct easd_config *config, const char *user);
  */
 enum config_access config_access_for(const struct easd_config *config, const char *device_type, const char *model,
 				     const char *os, const char *user_agent, const struct config_access_rule **rule_out);
+/* The classes a user or everyone can have switched off, in this order. */
+#define CONFIG_CLASS_COUNT 5
+extern const char *const config_class_names[CONFIG_CLASS_COUNT];
 /*
  * "contacts, notes" as the store and easd.conf keep classes ("Contacts,Notes",
  * in the order Email, Calendar, Contacts, Tasks, Notes; case ignored on

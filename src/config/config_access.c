@@ -108,17 +108,19 @@ static int set_autoblock(struct guard_autoblock_limit *limit, const char *value,
 	return 1;
 }
 
+const char *const config_class_names[CONFIG_CLASS_COUNT] = { "Email", "Calendar", "Contacts", "Tasks", "Notes" };
+
 int config_classes_normalize(const char *text, char *out, size_t out_len)
 {
-	static const char *const classes[] = { "Email", "Calendar", "Contacts", "Tasks", "Notes" };
-	bool wanted[5] = { false };
+	const char *const *classes = config_class_names;
+	bool wanted[CONFIG_CLASS_COUNT] = { false };
 	for (const char *p = text; *p != '\0';) {
 		p += strspn(p, ", \t");
 		size_t len = strcspn(p, ", \t");
 		if (len == 0)
 			break;
 		int found = -1;
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < CONFIG_CLASS_COUNT; i++)
 			if (strlen(classes[i]) == len && strncasecmp(classes[i], p, len) == 0)
 				found = i;
 		if (found < 0)
@@ -127,7 +129,7 @@ int config_classes_normalize(const char *text, char *out, size_t out_len)
 		p += len;
 	}
 	out[0] = '\0';
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < CONFIG_CLASS_COUNT; i++)
 		if (wanted[i] && strlen(out) + strlen(classes[i]) + 2 <= out_len)
 			snprintf(out + strlen(out), out_len - strlen(out), "%s%s", out[0] != '\0' ? "," : "", classes[i]);
 	return 0;

@@ -47,30 +47,40 @@ static enum config_access decide(const struct eas_request *request, const char *
 	return verdict;
 }
 
+/* A refusal in the command's terms; refusal is the access log's x-guard word ("blocked", "wipe"). */
+static bool refuse(struct eas_request *request, const struct eas_command *command, int status,
+		   unsigned http_status_12, const char *reason, const char *refusal)
+{
+	eas_answer_failure(request, command, status, http_status_12, reason);
+	request->access_refusal = refusal;
+	return true;
+}
+
 /* 503 with Retry-After (seconds) and why, in X-MS-ASThrottle (MS-ASHTTP 2.2.2.1.2.13). */
-static void answer_retry(struct eas_request *request, int64_t seconds, const char *throttle, const char *reason)
+static bool refuse_for_now(struct eas_request *request, int64_t seconds, const char *throttle, const char *reason,
+			   const char *refusal)
 {
 	char *text = arena_alloc(request->arena, 24);
 	snprintf(text, 24, "%lld", (long long)(seconds < 1 ? 1 : seconds));
 	request->http_status = 503;
 	request->reason = reason;
+	request->access_refusal = refusal;
 	eas_add_header(request, "Retry-After", text);
 	eas_add_header(request, "X-MS-ASThrottle", throttle);
+	return true;
 }
 
 static bool refuse_wipe(struct eas_request *request, const struct eas_command *command)
 {
 	const struct store_device *device = &request->device;
-	if (device->wipe.kind == STORE_WIPE_ACCOUNT && request->protocol_version < 161) {
-		/* AccountOnlyRemoteWipe is 16.1's: an older device gets no data instead. */
-		eas_answer_failure(request, command, EAS_STATUS_DEVICE_BLOCKED_FOR_USER, 403, "account_wipe_needs_16_1");
-		return true;
-	}
+	/* AccountOnlyRemoteWipe is 16.1's: an older device gets no data instead. */
+	if (device->wipe.kind == STORE_WIPE_ACCOUNT && request->protocol_version < 161)
+		return refuse(request, command, EAS_STATUS_DEVICE_BLOCKED_FOR_USER, 403, "account_wipe_needs_16_1",
+			      "blocked");
 	if (strcmp(command->name, "Provision") == 0)
 		return false;
-	eas_answer_failure(request, command, EAS_STATUS_REMOTE_WIPE_REQUESTED, request->has_policy_key ? 449 : 403,
-			   "remote_wipe_requested");
-	return true;
+	return refuse(request, command, EAS_STATUS_REMOTE_WIPE_REQUESTED, request->has_policy_key ? 449 : 403,
+		      "remote_wipe_requested", "wipe");
 }
 
 static bool refuse_over_cap(struct eas_request *request, const struct eas_command *command)
@@ -85,31 +95,15 @@ static bool refuse_over_cap(struct eas_request *request, const struct eas_comman
 	}
 	if (before < max)
 		return false;
-	eas_answer_failure(request, command, EAS_STATUS_MAXIMUM_DEVICES_REACHED, 403, "too_many_devices");
-	return true;
+	return refuse(request, command, EAS_STATUS_MAXIMUM_DEVICES_REACHED, 403, "too_many_devices", "blocked");
 }
-
-static bool refused(struct eas_request *request, const struct eas_command *command);
 
 bool eas_access_refused(struct eas_request *request, const struct eas_command *command)
 {
-	if (!refused(request, command))
-		return false;
-	const char *reason = request->reason != NULL ? request->reason : "";
-	request->access_refusal = strcmp(reason, "device_quarantined") == 0	 ? "quarantined"
-				  : strcmp(reason, "remote_wipe_requested") == 0 ? "wipe"
-										 : "blocked";
-	return true;
-}
-
-static bool refused(struct eas_request *request, const struct eas_command *command)
-{
 	if (request->device.wipe.kind != STORE_WIPE_NONE)
 		return refuse_wipe(request, command);
-	if (request->user.sync_disabled) {
-		eas_answer_failure(request, command, EAS_STATUS_USER_DISABLED_FOR_SYNC, 403, "user_disabled");
-		return true;
-	}
+	if (request->user.sync_disabled)
+		return refuse(request, command, EAS_STATUS_USER_DISABLED_FOR_SYNC, 403, "user_disabled", "blocked");
 	const char *by = "";
 	enum config_access access = decide(request, &by);
 	if (access == CONFIG_ACCESS_BLOCK && strncmp(by, "autoblock", 9) == 0) {
@@ -117,17 +111,14 @@ static bool refused(struct eas_request *request, const struct eas_command *comma
 		const char *throttle = strstr(by, "user_agent") != NULL	  ? "UserAgentsChanges"
 				       : strstr(by, "command_rate") != NULL ? "RecentCommands"
 									    : "CommandFrequency";
-		answer_retry(request, request->device.access.until - request->now, throttle, "device_autoblocked");
-		return true;
+		return refuse_for_now(request, request->device.access.until - request->now, throttle,
+				      "device_autoblocked", "blocked");
 	}
-	if (access == CONFIG_ACCESS_BLOCK) {
-		eas_answer_failure(request, command, EAS_STATUS_DEVICE_BLOCKED_FOR_USER, 403, "device_blocked");
-		return true;
-	}
-	if (access == CONFIG_ACCESS_QUARANTINE && strcmp(command->name, "Provision") != 0) {
-		answer_retry(request, request->config->quarantine_retry, "DeviceQuarantined", "device_quarantined");
-		return true;
-	}
+	if (access == CONFIG_ACCESS_BLOCK)
+		return refuse(request, command, EAS_STATUS_DEVICE_BLOCKED_FOR_USER, 403, "device_blocked", "blocked");
+	if (access == CONFIG_ACCESS_QUARANTINE && strcmp(command->name, "Provision") != 0)
+		return refuse_for_now(request, request->config->quarantine_retry, "DeviceQuarantined",
+				      "device_quarantined", "quarantined");
 	return refuse_over_cap(request, command);
 }
 

@@ -14,16 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const class_names[] = { "Email", "Calendar", "Contacts", "Tasks", "Notes" };
-#define CLASS_COUNT (sizeof(class_names) / sizeof(class_names[0]))
+/* Bit i of a class mask is config_class_names[i]. */
 
 unsigned eas_class_mask(const char *list)
 {
 	unsigned mask = 0;
 	for (const char *p = list; p != NULL && *p != '\0';) {
 		size_t len = strcspn(p, ",");
-		for (size_t i = 0; i < CLASS_COUNT; i++)
-			if (strlen(class_names[i]) == len && strncmp(class_names[i], p, len) == 0)
+		for (size_t i = 0; i < CONFIG_CLASS_COUNT; i++)
+			if (strlen(config_class_names[i]) == len && strncmp(config_class_names[i], p, len) == 0)
 				mask |= 1u << i;
 		p += len + (p[len] == ',');
 	}
@@ -33,10 +32,10 @@ unsigned eas_class_mask(const char *list)
 const char *eas_class_list(struct arena *arena, unsigned mask)
 {
 	char text[64] = "";
-	for (size_t i = 0; i < CLASS_COUNT; i++)
+	for (size_t i = 0; i < CONFIG_CLASS_COUNT; i++)
 		if (mask & (1u << i))
 			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", text[0] != '\0' ? "," : "",
-				 class_names[i]);
+				 config_class_names[i]);
 	return arena_strndup(arena, text, strlen(text));
 }
 

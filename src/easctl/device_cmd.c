@@ -49,21 +49,6 @@ static const char *access_text(const struct device_cmd *c, const struct store_de
 	return text;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; p != NULL && *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 static void print_json(const char *user, const struct store_device *d, const char *access)
 {
 	const char *keys[] = { "user", "device_id", "device_type", "model", "os", "user_agent", "access",
@@ -74,7 +59,7 @@ static void print_json(const char *user, const struct store_device *d, const cha
 	putchar('{');
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		printf("%s\"%s\":", i > 0 ? "," : "", keys[i]);
-		json_string(values[i]);
+		easctl_json_string(values[i]);
 	}
 	printf(",\"first_seen\":%lld,\"last_seen\":%lld,\"access_until\":%lld,\"wipe_answered\":%lld,"
 	       "\"trace_until\":%lld,\"provisioned\":%s}\n",

@@ -107,6 +107,20 @@ void easctl_close_store(struct store **store, struct store_session **session)
 	store_close(store);
 }
 
+void easctl_json_string(const char *text)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)text; p != NULL && *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7F)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
 int easctl_read_input(const char *path, struct buf *out)
 {
 	FILE *in = stdin;

@@ -60,6 +60,10 @@ int easctl_report(const struct easd_config *config, int argc, char **argv);
  */
 int easctl_read_new_password(char *out, size_t out_len);
 
+/* Writes text as a JSON string on stdout: quotes, backslashes, control bytes and bytes past
+   ASCII escaped, so what a device sent (any bytes) never breaks the document. */
+void easctl_json_string(const char *text);
+
 /* Reads a file ("-" or NULL: standard input) into out. Returns 0 or -1 (message printed). */
 int easctl_read_input(const char *path, struct buf *out);
 

@@ -954,21 +954,6 @@ static void print_patterns(const struct report *report)
 
 /* ---- JSON ---- */
 
-/* A JSON string: quotes, backslashes, control bytes and bytes past ASCII escaped (easd's log has none of the last). */
-static void json_string(const char *text)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7F)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 /* "2026-12-04T13:02:11.123Z", or null before the first request. */
 static void json_time(const struct report_counts *counts, int64_t ms)
 {
@@ -991,7 +976,7 @@ static void json_counts(const struct report_counts *c)
 	json_time(c, c->last_ms);
 	fputs(",\"top_reason\":", stdout);
 	if (top != NULL)
-		json_string(top->reason);
+		easctl_json_string(top->reason);
 	else
 		fputs("null", stdout);
 	printf(",\"top_reason_count\":%" PRIu64, top != NULL ? top->count : 0);
@@ -1002,7 +987,7 @@ static void json_group(const struct report_grouping *grouping, const struct repo
 	putchar('{');
 	for (unsigned i = 0; i < grouping->parts; i++) {
 		printf("\"%s\":", grouping->json_names[i]);
-		json_string(key_part(group, i));
+		easctl_json_string(key_part(group, i));
 		putchar(',');
 	}
 	json_counts(&group->counts);
@@ -1043,7 +1028,7 @@ static void json_patterns(const struct report *report)
 static void print_json(const struct report *report)
 {
 	fputs("{\"since\":", stdout);
-	json_string(report->since);
+	easctl_json_string(report->since);
 	printf(",\"by\":\"%s\",\"files\":%u,\"lines_skipped\":%" PRIu64 ",\"groups_capped\":%s,\n\"totals\":{",
 	       groupings[report->by].name, report->files, report->skipped,
 	       shown_table(report)->others != NULL ? "true" : "false");

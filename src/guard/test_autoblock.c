@@ -317,6 +317,8 @@ static void a_hostile_user_agent_is_quoted_safely(void **state)
 	struct guard_autoblock_verdict verdict;
 	assert_true(guard_autoblock_observe(autoblock, &limits, &second, T0, &verdict));
 	assert_true(strlen(verdict.reason) < sizeof(verdict.reason));
+	/* Each byte a reason cannot carry reads '?': the quotes, the newline, ESC and both bytes
+	   of the UTF-8 e-acute; past 63 characters the User-Agent is cut with "...". */
 	assert_non_null(strstr(verdict.reason, "(now \"?quoted???[31m??xxx"));
 	assert_non_null(strstr(verdict.reason, "xxx...\")"));
 	for (const char *c = verdict.reason; *c != '\0'; c++)

@@ -3,15 +3,6 @@
 
 #include <string.h>
 
-/* Runs a one-statement update of one device; STORE_NOT_FOUND when no row changed. */
-static int update_device(struct store_session *session, sqlite3_stmt *stmt, const char *what)
-{
-	int status = store_run(session, stmt, what);
-	if (status == STORE_OK && sqlite3_changes(session->db) == 0)
-		return STORE_NOT_FOUND;
-	return status;
-}
-
 static const char *const access_names[] = { "", "allow", "block", "quarantine" };
 static const char *const wipe_names[] = { "", "device", "account" };
 static const char *const wipe_state_names[] = { "requested", "sent", "done", "failed" };
@@ -165,7 +156,7 @@ static int set_key(struct store_session *session, enum statement_id id, int64_t 
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, key);
 	sqlite3_bind_text(stmt, 3, version, -1, SQLITE_STATIC);
-	return update_device(session, stmt, "set policy key");
+	return store_run_one(session, stmt, "set policy key");
 }
 
 int store_device_set_pending_policy(struct store_session *session, int64_t device, uint32_t key,
@@ -190,7 +181,7 @@ int store_device_set_information(struct store_session *session, int64_t device,
 	sqlite3_bind_int64(stmt, 1, device);
 	for (int i = 0; i < 7; i++)
 		sqlite3_bind_text(stmt, i + 2, values[i], -1, SQLITE_STATIC);
-	return update_device(session, stmt, "device information");
+	return store_run_one(session, stmt, "device information");
 }
 
 int store_device_find(struct store_session *session, struct arena *arena, int64_t user_id, const char *device_id,
@@ -220,7 +211,7 @@ int store_device_set_access(struct store_session *session, int64_t device, const
 	sqlite3_bind_text(stmt, 4, none || access->reason == NULL ? "" : access->reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 5, none ? 0 : access->since);
 	sqlite3_bind_int64(stmt, 6, none ? 0 : access->until);
-	return update_device(session, stmt, "set device access");
+	return store_run_one(session, stmt, "set device access");
 }
 
 int store_device_set_wipe(struct store_session *session, int64_t device, const struct store_device_wipe *wipe)
@@ -232,7 +223,7 @@ int store_device_set_wipe(struct store_session *session, int64_t device, const s
 	sqlite3_bind_text(stmt, 3, none ? "" : wipe_state_names[wipe->state], -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, none ? 0 : wipe->requested);
 	sqlite3_bind_int64(stmt, 5, none ? 0 : wipe->answered);
-	return update_device(session, stmt, "set device wipe");
+	return store_run_one(session, stmt, "set device wipe");
 }
 
 int store_device_set_trace(struct store_session *session, int64_t device, int64_t until)
@@ -240,7 +231,7 @@ int store_device_set_trace(struct store_session *session, int64_t device, int64_
 	sqlite3_stmt *stmt = store_statement(session, SQL_DEVICE_TRACE);
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_int64(stmt, 2, until);
-	return update_device(session, stmt, "set device trace");
+	return store_run_one(session, stmt, "set device trace");
 }
 
 int store_device_set_hidden(struct store_session *session, int64_t device, const char *hidden, const char *previous)
@@ -249,14 +240,14 @@ int store_device_set_hidden(struct store_session *session, int64_t device, const
 	sqlite3_bind_int64(stmt, 1, device);
 	sqlite3_bind_text(stmt, 2, hidden, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, previous, -1, SQLITE_STATIC);
-	return update_device(session, stmt, "set hidden classes");
+	return store_run_one(session, stmt, "set hidden classes");
 }
 
 int store_device_forget(struct store_session *session, int64_t device)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_DEVICE_FORGET);
 	sqlite3_bind_int64(stmt, 1, device);
-	return update_device(session, stmt, "forget device");
+	return store_run_one(session, stmt, "forget device");
 }
 
 int store_device_count_before(struct store_session *session, int64_t user_id, int64_t device, uint64_t *count_out)

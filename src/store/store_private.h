@@ -169,6 +169,8 @@ void store_write_ended(struct store *store);
 sqlite3_stmt *store_statement(struct store_session *session, enum statement_id id);
 /* Steps a statement whose rows are not needed. Returns a store status. */
 int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *what);
+/* store_run of a statement that changes one row (an update or delete by key): STORE_NOT_FOUND when none changed. */
+int store_run_one(struct store_session *session, sqlite3_stmt *stmt, const char *what);
 /*
  * Ends a one-row query once its row (if any) was read: resets stmt and
  * gives STORE_OK for a row, STORE_NOT_FOUND for none, else the failure.

@@ -189,6 +189,14 @@ int store_run(struct store_session *session, sqlite3_stmt *stmt, const char *wha
 	return STORE_OK;
 }
 
+int store_run_one(struct store_session *session, sqlite3_stmt *stmt, const char *what)
+{
+	int status = store_run(session, stmt, what);
+	if (status == STORE_OK && sqlite3_changes(session->db) == 0)
+		return STORE_NOT_FOUND;
+	return status;
+}
+
 int store_row_done(struct store_session *session, sqlite3_stmt *stmt, int rc, const char *what)
 {
 	sqlite3_reset(stmt);

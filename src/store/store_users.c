@@ -32,28 +32,19 @@ int store_user_add(struct store_session *session, const char *name, const char *
 	return status;
 }
 
-/* Runs a one-statement update by name; STORE_NOT_FOUND when no row changed. */
-static int update_by_name(struct store_session *session, sqlite3_stmt *stmt, const char *what)
-{
-	int status = store_run(session, stmt, what);
-	if (status == STORE_OK && sqlite3_changes(session->db) == 0)
-		return STORE_NOT_FOUND;
-	return status;
-}
-
 int store_user_set_password(struct store_session *session, const char *name, const char *password_hash)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_USER_PASSWORD);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, password_hash, -1, SQLITE_STATIC);
-	return update_by_name(session, stmt, "set password");
+	return store_run_one(session, stmt, "set password");
 }
 
 int store_user_delete(struct store_session *session, const char *name)
 {
 	sqlite3_stmt *stmt = store_statement(session, SQL_USER_DELETE);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	return update_by_name(session, stmt, "delete user");
+	return store_run_one(session, stmt, "delete user");
 }
 
 static void read_user(struct arena *arena, sqlite3_stmt *stmt, struct store_user *user)
@@ -72,7 +63,7 @@ int store_user_set_sync(struct store_session *session, const char *name, bool di
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, disabled);
 	sqlite3_bind_text(stmt, 3, classes, -1, SQLITE_STATIC);
-	return update_by_name(session, stmt, "set user sync");
+	return store_run_one(session, stmt, "set user sync");
 }
 
 int store_user_find(struct store_session *session, struct arena *arena, const char *name,
