@@ -99,9 +99,15 @@ static char *stderr_text(const struct e2e_server *server)
 	return text;
 }
 
+/* easd may say it after it serves (the port file the start waits for comes first): up to 5 s. */
 static void assert_stderr_has(const struct e2e_server *server, const char *needle)
 {
 	char *text = stderr_text(server);
+	for (int i = 0; i < 100 && strstr(text, needle) == NULL; i++) {
+		g_free(text);
+		sleep_ms(50);
+		text = stderr_text(server);
+	}
 	if (strstr(text, needle) == NULL)
 		fail_msg("expected \"%s\" on easd's stderr, got:\n%s", needle, text);
 	g_free(text);
