@@ -45,7 +45,9 @@ port_accepts() {
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 40000))
+		# Below Linux's ephemeral range (32768 on): no outgoing connection holds it
+		# while nothing listens there (a port above it failed to bind once).
+		port=$((20000 + RANDOM % 12000))
 		port_accepts "$port" || { echo "$port"; return; }
 	done
 }
