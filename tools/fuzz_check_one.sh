@@ -7,7 +7,7 @@
 set -u
 t=$1
 build=${FUZZ_BUILD:-build/fuzz}
-seconds=${FUZZ_CHECK_SECONDS:-10}
+seconds=${FUZZ_CHECK_SECONDS:-5}
 corpus=fuzz/corpus/${t#fuzz_}
 d=fuzz/${t#fuzz_}
 if [ -f "$d.dict" ]; then d=$d.dict; else d=${d%%_*}.dict; fi
